@@ -1,0 +1,94 @@
+"""Visit bookings and their changes: the reminder inputs and update arguments of SPEC §5."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from domain.types import ContractModel, PatientIdStr, SystemId
+
+
+class Channel(StrEnum):
+    """How a visit was booked: in VAS, by AN27 quick booking (S7), or by the patient in 1177 (S8)."""
+
+    VAS = "vas"
+    AN27_QUICK = "an27_quick"
+    SELF_1177 = "1177"
+
+
+S8_FLAG_LOCKED = "the SMS reminder of a booking made in 1177 cannot be turned off (S8)"
+
+
+class VisitBooking(ContractModel):
+    """One booked visit (besök): the input of `SmsReminderWorkflow`."""
+
+    booking_id: SystemId
+    patient_id: PatientIdStr
+    clinic_id: SystemId
+    reception_id: SystemId
+    start: AwareDatetime
+    channel: Channel = Channel.VAS
+    sms_flag: bool = True
+    team_visit_id: SystemId | None = None
+    series_id: SystemId | None = None
+
+    @model_validator(mode="after")
+    def _s8_flag_locked_for_1177(self) -> VisitBooking:
+        if self.channel is Channel.SELF_1177 and not self.sms_flag:
+            raise ValueError(S8_FLAG_LOCKED)
+        return self
+
+
+class GroupParticipant(ContractModel):
+    booking_id: SystemId
+    patient_id: PatientIdStr
+
+
+class GroupBooking(ContractModel):
+    """Gruppbokning (form OW11, S13): one SMS flag for the whole group."""
+
+    group_booking_id: SystemId
+    clinic_id: SystemId
+    reception_id: SystemId
+    start: AwareDatetime
+    sms_flag: bool = True
+    participants: list[GroupParticipant] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_participants(self) -> GroupBooking:
+        ids = [p.booking_id for p in self.participants]
+        if len(ids) != len(set(ids)):
+            raise ValueError("participants must have different booking_id values")
+        return self
+
+    def participant_booking(self, participant: GroupParticipant) -> VisitBooking:
+        """The reminder input of one participant: the group's flag, place and time (S13)."""
+        return VisitBooking(
+            booking_id=participant.booking_id,
+            patient_id=participant.patient_id,
+            clinic_id=self.clinic_id,
+            reception_id=self.reception_id,
+            start=self.start,
+            sms_flag=self.sms_flag,
+        )
+
+
+class Reschedule(ContractModel):
+    """Update `reschedule`: the visit moves to `start` (S15)."""
+
+    start: AwareDatetime
+
+
+class SmsFlagChange(ContractModel):
+    """Update `set_sms_flag` (S10). For a team visit, `booking_id` names the HOSP booking."""
+
+    sms_flag: bool
+    booking_id: SystemId | None = None
+
+
+class Cancellation(ContractModel):
+    """Signal `cancel` (S15). For a team visit or group, `booking_id` cancels one booking only."""
+
+    booking_id: SystemId | None = None
+    reason: str | None = Field(default=None, max_length=200)

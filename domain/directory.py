@@ -1,0 +1,122 @@
+"""Clinics, receptions, patients, guardians and SMS consents: the directory document of SPEC §5."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Literal
+
+from pydantic import AwareDatetime, Field, model_validator
+
+from domain.types import ContractModel, MobileNumber, PatientIdStr, SystemId
+
+
+class Reception(ContractModel):
+    """A mottagning. S1: `sms_enabled`; S2: `minor_age_limit`; S16: `display_name`."""
+
+    reception_id: SystemId
+    name: str = Field(min_length=1)
+    display_name: str | None = None
+    sms_enabled: bool = False
+    minor_age_limit: int = Field(default=18, ge=1, le=25)
+
+    @property
+    def sms_name(self) -> str:
+        """The name an SMS shows (S16: a display name can hide a sensitive speciality)."""
+        return self.display_name or self.name
+
+
+class Clinic(ContractModel):
+    """A klinik. S14: `sms_connected`; S6: days before, send time and sending window."""
+
+    clinic_id: SystemId
+    name: str = Field(min_length=1)
+    phone: str | None = None
+    sms_connected: bool = False
+    sms_days_before: int = Field(default=1, ge=0, le=14)
+    sms_send_time: time = time(9, 0)
+    sms_window_start: time = time(8, 0)
+    sms_window_end: time = time(20, 0)
+    invitation_send_time: time = time(8, 0)
+    receptions: list[Reception] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _window_is_ordered(self) -> Clinic:
+        if self.sms_window_start >= self.sms_window_end:
+            raise ValueError("sms_window_start must be before sms_window_end")
+        ids = [r.reception_id for r in self.receptions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("reception_id must be unique within a clinic")
+        return self
+
+    def reception(self, reception_id: str) -> Reception | None:
+        return next((r for r in self.receptions if r.reception_id == reception_id), None)
+
+
+class Guardian(ContractModel):
+    """Närstående 1 or 2 of a patient (S4)."""
+
+    rank: Literal[1, 2]
+    name: str = Field(min_length=1)
+    mobile: MobileNumber | None = None
+
+
+class SmsConsent(ContractModel):
+    """Medgivande SMS-påminnelse (S9): from VAS for one clinic, or from 1177 for all clinics."""
+
+    clinic_id: SystemId | None = None
+    source: Literal["VAS", "1177"]
+    given_at: AwareDatetime
+    withdrawn_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _scope_matches_source(self) -> SmsConsent:
+        if self.source == "VAS" and self.clinic_id is None:
+            raise ValueError("a consent registered in VAS needs the clinic_id it was registered by")
+        if self.source == "1177" and self.clinic_id is not None:
+            raise ValueError("a consent given in 1177 holds for all clinics: clinic_id must be null")
+        if self.withdrawn_at is not None and self.withdrawn_at < self.given_at:
+            raise ValueError("withdrawn_at is before given_at")
+        return self
+
+    def covers(self, clinic_id: str, at: datetime) -> bool:
+        """True when this consent is in force for `clinic_id` at the moment `at`."""
+        in_scope = self.clinic_id is None or self.clinic_id == clinic_id
+        withdrawn = self.withdrawn_at is not None and self.withdrawn_at <= at
+        return in_scope and self.given_at <= at and not withdrawn
+
+
+class PostalAddress(ContractModel):
+    street: str = Field(min_length=1)
+    postal_code: str = Field(pattern=r"^\d{3} ?\d{2}$")
+    city: str = Field(min_length=1)
+    care_of: str | None = None
+
+
+class Patient(ContractModel):
+    """A patient with contact details, guardians and consent history."""
+
+    patient_id: PatientIdStr
+    given_name: str = Field(min_length=1)
+    family_name: str = Field(min_length=1)
+    mobile: MobileNumber | None = None
+    uses_1177: bool = False
+    postal_address: PostalAddress | None = None
+    guardians: list[Guardian] = Field(default_factory=list, max_length=2)
+    sms_consents: list[SmsConsent] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _guardian_ranks_unique(self) -> Patient:
+        ranks = [g.rank for g in self.guardians]
+        if len(ranks) != len(set(ranks)):
+            raise ValueError("guardians must have different ranks (1 and 2)")
+        return self
+
+    def guardian(self, rank: int) -> Guardian | None:
+        return next((g for g in self.guardians if g.rank == rank), None)
+
+
+class DirectoryDocument(ContractModel):
+    """The JSON document the embedded directory is loaded from (SPEC §5)."""
+
+    clinics: list[Clinic] = Field(default_factory=list)
+    patients: list[Patient] = Field(default_factory=list)

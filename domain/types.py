@@ -1,0 +1,29 @@
+"""Constrained field types shared by the contract models (SPEC §5)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+
+from domain.identity import parse_patient_id
+from domain.phone import normalize_mobile
+
+# Booking, request, clinic and reception ids appear in workflow ids, search attributes and logs:
+# they are system ids, never patient data, so they are restricted to a safe alphabet.
+SystemId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
+]
+
+PatientIdStr = Annotated[str, AfterValidator(lambda raw: parse_patient_id(raw).value)]
+"""A patient id in canonical form; invalid ids are refused without echoing them."""
+
+MobileNumber = Annotated[str, AfterValidator(normalize_mobile)]
+"""A mobile number normalised to E.164; landlines are refused."""
+
+
+class ContractModel(BaseModel):
+    """Base of every contract model: validation errors never echo the input (patient data)."""
+
+    model_config = ConfigDict(hide_input_in_errors=True)
