@@ -92,3 +92,10 @@ class Cancellation(ContractModel):
 
     booking_id: SystemId | None = None
     reason: str | None = Field(default=None, max_length=200)
+
+
+class GroupChange(ContractModel):
+    """A change of a group booking (S13) passed on to each participant's reminder."""
+
+    start: AwareDatetime | None = None
+    sms_flag: bool | None = None

@@ -54,8 +54,7 @@ def parse_patient_id(raw: str) -> PatientId:
             number = personnummer.parse(digits)
         except personnummer.PersonnummerException:
             raise InvalidPatientId(
-                "patient id is not a valid personnummer or samordningsnummer "
-                "(date or check digit is wrong)"
+                "patient id is not a valid personnummer or samordningsnummer (date or check digit is wrong)"
             ) from None
         kind = IdKind.SAMORDNINGSNUMMER if number.is_coordination_number() else IdKind.PERSONNUMMER
         return PatientId(f"{match.group(1)}-{match.group(2)}", kind, number.get_date())

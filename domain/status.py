@@ -51,6 +51,7 @@ class Reason(StrEnum):
     UNKNOWN_CLINIC = "unknown_clinic"
     UNKNOWN_RECEPTION = "unknown_reception"
     INVALID_NUMBER = "invalid_number"  # provider refused the number: not retried
+    PROVIDER_REFUSED = "provider_refused"  # provider refused the message for another lasting reason
     PROVIDER_UNAVAILABLE = "provider_unavailable"  # retries exhausted before the visit
 
 
@@ -117,4 +118,5 @@ class GroupStatus(ContractModel):
     start: AwareDatetime
     sms_flag: bool
     participants: list[str]  # booking ids
+    cancelled: list[str] = Field(default_factory=list)
     reminder_workflow_ids: list[str]

@@ -1,0 +1,46 @@
+"""Settings from the environment, shared by the worker, the CLI and `connect()` (SPEC §5)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+class Settings(BaseModel):
+    temporal_address: str = "localhost:7233"
+    namespace: str = "default"
+    task_queue: str = "patient-messaging"
+    data_dir: Path = PROJECT_DIR / ".data"
+    sms_gateway: Literal["outbox", "46elks"] = "outbox"
+    sms_sender: str = "Varden"
+    elks_url: str = "https://api.46elks.com"
+    elks_username: str | None = None
+    elks_password: str | None = None
+    log_format: Literal["json", "console", "auto"] = "auto"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Read `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_TASK_QUEUE`, `PM_DATA_DIR`, ..."""
+        env = {
+            "temporal_address": os.environ.get("TEMPORAL_ADDRESS"),
+            "namespace": os.environ.get("TEMPORAL_NAMESPACE"),
+            "task_queue": os.environ.get("TEMPORAL_TASK_QUEUE"),
+            "data_dir": os.environ.get("PM_DATA_DIR"),
+            "sms_gateway": os.environ.get("PM_SMS_GATEWAY"),
+            "sms_sender": os.environ.get("PM_SMS_SENDER"),
+            "elks_url": os.environ.get("ELKS_URL"),
+            "elks_username": os.environ.get("ELKS_USERNAME"),
+            "elks_password": os.environ.get("ELKS_PASSWORD"),
+            "log_format": os.environ.get("PM_LOG_FORMAT"),
+        }
+        values = {k: v for k, v in env.items() if v} | overrides
+        return cls.model_validate(values)
+
+    @property
+    def directory_path(self) -> Path:
+        return self.data_dir / "directory.sqlite3"

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""The project's two commands, for a fresh machine with only Python 3.11:
+
+    python3 dev.py run [--demo]   set up, then run the Temporal dev server (with Web UI) and the worker
+    python3 dev.py test           set up, then run the linter and every test
+
+Set-up creates `.venv/` and installs the project with its test extras (again only when
+pyproject.toml changed). Ctrl-C stops everything `run` started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+
+
+def ensure_environment() -> None:
+    """Create the virtual environment and install the project into it when needed."""
+    if not VENV_PYTHON.exists():
+        print("creating .venv ...", flush=True)
+        venv.create(VENV, with_pip=True)
+    stamp = VENV / ".installed"
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != digest:
+        print("installing dependencies ...", flush=True)
+        pip = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.check_call([*pip, "--upgrade", "pip"], cwd=ROOT)
+        subprocess.check_call([*pip, "-e", ".[test]"], cwd=ROOT)
+        stamp.write_text(digest)
+
+
+def in_venv() -> bool:
+    return Path(sys.prefix).resolve() == VENV.resolve()
+
+
+def wait_for_port(host: str, port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.5)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+
+
+def dev_server_command(data_dir: Path, host: str, port: int, ui_port: int, namespace: str) -> list[str]:
+    """The Temporal CLI dev server on a persisted SQLite file with the measured WAL pragmas."""
+    return [
+        str(VENV / "bin" / "temporal"),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(data_dir / "temporal.sqlite3"),
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--namespace",
+        namespace,
+        "--log-level",
+        "warn",
+    ]
+
+
+def run(demo: bool) -> int:
+    from config import Settings
+
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    host, _, port_text = settings.temporal_address.rpartition(":")
+    host = host if host not in ("", "localhost") else "127.0.0.1"
+    port, ui_port = int(port_text), int(os.environ.get("PM_UI_PORT", "8233"))
+    children: list[subprocess.Popen[bytes]] = []
+    server_log = (settings.data_dir / "temporal-server.log").open("ab")
+    try:
+        cmd = dev_server_command(settings.data_dir, host, port, ui_port, settings.namespace)
+        children.append(subprocess.Popen(cmd, stdout=server_log, stderr=subprocess.STDOUT))
+        wait_for_port(host, port, timeout=60)
+        children.append(subprocess.Popen([str(VENV_PYTHON), str(ROOT / "worker.py")], cwd=ROOT))
+        if demo:
+            subprocess.run([str(VENV_PYTHON), str(ROOT / "starter.py"), "demo"], cwd=ROOT, check=True)
+        print(
+            f"ready: Temporal {host}:{port}, Web UI http://localhost:{ui_port}, "
+            f"data {settings.data_dir} (Ctrl-C stops)",
+            flush=True,
+        )
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        return 1  # a child died on its own
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        server_log.close()
+
+
+def test(pytest_args: list[str]) -> int:
+    lint = subprocess.call([str(VENV / "bin" / "ruff"), "check", "."], cwd=ROOT)
+    tests = subprocess.call([str(VENV_PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT)
+    return tests or lint
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="run server, Web UI and worker")
+    run_parser.add_argument("--demo", action="store_true", help="also load demo data and book demo visits")
+    test_parser = sub.add_parser("test", help="run the linter and every test")
+    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    if not in_venv():
+        ensure_environment()
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
+    if args.command == "run":
+        return run(args.demo)
+    return test(args.pytest_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

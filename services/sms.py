@@ -1,0 +1,308 @@
+"""Sending SMS behind a small interface, idempotent per key (S15: never twice for the same visit version).
+
+`SqliteOutbox` is the embedded gateway for local use and tests; `ElksSmsGateway` talks to an HTTP
+API shaped like 46elks'. Errors are split into permanent (do not retry) and transient (retry);
+no exception message or log line here contains a phone number or a message text.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, Protocol, runtime_checkable
+
+import httpx
+import structlog
+from pydantic import AwareDatetime, BaseModel, Field
+
+from domain.types import ContractModel
+from services.sqlite import SqliteFile
+
+__all__ = [
+    "ElksSmsGateway",
+    "OutboxEntry",
+    "PermanentSmsError",
+    "SentLedger",
+    "SmsGateway",
+    "SmsMessage",
+    "SmsReceipt",
+    "SmsSettings",
+    "SqliteOutbox",
+    "TransientSmsError",
+    "build_sms_gateway",
+]
+
+log = structlog.get_logger(__name__)
+
+E164 = r"^\+[1-9]\d{6,14}$"
+SENDER = r"^(?:[A-Za-z][A-Za-z0-9]{1,10}|\+[1-9]\d{6,14})$"
+"""46elks: an alphanumeric sender of 2–11 characters starting with a letter, or an E.164 number."""
+
+
+class SmsMessage(ContractModel):
+    """One SMS to one number. `key` makes sending idempotent; it must hold no patient data."""
+
+    key: str = Field(min_length=1, max_length=200)
+    to: str = Field(pattern=E164)
+    text: str = Field(min_length=1)
+    sender: str = Field(pattern=SENDER)
+
+
+class SmsReceipt(ContractModel):
+    """Proof of sending. `duplicate` is True when the key had been sent before (first receipt returned)."""
+
+    key: str
+    provider_id: str
+    sent_at: AwareDatetime
+    duplicate: bool = False
+
+
+class OutboxEntry(ContractModel):
+    """A message stored by the embedded outbox."""
+
+    key: str
+    to: str
+    text: str
+    sender: str
+    sent_at: AwareDatetime
+    provider_id: str
+
+
+class PermanentSmsError(Exception):
+    """The provider refused the message for good (retrying will not help). `reason` is a stable code."""
+
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message or f"SMS refused by the provider ({reason})")
+
+
+class TransientSmsError(Exception):
+    """The message may go through later: 5xx, 429, timeouts, connection errors, refused credentials."""
+
+    def __init__(self, message: str, reason: str = "provider_unavailable") -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+@runtime_checkable
+class SmsGateway(Protocol):
+    def send(self, message: SmsMessage) -> SmsReceipt:
+        """Send once per `message.key`; a repeated key returns the first receipt with duplicate=True."""
+        ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- embedded outbox --------------------------------------------------------------------------------
+
+
+class SqliteOutbox(SqliteFile):
+    """The embedded gateway: "sending" stores the message; a key is stored at most once."""
+
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL UNIQUE,
+            to_number TEXT NOT NULL,
+            text TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            provider_id TEXT NOT NULL
+        )
+    """
+
+    def send(self, message: SmsMessage) -> SmsReceipt:
+        with self._write() as conn:
+            inserted = conn.execute(
+                "INSERT INTO outbox (key, to_number, text, sender, sent_at, provider_id)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                (
+                    message.key,
+                    message.to,
+                    message.text,
+                    message.sender,
+                    _now().isoformat(),
+                    str(uuid.uuid4()),
+                ),
+            ).rowcount
+            row = conn.execute(
+                "SELECT to_number, text, sent_at, provider_id FROM outbox WHERE key = ?", (message.key,)
+            ).fetchone()
+        duplicate = inserted == 0
+        if duplicate and (row["to_number"], row["text"]) != (message.to, message.text):
+            log.warning("sms_key_reused_with_other_content", key=message.key)
+        return SmsReceipt(
+            key=message.key, provider_id=row["provider_id"], sent_at=row["sent_at"], duplicate=duplicate
+        )
+
+    def messages(self) -> list[OutboxEntry]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT key, to_number, text, sender, sent_at, provider_id FROM outbox ORDER BY seq"
+            ).fetchall()
+        return [
+            OutboxEntry(
+                key=r["key"],
+                to=r["to_number"],
+                text=r["text"],
+                sender=r["sender"],
+                sent_at=r["sent_at"],
+                provider_id=r["provider_id"],
+            )
+            for r in rows
+        ]
+
+    def count(self) -> int:
+        with self._read() as conn:
+            return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+
+# --- ledger + HTTP adapter --------------------------------------------------------------------------
+
+
+class SentLedger(SqliteFile):
+    """Key → receipt of messages the provider accepted; the first receipt for a key is kept."""
+
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS sent (
+            key TEXT PRIMARY KEY,
+            provider_id TEXT NOT NULL,
+            sent_at TEXT NOT NULL
+        )
+    """
+
+    def get(self, key: str) -> SmsReceipt | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT provider_id, sent_at FROM sent WHERE key = ?", (key,)).fetchone()
+        return SmsReceipt(key=key, provider_id=row["provider_id"], sent_at=row["sent_at"]) if row else None
+
+    def put(self, receipt: SmsReceipt) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO sent (key, provider_id, sent_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                (receipt.key, receipt.provider_id, receipt.sent_at.isoformat()),
+            )
+
+
+class ElksSmsGateway:
+    """An adapter for an SMS API shaped like 46elks': `POST {base_url}/a1/sms`, basic auth, form fields.
+
+    Idempotent through the `SentLedger`: a key already accepted by the provider is not sent again.
+    Sends of one key from several threads of this process are serialised; between the provider's
+    answer and the ledger write there remains a small window (a crash there means one resend).
+    """
+
+    _STRIPES = 64
+
+    def __init__(
+        self, base_url: str, username: str, password: str, ledger: SentLedger, timeout: float = 10.0
+    ) -> None:
+        self._url = base_url.rstrip("/") + "/a1/sms"
+        self._ledger = ledger
+        self._client = httpx.Client(auth=(username, password), timeout=httpx.Timeout(timeout))
+        self._locks = [threading.Lock() for _ in range(self._STRIPES)]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> ElksSmsGateway:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def send(self, message: SmsMessage) -> SmsReceipt:
+        with self._locks[zlib.crc32(message.key.encode()) % self._STRIPES]:
+            if (earlier := self._ledger.get(message.key)) is not None:
+                return earlier.model_copy(update={"duplicate": True})
+            provider_id = self._post(message)
+            receipt = SmsReceipt(key=message.key, provider_id=provider_id, sent_at=_now())
+            self._ledger.put(receipt)
+            # Another process may have recorded this key first: the first receipt is the one that counts.
+            receipt = self._ledger.get(message.key) or receipt
+            log.info("sms_sent", key=message.key, provider_id=provider_id)
+            return receipt
+
+    def _post(self, message: SmsMessage) -> str:
+        """POST the message; return the provider's id or raise a Permanent/TransientSmsError."""
+        form = {"from": message.sender, "to": message.to, "message": message.text}
+        try:
+            response = self._client.post(self._url, data=form)
+        except httpx.TimeoutException:
+            raise TransientSmsError("SMS provider did not answer in time", reason="timeout") from None
+        except httpx.TransportError as e:
+            raise TransientSmsError(
+                f"could not reach the SMS provider ({type(e).__name__})", reason="connection"
+            ) from None
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                body = response.json()
+                provider_id = str(body["id"])
+            except (ValueError, KeyError, TypeError):
+                # Accepted, so it may well be on its way: record it rather than risk sending it twice.
+                log.warning("sms_provider_answer_without_id", key=message.key, status=status)
+                provider_id = "unknown"
+            return provider_id
+        if status in (401, 403):
+            raise TransientSmsError(
+                f"SMS provider refused the credentials (HTTP {status})", reason="provider_auth"
+            )
+        if status == 402:
+            raise TransientSmsError(
+                "SMS provider account cannot pay for the message (HTTP 402)", "provider_credit"
+            )
+        if status == 429:
+            raise TransientSmsError("SMS provider is rate limiting (HTTP 429)", reason="rate_limited")
+        if status == 408 or status >= 500:
+            raise TransientSmsError(f"SMS provider failed (HTTP {status})", reason="provider_error")
+        if 400 <= status < 500:
+            text = response.text.lower()
+            if "to number" in text or "invalid to" in text or ('"to"' in text and "invalid" in text):
+                raise PermanentSmsError(
+                    "invalid_number", f"SMS provider refused the recipient number (HTTP {status})"
+                )
+            raise PermanentSmsError("rejected", f"SMS provider rejected the message (HTTP {status})")
+        raise TransientSmsError(
+            f"unexpected answer from the SMS provider (HTTP {status}); check the provider URL",
+            reason="provider_error",
+        )
+
+
+# --- configuration ----------------------------------------------------------------------------------
+
+
+class SmsSettings(BaseModel):
+    """Which gateway to use and where its embedded stores live."""
+
+    gateway: Literal["outbox", "46elks"] = "outbox"
+    data_dir: Path
+    elks_url: str = "https://api.46elks.com"
+    elks_username: str | None = None
+    elks_password: str | None = Field(default=None, repr=False)
+    elks_timeout: float = Field(default=10.0, gt=0)
+
+
+def build_sms_gateway(settings: SmsSettings) -> SmsGateway:
+    """The outbox at `data_dir/outbox.sqlite3`, or 46elks with its ledger at `data_dir/sms-ledger.sqlite3`."""
+    if settings.gateway == "outbox":
+        return SqliteOutbox(settings.data_dir / "outbox.sqlite3")
+    if not settings.elks_username or not settings.elks_password:
+        raise ValueError(
+            "the 46elks SMS gateway needs a username and a password (elks_username, elks_password)"
+        )
+    return ElksSmsGateway(
+        settings.elks_url,
+        settings.elks_username,
+        settings.elks_password,
+        SentLedger(settings.data_dir / "sms-ledger.sqlite3"),
+        timeout=settings.elks_timeout,
+    )

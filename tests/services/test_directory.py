@@ -1,0 +1,352 @@
+"""The embedded directory: loading, validation without patient data, upserts and the consent history (S9)."""
+
+from __future__ import annotations
+
+import copy
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.directory import SmsConsent
+from domain.phone import InvalidMobileNumber
+from services.directory import (
+    Directory,
+    DirectoryLoadError,
+    SqliteDirectory,
+    UnknownPatientError,
+    load_directory_file,
+)
+from tests.fixtures import (
+    CLINIC_CONNECTED,
+    MOBILE_ADULT_VAS,
+    PNR_ADULT_1177,
+    PNR_ADULT_VAS,
+    PNR_ADULT_WITHDRAWN,
+    PNR_CHILD,
+    demo_document,
+    e164,
+    luhn_pnr,
+)
+
+AT = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> SqliteDirectory:
+    return SqliteDirectory(tmp_path / "directory.sqlite3")
+
+
+@pytest.fixture
+def loaded(directory: SqliteDirectory) -> SqliteDirectory:
+    directory.load_document(demo_document())
+    return directory
+
+
+def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to compare the database before and after."""
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+
+
+def patient_data(document: dict[str, Any]) -> list[str]:
+    """Every personnummer, name, street and phone number of the patients, in any spelling."""
+    keys = {"patient_id", "given_name", "family_name", "name", "mobile", "street"}
+    values: list[str] = []
+
+    def walk(node: Any, key: str | None) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and key in keys and node:
+            compact = node.replace("-", "").replace(" ", "")
+            values.extend([node, compact])
+            if compact.startswith("07"):
+                values.append(e164(compact))
+
+    walk(document["patients"], None)
+    return values
+
+
+def assert_no_patient_data(text: str, document: dict[str, Any]) -> None:
+    for value in patient_data(document):
+        assert value not in text, "a problem message contains patient data"
+
+
+def test_load_valid_document(loaded: SqliteDirectory) -> None:
+    assert isinstance(loaded, Directory)
+    assert loaded.patient_ids() == sorted(p["patient_id"] for p in demo_document()["patients"])
+    assert [c.clinic_id for c in loaded.clinics()] == ["kir", "onh"]
+    clinic = loaded.clinic(CLINIC_CONNECTED)
+    assert clinic is not None and clinic.sms_connected
+    assert [(r.reception_id, r.minor_age_limit, r.sms_name) for r in clinic.receptions] == [
+        ("kir-allm", 18, "Allmänkirurgisk mottagning"),
+        ("kir-obes", 16, "Kirurgmottagning 2"),
+    ]
+    child = loaded.patient(PNR_CHILD)
+    assert child is not None
+    assert [g.mobile for g in child.guardians] == ["+46701740607", "+46701740608"]
+    assert len(child.sms_consents) == 1 and child.sms_consents[0].covers(CLINIC_CONNECTED, AT)
+    assert loaded.clinic("nope") is None
+
+
+def test_load_summary_counts(directory: SqliteDirectory) -> None:
+    summary = directory.load_document(demo_document())
+    assert (summary.clinics, summary.patients, summary.consents) == (2, 6, 6)
+    assert summary.consents_added == 6
+    again = directory.load_document(demo_document())
+    assert (again.consents, again.consents_added, again.consents_withdrawn) == (6, 0, 0)
+
+
+def test_patient_accepts_any_spelling_and_refuses_invalid_ids(loaded: SqliteDirectory) -> None:
+    compact = PNR_ADULT_1177.replace("-", "")
+    patient = loaded.patient(f"  {compact} ")
+    assert patient is not None and patient.patient_id == PNR_ADULT_1177
+    assert loaded.patient("19800101-1234") is None  # wrong check digit
+    assert loaded.patient("not an id") is None
+    assert loaded.patient(luhn_pnr("20000101")) is None  # valid, not in the directory
+
+
+def test_load_from_json_text_and_file(directory: SqliteDirectory, tmp_path: Path) -> None:
+    import json
+
+    file = tmp_path / "directory.json"
+    file.write_text(json.dumps(demo_document(), ensure_ascii=False), encoding="utf-8")
+    assert load_directory_file(file, directory).patients == 6
+    assert directory.load_document(file.read_text(encoding="utf-8")).clinics == 2
+
+
+def bad_document() -> dict[str, Any]:
+    doc = demo_document()
+    doc["clinics"][0]["receptions"][1]["minor_age_limit"] = 30
+    doc["patients"][1]["mobile"] = "046-222 22 22"  # a landline
+    doc["patients"][2]["sms_consents"][0]["clinic_id"] = None  # VAS consent needs a clinic
+    doc["patients"][3]["patient_id"] = "19800101-1234"  # wrong check digit
+    del doc["patients"][4]["given_name"]
+    doc["patients"][5]["guardians"] = [{"rank": 3, "name": "Fel Rangsson", "mobile": "070-1740611"}]
+    return doc
+
+
+def test_every_problem_is_reported_together(directory: SqliteDirectory) -> None:
+    with pytest.raises(DirectoryLoadError) as caught:
+        directory.load_document(bad_document())
+    problems = caught.value.problems
+    assert problems == [
+        "clinics[0] (clinic_id=kir): receptions.1.minor_age_limit: Input should be less than or equal to 25",
+        "patients[1] (record 2): mobile: number is not a mobile number (landlines cannot receive SMS)",
+        "patients[2] (record 3): sms_consents.0: "
+        "a consent registered in VAS needs the clinic_id it was registered by",
+        "patients[3] (record 4): patient_id: patient id is not a valid personnummer or samordningsnummer "
+        "(date or check digit is wrong)",
+        "patients[4] (record 5): given_name: Field required",
+        "patients[5] (record 6): guardians.0.rank: Input should be 1 or 2",
+    ]
+    text = str(caught.value)
+    assert text.startswith("directory document refused, 6 problems:")
+    assert all(p in text for p in problems)
+
+
+def test_problem_messages_contain_no_personnummer_name_or_number(directory: SqliteDirectory) -> None:
+    doc = bad_document()
+    # Values in the wrong place or of the wrong shape, as a careless export could produce.
+    doc["patients"][0]["mobile"] = "Testa Testsson"
+    doc["patients"][0]["given_name"] = ["Testa"]
+    doc["patients"][0]["guardians"] = [{"rank": 1, "name": "", "mobile": "040-628 04 01"}]
+    doc["patients"][2]["postal_address"] = {
+        "street": "Påhittegatan 9",
+        "postal_code": "ABCDE",
+        "city": "Lund",
+    }
+    doc["patients"].append({"patient_id": "1980010112", "given_name": "Kort", "family_name": "Nummersson"})
+    doc["patients"].append(copy.deepcopy(doc["patients"][0]))  # duplicate patient
+    with pytest.raises(DirectoryLoadError) as caught:
+        directory.load_document(doc)
+    error = caught.value
+    assert len(error.problems) >= 10
+    for text in [str(error), repr(error), *error.problems]:
+        assert_no_patient_data(text, doc)
+        assert "Testa" not in text and "Nummersson" not in text and "040-628" not in text
+        assert "+4670" not in text and "070-17406" not in text and "19800101-" not in text
+
+
+def test_failed_load_leaves_the_database_unchanged(loaded: SqliteDirectory) -> None:
+    before = snapshot(loaded.path)
+    doc = demo_document()
+    doc["patients"][0]["mobile"] = "070-1740650"  # a valid change …
+    doc["patients"][1]["sms_consents"][0]["withdrawn_at"] = "2025-01-01T10:00:00+01:00"
+    doc["clinics"].append({"clinic_id": "ny", "name": "Ny klinik"})
+    doc["patients"].append({"patient_id": luhn_pnr("19990101"), "given_name": "Ny", "family_name": "Nysson"})
+    doc["patients"][2]["guardians"][0]["mobile"] = "0046 40 12 34 56"  # … and one bad record
+    with pytest.raises(DirectoryLoadError):
+        loaded.load_document(doc)
+    assert snapshot(loaded.path) == before
+    assert loaded.clinic("ny") is None
+
+
+def test_failed_first_load_writes_nothing(directory: SqliteDirectory) -> None:
+    with pytest.raises(DirectoryLoadError):
+        directory.load_document(bad_document())
+    assert directory.patient_ids() == [] and directory.clinics() == []
+
+
+def test_duplicates_are_refused(directory: SqliteDirectory) -> None:
+    doc = demo_document()
+    doc["clinics"].append(copy.deepcopy(doc["clinics"][0]))
+    twin = copy.deepcopy(doc["patients"][1])
+    twin["patient_id"] = twin["patient_id"].replace("-", "")  # same patient, other spelling
+    doc["patients"].append(twin)
+    with pytest.raises(DirectoryLoadError) as caught:
+        directory.load_document(doc)
+    assert caught.value.problems == [
+        "clinics[2] (clinic_id=kir): clinic_id: appears more than once (first at clinics[0])",
+        "patients[6] (record 7): patient_id: same patient as patients[1] (record 2)",
+    ]
+    assert directory.patient_ids() == []
+
+
+def test_json_syntax_error_gives_line_and_column_without_content(
+    directory: SqliteDirectory, tmp_path: Path
+) -> None:
+    file = tmp_path / "broken.json"
+    file.write_text(f'{{"patients": [\n  {{"patient_id": "{PNR_ADULT_1177}",, "given_name": "Testa"}}\n]}}')
+    with pytest.raises(DirectoryLoadError) as caught:
+        load_directory_file(file, directory)
+    (problem,) = caught.value.problems
+    assert problem.startswith("document: invalid JSON at line 2, column ")
+    assert PNR_ADULT_1177 not in str(caught.value) and "Testa" not in str(caught.value)
+    with pytest.raises(DirectoryLoadError, match="not UTF-8"):
+        directory.load_document(b'{"clinics": ["\xe5"]}')
+    with pytest.raises(DirectoryLoadError, match="document: Input should be a valid dictionary"):
+        directory.load_document("[]")
+
+
+def test_later_document_updates_contact_details(loaded: SqliteDirectory) -> None:
+    doc = demo_document()
+    doc["patients"][1]["mobile"] = "+46 70 174 06 50"
+    doc["patients"][1]["postal_address"]["city"] = "Malmö"
+    doc["clinics"][0]["receptions"][0]["sms_enabled"] = False
+    loaded.load_document({"clinics": doc["clinics"][:1], "patients": doc["patients"][1:2]})
+    patient = loaded.patient(PNR_ADULT_VAS)
+    assert patient is not None and patient.mobile == "+46701740650"
+    assert patient.postal_address is not None and patient.postal_address.city == "Malmö"
+    clinic = loaded.clinic(CLINIC_CONNECTED)
+    assert clinic is not None and clinic.receptions[0].sms_enabled is False
+    assert len(loaded.patient_ids()) == 6  # patients missing from the later document stay
+
+
+def test_set_mobile_normalises_and_removes(loaded: SqliteDirectory) -> None:
+    loaded.set_mobile(PNR_ADULT_1177.replace("-", ""), "0701740651")
+    patient = loaded.patient(PNR_ADULT_1177)
+    assert patient is not None and patient.mobile == "+46701740651"
+    assert len(patient.sms_consents) == 1  # consents are untouched
+    loaded.set_mobile(PNR_ADULT_1177, None)
+    patient = loaded.patient(PNR_ADULT_1177)
+    assert patient is not None and patient.mobile is None
+    with pytest.raises(InvalidMobileNumber) as caught:
+        loaded.set_mobile(PNR_ADULT_1177, "040-628 04 02")
+    assert "628" not in str(caught.value)
+    with pytest.raises(UnknownPatientError) as unknown:
+        loaded.set_mobile(luhn_pnr("20000101"), MOBILE_ADULT_VAS)
+    assert "20000101" not in str(unknown.value)
+
+
+def test_S9_consent_history_kept_when_withdrawn(loaded: SqliteDirectory) -> None:
+    doc = demo_document()
+    doc["patients"][1]["sms_consents"][0]["withdrawn_at"] = "2025-01-01T08:00:00+01:00"
+    summary = loaded.load_document(doc)
+    assert summary.consents_withdrawn == 1 and summary.consents_added == 0
+    # A later document that no longer shows the withdrawal does not undo it.
+    loaded.load_document(demo_document())
+    patient = loaded.patient(PNR_ADULT_VAS)
+    assert patient is not None
+    (consent,) = patient.sms_consents
+    assert consent.withdrawn_at == datetime(2025, 1, 1, 7, 0, tzinfo=UTC)
+    assert not consent.covers(CLINIC_CONNECTED, AT)
+    assert consent.covers(CLINIC_CONNECTED, datetime(2024, 12, 31, tzinfo=UTC))
+
+
+def test_S9_consents_missing_from_later_document_are_kept(loaded: SqliteDirectory) -> None:
+    doc = demo_document()
+    for p in doc["patients"]:
+        p["sms_consents"] = []
+    loaded.load_document(doc)
+    for pnr in (PNR_ADULT_1177, PNR_ADULT_VAS, PNR_CHILD, PNR_ADULT_WITHDRAWN):
+        patient = loaded.patient(pnr)
+        assert patient is not None and len(patient.sms_consents) == 1
+
+
+def test_S9_new_consent_after_withdrawal_adds_to_history(loaded: SqliteDirectory) -> None:
+    doc = demo_document()
+    doc["patients"][5]["sms_consents"].append(
+        {"clinic_id": CLINIC_CONNECTED, "source": "VAS", "given_at": "2024-10-01T09:00:00+02:00"}
+    )
+    assert loaded.load_document(doc).consents_added == 1
+    patient = loaded.patient(PNR_ADULT_WITHDRAWN)
+    assert patient is not None
+    assert [c.withdrawn_at is not None for c in patient.sms_consents] == [True, False]
+    assert patient.sms_consents[0].given_at < patient.sms_consents[1].given_at
+    assert any(c.covers(CLINIC_CONNECTED, AT) for c in patient.sms_consents)
+
+
+def test_S9_same_moment_in_another_offset_is_the_same_consent(loaded: SqliteDirectory) -> None:
+    doc = demo_document()
+    doc["patients"][0]["sms_consents"][0]["given_at"] = "2024-01-10T11:00:00Z"  # = 12:00+01:00
+    assert loaded.load_document(doc).consents_added == 0
+    patient = loaded.patient(PNR_ADULT_1177)
+    assert patient is not None and len(patient.sms_consents) == 1
+
+
+def test_S9_withdraw_consent_only_matching_scope_and_source(loaded: SqliteDirectory) -> None:
+    given = datetime(2024, 9, 1, 10, 0, tzinfo=UTC)
+    assert loaded.record_consent(PNR_CHILD, SmsConsent(source="1177", given_at=given)) is True
+    assert loaded.record_consent(PNR_CHILD, SmsConsent(source="1177", given_at=given)) is False
+    assert loaded.withdraw_consent(PNR_CHILD, "onh", "VAS", AT) == 0
+    assert loaded.withdraw_consent(PNR_CHILD.replace("-", ""), CLINIC_CONNECTED, "VAS", AT) == 1
+    assert loaded.withdraw_consent(PNR_CHILD, CLINIC_CONNECTED, "VAS", AT) == 0  # already withdrawn
+    patient = loaded.patient(PNR_CHILD)
+    assert patient is not None
+    by_source = {c.source: c for c in patient.sms_consents}
+    assert by_source["VAS"].withdrawn_at == AT and by_source["1177"].withdrawn_at is None
+    assert by_source["1177"].covers(CLINIC_CONNECTED, AT)
+    # A withdrawal never predates the consent it ends.
+    assert loaded.withdraw_consent(PNR_CHILD, None, "1177", datetime(2024, 8, 1, tzinfo=UTC)) == 0
+    with pytest.raises(UnknownPatientError):
+        loaded.withdraw_consent(luhn_pnr("20000101"), None, "1177", AT)
+    with pytest.raises(UnknownPatientError):
+        loaded.record_consent(luhn_pnr("20000101"), SmsConsent(source="1177", given_at=given))
+
+
+def test_S9_withdrawal_recorded_by_staff_survives_reload(loaded: SqliteDirectory) -> None:
+    assert loaded.withdraw_consent(PNR_ADULT_1177, None, "1177", AT) == 1
+    loaded.load_document(demo_document())
+    patient = loaded.patient(PNR_ADULT_1177)
+    assert patient is not None and patient.sms_consents[0].withdrawn_at == AT
+
+
+def test_concurrent_loads_and_reads_from_two_instances(tmp_path: Path) -> None:
+    path = tmp_path / "shared.sqlite3"
+    first, second = SqliteDirectory(path), SqliteDirectory(path)
+    first.load_document(demo_document())
+
+    def work(i: int) -> int:
+        store = first if i % 2 else second
+        if i % 3 == 0:
+            store.load_document(demo_document())
+        elif i % 3 == 1:
+            store.withdraw_consent(PNR_ADULT_VAS, CLINIC_CONNECTED, "VAS", AT)
+        patient = store.patient(PNR_CHILD)
+        assert patient is not None
+        return len(store.patient_ids())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert set(pool.map(work, range(32))) == {6}
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("SELECT count(*) FROM sms_consents").fetchone()[0] == 6

@@ -1,0 +1,291 @@
+"""SMS gateways: the embedded outbox and the 46elks-shaped HTTP adapter against a real local server."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import pytest
+from pydantic import ValidationError
+
+from services.sms import (
+    ElksSmsGateway,
+    PermanentSmsError,
+    SentLedger,
+    SmsGateway,
+    SmsMessage,
+    SmsSettings,
+    SqliteOutbox,
+    TransientSmsError,
+    build_sms_gateway,
+)
+
+TO = "+46701740605"
+TEXT = "Påminnelse: besök på Kirurgmottagning 2 tis 14 jan kl 09:30. Välkommen!"
+
+
+def message(key: str = "sms-reminder-b1:v1:patient", to: str = TO) -> SmsMessage:
+    return SmsMessage(key=key, to=to, text=TEXT, sender="RegionDemo")
+
+
+def assert_clean(error: BaseException) -> None:
+    for text in (str(error), repr(error)):
+        assert TO not in text and "701740605" not in text and "Påminnelse" not in text
+
+
+# --- outbox -----------------------------------------------------------------------------------------
+
+
+def test_outbox_is_idempotent_per_key(tmp_path: Path) -> None:
+    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+    assert isinstance(outbox, SmsGateway)
+    first = outbox.send(message())
+    second = outbox.send(message())
+    assert first.duplicate is False and second.duplicate is True
+    assert (second.provider_id, second.sent_at) == (first.provider_id, first.sent_at)
+    assert outbox.count() == 1
+    outbox.send(message("sms-reminder-b1:v1:guardian_1", to="+46701740606"))
+    entries = outbox.messages()
+    assert [(e.key, e.to) for e in entries] == [
+        ("sms-reminder-b1:v1:patient", TO),
+        ("sms-reminder-b1:v1:guardian_1", "+46701740606"),
+    ]
+    assert entries[0].text == TEXT and entries[0].sender == "RegionDemo"
+    assert entries[0].provider_id == first.provider_id and entries[0].sent_at == first.sent_at
+
+
+def test_outbox_same_key_from_8_threads_stores_exactly_one_row(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    outboxes = [SqliteOutbox(path) for _ in range(2)]  # two instances, as two processes would have
+    barrier = threading.Barrier(8)
+
+    def send(i: int) -> tuple[str, bool]:
+        barrier.wait()
+        receipt = outboxes[i % 2].send(message())
+        return receipt.provider_id, receipt.duplicate
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(send, range(8)))
+    assert len({provider_id for provider_id, _ in results}) == 1
+    assert sorted(duplicate for _, duplicate in results) == [False] + [True] * 7
+    assert outboxes[0].count() == 1
+
+
+def test_outbox_shared_by_two_processes(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    script = (
+        "import sys\n"
+        "from services.sms import SmsMessage, SqliteOutbox\n"
+        "box = SqliteOutbox(sys.argv[1])\n"
+        "for i in range(25):\n"
+        "    box.send(SmsMessage(key=f'k{i}', to='+46701740605', text='t', sender='Demo'))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], cwd=root) for _ in range(2)]
+    assert [p.wait(timeout=30) for p in procs] == [0, 0]
+    outbox = SqliteOutbox(path)
+    assert outbox.count() == 25
+    assert sorted(e.key for e in outbox.messages()) == sorted(f"k{i}" for i in range(25))
+
+
+def test_sms_message_refuses_bad_input_without_echoing_it() -> None:
+    with pytest.raises(ValidationError) as caught:
+        SmsMessage(key="k", to="070-1740605", text=TEXT, sender="RegionDemo")
+    assert "1740605" not in str(caught.value)
+    with pytest.raises(ValidationError):
+        SmsMessage(key="k", to=TO, text=TEXT, sender="Region Skåne Demo")  # 46elks: max 11 alnum
+
+
+# --- 46elks adapter against a local HTTP server -----------------------------------------------------
+
+
+@dataclass
+class FakeElks:
+    """A local HTTP server answering like 46elks; records every request it gets."""
+
+    url: str = ""
+    status: int = 200
+    body: str = json.dumps({"id": "s0a1b2c3d4", "status": "created", "direction": "outgoing"})
+    delay: float = 0.0
+    requests: list[dict[str, object]] = field(default_factory=list)
+
+
+@pytest.fixture
+def elks() -> Iterator[FakeElks]:
+    fake = FakeElks()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            form = parse_qs(self.rfile.read(length).decode())
+            fake.requests.append(
+                {
+                    "path": self.path,
+                    "auth": self.headers.get("Authorization"),
+                    "content_type": self.headers.get("Content-Type"),
+                    "form": {k: v[0] for k, v in form.items()},
+                }
+            )
+            if fake.delay:
+                time.sleep(fake.delay)
+            payload = fake.body.encode()
+            try:
+                self.send_response(fake.status)
+                is_json = fake.body.startswith("{")
+                self.send_header("Content-Type", "application/json" if is_json else "text/plain")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> SentLedger:
+    return SentLedger(tmp_path / "sms-ledger.sqlite3")
+
+
+def gateway(elks: FakeElks, ledger: SentLedger) -> ElksSmsGateway:
+    return ElksSmsGateway(elks.url + "/", "u0123456789", "s3cret", ledger, timeout=0.5)
+
+
+def test_elks_sends_form_with_basic_auth_and_writes_the_ledger(elks: FakeElks, ledger: SentLedger) -> None:
+    with gateway(elks, ledger) as sms:
+        receipt = sms.send(message())
+        again = sms.send(message())
+    assert receipt.provider_id == "s0a1b2c3d4" and receipt.duplicate is False
+    assert again.duplicate is True and again.provider_id == receipt.provider_id
+    assert again.sent_at == receipt.sent_at
+    (request,) = elks.requests  # the second send did not reach the server
+    assert request["path"] == "/a1/sms"
+    assert request["auth"] == "Basic " + base64.b64encode(b"u0123456789:s3cret").decode()
+    assert str(request["content_type"]).startswith("application/x-www-form-urlencoded")
+    assert request["form"] == {"from": "RegionDemo", "to": TO, "message": TEXT}
+    stored = ledger.get(message().key)
+    assert stored is not None and stored.provider_id == "s0a1b2c3d4" and stored.duplicate is False
+
+
+def test_elks_ledger_is_shared_across_gateway_instances(elks: FakeElks, ledger: SentLedger) -> None:
+    with gateway(elks, ledger) as sms:
+        sms.send(message())
+    with gateway(elks, SentLedger(ledger.path)) as restarted:
+        assert restarted.send(message()).duplicate is True
+    assert len(elks.requests) == 1
+
+
+def test_elks_invalid_number_is_permanent(elks: FakeElks, ledger: SentLedger) -> None:
+    elks.status, elks.body = 400, "Invalid to number"
+    with gateway(elks, ledger) as sms, pytest.raises(PermanentSmsError) as caught:
+        sms.send(message())
+    assert caught.value.reason == "invalid_number"
+    assert_clean(caught.value)
+    assert ledger.get(message().key) is None
+
+
+def test_elks_other_4xx_is_rejected(elks: FakeElks, ledger: SentLedger) -> None:
+    elks.status, elks.body = 400, "Message too long"
+    with gateway(elks, ledger) as sms, pytest.raises(PermanentSmsError) as caught:
+        sms.send(message())
+    assert caught.value.reason == "rejected"
+    assert_clean(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(500, "provider_error"), (503, "provider_error"), (429, "rate_limited"), (401, "provider_auth")],
+)
+def test_elks_server_errors_are_transient(
+    elks: FakeElks, ledger: SentLedger, status: int, reason: str
+) -> None:
+    elks.status, elks.body = status, f"error {status}"
+    with gateway(elks, ledger) as sms, pytest.raises(TransientSmsError) as caught:
+        sms.send(message())
+    assert caught.value.reason == reason
+    assert_clean(caught.value)
+    assert ledger.get(message().key) is None
+    if status == 401:
+        assert "SMS provider refused the credentials" in str(caught.value)
+
+
+def test_elks_retry_after_a_transient_error_sends_once(elks: FakeElks, ledger: SentLedger) -> None:
+    elks.status = 503
+    with gateway(elks, ledger) as sms:
+        with pytest.raises(TransientSmsError):
+            sms.send(message())
+        elks.status = 200
+        assert sms.send(message()).duplicate is False
+        assert sms.send(message()).duplicate is True
+    assert len(elks.requests) == 2
+
+
+def test_elks_timeout_is_transient(elks: FakeElks, ledger: SentLedger) -> None:
+    elks.delay = 1.0
+    started = time.monotonic()
+    with gateway(elks, ledger) as sms, pytest.raises(TransientSmsError) as caught:
+        sms.send(message())
+    assert time.monotonic() - started < 0.95
+    assert caught.value.reason == "timeout"
+    assert_clean(caught.value)
+
+
+def test_elks_connection_refused_is_transient(ledger: SentLedger) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sms = ElksSmsGateway(f"http://127.0.0.1:{port}", "u", "p", ledger, timeout=0.5)
+    with sms, pytest.raises(TransientSmsError) as caught:
+        sms.send(message())
+    assert caught.value.reason == "connection"
+    assert_clean(caught.value)
+
+
+def test_elks_same_key_from_8_threads_is_sent_once(elks: FakeElks, ledger: SentLedger) -> None:
+    elks.delay = 0.05
+    barrier = threading.Barrier(8)
+    with gateway(elks, ledger) as sms:
+
+        def send(_: int) -> bool:
+            barrier.wait()
+            return sms.send(message()).duplicate
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            duplicates = list(pool.map(send, range(8)))
+    assert sorted(duplicates) == [False] + [True] * 7
+    assert len(elks.requests) == 1
+
+
+# --- settings ---------------------------------------------------------------------------------------
+
+
+def test_build_sms_gateway(tmp_path: Path) -> None:
+    outbox = build_sms_gateway(SmsSettings(data_dir=tmp_path / "data"))
+    assert isinstance(outbox, SqliteOutbox) and outbox.path == tmp_path / "data" / "outbox.sqlite3"
+    with pytest.raises(ValueError, match="46elks SMS gateway needs a username and a password"):
+        build_sms_gateway(SmsSettings(gateway="46elks", data_dir=tmp_path, elks_username="u"))
+    settings = SmsSettings(gateway="46elks", data_dir=tmp_path, elks_username="u", elks_password="p")
+    assert "'p'" not in repr(settings)
+    elks = build_sms_gateway(settings)
+    assert isinstance(elks, ElksSmsGateway)
+    elks.close()

@@ -1,0 +1,73 @@
+"""The worker: runs the reminder workflows and their activities on task queue `patient-messaging`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.reminders import ReminderActivities
+from config import Settings
+from logging_setup import configure_logging
+from services.directory import SqliteDirectory
+from services.sms import SmsSettings, build_sms_gateway
+from starter import connect
+from workflows.group_booking import GroupBookingWorkflow
+from workflows.sms_reminder import SmsReminderWorkflow
+
+log = structlog.get_logger(__name__)
+
+WORKFLOWS = [SmsReminderWorkflow, GroupBookingWorkflow]
+MAX_CONCURRENT_ACTIVITIES = 32
+
+
+def reminder_activities(settings: Settings) -> ReminderActivities:
+    """The activities wired to the embedded directory and the configured SMS gateway."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sms = build_sms_gateway(
+        SmsSettings(
+            gateway=settings.sms_gateway,
+            data_dir=settings.data_dir,
+            elks_url=settings.elks_url,
+            elks_username=settings.elks_username,
+            elks_password=settings.elks_password,
+        )
+    )
+    return ReminderActivities(SqliteDirectory(settings.directory_path), sms, settings.sms_sender)
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    activities: ReminderActivities,
+    executor: ThreadPoolExecutor,
+    max_cached_workflows: int = 1000,
+) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=[activities.load_clinic, activities.plan_recipients, activities.send_reminder_sms],
+        activity_executor=executor,
+        max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+        max_cached_workflows=max_cached_workflows,
+    )
+
+
+async def main() -> None:
+    settings = Settings.from_env()
+    configure_logging(settings.log_format)
+    client = await connect(settings)
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
+        worker = build_worker(client, settings.task_queue, reminder_activities(settings), executor)
+        log.info("worker_started", task_queue=settings.task_queue, namespace=settings.namespace)
+        await worker.run()
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

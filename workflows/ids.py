@@ -1,0 +1,24 @@
+"""Workflow ids of the integration contract (SPEC §5): system ids only, never patient data."""
+
+from __future__ import annotations
+
+from domain.booking import VisitBooking
+
+
+def booking_reminder_id(booking_id: str) -> str:
+    return f"sms-reminder-{booking_id}"
+
+
+def team_reminder_id(team_visit_id: str) -> str:
+    return f"sms-reminder-team-{team_visit_id}"
+
+
+def reminder_id(booking: VisitBooking) -> str:
+    """A team visit (S11) has one reminder workflow that its HOSP bookings join."""
+    if booking.team_visit_id:
+        return team_reminder_id(booking.team_visit_id)
+    return booking_reminder_id(booking.booking_id)
+
+
+def group_booking_id(group_booking_id: str) -> str:
+    return f"group-booking-{group_booking_id}"

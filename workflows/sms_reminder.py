@@ -1,0 +1,312 @@
+"""SmsReminderWorkflow: the SMS reminder of one booked visit, or of one team visit (S1–S16).
+
+Sleep until the send moment of S6 unless the visit is rescheduled or cancelled; at the moment, read
+the directory and send one SMS per recipient (S3, S4, S9), each under its own idempotency key
+(visit version + recipient, S15). After sending it stays open until the visit starts, so that a
+reschedule still moves the reminder; a cancel ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.reminders import ReminderActivities, SendReminder, SendResult, VisitRef
+    from domain.booking import (
+        S8_FLAG_LOCKED,
+        Cancellation,
+        Channel,
+        GroupChange,
+        Reschedule,
+        SmsFlagChange,
+        VisitBooking,
+    )
+    from domain.directory import Clinic
+    from domain.identity import mask_patient_id
+    from domain.status import (
+        BookingView,
+        MessageChannel,
+        MessageKind,
+        MessageRecord,
+        NextAction,
+        Outcome,
+        Reason,
+        RecipientRole,
+        ReminderState,
+        ReminderStatus,
+    )
+    from domain.timing import plan_sms_send
+
+SEND_SMS = "send_sms_reminder"
+DIRECTORY_TIMEOUT = timedelta(seconds=30)
+DIRECTORY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
+)
+
+
+@workflow.defn
+class SmsReminderWorkflow:
+    @workflow.init
+    def __init__(self, booking: VisitBooking) -> None:
+        self._visit = booking
+        self._start = booking.start
+        self._version = 1
+        self._planned_version = 0
+        self._bookings: dict[str, BookingView] = {}
+        self._add_booking(booking)
+        self._messages: list[MessageRecord] = []
+        self._state = ReminderState.SCHEDULED
+        self._reason: Reason | None = None
+        self._next: NextAction | None = None
+
+    @workflow.run
+    async def run(self, booking: VisitBooking) -> ReminderStatus:
+        while not self._cancelled:
+            version = self._version
+            clinic = await workflow.execute_activity_method(
+                ReminderActivities.load_clinic,
+                self._visit.clinic_id,
+                start_to_close_timeout=DIRECTORY_TIMEOUT,
+                retry_policy=DIRECTORY_RETRY,
+            )
+            if await self._remind(clinic, version):
+                continue  # rescheduled or cancelled before the decision
+            if not await self._wait_for_change(version, until=self._start):
+                break  # the visit has started: nothing more to remind
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._cancelled:
+            self._set_state(ReminderState.CANCELLED)
+        self._next = None
+        self._planned_version = self._version
+        return self.status()
+
+    async def _remind(self, clinic: Clinic | None, version: int) -> bool:
+        """Wait for the send moment of S6 and send; True if the visit changed first."""
+        while True:
+            now = workflow.now()
+            if clinic is None:
+                self._skip(Reason.UNKNOWN_CLINIC, version)
+                return False
+            plan = plan_sms_send(self._start, now, clinic)
+            if plan.at is None:
+                self._skip(plan.reason or Reason.TOO_LATE, version)
+                return False
+            if plan.at <= now:
+                return await self._send(version)
+            self._next = NextAction(kind=SEND_SMS, at=plan.at)
+            self._set_state(ReminderState.SCHEDULED)
+            self._planned_version = version
+            if await self._wait_for_change(version, until=plan.at):
+                return True
+
+    async def _send(self, version: int) -> bool:
+        visit = VisitRef(
+            patient_id=self._visit.patient_id,
+            clinic_id=self._visit.clinic_id,
+            reception_id=self._visit.reception_id,
+            start=self._start,
+            bookings=list(self._bookings.values()),
+            at=workflow.now(),
+        )
+        plan = await workflow.execute_activity_method(
+            ReminderActivities.plan_recipients,
+            visit,
+            start_to_close_timeout=DIRECTORY_TIMEOUT,
+            retry_policy=DIRECTORY_RETRY,
+        )
+        if self._changed(version):
+            return True  # S15: never sent for a visit cancelled or moved meanwhile
+        if plan.blocker is not None:
+            self._skip(plan.blocker, version)
+            return False
+        for skip in plan.skipped:
+            self._record(skip.role, version, Outcome.SKIPPED, reason=skip.reason)
+        results = await asyncio.gather(*(self._send_one(visit, r.role, version) for r in plan.recipients))
+        outcomes = {r.outcome for r in results}
+        self._next = None
+        if Outcome.SENT in outcomes:
+            self._set_state(ReminderState.SENT)
+        elif Outcome.FAILED in outcomes:
+            self._set_state(ReminderState.FAILED, next(r.reason for r in results if r.reason))
+        else:
+            first = next((m.reason for m in self._messages if m.visit_version == version), None)
+            self._set_state(ReminderState.SKIPPED, first)
+        self._planned_version = version
+        return False
+
+    async def _send_one(self, visit: VisitRef, role: RecipientRole, version: int) -> SendResult:
+        key = f"{workflow.info().workflow_id}/v{version}/{role.value}"
+        deadline = max(self._start - workflow.now(), timedelta(minutes=1))
+        try:
+            result = await workflow.execute_activity_method(
+                ReminderActivities.send_reminder_sms,
+                SendReminder(key=key, role=role, visit=visit),
+                start_to_close_timeout=timedelta(seconds=30),
+                schedule_to_close_timeout=deadline,
+                retry_policy=SEND_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("SMS provider unavailable until the visit", extra={"key": key})
+            result = SendResult(outcome=Outcome.FAILED, reason=Reason.PROVIDER_UNAVAILABLE)
+        self._record(role, version, result.outcome, to=result.to, reason=result.reason)
+        return result
+
+    async def _wait_for_change(self, version: int, until: datetime) -> bool:
+        """Sleep until `until` unless the visit is rescheduled or cancelled (True if it was)."""
+        timeout = max(until - workflow.now(), timedelta(0))
+        try:
+            await workflow.wait_condition(lambda: self._changed(version), timeout=timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- the contract: updates, signals, query (SPEC §5) ---
+
+    @workflow.update
+    async def reschedule(self, change: Reschedule) -> ReminderStatus:
+        """S15: the reminder moves with the visit; the old moment sends nothing."""
+        self._move(change.start)
+        await workflow.wait_condition(lambda: self._planned_version >= self._version)
+        return self.status()
+
+    @reschedule.validator
+    def _validate_reschedule(self, change: Reschedule) -> None:
+        self._require_open()
+        if change.start <= workflow.now():
+            raise ValueError("the new start time has already passed")
+
+    @workflow.update
+    def set_sms_flag(self, change: SmsFlagChange) -> ReminderStatus:
+        """S10: staff may turn the SMS off (or on again) for one visit; S8: not for 1177 bookings."""
+        self._set_flag(change.booking_id, change.sms_flag)
+        return self.status()
+
+    @set_sms_flag.validator
+    def _validate_sms_flag(self, change: SmsFlagChange) -> None:
+        self._require_open()
+        targets = self._targets(change.booking_id)
+        if not change.sms_flag and any(b.channel == Channel.SELF_1177 for b in targets):
+            raise ValueError(S8_FLAG_LOCKED)
+
+    @workflow.signal
+    def cancel(self, cancellation: Cancellation) -> None:
+        """S15: a cancelled visit gets no reminder. A team visit ends when all its bookings are cancelled."""
+        if cancellation.booking_id is not None and cancellation.booking_id not in self._bookings:
+            workflow.logger.warning("cancel for a booking not in this reminder: ignored")
+            return
+        for booking in self._targets(cancellation.booking_id):
+            booking.cancelled = True
+
+    @workflow.signal
+    def join(self, booking: VisitBooking) -> None:
+        """S11: a HOSP booking of the same team visit joins its one reminder."""
+        if booking.patient_id != self._visit.patient_id or booking.team_visit_id != self._visit.team_visit_id:
+            workflow.logger.warning(
+                "booking does not belong to this team visit: ignored",
+                extra={"booking_id": booking.booking_id},
+            )
+            return
+        self._add_booking(booking)
+
+    @workflow.signal
+    def apply_group_change(self, change: GroupChange) -> None:
+        """S13: the group booking passes its reschedule or SMS flag on to each participant."""
+        if change.start is not None and change.start != self._start:
+            self._move(change.start)
+        if change.sms_flag is not None:
+            self._set_flag(None, change.sms_flag)
+
+    @workflow.query
+    def status(self) -> ReminderStatus:
+        return ReminderStatus(
+            state=self._state,
+            next_action=self._next,
+            messages=self._messages,
+            start=self._start,
+            visit_version=self._version,
+            clinic_id=self._visit.clinic_id,
+            reception_id=self._visit.reception_id,
+            patient=mask_patient_id(self._visit.patient_id),
+            bookings=list(self._bookings.values()),
+            reason=self._reason,
+        )
+
+    # --- state ---
+
+    @property
+    def _cancelled(self) -> bool:
+        return all(b.cancelled for b in self._bookings.values())
+
+    def _changed(self, version: int) -> bool:
+        return self._version != version or self._cancelled
+
+    def _add_booking(self, booking: VisitBooking) -> None:
+        if booking.booking_id not in self._bookings:
+            self._bookings[booking.booking_id] = BookingView(
+                booking_id=booking.booking_id, channel=booking.channel.value, sms_flag=booking.sms_flag
+            )
+
+    def _move(self, start: datetime) -> None:
+        self._start = start
+        self._version += 1
+        self._reason = None
+
+    def _set_flag(self, booking_id: str | None, sms_flag: bool) -> None:
+        for booking in self._targets(booking_id):
+            if booking.channel != Channel.SELF_1177 or sms_flag:
+                booking.sms_flag = sms_flag
+        if sms_flag and self._state is ReminderState.SKIPPED and self._reason is Reason.SMS_FLAG_OFF:
+            self._move(self._start)  # turned on again after a skip: plan this visit anew
+
+    def _targets(self, booking_id: str | None) -> list[BookingView]:
+        if booking_id is None:
+            return list(self._bookings.values())
+        if booking_id not in self._bookings:
+            raise ValueError(f"booking {booking_id} is not part of this reminder")
+        return [self._bookings[booking_id]]
+
+    def _require_open(self) -> None:
+        if self._cancelled:
+            raise ValueError("the visit is cancelled")
+
+    def _skip(self, reason: Reason, version: int) -> None:
+        self._record(RecipientRole.PATIENT, version, Outcome.SKIPPED, reason=reason)
+        self._next = None
+        self._set_state(ReminderState.SKIPPED, reason)
+        self._planned_version = version
+
+    def _record(
+        self,
+        role: RecipientRole,
+        version: int,
+        outcome: Outcome,
+        to: str | None = None,
+        reason: Reason | None = None,
+    ) -> None:
+        self._messages.append(
+            MessageRecord(
+                kind=MessageKind.SMS_REMINDER,
+                channel=MessageChannel.SMS,
+                recipient=role,
+                to=to,
+                at=workflow.now(),
+                outcome=outcome,
+                reason=reason,
+                visit_version=version,
+            )
+        )
+
+    def _set_state(self, state: ReminderState, reason: Reason | None = None) -> None:
+        self._state = state
+        self._reason = reason
+        when = f", next {self._next.kind} at {self._next.at.isoformat()}" if self._next else ""
+        workflow.set_current_details(
+            f"{state.value}{f' ({reason.value})' if reason else ''}: visit {self._start.isoformat()} "
+            f"at {self._visit.clinic_id}/{self._visit.reception_id}, version {self._version}{when}"
+        )
