@@ -11,16 +11,7 @@ from typing import Any
 
 import pytest
 
-from domain.directory import SmsConsent
-from domain.phone import InvalidMobileNumber
-from services.directory import (
-    Directory,
-    DirectoryLoadError,
-    SqliteDirectory,
-    UnknownPatientError,
-    load_directory_file,
-)
-from tests.fixtures import (
+from demo_data import (
     CLINIC_CONNECTED,
     MOBILE_ADULT_VAS,
     PNR_ADULT_1177,
@@ -30,6 +21,15 @@ from tests.fixtures import (
     demo_document,
     e164,
     luhn_pnr,
+)
+from domain.directory import SmsConsent
+from domain.phone import InvalidMobileNumber
+from services.directory import (
+    Directory,
+    DirectoryLoadError,
+    SqliteDirectory,
+    UnknownPatientError,
+    load_directory_file,
 )
 
 AT = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)

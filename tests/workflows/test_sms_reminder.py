@@ -10,10 +10,10 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+import demo_data as fx
 import operations as ops
 from domain.booking import Reschedule, SmsFlagChange, VisitBooking
 from domain.status import Outcome, Reason, RecipientRole, ReminderState, ReminderStatus
-from tests import fixtures as fx
 from tests.harness import Harness
 
 

@@ -1,4 +1,4 @@
-"""Test data shared by the test suites: valid fake personnummer and a realistic directory document.
+"""Demo and test data: valid fake personnummer and a realistic directory document (SPEC §5).
 
 All names are clearly fake. Mobile numbers are in 070-1740605 … 070-1740699 and the clinic's phone
 in 040-628 04 00 … 99, ranges PTS reserves for fiction, so a test can never reach a real person.
