@@ -27,7 +27,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 import operations as ops
 from config import Settings
 from domain.booking import GroupBooking, VisitBooking
-from services.directory import DirectoryLoadError, SqliteDirectory, load_directory_file
+from domain.identity import InvalidPatientId
+from services.directory import DirectoryLoadError, SqliteDirectory, UnknownPatientError, load_directory_file
 from workflows.ids import group_booking_id
 
 
@@ -75,7 +76,7 @@ def _visit_from_args(args: argparse.Namespace) -> VisitBooking:
         patient_id=args.patient_id,
         clinic_id=args.clinic,
         reception_id=args.reception,
-        start=args.start,
+        start=_parse_start(args.start),
         channel=args.channel,
         sms_flag=not args.no_sms,
         team_visit_id=args.team_visit_id,
@@ -85,8 +86,9 @@ def _visit_from_args(args: argparse.Namespace) -> VisitBooking:
 
 async def cmd_visit_book(args: argparse.Namespace, settings: Settings) -> Any:
     booking = _visit_from_args(args)
-    client = await connect(settings)
-    workflow_id = await ops.book_visit(client, settings.task_queue, _directory(settings), booking)
+    directory = _directory(settings)
+    ops.check_booking(directory, booking)  # bad input is refused before anything connects
+    workflow_id = await ops.book_visit(await connect(settings), settings.task_queue, directory, booking)
     return {"workflow_id": workflow_id}
 
 
@@ -98,7 +100,8 @@ def _visit_target(args: argparse.Namespace) -> tuple[str, str | None]:
 
 async def cmd_visit_reschedule(args: argparse.Namespace, settings: Settings) -> Any:
     workflow_id, _ = _visit_target(args)
-    return await ops.reschedule(await connect(settings), workflow_id, _parse_start(args.start))
+    start = _future_start(args.start)  # refused before anything connects
+    return await ops.reschedule(await connect(settings), workflow_id, start)
 
 
 async def cmd_visit_sms_flag(args: argparse.Namespace, settings: Settings) -> Any:
@@ -119,8 +122,11 @@ async def cmd_visit_status(args: argparse.Namespace, settings: Settings) -> Any:
 
 async def cmd_group_book(args: argparse.Namespace, settings: Settings) -> Any:
     group = GroupBooking.model_validate_json(Path(args.file).read_bytes())
-    client = await connect(settings)
-    return {"workflow_id": await ops.book_group(client, settings.task_queue, _directory(settings), group)}
+    directory = _directory(settings)
+    ops.check_group(directory, group)  # bad input is refused before anything connects
+    return {
+        "workflow_id": await ops.book_group(await connect(settings), settings.task_queue, directory, group)
+    }
 
 
 def _group_id(args: argparse.Namespace) -> str:
@@ -128,7 +134,8 @@ def _group_id(args: argparse.Namespace) -> str:
 
 
 async def cmd_group_reschedule(args: argparse.Namespace, settings: Settings) -> Any:
-    return await ops.reschedule(await connect(settings), _group_id(args), _parse_start(args.start))
+    start = _future_start(args.start)  # refused before anything connects
+    return await ops.reschedule(await connect(settings), _group_id(args), start)
 
 
 async def cmd_group_sms_flag(args: argparse.Namespace, settings: Settings) -> Any:
@@ -157,6 +164,13 @@ def _parse_start(text: str) -> datetime:
         raise ops.InputError("--start must be an ISO 8601 time, e.g. 2027-03-29T10:00:00+02:00") from None
     if start.tzinfo is None:
         raise ops.InputError("--start needs a UTC offset, e.g. 2027-03-29T10:00:00+02:00")
+    return start
+
+
+def _future_start(text: str) -> datetime:
+    """A parsed `--start` that has not passed yet (checked before connecting)."""
+    start = _parse_start(text)
+    ops.check_future(start)
     return start
 
 
@@ -272,7 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         result = asyncio.run(args.func(args, settings))
-    except (ops.InputError, DirectoryLoadError) as err:
+    except DirectoryLoadError as err:
+        count = len(err.problems)
+        problems = "; ".join(err.problems)
+        print(
+            f"error: directory document refused ({count} problem{'s' * (count != 1)}): {problems}",
+            file=sys.stderr,
+        )
+        return 2
+    except (ops.InputError, InvalidPatientId, UnknownPatientError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except ValidationError as err:
@@ -286,7 +308,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _describe(err: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in err.errors())
+    """Each problem as `field: reason` (a whole-record rule as just its reason), without the input."""
+    problems = []
+    for e in err.errors(include_url=False, include_input=False, include_context=False):
+        where, msg = ".".join(str(p) for p in e["loc"]), str(e["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(problems)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +36,7 @@ class Harness:
         self.directory.load_document(document)
         self.outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
         self.task_queue = f"test-{uuid.uuid4()}"
+        self._today: date | None = None
 
     @asynccontextmanager
     async def worker(self, sms: SmsGateway | None = None, sticky: bool = True) -> AsyncIterator[None]:
@@ -51,8 +52,10 @@ class Harness:
         return await self.env.get_current_time()
 
     async def local(self, days: int, hour: int, minute: int = 0) -> datetime:
-        """A Stockholm local time `days` calendar days after the test server's today."""
-        return at_local(local_date(await self.now()) + timedelta(days=days), time(hour, minute))
+        """A Stockholm local time `days` calendar days after the test's first day (fixed at first use)."""
+        if self._today is None:
+            self._today = local_date(await self.now())
+        return at_local(self._today + timedelta(days=days), time(hour, minute))
 
     async def sleep_until(self, moment: datetime) -> None:
         delta = moment - await self.now()

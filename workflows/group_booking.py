@@ -26,6 +26,7 @@ class GroupBookingWorkflow:
         self._children: dict[str, workflow.ChildWorkflowHandle] = {}
         self._cancelled: set[str] = set()
         self._state = GroupState.SCHEDULED
+        self._children_started = False
 
     @workflow.run
     async def run(self, group: GroupBooking) -> GroupStatus:
@@ -40,6 +41,7 @@ class GroupBookingWorkflow:
                 workflow.logger.warning(
                     "participant already has a reminder", extra={"booking_id": participant.booking_id}
                 )
+        self._children_started = True
         await asyncio.gather(*self._children.values(), return_exceptions=True)
         await workflow.wait_condition(workflow.all_handlers_finished)
         everyone = {p.booking_id for p in group.participants}
@@ -75,6 +77,7 @@ class GroupBookingWorkflow:
     @workflow.signal
     async def cancel(self, cancellation: Cancellation) -> None:
         """Cancel the whole group, or one participant when `booking_id` is given."""
+        await workflow.wait_condition(lambda: self._children_started)
         ids = [cancellation.booking_id] if cancellation.booking_id else list(self._children)
         for booking_id in ids:
             if child := self._children.get(booking_id):
@@ -95,6 +98,7 @@ class GroupBookingWorkflow:
         )
 
     async def _tell_children(self, change: GroupChange) -> None:
+        await workflow.wait_condition(lambda: self._children_started)
         await asyncio.gather(
             *(
                 self._signal(c, SmsReminderWorkflow.apply_group_change, change)

@@ -57,7 +57,7 @@ async def test_S6_reminder_goes_out_the_day_before_at_the_clinic_send_time(harne
     [message] = status.messages
     assert message.outcome is Outcome.SENT and message.recipient is RecipientRole.PATIENT
     assert message.to is not None and fx.e164(fx.MOBILE_ADULT_1177) not in message.to
-    assert message.at.astimezone(expected.tzinfo) == expected or message.at >= expected
+    assert expected <= message.at < expected + timedelta(minutes=1)
 
 
 async def test_S3_S16_adult_gets_reception_name_date_and_time(harness: Harness) -> None:
@@ -295,19 +295,19 @@ async def test_S6_booked_after_the_send_moment_inside_the_window_is_sent_at_once
 
 async def test_S6_booked_in_quiet_hours_waits_for_the_window_to_open(harness: Harness) -> None:
     await harness.sleep_until(await harness.local(days=1, hour=21, minute=30))
-    start = await harness.local(days=1, hour=12)  # tomorrow 12:00: 08:00 is still 4 h before
+    start = await harness.local(days=2, hour=12)  # tomorrow 12:00: 08:00 is still 4 h before
     async with harness.worker():
         handle = await harness.book(VisitBooking(**visit(start=start)))
         status = await harness.settled(handle, lambda s: s.next_action is not None)
-        assert status.next_action is not None and status.next_action.at == await harness.local(days=1, hour=8)
-        await harness.sleep_until(await harness.local(days=1, hour=8, minute=1))
+        assert status.next_action is not None and status.next_action.at == await harness.local(days=2, hour=8)
+        await harness.sleep_until(await harness.local(days=2, hour=8, minute=1))
         status = await harness.settled(handle, sent)
     assert status.state is ReminderState.SENT
 
 
 async def test_S6_too_late_is_recorded_and_nothing_is_sent(harness: Harness) -> None:
     await harness.sleep_until(await harness.local(days=1, hour=21, minute=30))
-    start = await harness.local(days=1, hour=9)  # window opens 08:00, only 1 h before the visit
+    start = await harness.local(days=2, hour=9)  # the window opens 08:00, only 1 h before the visit
     async with harness.worker():
         handle = await harness.book(VisitBooking(**visit(start=start)))
         status = await harness.settled(handle, sent)

@@ -1,0 +1,247 @@
+"""End to end through the README's run path: `dev.py run --demo` on the real Temporal CLI dev server.
+
+One dev server, worker and demo per module; the CLI is driven as a subprocess exactly as a person would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import demo_data as fx
+from services.sms import OutboxEntry, SqliteOutbox
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPORAL = Path(sys.executable).parent / "temporal"
+READY_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+SEND_TIMEOUT_S = 60.0
+
+
+@dataclass
+class DevRun:
+    """A running `dev.py run --demo` and what a test needs to talk to it."""
+
+    process: subprocess.Popen[str]
+    port: int
+    data_dir: Path
+    env: dict[str, str]
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def starter(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `starter.py ARGS` against this server, as a separate process."""
+        return subprocess.run(
+            [sys.executable, str(ROOT / "starter.py"), *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    def log(self) -> str:
+        return "".join(self.output[-60:])
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free right now on 127.0.0.1 (all held open together, so they differ)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pump(stream: Any, output: list[str], ready: threading.Event) -> None:
+    for line in stream:
+        output.append(line)
+        if line.startswith("ready:"):
+            ready.set()
+
+
+@pytest.fixture(scope="module")
+def dev_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
+    """`python dev.py run --demo` on free ports and a fresh data dir; SIGINT (Ctrl-C) stops it."""
+    data_dir = tmp_path_factory.mktemp("dev-run")
+    port, ui_port = free_ports(2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PM_", "ELKS_"))}
+    env |= {
+        "PM_DATA_DIR": str(data_dir),
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "PM_UI_PORT": str(ui_port),
+        "PM_LOG_FORMAT": "json",
+        "PM_SMS_GATEWAY": "outbox",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "dev.py"), "run", "--demo"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a stray Ctrl-C in the terminal does not reach it; teardown does
+    )
+    run = DevRun(process, port, data_dir, env)
+    ready = threading.Event()
+    reader = threading.Thread(target=_pump, args=(process.stdout, run.output, ready), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not ready.wait(0.2):
+            if process.poll() is not None:
+                pytest.fail(f"dev.py run exited with {process.returncode} before ready:\n{run.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no 'ready:' line within {READY_TIMEOUT_S:.0f} s:\n{run.log()}")
+        yield run
+    finally:
+        stopped = _stop(process)
+        reader.join(timeout=5)
+    assert stopped, f"dev.py run did not exit within {STOP_TIMEOUT_S:.0f} s of SIGINT:\n{run.log()}"
+    assert process.returncode == 0, f"dev.py run exited with {process.returncode}:\n{run.log()}"
+    assert not port_open(port), f"the gRPC port {port} still accepts connections after Ctrl-C"
+
+
+def _stop(process: subprocess.Popen[str]) -> bool:
+    """Ctrl-C; True when it exited in time, else kill its whole session (all it started) and False."""
+    if process.poll() is not None:
+        return True
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+        return True
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        return False
+
+
+def test_run_path_demo_shows_workflows(dev_run: DevRun) -> None:
+    listed = subprocess.run(
+        [
+            str(TEMPORAL),
+            "workflow",
+            "list",
+            "--address",
+            dev_run.address,
+            "--namespace",
+            "default",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    ids = {item["execution"]["workflowId"] for item in json.loads(listed.stdout)}
+    expected = {"sms-reminder-demo-adult", "sms-reminder-team-demo-team", "group-booking-demo-group"}
+    assert expected <= ids, f"missing {expected - ids} in {sorted(ids)}"
+
+
+E2E_PATIENT = fx.luhn_pnr("19850312", "789")
+E2E_MOBILE = "070-1740620"
+
+
+def e2e_document() -> dict[str, Any]:
+    """A clinic whose sending window is the whole day, and one adult with a 1177 consent."""
+    return {
+        "clinics": [
+            {
+                "clinic_id": "e2e",
+                "name": "E2E-kliniken",
+                "sms_connected": True,
+                "sms_days_before": 1,
+                "sms_window_start": "00:00",
+                "sms_window_end": "23:59:59",
+                "receptions": [{"reception_id": "e2e-mott", "name": "E2E-mottagningen", "sms_enabled": True}],
+            }
+        ],
+        "patients": [
+            {
+                "patient_id": E2E_PATIENT,
+                "given_name": "Ände",
+                "family_name": "Tillsson",
+                "mobile": E2E_MOBILE,
+                "uses_1177": True,
+                "sms_consents": [
+                    {"clinic_id": None, "source": "1177", "given_at": "2024-01-10T12:00:00+01:00"}
+                ],
+            }
+        ],
+    }
+
+
+def sent_for(outbox: SqliteOutbox, booking_id: str) -> list[OutboxEntry]:
+    """Outbox entries of one booking (the demo's own visits may send too, depending on the hour)."""
+    return [m for m in outbox.messages() if m.key.startswith(f"sms-reminder-{booking_id}/")]
+
+
+def test_S6_run_path_books_a_visit_due_in_seconds_and_the_outbox_receives_it(
+    dev_run: DevRun, tmp_path: Path
+) -> None:
+    document = tmp_path / "directory.json"
+    document.write_text(json.dumps(e2e_document(), ensure_ascii=False), encoding="utf-8")
+    loaded = dev_run.starter("directory", "load", str(document))
+    assert loaded.returncode == 0, loaded.stderr
+
+    start = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0).isoformat()
+    book = (
+        *("visit", "book", "--booking-id", "e2e-1", "--patient-id", E2E_PATIENT),
+        *("--clinic", "e2e", "--reception", "e2e-mott", "--start", start),
+    )
+    booked = dev_run.starter(*book)
+    assert booked.returncode == 0, booked.stderr
+
+    # The day-before moment has passed and the window is the whole day: S6 sends at once.
+    outbox_path = dev_run.data_dir / "outbox.sqlite3"
+    deadline = time.monotonic() + SEND_TIMEOUT_S
+    while not (outbox_path.exists() and sent_for(SqliteOutbox(outbox_path), "e2e-1")):
+        assert time.monotonic() < deadline, f"no SMS in the outbox within {SEND_TIMEOUT_S:.0f} s"
+        time.sleep(0.2)
+    outbox = SqliteOutbox(outbox_path)
+    [entry] = sent_for(outbox, "e2e-1")
+    assert entry.to == fx.e164(E2E_MOBILE) == "+46701740620"
+    assert entry.key.startswith("sms-reminder-e2e-1/")
+
+    shown = dev_run.starter("--json", "visit", "status", "--booking-id", "e2e-1")
+    assert shown.returncode == 0, shown.stderr
+    status = json.loads(shown.stdout)
+    assert status["state"] == "sent"
+    [message] = status["messages"]
+    assert message["outcome"] == "sent" and message["to"]
+    assert "+46701740620" not in message["to"] and "701740620" not in message["to"]
+    assert E2E_PATIENT not in shown.stdout
+
+    again = dev_run.starter(*book)
+    assert again.returncode == 0, again.stderr
+    time.sleep(1.0)  # a second reminder, if one were started, would send at once too
+    assert len(sent_for(outbox, "e2e-1")) == 1
