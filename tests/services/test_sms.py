@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs
 
 import pytest
 from pydantic import ValidationError
@@ -30,6 +25,7 @@ from services.sms import (
     TransientSmsError,
     build_sms_gateway,
 )
+from tests.fake_elks import FakeElks
 
 TO = "+46701740605"
 TEXT = "Påminnelse: besök på Kirurgmottagning 2 tis 14 jan kl 09:30. Välkommen!"
@@ -108,58 +104,6 @@ def test_sms_message_refuses_bad_input_without_echoing_it() -> None:
 
 
 # --- 46elks adapter against a local HTTP server -----------------------------------------------------
-
-
-@dataclass
-class FakeElks:
-    """A local HTTP server answering like 46elks; records every request it gets."""
-
-    url: str = ""
-    status: int = 200
-    body: str = json.dumps({"id": "s0a1b2c3d4", "status": "created", "direction": "outgoing"})
-    delay: float = 0.0
-    requests: list[dict[str, object]] = field(default_factory=list)
-
-
-@pytest.fixture
-def elks() -> Iterator[FakeElks]:
-    fake = FakeElks()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", 0))
-            form = parse_qs(self.rfile.read(length).decode())
-            fake.requests.append(
-                {
-                    "path": self.path,
-                    "auth": self.headers.get("Authorization"),
-                    "content_type": self.headers.get("Content-Type"),
-                    "form": {k: v[0] for k, v in form.items()},
-                }
-            )
-            if fake.delay:
-                time.sleep(fake.delay)
-            payload = fake.body.encode()
-            try:
-                self.send_response(fake.status)
-                is_json = fake.body.startswith("{")
-                self.send_header("Content-Type", "application/json" if is_json else "text/plain")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    yield fake
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
