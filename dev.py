@@ -11,6 +11,7 @@ pyproject.toml changed). Ctrl-C stops everything `run` started.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import os
 import signal
@@ -20,6 +21,7 @@ import sys
 import time
 import venv
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -58,6 +60,8 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
 
 def dev_server_command(data_dir: Path, host: str, port: int, ui_port: int, namespace: str) -> list[str]:
     """The Temporal CLI dev server on a persisted SQLite file with the measured WAL pragmas."""
+    from workflows.search import dev_server_flags
+
     return [
         str(VENV / "bin" / "temporal"),
         "server",
@@ -78,7 +82,16 @@ def dev_server_command(data_dir: Path, host: str, port: int, ui_port: int, names
         namespace,
         "--log-level",
         "warn",
+        *dev_server_flags(),
     ]
+
+
+async def register_search_attributes(settings: Any) -> None:
+    """`--search-attribute` only applies when the namespace is created: add them to an existing database."""
+    from starter import connect
+    from workflows.search import register_search_attributes
+
+    await register_search_attributes(await connect(settings), settings.namespace)
 
 
 def run(demo: bool) -> int:
@@ -90,11 +103,13 @@ def run(demo: bool) -> int:
     host = host if host not in ("", "localhost") else "127.0.0.1"
     port, ui_port = int(port_text), int(os.environ.get("PM_UI_PORT", "8233"))
     children: list[subprocess.Popen[bytes]] = []
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the same way on SIGTERM as on Ctrl-C
     server_log = (settings.data_dir / "temporal-server.log").open("ab")
     try:
         cmd = dev_server_command(settings.data_dir, host, port, ui_port, settings.namespace)
         children.append(subprocess.Popen(cmd, stdout=server_log, stderr=subprocess.STDOUT))
         wait_for_port(host, port, timeout=60)
+        asyncio.run(register_search_attributes(settings))
         children.append(subprocess.Popen([str(VENV_PYTHON), str(ROOT / "worker.py")], cwd=ROOT))
         if demo:
             subprocess.run([str(VENV_PYTHON), str(ROOT / "starter.py"), "demo"], cwd=ROOT, check=True)

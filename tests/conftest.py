@@ -13,6 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workflow tests)
+from workflows.search import register_search_attributes
 
 
 def venv_binary(name: str) -> str:
@@ -30,4 +31,5 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
         test_server_existing_path=venv_binary("temporal-test-server"),
     ) as environment:
+        await register_search_attributes(environment.client, "default")
         yield environment

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderStatus,
     )
     from domain.timing import plan_sms_send
+    from workflows import search
 
 SEND_SMS = "send_sms_reminder"
 DIRECTORY_TIMEOUT = timedelta(seconds=30)
@@ -67,6 +68,13 @@ class SmsReminderWorkflow:
 
     @workflow.run
     async def run(self, booking: VisitBooking) -> ReminderStatus:
+        workflow.upsert_search_attributes(
+            [
+                search.CLINIC.value_set(booking.clinic_id),
+                search.RECEPTION.value_set(booking.reception_id),
+                search.BOOKING_CHANNEL.value_set(booking.channel.value),
+            ]
+        )
         while not self._cancelled:
             version = self._version
             clinic = await workflow.execute_activity_method(
@@ -305,6 +313,10 @@ class SmsReminderWorkflow:
     def _set_state(self, state: ReminderState, reason: Reason | None = None) -> None:
         self._state = state
         self._reason = reason
+        next_at = self._next.at if self._next else None
+        workflow.upsert_search_attributes(
+            search.progress(state.value, self._next and self._next.kind, next_at)
+        )
         when = f", next {self._next.kind} at {self._next.at.isoformat()}" if self._next else ""
         workflow.set_current_details(
             f"{state.value}{f' ({reason.value})' if reason else ''}: visit {self._start.isoformat()} "

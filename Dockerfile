@@ -1,0 +1,11 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml ./
+COPY config.py logging_setup.py worker.py starter.py operations.py demo.py demo_data.py dev.py ./
+COPY domain ./domain
+COPY services ./services
+COPY activities ./activities
+COPY workflows ./workflows
+RUN pip install --no-cache-dir .
+USER nobody
+CMD ["python", "worker.py"]
