@@ -1,0 +1,269 @@
+"""1177 inbox: the embedded store and the HTTP adapter against a real local server."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import demo_data
+from services.inbox import (
+    HttpInbox,
+    Inbox,
+    InboxLedger,
+    InboxMessage,
+    InboxSettings,
+    PermanentInboxError,
+    SqliteInbox,
+    TransientInboxError,
+    build_inbox,
+)
+from tests.fake_inbox import FakeInbox, inbox_server_fixture  # noqa: F401  (the `inbox_server` fixture)
+
+PATIENT_ID = demo_data.demo_document()["patients"][0]["patient_id"]
+SUBJECT = "Välkommen att boka en tid"
+BODY = "Du har fått en vårdinbjudan från Kirurgkliniken Demo. Boka en tid som passar dig."
+BOOKING_URL = "https://e-tjanster.1177.se/boka/R1"
+KEY = "care-invitation-R1/invitation"
+
+
+def message(key: str = KEY, booking_url: str | None = BOOKING_URL) -> InboxMessage:
+    return InboxMessage(key=key, patient_id=PATIENT_ID, subject=SUBJECT, body=BODY, booking_url=booking_url)
+
+
+def assert_clean(error: BaseException) -> None:
+    digits = PATIENT_ID.replace("-", "")
+    for text in (str(error), repr(error)):
+        assert PATIENT_ID not in text and digits not in text and digits[2:] not in text
+        assert BODY not in text and "vårdinbjudan" not in text and SUBJECT not in text
+
+
+# --- embedded inbox ---------------------------------------------------------------------------------
+
+
+def test_embedded_inbox_is_idempotent_per_key(tmp_path: Path) -> None:
+    inbox = SqliteInbox(tmp_path / "inbox-1177.sqlite3")
+    assert isinstance(inbox, Inbox)
+    first = inbox.deliver(message())
+    second = inbox.deliver(message())
+    assert first.duplicate is False and second.duplicate is True
+    assert (second.message_id, second.delivered_at) == (first.message_id, first.delivered_at)
+    assert inbox.count() == 1
+    inbox.deliver(message("care-invitation-R1/reminder-1", booking_url=None))
+    entries = inbox.messages()
+    assert [(e.key, e.booking_url) for e in entries] == [
+        (KEY, BOOKING_URL),
+        ("care-invitation-R1/reminder-1", None),
+    ]
+    entry = entries[0]
+    assert (entry.patient_id, entry.subject, entry.body) == (PATIENT_ID, SUBJECT, BODY)
+    assert entry.message_id == first.message_id and entry.delivered_at == first.delivered_at
+
+
+def test_embedded_inbox_same_key_from_8_threads_stores_exactly_one_row(tmp_path: Path) -> None:
+    path = tmp_path / "inbox-1177.sqlite3"
+    inboxes = [SqliteInbox(path) for _ in range(2)]  # two instances, as two processes would have
+    barrier = threading.Barrier(8)
+
+    def deliver(i: int) -> tuple[str, bool]:
+        barrier.wait()
+        receipt = inboxes[i % 2].deliver(message())
+        return receipt.message_id, receipt.duplicate
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(deliver, range(8)))
+    assert len({message_id for message_id, _ in results}) == 1
+    assert sorted(duplicate for _, duplicate in results) == [False] + [True] * 7
+    assert inboxes[0].count() == 1
+
+
+def test_embedded_inbox_shared_by_two_processes(tmp_path: Path) -> None:
+    path = tmp_path / "inbox-1177.sqlite3"
+    script = (
+        "import sys\n"
+        "from services.inbox import InboxMessage, SqliteInbox\n"
+        "box = SqliteInbox(sys.argv[1])\n"
+        "for i in range(20):\n"
+        "    box.deliver(InboxMessage(key=f'k{i}', patient_id='p', subject='s', body='b'))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], cwd=root) for _ in range(2)]
+    assert [p.wait(timeout=30) for p in procs] == [0, 0]
+    inbox = SqliteInbox(path)
+    assert inbox.count() == 20
+    assert sorted(e.key for e in inbox.messages()) == sorted(f"k{i}" for i in range(20))
+
+
+# --- HTTP adapter against a local server ------------------------------------------------------------
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> InboxLedger:
+    return InboxLedger(tmp_path / "inbox-ledger.sqlite3")
+
+
+def http_inbox(server: FakeInbox, ledger: InboxLedger, timeout: float = 0.3) -> HttpInbox:
+    return HttpInbox(server.url + "/", "t0k3n", ledger, timeout=timeout)
+
+
+def test_http_posts_json_with_token_and_idempotency_key(inbox_server: FakeInbox, ledger: InboxLedger) -> None:
+    with http_inbox(inbox_server, ledger) as inbox:
+        assert isinstance(inbox, Inbox)
+        receipt = inbox.deliver(message())
+        again = inbox.deliver(message())
+    assert receipt.message_id == "msg-0001" and receipt.duplicate is False
+    assert again.duplicate is True and again.message_id == receipt.message_id
+    assert again.delivered_at == receipt.delivered_at
+    (request,) = inbox_server.requests  # the second delivery did not reach the server
+    assert request["path"] == "/messages"
+    assert request["auth"] == "Bearer t0k3n"
+    assert request["idempotency_key"] == KEY
+    assert str(request["content_type"]).startswith("application/json")
+    assert request["json"] == {
+        "patient_id": PATIENT_ID,
+        "subject": SUBJECT,
+        "body": BODY,
+        "booking_url": BOOKING_URL,
+    }
+    stored = ledger.get(KEY)
+    assert stored is not None and stored.message_id == "msg-0001" and stored.duplicate is False
+
+
+def test_http_200_is_accepted_and_null_booking_url_is_sent(
+    inbox_server: FakeInbox, ledger: InboxLedger
+) -> None:
+    inbox_server.status, inbox_server.body = 200, '{"id": 42}'
+    with http_inbox(inbox_server, ledger) as inbox:
+        assert inbox.deliver(message(booking_url=None)).message_id == "42"
+    assert inbox_server.requests[0]["json"]["booking_url"] is None  # type: ignore[index]
+
+
+def test_http_ledger_is_shared_across_instances(inbox_server: FakeInbox, ledger: InboxLedger) -> None:
+    with http_inbox(inbox_server, ledger) as inbox:
+        inbox.deliver(message())
+    with http_inbox(inbox_server, InboxLedger(ledger.path)) as restarted:
+        assert restarted.deliver(message()).duplicate is True
+    assert len(inbox_server.requests) == 1
+
+
+def test_http_not_a_1177_user_is_permanent(inbox_server: FakeInbox, ledger: InboxLedger) -> None:
+    inbox_server.status, inbox_server.body = 422, '{"error": "not_a_1177_user"}'
+    with http_inbox(inbox_server, ledger) as inbox, pytest.raises(PermanentInboxError) as caught:
+        inbox.deliver(message())
+    assert caught.value.reason == "not_a_1177_user"
+    assert_clean(caught.value)
+    assert ledger.get(KEY) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, "Not found"),
+        (409, "{}"),
+        (422, '{"error": "Patient 19800101-1231 is unknown"}'),  # free text is never echoed
+        (400, '{"detail": "bad"}'),
+    ],
+)
+def test_http_other_refusals_are_rejected(
+    inbox_server: FakeInbox, ledger: InboxLedger, status: int, body: str
+) -> None:
+    inbox_server.status, inbox_server.body = status, body
+    with http_inbox(inbox_server, ledger) as inbox, pytest.raises(PermanentInboxError) as caught:
+        inbox.deliver(message())
+    assert caught.value.reason == "rejected"
+    assert_clean(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (503, "inbox_error"),
+        (500, "inbox_error"),
+        (408, "inbox_error"),
+        (429, "rate_limited"),
+        (401, "inbox_auth"),
+        (403, "inbox_auth"),
+    ],
+)
+def test_http_server_errors_are_transient(
+    inbox_server: FakeInbox, ledger: InboxLedger, status: int, reason: str
+) -> None:
+    inbox_server.status, inbox_server.body = status, f"error {status} for {PATIENT_ID}"
+    with http_inbox(inbox_server, ledger) as inbox, pytest.raises(TransientInboxError) as caught:
+        inbox.deliver(message())
+    assert caught.value.reason == reason
+    assert_clean(caught.value)
+    assert ledger.get(KEY) is None
+
+
+def test_http_retry_after_a_transient_error_delivers_once(
+    inbox_server: FakeInbox, ledger: InboxLedger
+) -> None:
+    inbox_server.scripted = [(503, "unavailable")]
+    with http_inbox(inbox_server, ledger) as inbox:
+        with pytest.raises(TransientInboxError):
+            inbox.deliver(message())
+        assert inbox.deliver(message()).duplicate is False
+        assert inbox.deliver(message()).duplicate is True
+    assert len(inbox_server.requests) == 2
+    assert {r["idempotency_key"] for r in inbox_server.requests} == {KEY}
+
+
+def test_http_slow_answer_is_transient(inbox_server: FakeInbox, ledger: InboxLedger) -> None:
+    inbox_server.delay = 1.0
+    started = time.monotonic()
+    with http_inbox(inbox_server, ledger, timeout=0.3) as inbox, pytest.raises(TransientInboxError) as caught:
+        inbox.deliver(message())
+    assert time.monotonic() - started < 0.95
+    assert caught.value.reason == "timeout"
+    assert_clean(caught.value)
+    assert ledger.get(KEY) is None
+
+
+def test_http_connection_refused_is_transient(ledger: InboxLedger) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = HttpInbox(f"http://127.0.0.1:{port}", "t", ledger, timeout=0.5)
+    with inbox, pytest.raises(TransientInboxError) as caught:
+        inbox.deliver(message())
+    assert caught.value.reason == "connection"
+    assert_clean(caught.value)
+
+
+def test_http_same_key_from_8_threads_is_sent_once(inbox_server: FakeInbox, ledger: InboxLedger) -> None:
+    inbox_server.delay = 0.05
+    barrier = threading.Barrier(8)
+    with http_inbox(inbox_server, ledger, timeout=2.0) as inbox:
+
+        def deliver(_: int) -> bool:
+            barrier.wait()
+            return inbox.deliver(message()).duplicate
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            duplicates = list(pool.map(deliver, range(8)))
+    assert sorted(duplicates) == [False] + [True] * 7
+    assert len(inbox_server.requests) == 1
+
+
+# --- settings ---------------------------------------------------------------------------------------
+
+
+def test_build_inbox(tmp_path: Path) -> None:
+    embedded = build_inbox(InboxSettings(data_dir=tmp_path / "data"))
+    assert isinstance(embedded, SqliteInbox) and embedded.path == tmp_path / "data" / "inbox-1177.sqlite3"
+    with pytest.raises(ValueError, match="HTTP 1177 inbox needs a URL and a token"):
+        build_inbox(InboxSettings(kind="http", data_dir=tmp_path, url="https://inbox.example"))
+    with pytest.raises(ValueError, match="HTTP 1177 inbox needs a URL and a token"):
+        build_inbox(InboxSettings(kind="http", data_dir=tmp_path, token="s3cret"))
+    settings = InboxSettings(kind="http", data_dir=tmp_path, url="https://inbox.example", token="s3cret")
+    assert "s3cret" not in repr(settings)
+    http = build_inbox(settings)
+    assert isinstance(http, HttpInbox)
+    http.close()
