@@ -21,6 +21,9 @@ class Settings(BaseModel):
     elks_url: str = "https://api.46elks.com"
     elks_username: str | None = None
     elks_password: str | None = None
+    inbox: Literal["embedded", "http"] = "embedded"
+    inbox_url: str | None = None
+    inbox_token: str | None = None
     log_format: Literal["json", "console", "auto"] = "auto"
 
     @classmethod
@@ -36,6 +39,9 @@ class Settings(BaseModel):
             "elks_url": os.environ.get("ELKS_URL"),
             "elks_username": os.environ.get("ELKS_USERNAME"),
             "elks_password": os.environ.get("ELKS_PASSWORD"),
+            "inbox": os.environ.get("PM_INBOX"),
+            "inbox_url": os.environ.get("INBOX_1177_URL"),
+            "inbox_token": os.environ.get("INBOX_1177_TOKEN"),
             "log_format": os.environ.get("PM_LOG_FORMAT"),
         }
         values = {k: v for k, v in env.items() if v} | overrides

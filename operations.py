@@ -10,19 +10,43 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.booking import Cancellation, GroupBooking, Reschedule, SmsFlagChange, VisitBooking
+from domain.invitation import (
+    CareInvitation,
+    Contact,
+    Conversion,
+    InvitationBooking,
+    InvitationStatus,
+    RequestChange,
+    WorkList,
+    check_new_window,
+)
 from domain.status import GroupStatus, ReminderStatus
+from domain.timing import local_date
 from services.directory import Directory
+from workflows import search
+from workflows.care_invitation import CareInvitationWorkflow
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.ids import booking_reminder_id, group_booking_id, reminder_id, team_reminder_id
+from workflows.ids import (
+    INVITATION_PREFIX,
+    booking_reminder_id,
+    group_booking_id,
+    invitation_id,
+    reminder_id,
+    team_reminder_id,
+)
 from workflows.sms_reminder import SmsReminderWorkflow
 
 log = structlog.get_logger(__name__)
+
+
+Status = ReminderStatus | GroupStatus | InvitationStatus
 
 
 class InputError(ValueError):
@@ -118,6 +142,108 @@ async def book_group(client: Client, task_queue: str, directory: Directory, grou
     return workflow_id
 
 
+def check_request(directory: Directory, request: CareInvitation) -> None:
+    """Edge checks of a new booking request or invitation (V1 and V2 are checked by the model)."""
+    check_visit_place(directory, request.clinic_id, request.reception_id)
+    try:
+        check_new_window(request.window, local_date(datetime.now(UTC)))
+    except ValueError as err:
+        raise InputError(str(err)) from None
+    check_patient(directory, request.patient_id)
+
+
+async def create_request(
+    client: Client, task_queue: str, directory: Directory, request: CareInvitation
+) -> str:
+    """Start a care invitation, or a plain booking request when `invitation` is false (V11, V12).
+
+    Creating the same request twice creates no second workflow and is not an error.
+    """
+    check_request(directory, request)
+    workflow_id = invitation_id(request.request_id)
+    kind = "Care invitation" if request.invitation else "Booking request"
+    try:
+        await client.start_workflow(
+            CareInvitationWorkflow.run,
+            request,
+            id=workflow_id,
+            task_queue=task_queue,
+            static_summary=f"{kind} {workflow_id} at {request.clinic_id}/{request.reception_id}",
+            **_START_OPTIONS,
+        )
+    except WorkflowAlreadyStartedError:
+        log.info("request_already_closed", workflow_id=workflow_id)
+    return workflow_id
+
+
+async def convert_request(client: Client, request_id: str, conversion: Conversion) -> Status:
+    """V11: "Ändra begäran – vårdinbjudan"."""
+    return await _update(_handle(client, invitation_id(request_id)), "convert", conversion)
+
+
+async def change_request(client: Client, request_id: str, change: RequestChange) -> Status:
+    """V10: staff change the window or the limits of an open request."""
+    return await _update(_handle(client, invitation_id(request_id)), "change_request", change)
+
+
+async def book_invitation(client: Client, request_id: str, booking: InvitationBooking) -> Status:
+    """V7–V9: the invitation is booked by the patient (checked against V8) or by staff."""
+    check_future(booking.start)
+    return await _update(_handle(client, invitation_id(request_id)), "book", booking)
+
+
+async def record_contact(client: Client, request_id: str, contact: Contact) -> None:
+    """V7: the patient contacted the clinic."""
+    await _signal(_handle(client, invitation_id(request_id)), "contacted", contact)
+
+
+class WorkListItem(BaseModel):
+    request_id: str
+    workflow_id: str
+    reception_id: str | None
+    state: str | None
+    next_action: str | None
+    next_action_at: datetime | None
+
+
+class WorkLists(BaseModel):
+    """V12, V13: the staff lists of one clinic ("Mitt arbetsflöde")."""
+
+    clinic_id: str
+    vardinbjudan: list[WorkListItem]
+    bokningsbegaran: list[WorkListItem]
+    uppfoljning: list[WorkListItem]
+
+
+async def work_lists(client: Client, clinic_id: str) -> WorkLists:
+    """Read the lists from Temporal's visibility (search attributes), not from a side database."""
+    lists: dict[str, list[WorkListItem]] = {w.value: [] for w in WorkList if w is not WorkList.NONE}
+    query = (
+        f"WorkflowType = 'CareInvitationWorkflow' AND ExecutionStatus = 'Running' "
+        f"AND {search.CLINIC.name} = '{clinic_id}'"
+    )
+    async for execution in client.list_workflows(query):
+        attributes = execution.typed_search_attributes
+        work_list = attributes.get(search.WORK_LIST)
+        if work_list not in lists:
+            continue
+        lists[work_list].append(
+            WorkListItem(
+                request_id=execution.id.removeprefix(INVITATION_PREFIX),
+                workflow_id=execution.id,
+                reception_id=attributes.get(search.RECEPTION),
+                state=attributes.get(search.STATE),
+                next_action=attributes.get(search.NEXT_ACTION),
+                next_action_at=attributes.get(search.NEXT_ACTION_AT),
+            )
+        )
+    for items in lists.values():
+        items.sort(
+            key=lambda i: (i.next_action_at is None, i.next_action_at or datetime.max.replace(tzinfo=UTC))
+        )
+    return WorkLists(clinic_id=clinic_id, **lists)
+
+
 def visit_workflow_id(booking_id: str | None = None, team_visit_id: str | None = None) -> str:
     if team_visit_id:
         return team_reminder_id(team_visit_id)
@@ -126,7 +252,7 @@ def visit_workflow_id(booking_id: str | None = None, team_visit_id: str | None =
     raise InputError("name the visit: a booking id, or a team visit id")
 
 
-async def reschedule(client: Client, workflow_id: str, start: datetime) -> ReminderStatus | GroupStatus:
+async def reschedule(client: Client, workflow_id: str, start: datetime) -> Status:
     check_future(start)
     handle = _handle(client, workflow_id)
     return await _update(handle, "reschedule", Reschedule(start=start))
@@ -134,7 +260,7 @@ async def reschedule(client: Client, workflow_id: str, start: datetime) -> Remin
 
 async def set_sms_flag(
     client: Client, workflow_id: str, sms_flag: bool, booking_id: str | None = None
-) -> ReminderStatus | GroupStatus:
+) -> Status:
     handle = _handle(client, workflow_id)
     return await _update(handle, "set_sms_flag", SmsFlagChange(sms_flag=sms_flag, booking_id=booking_id))
 
@@ -142,14 +268,10 @@ async def set_sms_flag(
 async def cancel(
     client: Client, workflow_id: str, booking_id: str | None = None, reason: str | None = None
 ) -> None:
-    handle = _handle(client, workflow_id)
-    try:
-        await handle.signal("cancel", Cancellation(booking_id=booking_id, reason=reason))
-    except RPCError as err:
-        raise _not_found(err, workflow_id) from None
+    await _signal(_handle(client, workflow_id), "cancel", Cancellation(booking_id=booking_id, reason=reason))
 
 
-async def status(client: Client, workflow_id: str) -> ReminderStatus | GroupStatus:
+async def status(client: Client, workflow_id: str) -> Status:
     handle = _handle(client, workflow_id)
     try:
         return await handle.query("status", result_type=_status_type(workflow_id))
@@ -161,11 +283,20 @@ def _handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
     return client.get_workflow_handle(workflow_id)
 
 
-def _status_type(workflow_id: str) -> type[ReminderStatus] | type[GroupStatus]:
+async def _signal(handle: WorkflowHandle[Any, Any], name: str, arg: object) -> None:
+    try:
+        await handle.signal(name, arg)
+    except RPCError as err:
+        raise _not_found(err, handle.id) from None
+
+
+def _status_type(workflow_id: str) -> type[Status]:
+    if workflow_id.startswith(INVITATION_PREFIX):
+        return InvitationStatus
     return GroupStatus if workflow_id.startswith("group-booking-") else ReminderStatus
 
 
-async def _update(handle: WorkflowHandle[Any, Any], name: str, arg: object) -> ReminderStatus | GroupStatus:
+async def _update(handle: WorkflowHandle[Any, Any], name: str, arg: object) -> Status:
     try:
         return await handle.execute_update(name, arg, result_type=_status_type(handle.id))
     except WorkflowUpdateFailedError as err:

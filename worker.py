@@ -10,18 +10,22 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.invitations import InvitationActivities
 from activities.reminders import ReminderActivities
 from config import Settings
 from logging_setup import configure_logging
 from services.directory import SqliteDirectory
+from services.inbox import InboxSettings, build_inbox
+from services.letters import build_letters
 from services.sms import SmsSettings, build_sms_gateway
 from starter import connect
+from workflows.care_invitation import CareInvitationWorkflow
 from workflows.group_booking import GroupBookingWorkflow
 from workflows.sms_reminder import SmsReminderWorkflow
 
 log = structlog.get_logger(__name__)
 
-WORKFLOWS = [SmsReminderWorkflow, GroupBookingWorkflow]
+WORKFLOWS = [SmsReminderWorkflow, GroupBookingWorkflow, CareInvitationWorkflow]
 MAX_CONCURRENT_ACTIVITIES = 32
 
 
@@ -40,10 +44,27 @@ def reminder_activities(settings: Settings) -> ReminderActivities:
     return ReminderActivities(SqliteDirectory(settings.directory_path), sms, settings.sms_sender)
 
 
+def invitation_activities(settings: Settings) -> InvitationActivities:
+    """The activities wired to the embedded directory, the configured 1177 inbox and the letters folder."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    inbox = build_inbox(
+        InboxSettings(
+            kind=settings.inbox,
+            data_dir=settings.data_dir,
+            url=settings.inbox_url,
+            token=settings.inbox_token,
+        )
+    )
+    return InvitationActivities(
+        SqliteDirectory(settings.directory_path), inbox, build_letters(settings.data_dir)
+    )
+
+
 def build_worker(
     client: Client,
     task_queue: str,
-    activities: ReminderActivities,
+    reminders: ReminderActivities,
+    invitations: InvitationActivities,
     executor: ThreadPoolExecutor,
     max_cached_workflows: int = 1000,
 ) -> Worker:
@@ -51,7 +72,12 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=[activities.load_clinic, activities.plan_recipients, activities.send_reminder_sms],
+        activities=[
+            reminders.load_clinic,
+            reminders.plan_recipients,
+            reminders.send_reminder_sms,
+            invitations.send_invitation_message,
+        ],
         activity_executor=executor,
         max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
         max_cached_workflows=max_cached_workflows,
@@ -63,7 +89,13 @@ async def main() -> None:
     configure_logging(settings.log_format)
     client = await connect(settings)
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
-        worker = build_worker(client, settings.task_queue, reminder_activities(settings), executor)
+        worker = build_worker(
+            client,
+            settings.task_queue,
+            reminder_activities(settings),
+            invitation_activities(settings),
+            executor,
+        )
         log.info("worker_started", task_queue=settings.task_queue, namespace=settings.namespace)
         await worker.run()
 

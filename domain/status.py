@@ -51,6 +51,7 @@ class Reason(StrEnum):
     UNKNOWN_CLINIC = "unknown_clinic"
     UNKNOWN_RECEPTION = "unknown_reception"
     INVALID_NUMBER = "invalid_number"  # provider refused the number: not retried
+    NO_POSTAL_ADDRESS = "no_postal_address"  # V5: a letter needs an address
     PROVIDER_REFUSED = "provider_refused"  # provider refused the message for another lasting reason
     PROVIDER_UNAVAILABLE = "provider_unavailable"  # retries exhausted before the visit
 

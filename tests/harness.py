@@ -15,11 +15,14 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 import operations as ops
+from activities.invitations import InvitationActivities
 from activities.reminders import ReminderActivities
 from domain.booking import GroupBooking, VisitBooking
 from domain.status import ReminderStatus
 from domain.timing import at_local, local_date
 from services.directory import SqliteDirectory
+from services.inbox import SqliteInbox
+from services.letters import PdfLetterOutbox
 from services.sms import SmsGateway, SqliteOutbox
 from worker import MAX_CONCURRENT_ACTIVITIES, build_worker
 from workflows.group_booking import GroupBookingWorkflow
@@ -35,6 +38,8 @@ class Harness:
         self.directory = SqliteDirectory(tmp_path / "directory.sqlite3")
         self.directory.load_document(document)
         self.outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+        self.inbox = SqliteInbox(tmp_path / "inbox-1177.sqlite3")
+        self.letters = PdfLetterOutbox(tmp_path / "letters", compress=False)
         self.task_queue = f"test-{uuid.uuid4()}"
         self._today: date | None = None
 
@@ -42,10 +47,11 @@ class Harness:
     async def worker(self, sms: SmsGateway | None = None, sticky: bool = True) -> AsyncIterator[None]:
         """Run a worker; `sticky=False` keeps no workflow cache, so that a stopped worker leaves no
         sticky task queue behind (the time-skipping server would wait on it forever)."""
-        activities = ReminderActivities(self.directory, sms or self.outbox, "Varden")
+        reminders = ReminderActivities(self.directory, sms or self.outbox, "Varden")
+        invitations = InvitationActivities(self.directory, self.inbox, self.letters)
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
             cache = 1000 if sticky else 0
-            async with build_worker(self.client, self.task_queue, activities, executor, cache):
+            async with build_worker(self.client, self.task_queue, reminders, invitations, executor, cache):
                 yield
 
     async def now(self) -> datetime:

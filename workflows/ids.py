@@ -22,3 +22,11 @@ def reminder_id(booking: VisitBooking) -> str:
 
 def group_booking_id(group_booking_id: str) -> str:
     return f"group-booking-{group_booking_id}"
+
+
+INVITATION_PREFIX = "care-invitation-"
+
+
+def invitation_id(request_id: str) -> str:
+    """A booking request and its care invitation are one workflow (V11)."""
+    return f"{INVITATION_PREFIX}{request_id}"

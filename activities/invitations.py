@@ -1,0 +1,109 @@
+"""Activities of the care invitation: send one message by the channel the patient uses (V3, V5, V6).
+
+Whether the patient uses 1177 is read from the directory when each message is sent (V5): the 1177
+inbox for those who do, a letter by post (PDF in the letters folder) for those who do not.
+Each message is idempotent per (request, message kind).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import structlog
+from temporalio import activity
+
+from domain.invitation import CareInvitation
+from domain.invitation_schedule import Step, message_kind
+from domain.invitation_text import inbox_message, letter_message
+from domain.status import MessageChannel, MessageKind, Outcome, Reason
+from domain.timing import local_date
+from domain.types import ContractModel
+from services.directory import Directory
+from services.inbox import Inbox, InboxMessage, PermanentInboxError
+from services.letters import Letter, LetterService
+
+log = structlog.get_logger(__name__)
+
+
+class InvitationMessageRequest(ContractModel):
+    key: str  # idempotency key: one per (request, message kind)
+    step: Step
+    request: CareInvitation
+    at: datetime  # workflow time of the decision (the letter's date)
+
+
+class InvitationSendResult(ContractModel):
+    kind: MessageKind
+    channel: MessageChannel
+    outcome: Outcome
+    reason: Reason | None = None
+
+
+class InvitationActivities:
+    """Activities bound to the directory, the 1177 inbox and the letter service they use."""
+
+    def __init__(self, directory: Directory, inbox: Inbox, letters: LetterService) -> None:
+        self._directory = directory
+        self._inbox = inbox
+        self._letters = letters
+
+    @activity.defn
+    def send_invitation_message(self, request: InvitationMessageRequest) -> InvitationSendResult:
+        """Send the invitation or a reminder to the 1177 inbox, or as a letter (V5)."""
+        invitation = request.request
+        kind = message_kind(request.step)
+        clinic = self._directory.clinic(invitation.clinic_id)
+        reception = clinic.reception(invitation.reception_id) if clinic else None
+        patient = self._directory.patient(invitation.patient_id)
+        if clinic is None or reception is None:
+            return InvitationSendResult(
+                kind=kind, channel=MessageChannel.LETTER, outcome=Outcome.FAILED, reason=Reason.UNKNOWN_CLINIC
+            )
+        if patient is None:
+            return InvitationSendResult(
+                kind=kind,
+                channel=MessageChannel.LETTER,
+                outcome=Outcome.FAILED,
+                reason=Reason.UNKNOWN_PATIENT,
+            )
+        if patient.uses_1177:
+            message = inbox_message(request.step, invitation, clinic, reception)
+            try:
+                self._inbox.deliver(
+                    InboxMessage(
+                        key=request.key,
+                        patient_id=patient.patient_id,
+                        subject=message.subject,
+                        body=message.body,
+                    )
+                )
+            except PermanentInboxError as err:  # not reachable in 1177 after all: a letter instead
+                log.warning("inbox_refused", key=request.key, reason=err.reason)
+            else:
+                log.info("inbox_message_sent", key=request.key, clinic_id=invitation.clinic_id)
+                return InvitationSendResult(
+                    kind=kind, channel=MessageChannel.INBOX_1177, outcome=Outcome.SENT
+                )
+        if patient.postal_address is None:
+            return InvitationSendResult(
+                kind=kind,
+                channel=MessageChannel.LETTER,
+                outcome=Outcome.FAILED,
+                reason=Reason.NO_POSTAL_ADDRESS,
+            )
+        name = f"{patient.given_name} {patient.family_name}"
+        message = letter_message(request.step, invitation, clinic, reception, name)
+        self._letters.send(
+            Letter(
+                key=request.key,
+                recipient_name=name,
+                address=patient.postal_address,
+                sender_name=f"{clinic.name}, {reception.sms_name}",
+                sender_phone=clinic.phone,
+                subject=message.subject,
+                body=message.body,
+                date=local_date(request.at),
+            )
+        )
+        log.info("letter_created", key=request.key, clinic_id=invitation.clinic_id)
+        return InvitationSendResult(kind=kind, channel=MessageChannel.LETTER, outcome=Outcome.SENT)

@@ -1,0 +1,299 @@
+"""CareInvitationWorkflow on the time-skipping server: each V rule on `status`, the inbox and letters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+import demo_data as fx
+import operations as ops
+from domain.booking import VisitBooking
+from domain.invitation import (
+    CareInvitation,
+    Contact,
+    Conversion,
+    DateWindow,
+    InvitationBooking,
+    InvitationState,
+    InvitationStatus,
+    RequestChange,
+    WorkList,
+)
+from domain.status import MessageChannel, MessageKind, Outcome, ReminderState, ReminderStatus
+from domain.timing import local_date
+from tests.harness import Harness, eventually
+
+
+@pytest.fixture
+def document() -> dict[str, Any]:
+    return fx.demo_document()
+
+
+@pytest.fixture
+def harness(env: WorkflowEnvironment, tmp_path: Path, document: dict[str, Any]) -> Harness:
+    return Harness(env, tmp_path, document)
+
+
+async def day(harness: Harness, days: int) -> date:
+    return local_date(await harness.local(days=0, hour=12)) + timedelta(days=days)
+
+
+async def request(
+    harness: Harness, first: int, last: int, patient_id: str = fx.PNR_ADULT_1177, **fields: Any
+) -> CareInvitation:
+    return CareInvitation(
+        request_id=fields.pop("request_id", "r1"),
+        referral_id=fields.pop("referral_id", "ref-1"),
+        patient_id=patient_id,
+        clinic_id=fx.CLINIC_CONNECTED,
+        reception_id=fx.RECEPTION_GENERAL,
+        visit_kind="new",
+        visit_type="KIR LÄK nybesök",
+        reason="Ljumskbråck",
+        window=DateWindow(first_date=await day(harness, first), last_date=await day(harness, last)),
+        **fields,
+    )
+
+
+async def create(harness: Harness, invitation: CareInvitation) -> WorkflowHandle[Any, InvitationStatus]:
+    workflow_id = await ops.create_request(harness.client, harness.task_queue, harness.directory, invitation)
+    return harness.client.get_workflow_handle(workflow_id, result_type=InvitationStatus)
+
+
+async def status(handle: WorkflowHandle[Any, Any]) -> InvitationStatus:
+    return await handle.query("status", result_type=InvitationStatus)
+
+
+async def until(harness: Harness, handle: WorkflowHandle[Any, Any], done: Any) -> InvitationStatus:
+    return await eventually(lambda: status(handle), done)
+
+
+def kinds(s: InvitationStatus) -> list[MessageKind]:
+    return [m.kind for m in s.messages]
+
+
+STEPS = [
+    (MessageKind.INVITATION, 28, InvitationState.INVITED),
+    (MessageKind.REMINDER_1, 42, InvitationState.REMINDED_1),
+    (MessageKind.REMINDER_2, 56, InvitationState.REMINDED_2),
+]
+
+
+async def test_V3_V6_V13_ten_weeks_ahead_invitation_42_days_before_then_reminders_then_follow_up(
+    harness: Harness,
+) -> None:
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=70, last=120))
+        planned = await until(harness, handle, lambda s: s.next_action is not None)
+        first_moment = await harness.local(days=28, hour=8)
+        assert planned.state is InvitationState.SCHEDULED and planned.work_list is WorkList.VARDINBJUDAN
+        assert planned.next_action is not None and planned.next_action.at == first_moment
+        await harness.sleep_until(first_moment - timedelta(minutes=1))
+        assert harness.inbox.count() == 0
+        moments = {}
+        for kind, days, state in STEPS:
+            await harness.sleep_until(await harness.local(days=days, hour=8, minute=1))
+            sent = await until(harness, handle, lambda s, k=kind: k in kinds(s))
+            moments[kind] = sent.messages[-1].at
+            assert sent.state is state
+        await harness.sleep_until(await harness.local(days=70, hour=8, minute=1))
+        final = await until(harness, handle, lambda s: s.state is InvitationState.FOLLOW_UP)
+    assert final.work_list is WorkList.UPPFOLJNING and final.next_action is None
+    assert [m.channel for m in final.messages] == [MessageChannel.INBOX_1177] * 3
+    assert [m.key for m in harness.inbox.messages()] == [
+        "care-invitation-r1/invitation",
+        "care-invitation-r1/reminder_1",
+        "care-invitation-r1/reminder_2",
+    ]
+    for kind, days, _ in STEPS:
+        expected = await harness.local(days=days, hour=8)
+        assert expected <= moments[kind] < expected + timedelta(minutes=2)
+    body = harness.inbox.messages()[0].body
+    assert "KIR LÄK nybesök" in body and fx.PNR_ADULT_1177 not in body
+
+
+async def test_V4_three_weeks_ahead_sends_the_invitation_at_once(harness: Harness) -> None:
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=21, last=60))
+        invited = await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+    assert kinds(invited) == [MessageKind.INVITATION] and harness.inbox.count() == 1
+    assert invited.messages[0].at - await harness.now() < timedelta(minutes=5)
+    assert invited.next_action is not None and invited.next_action.kind == "reminder_1"
+
+
+async def test_V7_V9_booked_by_the_patient_ends_reminders_and_the_visit_gets_its_sms(
+    harness: Harness,
+) -> None:
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=21, last=60))
+        await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+        visit_start = await harness.local(days=25, hour=10)
+        booked = await ops.book_invitation(
+            harness.client, "r1", InvitationBooking(booking_id="v-1", start=visit_start, by="patient")
+        )
+        assert isinstance(booked, InvitationStatus) and booked.state is InvitationState.BOOKED
+        assert booked.booked is not None and booked.booked.reminder_workflow_id == "sms-reminder-v-1"
+        result = await handle.result()
+        # a booking system that also books the visit creates no second reminder (V9)
+        again = await ops.book_visit(
+            harness.client,
+            harness.task_queue,
+            harness.directory,
+            VisitBooking(
+                booking_id="v-1",
+                patient_id=fx.PNR_ADULT_1177,
+                clinic_id=fx.CLINIC_CONNECTED,
+                reception_id=fx.RECEPTION_GENERAL,
+                start=visit_start,
+                channel="1177",
+            ),
+        )
+        reminder = harness.client.get_workflow_handle(again)
+        await harness.sleep_until(await harness.local(days=24, hour=9, minute=1))
+        sms = await harness.settled(reminder, lambda s: s.state is not ReminderState.SCHEDULED)
+    assert result.state is InvitationState.BOOKED and kinds(result) == [MessageKind.INVITATION]
+    assert harness.inbox.count() == 1  # nothing more after the booking
+    assert isinstance(sms, ReminderStatus) and sms.state is ReminderState.SENT
+    assert [b.channel for b in sms.bookings] == ["1177"] and harness.outbox.count() == 1
+
+
+async def test_V7_contact_from_the_patient_ends_the_reminders(harness: Harness) -> None:
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=21, last=60))
+        await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+        await ops.record_contact(harness.client, "r1", Contact(note="ringde"))
+        result = await handle.result()
+        await harness.sleep_until(await harness.local(days=30, hour=9))
+    assert result.state is InvitationState.CONTACTED and result.work_list is WorkList.NONE
+    assert harness.inbox.count() == 1
+
+
+async def test_V5_letter_for_a_patient_without_1177_and_the_inbox_once_they_use_it(
+    harness: Harness, document: dict[str, Any]
+) -> None:
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=21, last=60, patient_id=fx.PNR_ADULT_VAS))
+        invited = await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+        assert [m.channel for m in invited.messages] == [MessageChannel.LETTER]
+        [letter] = harness.letters.letters()
+        pdf = letter.read_bytes()
+        assert pdf.startswith(b"%PDF") and b"222 23" in pdf and b"Lund" in pdf
+        assert fx.PNR_ADULT_VAS.encode() not in pdf and b"r1" in letter.name.encode()
+        next(p for p in document["patients"] if p["patient_id"] == fx.PNR_ADULT_VAS)["uses_1177"] = True
+        harness.directory.load_document(document)
+        await harness.sleep_until(await harness.local(days=14, hour=8, minute=1))
+        reminded = await until(harness, handle, lambda s: s.state is InvitationState.REMINDED_1)
+    assert [m.channel for m in reminded.messages] == [MessageChannel.LETTER, MessageChannel.INBOX_1177]
+    assert len(harness.letters.letters()) == 1 and harness.inbox.count() == 1
+
+
+async def test_V10_change_before_the_first_message_moves_it_after_it_does_not_resend(
+    harness: Harness,
+) -> None:
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=70, last=120))
+        await until(harness, handle, lambda s: s.next_action is not None)
+        window = DateWindow(first_date=await day(harness, 84), last_date=await day(harness, 120))
+        moved = await ops.change_request(harness.client, "r1", RequestChange(window=window))
+        assert moved.next_action is not None and moved.next_action.at == await harness.local(days=42, hour=8)
+        await harness.sleep_until(await harness.local(days=30, hour=12))
+        assert harness.inbox.count() == 0  # the old moment (day 28) sent nothing
+        await harness.sleep_until(await harness.local(days=42, hour=8, minute=1))
+        await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+        narrower = await ops.change_request(harness.client, "r1", RequestChange(time_of_day="morning"))
+        assert narrower.next_action is not None and narrower.next_action.kind == "reminder_1"
+        await harness.sleep_until(await harness.local(days=43, hour=9))
+        final = await status(handle)
+    assert kinds(final) == [MessageKind.INVITATION] and harness.inbox.count() == 1
+
+
+async def test_V8_patient_booking_outside_window_weekday_or_time_of_day_is_refused_staff_may(
+    harness: Harness,
+) -> None:
+    invitation = await request(harness, first=21, last=60, weekdays=["mon", "tue"], time_of_day="morning")
+    async with harness.worker():
+        handle = await create(harness, invitation)
+        await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+        start_day = await day(harness, 22)
+        monday = 22 + (7 - start_day.weekday()) % 7
+        refused: list[tuple[datetime, str]] = [
+            (await harness.local(days=70, hour=9), "between"),
+            (await harness.local(days=monday + 2, hour=9), "must be on mon, tue"),
+            (await harness.local(days=monday, hour=13), "morning"),
+        ]
+        for start, message in refused:
+            with pytest.raises(ops.InputError, match=message):
+                await ops.book_invitation(
+                    harness.client, "r1", InvitationBooking(booking_id="v-1", start=start, by="patient")
+                )
+        unchanged = await status(handle)
+        assert unchanged.state is InvitationState.INVITED and unchanged.booked is None
+        booked = await ops.book_invitation(
+            harness.client, "r1", InvitationBooking(booking_id="v-1", start=refused[0][0], by="staff")
+        )
+    assert booked.state is InvitationState.BOOKED and booked.booked is not None
+
+
+async def test_V13_window_closing_before_reminder_2_sends_no_reminder_after_the_last_date(
+    harness: Harness,
+) -> None:
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=21, last=25))
+        await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+        await harness.sleep_until(await harness.local(days=14, hour=8, minute=1))
+        await until(harness, handle, lambda s: s.state is InvitationState.REMINDED_1)
+        await harness.sleep_until(await harness.local(days=29, hour=9))
+        final = await until(harness, handle, lambda s: s.state is InvitationState.FOLLOW_UP)
+    assert kinds(final) == [MessageKind.INVITATION, MessageKind.REMINDER_1]
+    assert final.work_list is WorkList.UPPFOLJNING and harness.inbox.count() == 2
+
+
+async def test_V11_V12_plain_request_sends_nothing_and_once_converted_behaves_like_an_invitation(
+    harness: Harness,
+) -> None:
+    plain = await request(harness, first=21, last=60, invitation=False)
+    async with harness.worker():
+        handle = await create(harness, plain)
+        waiting = await until(harness, handle, lambda s: s.state is InvitationState.REQUEST)
+        assert waiting.work_list is WorkList.BOKNINGSBEGARAN and waiting.next_action is None
+        await harness.sleep_until(await harness.local(days=3, hour=12))
+        assert harness.inbox.count() == 0 and harness.letters.letters() == []
+        window = DateWindow(first_date=await day(harness, 70), last_date=await day(harness, 100))
+        converted = await ops.convert_request(harness.client, "r1", Conversion(window=window))
+        assert converted.state is InvitationState.SCHEDULED and converted.work_list is WorkList.VARDINBJUDAN
+        assert converted.next_action is not None and converted.next_action.at == await harness.local(
+            days=28, hour=8
+        )
+        with pytest.raises(ops.InputError, match="not possible in state scheduled"):
+            await ops.convert_request(harness.client, "r1", Conversion())
+        await harness.sleep_until(await harness.local(days=28, hour=8, minute=1))
+        invited = await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+    assert kinds(invited) == [MessageKind.INVITATION] and invited.messages[0].outcome is Outcome.SENT
+
+
+async def test_V14_staff_cancel_sends_nothing_more(harness: Harness) -> None:
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=70, last=120))
+        await until(harness, handle, lambda s: s.next_action is not None)
+        await ops.cancel(harness.client, handle.id, reason="remissen återkallad")
+        result = await handle.result()
+        await harness.sleep_until(await harness.local(days=30, hour=9))
+    assert result.state is InvitationState.CANCELLED and harness.inbox.count() == 0
+
+
+async def test_V1_V2_bad_requests_are_refused_at_the_edge(harness: Harness) -> None:
+    with pytest.raises(ValueError, match="referral"):
+        await request(harness, first=21, last=60, referral_id=None)
+    with pytest.raises(ValueError, match="first_date is after last_date"):
+        await request(harness, first=60, last=21)
+    with pytest.raises(ops.InputError, match="already ended"):
+        await create(harness, await request(harness, first=-30, last=-1))
+    with pytest.raises(ops.InputError, match="unknown clinic"):
+        await create(
+            harness, (await request(harness, first=21, last=60)).model_copy(update={"clinic_id": "x"})
+        )

@@ -1,0 +1,274 @@
+"""CareInvitationWorkflow: one booking request or care invitation (vårdinbjudan), V1–V14.
+
+A plain booking request waits, sending nothing, until it is converted, booked or cancelled (V11,
+V12). An invitation sleeps until six weeks before the window at the clinic's send time (V3, or at
+once, V4), sends the invitation and two reminders 14 days apart (V6) by the channel the patient
+uses (V5), unless it is booked, the patient contacts the clinic (V7) or staff cancel it (V14).
+Unanswered, or when the window has ended, it moves to the staff follow-up list (V13) and waits for
+staff. A booking starts the visit's SMS reminder, which outlives the invitation (V9).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, time, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.invitations import InvitationActivities, InvitationMessageRequest, InvitationSendResult
+    from activities.reminders import ReminderActivities
+    from domain.booking import Cancellation, Channel, VisitBooking
+    from domain.invitation import (
+        BookedBy,
+        BookedVisit,
+        CareInvitation,
+        Contact,
+        Conversion,
+        InvitationBooking,
+        InvitationState,
+        InvitationStatus,
+        RequestChange,
+        apply_change,
+        check_booking,
+        check_new_window,
+        invitation_status,
+        work_list,
+    )
+    from domain.invitation_schedule import Step, message_kind, next_step, state_after
+    from domain.status import MessageChannel, MessageRecord, NextAction, Outcome, Reason, RecipientRole
+    from domain.timing import local_date
+    from workflows import search
+    from workflows.ids import booking_reminder_id
+    from workflows.sms_reminder import SmsReminderWorkflow
+
+DEFAULT_SEND_TIME = time(8, 0)
+CHANNEL_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=5), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
+)
+MESSAGE_DEADLINE = timedelta(days=1)  # then the message is recorded as failed; the next one still follows
+WAITING = (InvitationState.REQUEST, InvitationState.FOLLOW_UP)
+SENDING = (
+    InvitationState.SCHEDULED,
+    InvitationState.INVITED,
+    InvitationState.REMINDED_1,
+    InvitationState.REMINDED_2,
+)
+
+
+@workflow.defn
+class CareInvitationWorkflow:
+    @workflow.init
+    def __init__(self, request: CareInvitation) -> None:
+        self._request = request
+        self._state = InvitationState.SCHEDULED if request.invitation else InvitationState.REQUEST
+        self._sent: dict[Step, datetime] = {}
+        self._messages: list[MessageRecord] = []
+        self._next: NextAction | None = None
+        self._booked: BookedVisit | None = None
+        self._revision = 0  # bumped by every change of the request (V10, V11)
+        self._planned_revision = -1
+
+    @workflow.run
+    async def run(self, request: CareInvitation) -> InvitationStatus:
+        workflow.upsert_search_attributes(
+            [search.CLINIC.value_set(request.clinic_id), search.RECEPTION.value_set(request.reception_id)]
+        )
+        self._publish()
+        await workflow.wait_condition(lambda: self._state is not InvitationState.REQUEST)
+        if self._state in SENDING:
+            clinic = await workflow.execute_activity_method(
+                ReminderActivities.load_clinic,
+                self._request.clinic_id,
+                start_to_close_timeout=timedelta(seconds=30),
+            )
+            await self._invite(clinic.invitation_send_time if clinic else DEFAULT_SEND_TIME)
+        if self._state is InvitationState.FOLLOW_UP:
+            self._publish()
+            await workflow.wait_condition(lambda: self._state is not InvitationState.FOLLOW_UP)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._next = None
+        self._publish()
+        return self.status()
+
+    async def _invite(self, send_time: time) -> None:
+        """V3–V6, V13: each message at its moment unless the invitation is answered first."""
+        while self._state in SENDING:
+            revision = self._revision
+            now = workflow.now()
+            step = next_step(self._request.window, send_time, self._sent, now)
+            if step.at > now:
+                self._next = NextAction(kind=step.step.value, at=step.at)
+                self._planned_revision = revision
+                self._publish()
+                await self._wait_for_change(revision, until=step.at)
+                continue  # re-plan: the moment came, the request changed, or it was answered
+            if step.step is Step.FOLLOW_UP:
+                self._state = InvitationState.FOLLOW_UP
+                break
+            await self._send(step.step)
+            self._planned_revision = revision
+        self._next = None
+
+    async def _wait_for_change(self, revision: int, until: datetime) -> None:
+        """Sleep until `until` unless the request changes or the invitation is answered."""
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._revision != revision or self._state not in SENDING,
+                timeout=max(until - workflow.now(), timedelta(0)),
+            )
+
+    async def _send(self, step: Step) -> None:
+        key = f"{workflow.info().workflow_id}/{step.value}"
+        try:
+            result = await workflow.execute_activity_method(
+                InvitationActivities.send_invitation_message,
+                InvitationMessageRequest(key=key, step=step, request=self._request, at=workflow.now()),
+                start_to_close_timeout=timedelta(seconds=60),
+                schedule_to_close_timeout=MESSAGE_DEADLINE,
+                retry_policy=CHANNEL_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("message channel unavailable", extra={"key": key})
+            result = InvitationSendResult(
+                kind=message_kind(step),
+                channel=MessageChannel.INBOX_1177,
+                outcome=Outcome.FAILED,
+                reason=Reason.PROVIDER_UNAVAILABLE,
+            )
+        self._sent[step] = workflow.now()  # counts as done: the next reminder follows 14 days on (V6)
+        self._messages.append(
+            MessageRecord(
+                kind=result.kind,
+                channel=result.channel,
+                recipient=RecipientRole.PATIENT,
+                at=workflow.now(),
+                outcome=result.outcome,
+                reason=result.reason,
+            )
+        )
+        if self._state in SENDING:  # a booking or contact during the send keeps its state (V7)
+            self._state = state_after(step)
+
+    # --- the contract: updates, signals, query (SPEC §5) ---
+
+    @workflow.update
+    async def book(self, booking: InvitationBooking) -> InvitationStatus:
+        """V7: a booking ends the reminders at once; V9: the visit gets its SMS reminder."""
+        self._state = InvitationState.BOOKED
+        self._next = None
+        reminder_id = booking_reminder_id(booking.booking_id)
+        visit = VisitBooking(
+            booking_id=booking.booking_id,
+            patient_id=self._request.patient_id,
+            clinic_id=self._request.clinic_id,
+            reception_id=self._request.reception_id,
+            start=booking.start,
+            channel=Channel.SELF_1177 if booking.by is BookedBy.PATIENT else Channel.VAS,
+        )
+        try:
+            await workflow.start_child_workflow(
+                SmsReminderWorkflow.run,
+                visit,
+                id=reminder_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"SMS reminder {reminder_id} (booked from {workflow.info().workflow_id})",
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info("the booking system already started the reminder", extra={"id": reminder_id})
+        self._booked = BookedVisit(
+            booking_id=booking.booking_id,
+            start=booking.start,
+            by=booking.by,
+            reminder_workflow_id=reminder_id,
+        )
+        return self.status()
+
+    @book.validator
+    def _validate_book(self, booking: InvitationBooking) -> None:
+        self._require(InvitationState.REQUEST, *SENDING, InvitationState.FOLLOW_UP)
+        if booking.start <= workflow.now():
+            raise ValueError("the visit start time has already passed")
+        check_booking(self._request, booking)
+
+    @workflow.signal
+    def contacted(self, contact: Contact) -> None:
+        """V7: the patient contacted the clinic; nothing more is sent."""
+        if self._state in SENDING or self._state in WAITING:
+            self._state = InvitationState.CONTACTED
+
+    @workflow.signal
+    def cancel(self, cancellation: Cancellation) -> None:
+        """V14: staff cancel (for example the referral was withdrawn); nothing more is sent."""
+        if self._state in SENDING or self._state in WAITING:
+            self._state = InvitationState.CANCELLED
+
+    @workflow.update
+    async def change_request(self, change: RequestChange) -> InvitationStatus:
+        """V10: the schedule follows the new request; a message already sent is not sent again."""
+        self._request = apply_change(self._request, change)
+        return await self._replanned()
+
+    @change_request.validator
+    def _validate_change(self, change: RequestChange) -> None:
+        self._require(InvitationState.REQUEST, *SENDING)
+        if change.window is not None:
+            check_new_window(change.window, local_date(workflow.now()))
+        apply_change(self._request, change)
+
+    @workflow.update
+    async def convert(self, conversion: Conversion) -> InvitationStatus:
+        """V11: a plain booking request becomes a care invitation ("Ändra begäran – vårdinbjudan")."""
+        self._request = apply_change(self._request, conversion)
+        self._state = InvitationState.SCHEDULED
+        return await self._replanned()
+
+    @convert.validator
+    def _validate_convert(self, conversion: Conversion) -> None:
+        self._require(InvitationState.REQUEST)
+        if conversion.window is not None:
+            check_new_window(conversion.window, local_date(workflow.now()))
+        apply_change(self._request, conversion)
+
+    @workflow.query
+    def status(self) -> InvitationStatus:
+        return invitation_status(
+            self._request, self._state, next_action=self._next, messages=self._messages, booked=self._booked
+        )
+
+    # --- state ---
+
+    async def _replanned(self) -> InvitationStatus:
+        """Wait until the run loop has planned the changed request, so the result shows the new plan."""
+        self._revision += 1
+        revision = self._revision
+        await workflow.wait_condition(
+            lambda: self._planned_revision >= revision or self._state not in SENDING,
+            timeout=timedelta(seconds=30),
+        )
+        self._publish()
+        return self.status()
+
+    def _require(self, *states: InvitationState) -> None:
+        if self._state not in states:
+            raise ValueError(f"not possible in state {self._state.value}")
+
+    def _publish(self) -> None:
+        """Search attributes and current details for the Web UI and the work lists (V12, V13)."""
+        kind, at = (self._next.kind, self._next.at) if self._next else (None, None)
+        workflow.upsert_search_attributes(
+            [
+                *search.progress(self._state.value, kind, at),
+                search.WORK_LIST.value_set(work_list(self._state).value),
+            ]
+        )
+        when = f", next {kind} at {at.isoformat()}" if at else ""
+        window = self._request.window
+        workflow.set_current_details(
+            f"{self._state.value}: {self._request.visit_type} at {self._request.clinic_id}/"
+            f"{self._request.reception_id}, window {window.first_date}–{window.last_date}{when}"
+        )
