@@ -1,15 +1,60 @@
 """structlog set-up: JSON lines in production, readable lines in a terminal.
 
-Log events carry booking, request, clinic and workflow ids and outcomes, never patient data.
+Log events carry booking, request, clinic and workflow ids and outcomes, never patient data. As a
+second line of defence, every log line passes `redact`, which masks anything shaped like a
+personnummer, samordningsnummer, reservnummer or phone number (also in the SDK's stdlib logs).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from typing import Literal
+from collections.abc import MutableMapping
+from typing import Any, Literal
 
 import structlog
+
+MASK = "[redacted]"
+
+_PATIENT_ID = re.compile(
+    r"(?<![\w])(?:"
+    r"(?:19|20)\d{6}[-+ ]?\d{4}"  # personnummer / samordningsnummer with a 4-digit year
+    r"|\d{6}[-+]\d{4}|\d{10}"  # ... with a 2-digit year
+    r"|(?:19|20)\d{6}-?(?=[0-9A-Z]{0,3}[A-Z])[0-9A-Z]{4}"  # reservnummer: a letter in the last four
+    r")(?![\w])",
+    re.IGNORECASE,
+)
+_PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)46[\s-]*(?:\(0\)[\s-]*)?|0)[1-9](?:[\s-]?\d){6,9}(?!\d)")
+"""Swedish phone numbers: +46, 0046 or a national 0, with spaces, dashes or (0)."""
+
+
+def redact_text(text: str) -> str:
+    return _PHONE.sub(MASK, _PATIENT_ID.sub(MASK, text))
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact(v) for v in value)
+    return value
+
+
+def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: mask patient-data shapes in every value of the event."""
+    return {key: _redact(value) for key, value in event.items()}
+
+
+class RedactingFilter(logging.Filter):
+    """The same masking for stdlib log records (the Temporal SDK and workflow loggers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_text(record.getMessage())
+        record.args = None
+        return True
 
 
 def configure_logging(fmt: Literal["json", "console", "auto"] = "auto", level: int = logging.INFO) -> None:
@@ -22,13 +67,14 @@ def configure_logging(fmt: Literal["json", "console", "auto"] = "auto", level: i
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-
-
-log = structlog.get_logger("patient_messaging")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
