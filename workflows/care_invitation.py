@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.timing import local_date
     from workflows import search
     from workflows.ids import booking_reminder_id
+    from workflows.metrics import count_message
     from workflows.sms_reminder import SmsReminderWorkflow
 
 DEFAULT_SEND_TIME = time(8, 0)
@@ -140,16 +141,16 @@ class CareInvitationWorkflow:
                 reason=Reason.PROVIDER_UNAVAILABLE,
             )
         self._sent[step] = workflow.now()  # counts as done: the next reminder follows 14 days on (V6)
-        self._messages.append(
-            MessageRecord(
-                kind=result.kind,
-                channel=result.channel,
-                recipient=RecipientRole.PATIENT,
-                at=workflow.now(),
-                outcome=result.outcome,
-                reason=result.reason,
-            )
+        record = MessageRecord(
+            kind=result.kind,
+            channel=result.channel,
+            recipient=RecipientRole.PATIENT,
+            at=workflow.now(),
+            outcome=result.outcome,
+            reason=result.reason,
         )
+        self._messages.append(record)
+        count_message(record)
         if self._state in SENDING:  # a booking or contact during the send keeps its state (V7)
             self._state = state_after(step)
 

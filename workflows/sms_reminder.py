@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.timing import plan_sms_send
     from workflows import search
+    from workflows.metrics import count_message
 
 SEND_SMS = "send_sms_reminder"
 DIRECTORY_TIMEOUT = timedelta(seconds=30)
@@ -297,18 +298,18 @@ class SmsReminderWorkflow:
         to: str | None = None,
         reason: Reason | None = None,
     ) -> None:
-        self._messages.append(
-            MessageRecord(
-                kind=MessageKind.SMS_REMINDER,
-                channel=MessageChannel.SMS,
-                recipient=role,
-                to=to,
-                at=workflow.now(),
-                outcome=outcome,
-                reason=reason,
-                visit_version=version,
-            )
+        record = MessageRecord(
+            kind=MessageKind.SMS_REMINDER,
+            channel=MessageChannel.SMS,
+            recipient=role,
+            to=to,
+            at=workflow.now(),
+            outcome=outcome,
+            reason=reason,
+            visit_version=version,
         )
+        self._messages.append(record)
+        count_message(record)
 
     def _set_state(self, state: ReminderState, reason: Reason | None = None) -> None:
         self._state = state
