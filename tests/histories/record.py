@@ -1,0 +1,151 @@
+"""Record the histories the replay test checks: `python -m tests.histories.record`.
+
+Runs one scenario per workflow path on the time-skipping server with the current code and saves each
+workflow's history (closed, or open at a waiting point) as JSON next to this file. Re-record only for a change that is meant to be
+incompatible with running workflows (see docs/changing-workflows.md); otherwise keep the old files:
+they are what running workflows look like.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+import demo_data as fx
+import operations as ops
+from domain.booking import GroupBooking, GroupParticipant, Reschedule, VisitBooking
+from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking
+from tests.conftest import venv_binary
+from tests.harness import Harness
+from workflows.search import register_search_attributes
+
+HERE = Path(__file__).resolve().parent
+
+
+def visit(booking_id: str, patient_id: str, **fields: object) -> VisitBooking:
+    return VisitBooking(
+        booking_id=booking_id,
+        patient_id=patient_id,
+        clinic_id=fx.CLINIC_CONNECTED,
+        reception_id=fx.RECEPTION_GENERAL,
+        **fields,
+    )
+
+
+def request(today: date, request_id: str, first: int, last: int, **fields: Any) -> CareInvitation:
+    return CareInvitation(
+        request_id=request_id,
+        referral_id="ref-hist",
+        patient_id=fields.pop("patient_id", fx.PNR_ADULT_1177),
+        clinic_id=fx.CLINIC_CONNECTED,
+        reception_id=fx.RECEPTION_GENERAL,
+        visit_kind="new",
+        visit_type="KIR LÄK nybesök",
+        reason="Kontroll",
+        window=DateWindow(first_date=today + timedelta(days=first), last_date=today + timedelta(days=last)),
+        **fields,
+    )
+
+
+async def single_reminder(h: Harness) -> list[str]:
+    single = await h.book(visit("hist-single", fx.PNR_CHILD, start=await h.local(2, 10)))
+    await h.sleep_until(await h.local(3, 12))
+    return [single.id]
+
+
+async def team_visit(h: Harness) -> list[str]:
+    start = await h.local(3, 13)
+    team = [
+        await h.book(visit(f"hist-hosp-{n}", fx.PNR_ADULT_1177, start=start, team_visit_id="hist-team"))
+        for n in (1, 2)
+    ]
+    await ops.set_sms_flag(h.client, team[0].id, False, booking_id="hist-hosp-1")
+    await team[0].execute_update("reschedule", Reschedule(start=await h.local(4, 13)))
+    await h.sleep_until(await h.local(5, 12))
+    return [team[0].id]
+
+
+async def group_booking(h: Harness) -> list[str]:
+    group = await h.book_group(
+        GroupBooking(
+            group_booking_id="hist-group",
+            clinic_id=fx.CLINIC_CONNECTED,
+            reception_id=fx.RECEPTION_GENERAL,
+            start=await h.local(2, 15),
+            participants=[
+                GroupParticipant(booking_id="hist-group-1", patient_id=fx.PNR_ADULT_VAS),
+                GroupParticipant(booking_id="hist-group-2", patient_id=fx.PNR_ADULT_WITHDRAWN),
+            ],
+        )
+    )
+    await ops.cancel(h.client, group.id, booking_id="hist-group-2")
+    await h.sleep_until(await h.local(3, 12))
+    return [group.id, "sms-reminder-hist-group-1"]
+
+
+async def invitation_booked(h: Harness) -> list[str]:
+    today = (await h.local(0, 12)).date()
+    booked = await ops.create_request(
+        h.client, h.task_queue, h.directory, request(today, "hist-booked", 21, 60)
+    )
+    await h.sleep_until(await h.local(14, 9))
+    visit_start = await h.local(30, 10)
+    booking = InvitationBooking(booking_id="hist-booked-visit", start=visit_start, by="patient")
+    await ops.book_invitation(h.client, "hist-booked", booking)
+    await h.client.get_workflow_handle(booked).result()
+    # The reminder is left open (sent, waiting for the visit): the time-skipping server hangs when an
+    # abandoned child completes after its parent has closed; the real server does not.
+    await h.sleep_until(await h.local(29, 12))
+    return [booked, "sms-reminder-hist-booked-visit"]
+
+
+async def request_converted_to_follow_up(h: Harness) -> list[str]:
+    today = (await h.local(0, 12)).date()
+    plain = request(today, "hist-plain", 21, 25, invitation=False, patient_id=fx.PNR_ADULT_VAS)
+    workflow_id = await ops.create_request(h.client, h.task_queue, h.directory, plain)
+    await h.sleep_until(await h.local(1, 12))
+    await ops.convert_request(h.client, "hist-plain", Conversion())
+    await h.sleep_until(await h.local(27, 12))
+    await ops.cancel(h.client, workflow_id)  # from the follow-up list
+    return [workflow_id]
+
+
+SCENARIOS = [single_reminder, team_visit, group_booking, invitation_booked, request_converted_to_follow_up]
+
+
+async def main() -> None:
+    for scenario in SCENARIOS:
+        await record(scenario)
+
+
+async def record(scenario: Callable[[Harness], Awaitable[list[str]]]) -> None:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=venv_binary("temporal-test-server")
+    )
+    async with env:
+        await register_search_attributes(env.client, "default")
+        with tempfile.TemporaryDirectory() as tmp:
+            harness = Harness(env, Path(tmp), fx.demo_document())
+            async with harness.worker():
+                workflow_ids = await scenario(harness)
+                await save(env.client, workflow_ids)
+
+
+async def save(client: Client, workflow_ids: list[str]) -> None:
+    for workflow_id in workflow_ids:
+        handle = client.get_workflow_handle(workflow_id)
+        history = await handle.fetch_history()
+        (HERE / f"{workflow_id}.json").write_text(history.to_json())
+        print(f"saved {workflow_id}: {len(history.events)} events")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,32 @@
+"""Safe change: the current workflow code must replay the saved histories of every workflow type.
+
+A change that breaks this would break running workflows: guard it with `workflow.patched` (see
+docs/changing-workflows.md) instead of re-recording the histories.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from worker import WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_every_workflow_type_has_a_saved_history() -> None:
+    starts = [WorkflowHistory.from_json(p.stem, p.read_text()).events[0] for p in HISTORIES]
+    names = {e.workflow_execution_started_event_attributes.workflow_type.name for e in starts}
+    assert names == {w.__name__ for w in WORKFLOWS}
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_current_code_replays_saved_history(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"
