@@ -25,6 +25,14 @@ class Settings(BaseModel):
     inbox_url: str | None = None
     inbox_token: str | None = None
     log_format: Literal["json", "console", "auto"] = "auto"
+    local: bool = False  # set by `dev.py run`: a missing key is created in the data folder
+    metrics_bind: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
+    tls: bool = False
+    tls_cert: Path | None = None  # client certificate and key for mTLS
+    tls_key: Path | None = None
+    tls_ca: Path | None = None  # server CA, when not in the system store
+    tls_server_name: str | None = None
+    api_key: str | None = None  # Temporal Cloud API key (implies TLS)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -43,6 +51,14 @@ class Settings(BaseModel):
             "inbox_url": os.environ.get("INBOX_1177_URL"),
             "inbox_token": os.environ.get("INBOX_1177_TOKEN"),
             "log_format": os.environ.get("PM_LOG_FORMAT"),
+            "local": os.environ.get("PM_LOCAL"),
+            "metrics_bind": os.environ.get("PM_METRICS_BIND"),
+            "tls": os.environ.get("TEMPORAL_TLS"),
+            "tls_cert": os.environ.get("TEMPORAL_TLS_CERT"),
+            "tls_key": os.environ.get("TEMPORAL_TLS_KEY"),
+            "tls_ca": os.environ.get("TEMPORAL_TLS_CA"),
+            "tls_server_name": os.environ.get("TEMPORAL_TLS_SERVER_NAME"),
+            "api_key": os.environ.get("TEMPORAL_API_KEY"),
         }
         values = {k: v for k, v in env.items() if v} | overrides
         return cls.model_validate(values)
@@ -50,3 +66,7 @@ class Settings(BaseModel):
     @property
     def directory_path(self) -> Path:
         return self.data_dir / "directory.sqlite3"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "keys.txt"

@@ -1,12 +1,15 @@
-"""Demo: load the demo directory and book a handful of visits so the Web UI shows workflows at once.
+"""Demo: load the demo directory, book a handful of visits and create care invitations and booking
+requests in different states, so the Web UI and the work lists (`starter.py worklist --clinic kir`)
+show workflows at once.
 
-Run by `python3 dev.py run --demo` (or `python starter.py demo` against a running server). Booking ids
-are fixed, so running it twice books nothing new.
+Run by `python3 dev.py run --demo` (or `python starter.py demo` against a running server). Booking and
+request ids are fixed, so running it twice books and creates nothing new.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+import contextlib
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -15,8 +18,10 @@ import demo_data as fx
 import operations as ops
 from config import Settings
 from domain.booking import Channel, GroupBooking, GroupParticipant, VisitBooking
+from domain.invitation import CareInvitation, DateWindow, InvitationBooking, PatientInfo
 from domain.timing import at_local, local_date
 from services.directory import SqliteDirectory
+from workflows.ids import booking_reminder_id
 
 
 def _local(days: int, hour: int, minute: int = 0) -> datetime:
@@ -90,8 +95,76 @@ def demo_group() -> GroupBooking:
     )
 
 
+def _day(days: int) -> date:
+    return local_date(datetime.now(UTC)) + timedelta(days=days)
+
+
+def _request(request_id: str, patient_id: str, first: int, last: int, **fields: Any) -> CareInvitation:
+    """A request at the connected clinic whose window is `first` to `last` days from today."""
+    values: dict[str, Any] = {
+        "request_id": request_id,
+        "referral_id": f"{request_id}-ref",
+        "patient_id": patient_id,
+        "clinic_id": fx.CLINIC_CONNECTED,
+        "reception_id": fx.RECEPTION_GENERAL,
+        "visit_kind": "new",
+        "visit_type": "KIR LÄK nybesök",
+        "reason": "Ljumskbråck",
+        "window": DateWindow(first_date=_day(first), last_date=_day(last)),
+    }
+    return CareInvitation.model_validate(values | fields)
+
+
+DEMO_BOOKED = "demo-booked"
+"""The demo invitation that the patient books in 1177, inside its window (V7–V9)."""
+
+
+def demo_requests() -> list[CareInvitation]:
+    """Care invitations and a plain booking request at the connected clinic, for its work lists (V12)."""
+    return [
+        # Bokningsbegäran: a plain request without a referral; sends nothing until converted (V11).
+        _request("demo-plain", fx.PNR_ADULT_1177, 30, 60, referral_id=None, invitation=False),
+        # Window in 10 weeks: scheduled, the invitation goes out 6 weeks before it (V3).
+        _request(
+            "demo-far",
+            fx.PNR_ADULT_1177,
+            70,
+            100,
+            weekdays=["mon", "wed"],
+            time_of_day="afternoon",
+            patient_info=PatientInfo(visit_length="ca 45 minuter", tests_before_visit="Blodprov (Hb)"),
+        ),
+        # Window in 3 weeks: invited at once (V4), in the 1177 inbox (the patient uses 1177, V5).
+        _request("demo-near", fx.PNR_ADULT_1177, 21, 35),
+        # The patient does not use 1177: a letter (a PDF in the data folder) instead (V5).
+        _request(
+            "demo-letter",
+            fx.PNR_ADULT_VAS,
+            21,
+            35,
+            visit_kind="follow_up",
+            visit_type="KIR LÄK återbesök",
+            reason="Kontroll efter operation",
+        ),
+        # Booked by the patient in 1177 inside the window (V8): closed, with its SMS reminder (V9).
+        _request(DEMO_BOOKED, fx.PNR_ADULT_1177, 14, 28, time_of_day="morning"),
+    ]
+
+
+def demo_invitation_booking() -> InvitationBooking:
+    """The patient's booking of `DEMO_BOOKED`: 09:00 on the window's second day (inside it, V8)."""
+    return InvitationBooking(
+        booking_id="demo-booked-visit", start=at_local(_day(15), time(9, 0)), by="patient"
+    )
+
+
 async def load_and_book(client: Client, settings: Settings, directory: SqliteDirectory) -> dict[str, Any]:
     summary = directory.load_document(fx.demo_document())
     started = [await ops.book_visit(client, settings.task_queue, directory, v) for v in demo_visits()]
     started.append(await ops.book_group(client, settings.task_queue, directory, demo_group()))
+    started += [await ops.create_request(client, settings.task_queue, directory, r) for r in demo_requests()]
+    booking = demo_invitation_booking()
+    with contextlib.suppress(ops.InputError):  # booked by an earlier run of the demo: nothing to do
+        await ops.book_invitation(client, DEMO_BOOKED, booking)
+    started.append(booking_reminder_id(booking.booking_id))
     return {"directory": summary.model_dump(), "workflows": sorted(set(started))}

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -58,7 +59,9 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
 
 
-def dev_server_command(data_dir: Path, host: str, port: int, ui_port: int, namespace: str) -> list[str]:
+def dev_server_command(
+    data_dir: Path, host: str, port: int, ui_port: int, namespace: str, codec_endpoint: str | None = None
+) -> list[str]:
     """The Temporal CLI dev server on a persisted SQLite file with the measured WAL pragmas."""
     from workflows.search import dev_server_flags
 
@@ -83,7 +86,25 @@ def dev_server_command(data_dir: Path, host: str, port: int, ui_port: int, names
         "--log-level",
         "warn",
         *dev_server_flags(),
+        *(["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []),
     ]
+
+
+def local_environment(settings: Any, ui_port: int, codec_port: int) -> dict[str, str]:
+    """Local mode for the children: a key file in the data folder (created on first start, 0600) and a
+    codec server on loopback that the local Web UI may call (docs/encryption.md)."""
+    from security.keyring import ensure_local_keyring
+
+    ensure_local_keyring(settings.key_file)
+    origins = f"http://localhost:{ui_port},http://127.0.0.1:{ui_port}"
+    return os.environ | {
+        "PM_LOCAL": "1",
+        "PM_DATA_DIR": str(settings.data_dir),
+        "PM_CODEC_PORT": str(codec_port),
+        "PM_CODEC_TOKEN": os.environ.get("PM_CODEC_TOKEN") or secrets.token_urlsafe(32),
+        "PM_CODEC_LOCAL_UI": "1",
+        "PM_CODEC_ORIGINS": origins,
+    }
 
 
 async def register_search_attributes(settings: Any) -> None:
@@ -91,7 +112,9 @@ async def register_search_attributes(settings: Any) -> None:
     from starter import connect
     from workflows.search import register_search_attributes
 
-    await register_search_attributes(await connect(settings), settings.namespace)
+    await register_search_attributes(
+        await connect(settings.model_copy(update={"local": True})), settings.namespace
+    )
 
 
 def run(demo: bool) -> int:
@@ -105,14 +128,22 @@ def run(demo: bool) -> int:
     children: list[subprocess.Popen[bytes]] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the same way on SIGTERM as on Ctrl-C
     server_log = (settings.data_dir / "temporal-server.log").open("ab")
+    codec_port = int(os.environ.get("PM_CODEC_PORT", "8081"))
+    env = local_environment(settings, ui_port, codec_port)
     try:
-        cmd = dev_server_command(settings.data_dir, host, port, ui_port, settings.namespace)
+        children.append(
+            subprocess.Popen([str(VENV_PYTHON), str(ROOT / "codec_server.py")], cwd=ROOT, env=env)
+        )
+        codec = f"http://127.0.0.1:{codec_port}"
+        cmd = dev_server_command(settings.data_dir, host, port, ui_port, settings.namespace, codec)
         children.append(subprocess.Popen(cmd, stdout=server_log, stderr=subprocess.STDOUT))
         wait_for_port(host, port, timeout=60)
         asyncio.run(register_search_attributes(settings))
-        children.append(subprocess.Popen([str(VENV_PYTHON), str(ROOT / "worker.py")], cwd=ROOT))
+        children.append(subprocess.Popen([str(VENV_PYTHON), str(ROOT / "worker.py")], cwd=ROOT, env=env))
         if demo:
-            subprocess.run([str(VENV_PYTHON), str(ROOT / "starter.py"), "demo"], cwd=ROOT, check=True)
+            subprocess.run(
+                [str(VENV_PYTHON), str(ROOT / "starter.py"), "demo"], cwd=ROOT, env=env, check=True
+            )
         print(
             f"ready: Temporal {host}:{port}, Web UI http://localhost:{ui_port}, "
             f"data {settings.data_dir} (Ctrl-C stops)",

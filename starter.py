@@ -5,6 +5,10 @@
         --reception kir-allm --start 2027-03-29T10:00:00+02:00
     python starter.py visit reschedule --booking-id B1 --start 2027-03-30T10:00:00+02:00
     python starter.py --json visit status --booking-id B1
+    python starter.py invitation create invitation.json
+    python starter.py invitation book --request-id R1 --booking-id B2 \
+        --start 2027-05-03T09:00:00+02:00 --by patient
+    python starter.py worklist --clinic kir
 
 Bad input gets one line on stderr saying what is wrong, exit code 2, and nothing is started or changed.
 """
@@ -13,34 +17,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import re
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 import operations as ops
 from config import Settings
+from connection import connect_client
 from domain.booking import GroupBooking, VisitBooking
 from domain.identity import InvalidPatientId
+from domain.invitation import (
+    CareInvitation,
+    Contact,
+    Conversion,
+    DateWindow,
+    InvitationBooking,
+    RequestChange,
+    TimeOfDay,
+    check_new_window,
+)
+from domain.timing import local_date, to_local
+from domain.types import SystemId
+from security.keyring import KeyringError, MissingKeyError
 from services.directory import DirectoryLoadError, SqliteDirectory, UnknownPatientError, load_directory_file
-from workflows.ids import group_booking_id
+from workflows.ids import group_booking_id, invitation_id
 
 
 async def connect(settings: Settings | None = None) -> Client:
-    """A Temporal client configured exactly as the worker's (address, namespace, data converter)."""
-    settings = settings or Settings.from_env()
-    try:
-        return await Client.connect(
-            settings.temporal_address, namespace=settings.namespace, data_converter=pydantic_data_converter
-        )
-    except RuntimeError as err:
-        raise ConnectionError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from None
+    """A Temporal client configured exactly as the worker's (address, namespace, TLS, data converter
+    with payload encryption)."""
+    return await connect_client(settings or Settings.from_env())
 
 
 # --- commands ---
@@ -151,6 +166,117 @@ async def cmd_group_status(args: argparse.Namespace, settings: Settings) -> Any:
     return await ops.status(await connect(settings), _group_id(args))
 
 
+# --- care invitations and booking requests (V1-V14) ---
+
+
+_SYSTEM_ID: TypeAdapter[str] = TypeAdapter(SystemId)
+
+
+def _system_id(value: str, option: str) -> str:
+    """A request or clinic id as given by `option`, refused unless it is a system id (never patient data)."""
+    try:
+        return _SYSTEM_ID.validate_python(value)
+    except ValidationError:
+        raise ops.InputError(
+            f"{option} must be a system id: up to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        ) from None
+
+
+def _request_id(args: argparse.Namespace) -> str:
+    return _system_id(args.request_id, "--request-id")
+
+
+def _parse_date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ops.InputError(f"{option} must be an ISO date, e.g. 2027-05-03") from None
+
+
+def _window_from_args(args: argparse.Namespace) -> DateWindow | None:
+    """`--first-date` and `--last-date` together, or neither; a window that has ended is refused."""
+    if args.first_date is None and args.last_date is None:
+        return None
+    if args.first_date is None or args.last_date is None:
+        raise ops.InputError("give both --first-date and --last-date to change the window")
+    first, last = _parse_date(args.first_date, "--first-date"), _parse_date(args.last_date, "--last-date")
+    if first > last:
+        raise ops.InputError(f"--first-date {first} is after --last-date {last}")
+    window = DateWindow(first_date=first, last_date=last)
+    try:
+        check_new_window(window, local_date(datetime.now(UTC)))
+    except ValueError as err:
+        raise ops.InputError(str(err)) from None
+    return window
+
+
+def _weekdays_from_args(args: argparse.Namespace) -> list[str] | None:
+    """`--weekdays mon,wed`; `--weekdays ""` removes the weekday limit; left out keeps it."""
+    if args.weekdays is None:
+        return None
+    return [day.strip().lower() for day in args.weekdays.split(",") if day.strip()]
+
+
+def _limits(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "window": _window_from_args(args),
+        "weekdays": _weekdays_from_args(args),
+        "time_of_day": args.time_of_day,
+    }
+
+
+async def cmd_invitation_create(args: argparse.Namespace, settings: Settings) -> Any:
+    request = CareInvitation.model_validate_json(Path(args.file).read_bytes())
+    directory = _directory(settings)
+    ops.check_request(directory, request)  # bad input is refused before anything connects
+    workflow_id = await ops.create_request(await connect(settings), settings.task_queue, directory, request)
+    return {"workflow_id": workflow_id, "invitation": request.invitation}
+
+
+async def cmd_invitation_convert(args: argparse.Namespace, settings: Settings) -> Any:
+    request_id = _request_id(args)
+    conversion = Conversion(**_limits(args), referral_id=args.referral_id)  # refused before connecting
+    return await ops.convert_request(await connect(settings), request_id, conversion)
+
+
+async def cmd_invitation_change(args: argparse.Namespace, settings: Settings) -> Any:
+    request_id = _request_id(args)
+    change = RequestChange(**_limits(args))  # refused before anything connects
+    return await ops.change_request(await connect(settings), request_id, change)
+
+
+async def cmd_invitation_book(args: argparse.Namespace, settings: Settings) -> Any:
+    request_id = _request_id(args)
+    booking = InvitationBooking(booking_id=args.booking_id, start=_future_start(args.start), by=args.by)
+    return await ops.book_invitation(await connect(settings), request_id, booking)
+
+
+async def cmd_invitation_contacted(args: argparse.Namespace, settings: Settings) -> Any:
+    request_id = _request_id(args)
+    contact = Contact(note=args.note)
+    await ops.record_contact(await connect(settings), request_id, contact)
+    return {"workflow_id": invitation_id(request_id), "contacted": "sent"}
+
+
+async def cmd_invitation_cancel(args: argparse.Namespace, settings: Settings) -> Any:
+    workflow_id = invitation_id(_request_id(args))
+    await ops.cancel(await connect(settings), workflow_id, None, args.reason)
+    return {"workflow_id": workflow_id, "cancel": "sent"}
+
+
+async def cmd_invitation_status(args: argparse.Namespace, settings: Settings) -> Any:
+    workflow_id = invitation_id(_request_id(args))
+    return await ops.status(await connect(settings), workflow_id)
+
+
+async def cmd_worklist(args: argparse.Namespace, settings: Settings) -> Any:
+    clinic_id = _system_id(args.clinic, "--clinic")
+    if _directory(settings).clinic(clinic_id) is None:
+        raise ops.InputError(f"unknown clinic '{clinic_id}'")
+    return await ops.work_lists(await connect(settings), clinic_id)
+
+
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> Any:
     import demo
 
@@ -180,6 +306,17 @@ def _future_start(text: str) -> datetime:
 def _visit_selector(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--booking-id", help="the booking (for a team visit: the HOSP booking)")
     parser.add_argument("--team-visit-id", help="the team visit (S11) the booking belongs to")
+
+
+def _request_selector(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--request-id", required=True, help="the request (workflow care-invitation-<id>)")
+
+
+def _limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--first-date", help="new window: first date (give --last-date too)")
+    parser.add_argument("--last-date", help="new window: last date (give --first-date too)")
+    parser.add_argument("--weekdays", help='preferred weekdays, e.g. mon,wed; "" removes the limit')
+    parser.add_argument("--time-of-day", choices=[t.value for t in TimeOfDay])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,12 +386,55 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--reason")
         sub.set_defaults(func=func)
 
+    invitation = groups.add_parser(
+        "invitation", help="care invitations (vårdinbjudan) and plain booking requests (V1-V14)"
+    )
+    isub = invitation.add_subparsers(dest="action", required=True)
+    create = isub.add_parser("create", help="create an invitation or a plain booking request from JSON")
+    create.add_argument("file", help='a JSON care invitation (SPEC §5); "invitation": false: a plain request')
+    create.set_defaults(func=cmd_invitation_create)
+    convert = isub.add_parser("convert", help="turn a plain booking request into an invitation (V11)")
+    _request_selector(convert)
+    _limit_options(convert)
+    convert.add_argument("--referral-id", help="the referral, when the request has none (V1)")
+    convert.set_defaults(func=cmd_invitation_convert)
+    change = isub.add_parser("change", help="change the window or limits of an open request (V10)")
+    _request_selector(change)
+    _limit_options(change)
+    change.set_defaults(func=cmd_invitation_change)
+    ibook = isub.add_parser("book", help="book the invitation's visit: starts its SMS reminder (V7-V9)")
+    _request_selector(ibook)
+    ibook.add_argument("--booking-id", required=True)
+    ibook.add_argument("--start", required=True, help="ISO 8601 with offset")
+    ibook.add_argument(
+        "--by", required=True, choices=["patient", "staff"], help="patient: checked against the request (V8)"
+    )
+    ibook.set_defaults(func=cmd_invitation_book)
+    contacted = isub.add_parser("contacted", help="the patient contacted the clinic: reminders end (V7)")
+    _request_selector(contacted)
+    contacted.add_argument("--note", help="a short note (at most 200 characters, no patient data)")
+    contacted.set_defaults(func=cmd_invitation_contacted)
+    icancel = isub.add_parser("cancel", help="cancel an invitation or request (V14)")
+    _request_selector(icancel)
+    icancel.add_argument("--reason")
+    icancel.set_defaults(func=cmd_invitation_cancel)
+    ishow = isub.add_parser("status", help="show an invitation's or request's status")
+    _request_selector(ishow)
+    ishow.set_defaults(func=cmd_invitation_status)
+
+    worklist = groups.add_parser("worklist", help="a clinic's staff work lists (V12, V13)")
+    worklist.add_argument("--clinic", required=True)
+    worklist.set_defaults(func=cmd_worklist)
+
     demo = groups.add_parser("demo", help="load the demo directory and book demo visits")
     demo.set_defaults(func=cmd_demo)
     return parser
 
 
 def _print(result: Any, as_json: bool) -> None:
+    if isinstance(result, ops.WorkLists) and not as_json:
+        _print_work_lists(result)
+        return
     if isinstance(result, BaseModel):
         result = result.model_dump(mode="json")
     if as_json:
@@ -281,6 +461,41 @@ def _print_plain(result: Any, indent: str = "") -> None:
         print(f"{indent}{result}")
 
 
+WORK_LIST_HEADINGS = {
+    "vardinbjudan": "Vårdinbjudan",
+    "bokningsbegaran": "Bokningsbegäran",
+    "uppfoljning": "Uppföljning",
+}
+
+
+def _print_work_lists(lists: ops.WorkLists) -> None:
+    """V12, V13: the three lists of a clinic, in aligned columns; times in Stockholm local time."""
+    rows = {
+        field: [
+            (
+                item.request_id,
+                item.state or "-",
+                item.next_action or "-",
+                to_local(item.next_action_at).strftime("%Y-%m-%d %H:%M") if item.next_action_at else "-",
+                item.reception_id or "-",
+            )
+            for item in getattr(lists, field)
+        ]
+        for field in WORK_LIST_HEADINGS
+    }
+    widths = [max((len(row[i]) for group in rows.values() for row in group), default=0) for i in range(4)]
+    print(f"Mitt arbetsflöde: {lists.clinic_id}")
+    for field, heading in WORK_LIST_HEADINGS.items():
+        print(f"\n{heading} ({len(rows[field])})")
+        if not rows[field]:
+            print("  (inga)")
+        for request_id, state, action, at, reception in rows[field]:
+            print(
+                f"  {request_id:<{widths[0]}}  {state:<{widths[1]}}  {action:<{widths[2]}} {at:<{widths[3]}}"
+                f"  {reception}"
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
@@ -294,8 +509,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    except (ops.InputError, InvalidPatientId, UnknownPatientError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ops.InputError, InvalidPatientId, UnknownPatientError, MissingKeyError, KeyringError) as err:
+        print(f"error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except ValidationError as err:
         print(f"error: invalid input: {_describe(err)}", file=sys.stderr)
@@ -307,6 +522,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+_PYDANTIC_HEADER = re.compile(r"\s*\d+ validation errors? for \w+\s*$")
+_PYDANTIC_NOISE = re.compile(r"\s*\[type=[^\]]*\]|Value error, ")
+
+
+def _one_line(message: str) -> str:
+    """One line, also for an update validator's rejection that carries a rendered pydantic error:
+    `1 validation error for X` / `loc` / `  Value error, msg [type=...]` / `    For further information ...`
+    becomes `loc: msg` (several joined by `; `)."""
+    head, *rest = message.splitlines() or [""]
+    head = _PYDANTIC_HEADER.sub("", head).strip()
+    problems: list[str] = []
+    where = ""
+    for line in rest:
+        text = _PYDANTIC_NOISE.sub("", line).strip()
+        if not text or text.startswith("For further information"):
+            continue
+        if not line.startswith(" "):
+            where = text  # a field's location; its message follows, indented
+            continue
+        problems.append(f"{where}: {text}" if where else text)
+        where = ""
+    if where:
+        problems.append(where)
+    return " ".join(part for part in (head, "; ".join(problems)) if part)
+
+
 def _describe(err: ValidationError) -> str:
     """Each problem as `field: reason` (a whole-record rule as just its reason), without the input."""
     problems = []
@@ -316,5 +557,19 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(problems)
 
 
+def _exit(code: int) -> NoReturn:
+    """Exit without interpreter teardown: the Temporal client's Rust threads can otherwise abort the
+    finished process during finalization ("Fatal Python error: PyGILState_Release", exit 134;
+    temporalio/sdk-python#300). Everything this process writes is committed or flushed before this."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # e.g. a closed pipe (`| head`)
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        exit_code = main()
+    except BrokenPipeError:  # the reader went away (`| head`): not an error of ours
+        exit_code = 0
+    _exit(exit_code)

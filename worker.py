@@ -13,12 +13,13 @@ from temporalio.worker import Worker
 from activities.invitations import InvitationActivities
 from activities.reminders import ReminderActivities
 from config import Settings
+from connection import connect_client, metrics_runtime
 from logging_setup import configure_logging
+from security.keyring import KeyringError, MissingKeyError
 from services.directory import SqliteDirectory
 from services.inbox import InboxSettings, build_inbox
 from services.letters import build_letters
 from services.sms import SmsSettings, build_sms_gateway
-from starter import connect
 from workflows.care_invitation import CareInvitationWorkflow
 from workflows.group_booking import GroupBookingWorkflow
 from workflows.sms_reminder import SmsReminderWorkflow
@@ -87,7 +88,11 @@ def build_worker(
 async def main() -> None:
     settings = Settings.from_env()
     configure_logging(settings.log_format)
-    client = await connect(settings)
+    try:
+        client = await connect_client(settings, runtime=metrics_runtime(settings))
+    except (MissingKeyError, KeyringError) as err:  # no silent plaintext outside local mode
+        log.error("worker_refused_to_start", reason=str(err))
+        raise SystemExit(2) from None
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
         worker = build_worker(
             client,
@@ -96,7 +101,12 @@ async def main() -> None:
             invitation_activities(settings),
             executor,
         )
-        log.info("worker_started", task_queue=settings.task_queue, namespace=settings.namespace)
+        log.info(
+            "worker_started",
+            task_queue=settings.task_queue,
+            namespace=settings.namespace,
+            metrics=settings.metrics_bind,
+        )
         await worker.run()
 
 

@@ -16,7 +16,9 @@ def compose() -> dict:
 
 def test_compose_has_the_production_services_with_pinned_images() -> None:
     services = compose()["services"]
-    assert {"postgresql", "temporal", "temporal-admin-tools", "temporal-ui", "worker"} <= set(services)
+    assert {"postgresql", "temporal", "temporal-admin-tools", "temporal-ui", "worker", "codec-server"} <= set(
+        services
+    )
     for name, service in services.items():
         if "image" in service:
             assert re.fullmatch(r"[\w./-]+:[\w.-]+", service["image"]), name
@@ -39,6 +41,21 @@ def test_compose_references_are_consistent() -> None:
     worker = services["worker"]
     assert worker["environment"]["TEMPORAL_ADDRESS"] == "temporal:7233"
     assert worker["environment"]["TEMPORAL_TASK_QUEUE"] == "patient-messaging"
+    assert (
+        "PM_ENCRYPTION_KEYS" in worker["environment"]
+        and "PM_ENCRYPTION_KEYS" in services["codec-server"]["environment"]
+    )
+    ui, codec = services["temporal-ui"]["environment"], services["codec-server"]
+    assert ui["TEMPORAL_CODEC_ENDPOINT"].rstrip("}").endswith(":8081") and "8081:8081" in codec["ports"][0]
+    assert codec["environment"]["PM_CODEC_ORIGINS"] == ui["TEMPORAL_CORS_ORIGINS"]
+
+
+def test_compose_creates_every_search_attribute_the_workflows_use() -> None:
+    from workflows.search import ALL
+
+    command = " ".join(compose()["services"]["temporal-admin-tools"]["command"])
+    for key in ALL:
+        assert f"{key.name}={key.indexed_value_type.name.title()}" in command
 
 
 def test_dockerfile_copies_only_files_that_exist() -> None:

@@ -15,6 +15,8 @@ import pytest
 
 import demo_data as fx
 import starter
+from domain.timing import local_date
+from security.keyring import ENV_VAR, Keyring
 from services.directory import SqliteDirectory
 
 BAD_CHECK_DIGIT = fx.PNR_ADULT_1177[:-1] + str((int(fx.PNR_ADULT_1177[-1]) + 1) % 10)
@@ -212,3 +214,192 @@ def test_cli_refuses_group_booking_at_an_unknown_clinic(
     }
     line = refused(["group", "book", write_json(tmp_path / "group.json", group)], capsys)
     assert "unknown clinic 'nope'" in line
+
+
+# --- care invitations (V1-V14) and work lists (V12, V13) ---
+
+
+def window(first: int, last: int) -> dict[str, str]:
+    """A window `first` to `last` days from today (Stockholm local date)."""
+    today = local_date(datetime.now(UTC))
+    return {
+        "first_date": (today + timedelta(days=first)).isoformat(),
+        "last_date": (today + timedelta(days=last)).isoformat(),
+    }
+
+
+def invitation(**fields: Any) -> dict[str, Any]:
+    """A valid care invitation document (SPEC §5), changed by `fields` (value None: left out)."""
+    document = {
+        "request_id": "r1",
+        "referral_id": "ref-1",
+        "patient_id": fx.PNR_ADULT_1177,
+        "clinic_id": fx.CLINIC_CONNECTED,
+        "reception_id": fx.RECEPTION_GENERAL,
+        "visit_kind": "new",
+        "visit_type": "KIR LÄK nybesök",
+        "reason": "Ljumskbråck",
+        "window": window(70, 100),
+    } | fields
+    return {k: v for k, v in document.items() if v is not None}
+
+
+def create(tmp_path: Path, **fields: Any) -> list[str]:
+    return ["invitation", "create", write_json(tmp_path / "invitation.json", invitation(**fields))]
+
+
+def test_V1_cli_refuses_an_invitation_without_a_referral(
+    loaded: SqliteDirectory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(create(tmp_path, referral_id=None), capsys)
+    assert "referral" in line and "(V1)" in line
+
+
+def test_V1_cli_refuses_an_invitation_with_a_blank_referral(
+    loaded: SqliteDirectory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(create(tmp_path, referral_id="  "), capsys)
+    assert "referral" in line and "(V1)" in line
+
+
+def test_V12_cli_passes_a_plain_request_without_a_referral_to_temporal(
+    loaded: SqliteDirectory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The edge checks accept it: the only error left is that no Temporal listens on port 1."""
+    monkeypatch.setenv(ENV_VAR, Keyring.generate().to_text())
+    line = refused(create(tmp_path, referral_id=None, invitation=False), capsys)
+    assert "cannot reach Temporal" in line
+
+
+def test_V2_cli_refuses_an_invitation_whose_window_is_reversed(
+    loaded: SqliteDirectory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(create(tmp_path, window=window(100, 70)), capsys)
+    assert "window" in line and "first_date is after last_date" in line
+
+
+def test_V2_cli_refuses_an_invitation_whose_window_has_ended(
+    loaded: SqliteDirectory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(create(tmp_path, window=window(-30, -1)), capsys)
+    assert "window has already ended" in line
+
+
+def test_cli_refuses_an_invitation_at_an_unknown_clinic(
+    loaded: SqliteDirectory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "unknown clinic 'nope'" in refused(create(tmp_path, clinic_id="nope"), capsys)
+
+
+def test_cli_refuses_an_invitation_at_an_unknown_reception(
+    loaded: SqliteDirectory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(create(tmp_path, reception_id="kir-nope"), capsys)
+    assert f"clinic '{fx.CLINIC_CONNECTED}' has no reception 'kir-nope'" in line
+
+
+def test_cli_refuses_an_invitation_for_a_patient_not_in_the_directory(
+    loaded: SqliteDirectory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "not in the directory" in refused(create(tmp_path, patient_id=NOT_IN_DIRECTORY), capsys)
+
+
+def test_cli_refuses_an_invitation_with_an_invalid_personnummer(
+    loaded: SqliteDirectory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(create(tmp_path, patient_id=BAD_CHECK_DIGIT), capsys)
+    assert "patient_id" in line and "check digit" in line
+
+
+def test_cli_refuses_an_invitation_file_with_a_json_syntax_error(
+    loaded: SqliteDirectory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(invitation())[:-1] + ",}\n", encoding="utf-8")
+    line = refused(["invitation", "create", str(path)], capsys)
+    assert "invalid input" in line and "JSON" in line
+
+
+def test_cli_refuses_a_missing_invitation_file(
+    loaded: SqliteDirectory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(["invitation", "create", str(tmp_path / "nowhere.json")], capsys)
+    assert "nowhere.json" in line and "No such file" in line
+
+
+def test_V8_cli_book_by_someone_else_is_refused_by_argparse(
+    loaded: SqliteDirectory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["invitation", "book", "--request-id", "r1", "--booking-id", "b1", "--start", future()]
+    with pytest.raises(SystemExit) as exited:
+        starter.main([*argv, "--by", "someone"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "--by" in err and "invalid choice: 'someone'" in err
+
+
+def test_cli_refuses_invitation_book_in_the_past_without_connecting(
+    loaded: SqliteDirectory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["invitation", "book", "--request-id", "r1", "--booking-id", "b1"]
+    assert "already passed" in refused([*argv, "--start", future(hours=-1), "--by", "staff"], capsys)
+
+
+def test_cli_refuses_convert_with_only_one_window_date(
+    loaded: SqliteDirectory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = window(70, 100)["first_date"]
+    line = refused(["invitation", "convert", "--request-id", "r1", "--first-date", first], capsys)
+    assert "--first-date and --last-date" in line
+
+
+def test_cli_refuses_change_with_only_the_last_date(
+    loaded: SqliteDirectory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    last = window(70, 100)["last_date"]
+    line = refused(["invitation", "change", "--request-id", "r1", "--last-date", last], capsys)
+    assert "--first-date and --last-date" in line
+
+
+def test_V10_cli_refuses_a_change_to_a_window_that_has_ended(
+    loaded: SqliteDirectory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ended = window(-30, -1)
+    argv = ["invitation", "change", "--request-id", "r1"]
+    line = refused([*argv, "--first-date", ended["first_date"], "--last-date", ended["last_date"]], capsys)
+    assert "window has already ended" in line
+
+
+def test_V10_cli_refuses_a_change_that_changes_nothing(
+    loaded: SqliteDirectory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(["invitation", "change", "--request-id", "r1"], capsys)
+    assert "at least one of window, weekdays and time_of_day (V10)" in line
+
+
+def test_cli_refuses_an_unknown_weekday(loaded: SqliteDirectory, capsys: pytest.CaptureFixture[str]) -> None:
+    line = refused(["invitation", "change", "--request-id", "r1", "--weekdays", "mon,someday"], capsys)
+    assert "weekdays" in line and "'mon'" in line
+
+
+def test_cli_refuses_a_request_id_that_is_not_a_system_id(
+    loaded: SqliteDirectory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(["invitation", "status", "--request-id", "r 1"], capsys)
+    assert "--request-id must be a system id" in line
+
+
+def test_V12_cli_refuses_the_work_lists_of_an_unknown_clinic(
+    loaded: SqliteDirectory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "unknown clinic 'nope'" in refused(["worklist", "--clinic", "nope"], capsys)
+
+
+def test_V12_cli_refuses_a_clinic_id_that_would_change_the_visibility_query(
+    loaded: SqliteDirectory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(["worklist", "--clinic", "kir' OR ClinicId != 'x"], capsys)
+    assert "--clinic must be a system id" in line

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -91,12 +93,13 @@ def _pump(stream: Any, output: list[str], ready: threading.Event) -> None:
 def dev_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
     """`python dev.py run --demo` on free ports and a fresh data dir; SIGINT (Ctrl-C) stops it."""
     data_dir = tmp_path_factory.mktemp("dev-run")
-    port, ui_port = free_ports(2)
+    port, ui_port, codec_port = free_ports(3)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PM_", "ELKS_"))}
     env |= {
         "PM_DATA_DIR": str(data_dir),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "PM_UI_PORT": str(ui_port),
+        "PM_CODEC_PORT": str(codec_port),
         "PM_LOG_FORMAT": "json",
         "PM_SMS_GATEWAY": "outbox",
         "PYTHONUNBUFFERED": "1",
@@ -163,8 +166,43 @@ def test_run_path_demo_shows_workflows(dev_run: DevRun) -> None:
         check=True,
     )
     ids = {item["execution"]["workflowId"] for item in json.loads(listed.stdout)}
-    expected = {"sms-reminder-demo-adult", "sms-reminder-team-demo-team", "group-booking-demo-group"}
+    expected = {
+        "sms-reminder-demo-adult",
+        "sms-reminder-team-demo-team",
+        "group-booking-demo-group",
+        *(f"care-invitation-demo-{r}" for r in ("plain", "far", "near", "letter", "booked")),
+        "sms-reminder-demo-booked-visit",  # V9: the booked invitation's visit has its SMS reminder
+    }
     assert expected <= ids, f"missing {expected - ids} in {sorted(ids)}"
+
+
+def test_V12_run_path_demo_fills_the_work_lists_and_runs_twice_harmlessly(dev_run: DevRun) -> None:
+    again = dev_run.starter("demo")  # every id is fixed; the booked invitation is not booked twice
+    assert again.returncode == 0, again.stderr
+
+    deadline = time.monotonic() + 15.0  # visibility is eventually consistent
+    while True:
+        shown = dev_run.starter("--json", "worklist", "--clinic", fx.CLINIC_CONNECTED)
+        assert shown.returncode == 0, shown.stderr
+        lists = json.loads(shown.stdout)
+        listed = {
+            name: {i["request_id"] for i in lists[name]} for name in ("vardinbjudan", "bokningsbegaran")
+        }
+        if listed["vardinbjudan"] == {"demo-far", "demo-near", "demo-letter"} or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert listed == {
+        "vardinbjudan": {"demo-far", "demo-near", "demo-letter"},
+        "bokningsbegaran": {"demo-plain"},
+    }
+    assert lists["uppfoljning"] == []
+
+    booked = dev_run.starter("--json", "invitation", "status", "--request-id", "demo-booked")
+    assert booked.returncode == 0, booked.stderr
+    status = json.loads(booked.stdout)
+    assert status["state"] == "booked" and status["booked"]["by"] == "patient"
+    assert status["booked"]["reminder_workflow_id"] == "sms-reminder-demo-booked-visit"
+    assert fx.PNR_ADULT_1177 not in booked.stdout
 
 
 E2E_PATIENT = fx.luhn_pnr("19850312", "789")
@@ -245,3 +283,49 @@ def test_S6_run_path_books_a_visit_due_in_seconds_and_the_outbox_receives_it(
     assert again.returncode == 0, again.stderr
     time.sleep(1.0)  # a second reminder, if one were started, would send at once too
     assert len(sent_for(outbox, "e2e-1")) == 1
+
+
+def patient_data_shapes(patient: dict[str, Any]) -> set[str]:
+    """Every spelling of a demo patient's data that must not reach the Temporal database."""
+    pnr = patient["patient_id"]
+    values = {pnr, pnr.replace("-", ""), pnr[2:], pnr[2:].replace("-", ""), patient["family_name"]}
+    for mobile in [patient.get("mobile")] + [g.get("mobile") for g in patient.get("guardians", [])]:
+        if mobile:
+            national = mobile.replace("-", "").replace(" ", "")
+            values |= {national, "+46" + national[1:]}
+    return values
+
+
+def test_run_path_stores_no_patient_data_in_the_temporal_database(dev_run: DevRun) -> None:
+    """Payloads are encrypted before they reach the server; ids and search attributes hold none."""
+    database = b"".join(p.read_bytes() for p in dev_run.data_dir.glob("temporal.sqlite3*"))
+    assert b"sms-reminder-demo-adult" in database  # the demo did write here
+    hits = [
+        value[:4] + "…"
+        for patient in fx.demo_document()["patients"]
+        for value in patient_data_shapes(patient)
+        if value.encode() in database
+    ]
+    assert hits == []
+    assert b"binary/encrypted" in database
+
+
+def test_run_path_codec_server_decodes_for_the_local_web_ui(dev_run: DevRun) -> None:
+    """The local Web UI (its origin, no token) reads decrypted payloads through the codec server."""
+    port = int(dev_run.env["PM_CODEC_PORT"])
+    ui = f"http://localhost:{dev_run.env['PM_UI_PORT']}"
+    payload = {"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "e30="}  # passes through
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/decode",
+        data=json.dumps({"payloads": [payload]}).encode(),
+        headers={"Origin": ui, "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == ui
+    foreign = urllib.request.Request(
+        request.full_url, data=request.data, headers={"Origin": "http://evil.test"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(foreign, timeout=10)
+    assert refused.value.code == 403

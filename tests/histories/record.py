@@ -1,9 +1,9 @@
 """Record the histories the replay test checks: `python -m tests.histories.record`.
 
-Runs one scenario per workflow path on the time-skipping server with the current code and saves each
-workflow's history (closed, or open at a waiting point) as JSON next to this file. Re-record only for a change that is meant to be
-incompatible with running workflows (see docs/changing-workflows.md); otherwise keep the old files:
-they are what running workflows look like.
+Runs one scenario per workflow path on the time-skipping server with the current code and saves
+each workflow's history (closed, or open at a waiting point) as JSON next to this file. Re-record
+only for a change meant to be incompatible with running workflows (docs/changing-workflows.md);
+otherwise keep the old files: they are what running workflows look like.
 """
 
 from __future__ import annotations

@@ -1,0 +1,92 @@
+"""The physical limit: a workflow of one timer and one no-op activity, and its worker.
+
+    python -m bench.bare --address 127.0.0.1:7233 --data-dir DIR --task-queue bench-bare
+
+The worker is configured like the real one (same client, data converter, activity thread pool of
+`worker.MAX_CONCURRENT_ACTIVITIES`, `max_cached_workflows=1000`) and runs in its own process like the
+real worker, so the two are compared on equal terms. Each activity appends "<workflow id> <unix time>"
+to `<data_dir>/bare-done.txt`: the benchmark counts completions there, not with `handle.result()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio import activity, workflow
+from temporalio.worker import Worker
+
+DONE_FILE = "bare-done.txt"
+
+
+class Recorder:
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "a", buffering=1)  # noqa: SIM115 (open for the worker's lifetime)
+        self._lock = threading.Lock()
+
+    @activity.defn(name="bare_noop")
+    def noop(self, workflow_id: str) -> None:
+        with self._lock:
+            self._file.write(f"{workflow_id} {time.time():.6f}\n")
+
+
+@workflow.defn
+class BareWorkflow:
+    @workflow.run
+    async def run(self, due_unix: float) -> None:
+        delay = due_unix - workflow.now().timestamp()
+        if delay > 0:
+            await workflow.sleep(delay)
+        await workflow.execute_activity(
+            "bare_noop", workflow.info().workflow_id, start_to_close_timeout=timedelta(seconds=30)
+        )
+
+
+def read_done(data_dir: Path) -> list[float]:
+    """Completion times (unix) recorded so far."""
+    path = data_dir / DONE_FILE
+    if not path.exists():
+        return []
+    times = []
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            times.append(float(parts[1]))
+    return times
+
+
+async def main() -> None:
+    from bench.common import settings_for
+    from starter import connect
+    from worker import MAX_CONCURRENT_ACTIVITIES
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--data-dir", required=True, type=Path)
+    parser.add_argument("--task-queue", default="bench-bare")
+    args = parser.parse_args()
+    client = await connect(settings_for(args.address, args.data_dir))
+    recorder = Recorder(args.data_dir / DONE_FILE)
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
+        worker = Worker(
+            client,
+            task_queue=args.task_queue,
+            workflows=[BareWorkflow],
+            activities=[recorder.noop],
+            activity_executor=executor,
+            max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+            max_cached_workflows=1000,
+        )
+        print("bare_worker_started", flush=True)
+        await worker.run()
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,160 @@
+"""A local SMS provider shaped like 46elks (`POST /a1/sms`, form fields `from`, `to`, `message`) on 127.0.0.1.
+
+It can limit the rate (token bucket: more than `rate` requests within a second get 429), fail a share
+of requests with 5xx, not answer a share within the client's timeout, and refuse chosen numbers with
+400 "Invalid to number" — always, before any random fault, so that each such number should see
+exactly one request. It counts requests and deliveries by `to` number (46elks has no idempotency
+key, so a number reached twice is an SMS sent twice).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class ProviderConfig:
+    rate: float | None = None  # requests per second (bucket of `rate` tokens); None: no limit
+    fail_5xx: float = 0.0  # share of requests answered 503
+    timeout: float = 0.0  # share of requests not answered within `timeout_s`
+    timeout_s: float = 12.0  # longer than the gateway's 10 s client timeout
+    timeout_delivers: bool = False  # a request that times out was still delivered (the answer was lost)
+    invalid: set[str] = field(default_factory=set)  # E.164 numbers refused with 400 "Invalid to number"
+    seed: int = 1
+
+
+@dataclass
+class ProviderStats:
+    requests: int = 0
+    delivered: int = 0
+    rejected_429: int = 0
+    failed_5xx: int = 0
+    timeouts: int = 0
+    invalid_400: int = 0
+    requests_by_to: Counter[str] = field(default_factory=Counter)
+    delivered_by_to: Counter[str] = field(default_factory=Counter)
+    first_request: float | None = None
+    last_delivery: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "delivered": self.delivered,
+            "distinct_numbers_delivered": len(self.delivered_by_to),
+            "numbers_delivered_twice_or_more": sum(1 for n in self.delivered_by_to.values() if n > 1),
+            "rejected_429": self.rejected_429,
+            "failed_5xx": self.failed_5xx,
+            "timeouts": self.timeouts,
+            "invalid_400": self.invalid_400,
+        }
+
+
+class FakeProvider:
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self.stats = ProviderStats()
+        self._lock = threading.Lock()
+        self._random = random.Random(config.seed)
+        self._tokens = config.rate or 0.0
+        self._last = time.monotonic()
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    def _take_token(self) -> bool:
+        if self.config.rate is None:
+            return True
+        now = time.monotonic()
+        self._tokens = min(self.config.rate, self._tokens + (now - self._last) * self.config.rate)
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    def decide(self, to: str) -> tuple[int, str, float]:
+        """(status, body, delay) for one request; updates the counters."""
+        with self._lock:
+            s = self.stats
+            s.requests += 1
+            s.requests_by_to[to] += 1
+            s.first_request = s.first_request or time.time()
+            if not self._take_token():
+                s.rejected_429 += 1
+                return 429, "Too many requests", 0.0
+            if to in self.config.invalid:
+                s.invalid_400 += 1
+                return 400, "Invalid to number", 0.0
+            draw = self._random.random()
+            if draw < self.config.fail_5xx:
+                s.failed_5xx += 1
+                return 503, "Service unavailable", 0.0
+            if draw < self.config.fail_5xx + self.config.timeout:
+                s.timeouts += 1
+                if self.config.timeout_delivers:
+                    self._deliver(to)
+                return 200, self._created(to), self.config.timeout_s
+            self._deliver(to)
+            return 200, self._created(to), 0.0
+
+    def _deliver(self, to: str) -> None:
+        self.stats.delivered += 1
+        self.stats.delivered_by_to[to] += 1
+        self.stats.last_delivery = time.time()
+
+    @staticmethod
+    def _created(to: str) -> str:
+        return json.dumps(
+            {"id": "s" + uuid.uuid4().hex, "status": "created", "direction": "outgoing", "to": to}
+        )
+
+    def start(self) -> str:
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+                if self.path != "/a1/sms" or not self.headers.get("Authorization"):
+                    status, body, delay = 404, "Not found", 0.0
+                else:
+                    status, body, delay = provider.decide(form.get("to", ""))
+                if delay:
+                    time.sleep(delay)
+                payload = body.encode()
+                try:
+                    self.send_response(status)
+                    self.send_header(
+                        "Content-Type", "application/json" if body.startswith("{") else "text/plain"
+                    )
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()

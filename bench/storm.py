@@ -1,0 +1,138 @@
+"""The 09:00 storm: N reminders due in the same minute, an SMS provider that takes `rate` requests/s.
+
+    python -m bench.storm [--n 5000] [--rate 50] [--no-limit] [--json out.json]
+
+A fresh dev server and the real worker (`bench.worker_variant`: `worker.main` plus
+`max_task_queue_activities_per_second=rate`, from `PM_SMS_RATE_LIMIT`) with `PM_SMS_GATEWAY=46elks`
+and `ELKS_URL` pointing at a local 46elks-shaped server (`bench.fake_provider`) that answers 429 when
+more than `rate` requests arrive within a second. N visits are booked 3 h after one due moment at a
+clinic whose send time is that moment. Prints what was delivered, how many requests the provider
+refused with 429 (target 0) and the time to drain (last delivery minus the due moment).
+
+`--no-limit` runs the worker without the task-queue rate limit, to see what the limit prevents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    MAX_PATIENTS,
+    Rig,
+    due_moment,
+    fake_patient,
+    load,
+    log,
+    machine,
+    table,
+    wait_until,
+    write_json,
+)
+from bench.fake_provider import FakeProvider, ProviderConfig
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.n > MAX_PATIENTS:
+        raise SystemExit(f"--n at most {MAX_PATIENTS} (one fake mobile number per reminder)")
+    data_dir = Path(tempfile.mkdtemp(prefix="pm-storm-"))
+    provider = FakeProvider(ProviderConfig(rate=args.rate))
+    url = provider.start()
+    extra = {"PM_SMS_GATEWAY": "46elks", "ELKS_URL": url, "ELKS_USERNAME": "bench", "ELKS_PASSWORD": "bench"}
+    if not args.no_limit:
+        extra["PM_SMS_RATE_LIMIT"] = str(args.rate)
+    rig = Rig(data_dir, "bench.worker_variant", **extra)
+    results: dict[str, Any] = {
+        "command": args.command_line,
+        "machine": machine(),
+        "settings": {"n": args.n, "rate": args.rate, "limit": not args.no_limit},
+    }
+    started = time.monotonic()
+    try:
+        await rig.start([fake_patient(i) for i in range(args.n)])
+        # With the limit, the start-up activities (load_clinic) of the reminders are throttled too.
+        gap = args.gap or (20 + args.n / (args.rate if not args.no_limit else 80) * 1.2)
+        due = due_moment(gap)
+        log(f"booking {args.n} reminders due {due.isoformat()} (in {gap:.0f} s)")
+        starts_s = await rig.book_storm("st", range(args.n), due)
+        log(f"booked in {starts_s:.1f} s ({args.n / starts_s:.0f}/s)")
+        timeout = gap + 3 * args.n / args.rate + 300
+        _, ok = await wait_until(
+            lambda: len(provider.stats.delivered_by_to),
+            lambda d: d >= args.n,
+            timeout=timeout,
+            interval=0.5,
+            progress=lambda d: f"delivered {d}/{args.n}, 429s {provider.stats.rejected_429}",
+        )
+        await asyncio.sleep(2)  # anything sent twice would arrive now
+        stats = provider.stats
+        drain = (stats.last_delivery - due.timestamp()) if stats.last_delivery else None
+        results |= {
+            "booked_per_s": round(args.n / starts_s, 1),
+            "all_delivered": ok,
+            "provider": stats.as_dict(),
+            "time_to_drain_s": round(drain, 1) if drain else None,
+            "delivered_per_s": round(stats.delivered / drain, 1) if drain else None,
+            "worker_rss_mb": rig.worker.rss_mb(),
+        }
+    finally:
+        await rig.stop()
+        provider.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+    results["duration_s"] = round(time.monotonic() - started, 1)
+    results["loadavg_at_end"] = load()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=50.0, help="provider limit, requests per second")
+    parser.add_argument("--no-limit", action="store_true", help="no task-queue activity rate limit")
+    parser.add_argument("--gap", type=float, default=0.0, help="seconds from booking to the due moment")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    args.command_line = "python -m bench.storm " + " ".join(sys.argv[1:])
+    r = asyncio.run(run(args))
+    p = r["provider"]
+    print()
+    print(
+        table(
+            ["n", "rate/s", "TQ limit", "delivered", "distinct", "twice", "429s", "drain s", "delivered/s"],
+            [
+                [
+                    r["settings"]["n"],
+                    r["settings"]["rate"],
+                    r["settings"]["limit"],
+                    p["delivered"],
+                    p["distinct_numbers_delivered"],
+                    p["numbers_delivered_twice_or_more"],
+                    p["rejected_429"],
+                    r["time_to_drain_s"],
+                    r["delivered_per_s"],
+                ]
+            ],
+        )
+    )
+    verdict = "PASS" if p["rejected_429"] == 0 else "FAIL"
+    print(f"\n{verdict}  provider rejections (429): {p['rejected_429']} (target 0)")
+    verdict = "PASS" if r["all_delivered"] and p["numbers_delivered_twice_or_more"] == 0 else "FAIL"
+    print(
+        f"{verdict}  every reminder delivered exactly once: {p['distinct_numbers_delivered']}/{r['settings']['n']}"
+        f", {p['numbers_delivered_twice_or_more']} twice"
+    )
+    print(
+        f"\nload average at start {r['machine']['loadavg_at_start']}, at end {r['loadavg_at_end']}; "
+        f"{r['duration_s']} s"
+    )
+    write_json(args.json, r)
+
+
+if __name__ == "__main__":
+    main()

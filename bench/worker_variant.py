@@ -1,0 +1,54 @@
+"""The real worker (`worker.main`, unchanged) with `Worker(...)` options that worker.py has no setting for yet.
+
+    PM_SMS_RATE_LIMIT=50 python -m bench.worker_variant
+
+- `PM_SMS_RATE_LIMIT` → `max_task_queue_activities_per_second` (server-side, for the whole task queue);
+- `PM_BENCH_MAX_CACHED_WORKFLOWS` → `max_cached_workflows`;
+- `PM_BENCH_MAX_CONCURRENT_ACTIVITIES` → `worker.MAX_CONCURRENT_ACTIVITIES` (activity slots and threads);
+- `PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS` → `max_concurrent_workflow_tasks`.
+
+Everything else (client, payload codec, logging, activities, workflows) is `worker.main` as it is: the
+options are added by wrapping the `Worker` class that `worker.build_worker` constructs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import Any
+
+from temporalio.worker import Worker
+
+import worker as real
+
+
+def overrides(env: dict[str, str] | None = None) -> dict[str, Any]:
+    env = dict(os.environ) if env is None else env
+    found: dict[str, Any] = {}
+    if env.get("PM_SMS_RATE_LIMIT"):
+        found["max_task_queue_activities_per_second"] = float(env["PM_SMS_RATE_LIMIT"])
+    if env.get("PM_BENCH_MAX_CACHED_WORKFLOWS"):
+        found["max_cached_workflows"] = int(env["PM_BENCH_MAX_CACHED_WORKFLOWS"])
+    if env.get("PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS"):
+        found["max_concurrent_workflow_tasks"] = int(env["PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS"])
+    return found
+
+
+def main() -> None:
+    options = overrides()
+    if os.environ.get("PM_BENCH_MAX_CONCURRENT_ACTIVITIES"):
+        real.MAX_CONCURRENT_ACTIVITIES = int(os.environ["PM_BENCH_MAX_CONCURRENT_ACTIVITIES"])
+
+    def build(*args: Any, **kwargs: Any) -> Worker:
+        kwargs.update(options)
+        print(f"worker_variant {options} activities={real.MAX_CONCURRENT_ACTIVITIES}", flush=True)
+        return Worker(*args, **kwargs)
+
+    real.Worker = build  # type: ignore[assignment,misc]
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(real.main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Payload encryption: the keyring, the Temporal payload codec and its data converter."""
