@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 import structlog
@@ -58,11 +60,21 @@ def test_redaction_processor_masks_nested_event_values() -> None:
     assert redact(None, "info", event) == {"event": f"x {MASK}", "extra": {"to": [MASK]}, "count": 3}
 
 
-def test_configured_json_logs_and_stdlib_logs_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("json")
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Logging configured for one test into a buffer, then the defaults restored."""
+    handlers = logging.getLogger().handlers[:]
+    stream = io.StringIO()
+    configure_logging("json", stream=stream)
+    yield stream
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = handlers
+
+
+def test_configured_json_logs_and_stdlib_logs_are_redacted(log_stream: io.StringIO) -> None:
     structlog.get_logger("t").warning("refused", detail="patient 19550101-A749 at 070-174 06 05")
     logging.getLogger("temporalio.workflow").warning("guardian %s", "+46 70 174 06 05")
-    lines = capsys.readouterr().err.strip().splitlines()
+    lines = log_stream.getvalue().strip().splitlines()
     record = json.loads(lines[0])
     assert record["detail"] == f"patient {MASK} at {MASK}" and record["level"] == "warning"
     assert lines[1].endswith(f"guardian {MASK}")
