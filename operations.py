@@ -6,6 +6,7 @@ workflows only by their contract names. `starter.py` is the command line on top 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -217,6 +218,8 @@ class WorkLists(BaseModel):
 
 async def work_lists(client: Client, clinic_id: str) -> WorkLists:
     """Read the lists from Temporal's visibility (search attributes), not from a side database."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", clinic_id):
+        raise InputError("a clinic id has letters, digits, '.', '_' and '-' only")
     lists: dict[str, list[WorkListItem]] = {w.value: [] for w in WorkList if w is not WorkList.NONE}
     query = (
         f"WorkflowType = 'CareInvitationWorkflow' AND ExecutionStatus = 'Running' "

@@ -46,7 +46,7 @@ from domain.invitation import (
     check_new_window,
 )
 from domain.timing import local_date, to_local
-from domain.types import SystemId
+from domain.types import SystemId, describe_validation_error
 from security.keyring import KeyringError, MissingKeyError
 from services.directory import DirectoryLoadError, SqliteDirectory, UnknownPatientError, load_directory_file
 from workflows.ids import group_booking_id, invitation_id
@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except ValidationError as err:
-        print(f"error: invalid input: {_describe(err)}", file=sys.stderr)
+        print(f"error: invalid input: {describe_validation_error(err)}", file=sys.stderr)
         return 2
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -546,15 +546,6 @@ def _one_line(message: str) -> str:
     if where:
         problems.append(where)
     return " ".join(part for part in (head, "; ".join(problems)) if part)
-
-
-def _describe(err: ValidationError) -> str:
-    """Each problem as `field: reason` (a whole-record rule as just its reason), without the input."""
-    problems = []
-    for e in err.errors(include_url=False, include_input=False, include_context=False):
-        where, msg = ".".join(str(p) for p in e["loc"]), str(e["msg"]).removeprefix("Value error, ")
-        problems.append(f"{where}: {msg}" if where else msg)
-    return "; ".join(problems)
 
 
 def _exit(code: int) -> NoReturn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from domain.identity import parse_patient_id
 from domain.phone import normalize_mobile
@@ -27,3 +27,12 @@ class ContractModel(BaseModel):
     """Base of every contract model: validation errors never echo the input (patient data)."""
 
     model_config = ConfigDict(hide_input_in_errors=True)
+
+
+def describe_validation_error(err: ValidationError) -> str:
+    """Each problem as `field: reason` on one line (a model rule as just its reason), never the input."""
+    problems = []
+    for e in err.errors(include_url=False, include_input=False, include_context=False):
+        where, msg = ".".join(str(p) for p in e["loc"]), str(e["msg"]).removeprefix("Value error, ")
+        problems.append(f"{where}: {msg}" if where else msg)
+    return "; ".join(problems)

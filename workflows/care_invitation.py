@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime, time, timedelta
 
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
@@ -41,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.invitation_schedule import Step, message_kind, next_step, state_after
     from domain.status import MessageChannel, MessageRecord, NextAction, Outcome, Reason, RecipientRole
     from domain.timing import local_date
+    from domain.types import describe_validation_error
     from workflows import search
     from workflows.ids import booking_reminder_id
     from workflows.metrics import count_message
@@ -219,7 +221,7 @@ class CareInvitationWorkflow:
         self._require(InvitationState.REQUEST, *SENDING)
         if change.window is not None:
             check_new_window(change.window, local_date(workflow.now()))
-        apply_change(self._request, change)
+        self._check_applies(change)
 
     @workflow.update
     async def convert(self, conversion: Conversion) -> InvitationStatus:
@@ -233,7 +235,7 @@ class CareInvitationWorkflow:
         self._require(InvitationState.REQUEST)
         if conversion.window is not None:
             check_new_window(conversion.window, local_date(workflow.now()))
-        apply_change(self._request, conversion)
+        self._check_applies(conversion)
 
     @workflow.query
     def status(self) -> InvitationStatus:
@@ -253,6 +255,13 @@ class CareInvitationWorkflow:
         )
         self._publish()
         return self.status()
+
+    def _check_applies(self, change: RequestChange | Conversion) -> None:
+        """The changed request must be valid (e.g. V1 when converting): one clear line, no input."""
+        try:
+            apply_change(self._request, change)
+        except ValidationError as err:
+            raise ValueError(describe_validation_error(err)) from None
 
     def _require(self, *states: InvitationState) -> None:
         if self._state not in states:

@@ -297,3 +297,19 @@ async def test_V1_V2_bad_requests_are_refused_at_the_edge(harness: Harness) -> N
         await create(
             harness, (await request(harness, first=21, last=60)).model_copy(update={"clinic_id": "x"})
         )
+
+
+async def test_V1_converting_a_request_without_referral_is_refused_with_one_clear_line(
+    harness: Harness,
+) -> None:
+    plain = await request(harness, first=21, last=60, invitation=False, referral_id=None)
+    async with harness.worker():
+        handle = await create(harness, plain)
+        await until(harness, handle, lambda s: s.state is InvitationState.REQUEST)
+        with pytest.raises(ops.InputError) as refused:
+            await ops.convert_request(harness.client, "r1", Conversion())
+        converted = await ops.convert_request(harness.client, "r1", Conversion(referral_id="ref-9"))
+    message = str(refused.value)
+    assert "referral" in message and "V1" in message and "\n" not in message
+    assert fx.PNR_ADULT_1177 not in message and "[type=" not in message
+    assert converted.state is InvitationState.INVITED  # window within six weeks: at once (V4)
