@@ -14,6 +14,7 @@ from collections.abc import MutableMapping
 from typing import Any, Literal, TextIO
 
 import structlog
+from temporalio import activity
 
 MASK = "[redacted]"
 
@@ -41,6 +42,16 @@ def _redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return type(value)(_redact(v) for v in value)
     return value
+
+
+def add_temporal_context(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Inside an activity: the workflow id, run id and activity type the line belongs to."""
+    if activity.in_activity():
+        info = activity.info()
+        event.setdefault("workflow_id", info.workflow_id)
+        event.setdefault("run_id", info.workflow_run_id)
+        event.setdefault("activity", info.activity_type)
+    return event
 
 
 def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -71,6 +82,7 @@ def configure_logging(
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            add_temporal_context,
             redact,
             renderer,
         ],

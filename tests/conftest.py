@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from security.codec import data_converter
+from security.keyring import Keyring
 from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workflow tests)
 from workflows.search import register_search_attributes
 
@@ -28,7 +29,7 @@ def venv_binary(name: str) -> str:
 @pytest_asyncio.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(Keyring.generate()),  # payloads encrypted, as in production
         test_server_existing_path=venv_binary("temporal-test-server"),
     ) as environment:
         await register_search_attributes(environment.client, "default")
