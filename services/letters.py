@@ -21,6 +21,7 @@ from fpdf import FPDF
 from pydantic import AwareDatetime, Field
 
 from domain.directory import PostalAddress
+from domain.invitation_text import swedish_date
 from domain.types import ContractModel
 
 __all__ = [
@@ -31,7 +32,6 @@ __all__ = [
     "build_letters",
     "letter_file_name",
     "render_letter",
-    "swedish_date",
     "to_latin1",
 ]
 
@@ -132,27 +132,6 @@ def to_latin1(text: str) -> str:
         base = "".join(d for d in unicodedata.normalize("NFKD", c) if not unicodedata.combining(d))
         out.append(base if base and all(ord(d) < 256 for d in base) else "?")
     return "".join(out)
-
-
-_MONTHS = (
-    "januari",
-    "februari",
-    "mars",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "augusti",
-    "september",
-    "oktober",
-    "november",
-    "december",
-)
-
-
-def swedish_date(day: date) -> str:
-    """E.g. `21 november 2026`."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 # --- PDF --------------------------------------------------------------------------------------------

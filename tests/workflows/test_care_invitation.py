@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHandle
-from temporalio.testing import WorkflowEnvironment
 
 import demo_data as fx
 import operations as ops
@@ -27,16 +25,6 @@ from domain.invitation import (
 from domain.status import MessageChannel, MessageKind, Outcome, ReminderState, ReminderStatus
 from domain.timing import local_date
 from tests.harness import Harness, eventually
-
-
-@pytest.fixture
-def document() -> dict[str, Any]:
-    return fx.demo_document()
-
-
-@pytest.fixture
-def harness(env: WorkflowEnvironment, tmp_path: Path, document: dict[str, Any]) -> Harness:
-    return Harness(env, tmp_path, document)
 
 
 async def day(harness: Harness, days: int) -> date:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
-from temporalio.testing import WorkflowEnvironment
 
 import demo_data as fx
 import operations as ops
@@ -25,16 +23,6 @@ def visit(patient_id: str = fx.PNR_ADULT_1177, booking_id: str = "b1", **fields:
         "reception_id": fx.RECEPTION_GENERAL,
         **fields,
     }
-
-
-@pytest.fixture
-def document() -> dict[str, Any]:
-    return fx.demo_document()
-
-
-@pytest.fixture
-def harness(env: WorkflowEnvironment, tmp_path: Path, document: dict[str, Any]) -> Harness:
-    return Harness(env, tmp_path, document)
 
 
 def sent(status: ReminderStatus) -> bool:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
 import demo_data as fx
 import operations as ops
@@ -14,16 +12,6 @@ from domain.booking import GroupBooking, GroupParticipant, VisitBooking
 from domain.status import GroupState, GroupStatus, Outcome, Reason, RecipientRole, ReminderState
 from tests.harness import Harness, eventually
 from workflows.ids import booking_reminder_id, team_reminder_id
-
-
-@pytest.fixture
-def document() -> dict[str, Any]:
-    return fx.demo_document()
-
-
-@pytest.fixture
-def harness(env: WorkflowEnvironment, tmp_path: Path, document: dict[str, Any]) -> Harness:
-    return Harness(env, tmp_path, document)
 
 
 async def hosp_bookings(harness: Harness, flags: tuple[bool, ...]) -> list[VisitBooking]:
