@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from services.sms import SENDER
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -17,7 +19,7 @@ class Settings(BaseModel):
     task_queue: str = "patient-messaging"
     data_dir: Path = PROJECT_DIR / ".data"
     sms_gateway: Literal["outbox", "46elks"] = "outbox"
-    sms_sender: str = "Varden"
+    sms_sender: str = Field(default="Varden", pattern=SENDER)  # checked at start, not at each send
     elks_url: str = "https://api.46elks.com"
     elks_username: str | None = None
     elks_password: str | None = None

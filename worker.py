@@ -7,6 +7,7 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -14,6 +15,7 @@ from activities.invitations import InvitationActivities
 from activities.reminders import ReminderActivities
 from config import Settings
 from connection import connect_client, metrics_runtime
+from domain.types import describe_validation_error
 from logging_setup import configure_logging
 from security.keyring import KeyringError, MissingKeyError
 from services.directory import SqliteDirectory
@@ -86,7 +88,12 @@ def build_worker(
 
 
 async def main() -> None:
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValidationError as err:  # e.g. PM_SMS_SENDER that the provider would refuse
+        configure_logging()
+        log.error("worker_refused_to_start", reason=describe_validation_error(err))
+        raise SystemExit(2) from None
     configure_logging(settings.log_format)
     try:
         client = await connect_client(settings, runtime=metrics_runtime(settings))
