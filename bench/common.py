@@ -157,6 +157,46 @@ def rss_mb(pid: int | None) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (None when it is gone)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by named processes between `start()` and `stop()`."""
+
+    def __init__(self, pids: dict[str, Callable[[], int | None]]) -> None:
+        self._pids = pids
+        self._start: dict[str, float | None] = {}
+
+    def _now(self) -> dict[str, float | None]:
+        values = {name: cpu_seconds(pid()) for name, pid in self._pids.items()}
+        times = os.times()
+        values["bench"] = times.user + times.system
+        return values
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> dict[str, float | None]:
+        end = self._now()
+        return {
+            name: (
+                round(end[name] - self._start[name], 2)
+                if end[name] is not None and self._start.get(name) is not None
+                else None
+            )
+            for name in end
+        }
+
+
 class Child:
     """A subprocess with its output in a log file; stopped by its own pid."""
 

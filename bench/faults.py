@@ -321,7 +321,8 @@ def report(r: dict[str, Any]) -> bool:
         print(
             f"{'PASS' if p['ok'] else 'FAIL'}  {name} ({extra}): {p['sms_in_outbox']}/{p['expected']} SMS, "
             f"keys twice {p['keys_twice']}, bookings with two SMS {p['bookings_with_two_sms']}, numbers with "
-            f"two SMS {p['numbers_with_two_sms']}, resends absorbed by the key {p['resends_absorbed_by_key']}, "
+            f"two SMS {p['numbers_with_two_sms']}, resends absorbed by the key "
+            f"{p['resends_absorbed_by_key']}, "
             f"last SMS {p['last_sms_s_after_due']} s after the due moment"
         )
     f = r.get("flaky")
@@ -329,8 +330,9 @@ def report(r: dict[str, Any]) -> bool:
         ok &= f["ok"]
         pv = f["provider"]
         print(
-            f"{'PASS' if f['ok'] else 'FAIL'}  flaky provider: {f['valid_delivered']}/{f['expected_valid']} valid "
-            f"delivered, {f['valid_delivered_twice']} twice; invalid numbers {f['invalid_numbers']}: requested "
+            f"{'PASS' if f['ok'] else 'FAIL'}  flaky provider: {f['valid_delivered']}/{f['expected_valid']} "
+            f"valid delivered, {f['valid_delivered_twice']} twice; invalid numbers {f['invalid_numbers']}: "
+            "requested "
             f"once {f['invalid_requested_once']}, recorded failed/invalid_number "
             f"{f['invalid_recorded_failed_invalid_number']}; provider saw {pv['requests']} requests, "
             f"{pv['failed_5xx']} x 503, {pv['timeouts']} timeouts; last delivery "

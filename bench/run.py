@@ -42,6 +42,7 @@ from bench.common import (
     PYTHON,
     RECEPTION,
     Child,
+    CpuMeter,
     DevServer,
     RssMonitor,
     bounded_gather,
@@ -106,6 +107,13 @@ class Bench:
         self.patients = max(1, min(args.n, 10_000))
         self.client: Client
         self.rss = RssMonitor(lambda: self.worker.pid)
+        self.cpu = CpuMeter(
+            {
+                "server": lambda: self.server.pid,
+                "worker": lambda: self.worker.pid,
+                "bare_worker": lambda: self.bare_worker.pid,
+            }
+        )
 
     def gap(self, n: int) -> float:
         """Seconds from the first start to the due moment: room for all starts (and their first tasks)."""
@@ -148,6 +156,7 @@ class Bench:
         return {"completed": reached_count, "all_completed": ok, "started_s": round(started, 2)}
 
     def _figures(self, n: int, starts_s: float, due: datetime, done_unix: list[float]) -> dict[str, Any]:
+        cpu = self.cpu.stop()
         due_unix = due.timestamp()
         late = [t - due_unix for t in done_unix]
         span = (max(done_unix) - due_unix) if done_unix else None
@@ -158,12 +167,15 @@ class Bench:
             "drain_s": round(span, 1) if span else None,
             "lateness_s": lateness(late),
             "worker_rss_peak_mb": self.rss.peak or None,
+            "cpu_s": cpu,
+            "cpu_ms_per_workflow": {k: round(v * 1000 / n, 1) for k, v in cpu.items() if v is not None},
             "load_after": load(),
         }
 
     async def bare(self, n: int) -> dict[str, Any]:
         due = due_moment(self.gap(n))
         log(f"bare: starting {n} workflows due {due.isoformat()}")
+        self.cpu.start()
 
         async def start(i: int) -> None:
             await self.client.start_workflow(
@@ -182,6 +194,7 @@ class Bench:
         self.add_clinic(clinic_due_at("bench-rem", due, visit))
         log(f"reminders: booking {n} visits at {visit.isoformat()}, S6 moment {due.isoformat()}")
         self.rss.reset()
+        self.cpu.start()
 
         async def book(i: int) -> None:
             booking = VisitBooking(
@@ -213,6 +226,7 @@ class Bench:
         window = DateWindow(first_date=first, last_date=first + timedelta(days=30))
         log(f"invitations: creating {n}, window from {first}, invitation due {due.isoformat()}")
         self.rss.reset()
+        self.cpu.start()
 
         async def create(i: int) -> None:
             request = CareInvitation(
@@ -265,6 +279,7 @@ class Bench:
                 await ops.book_visit(self.client, "patient-messaging", self.directory, booking)
 
             t0 = time.monotonic()
+            self.cpu.start()
             starts_s = await bounded_gather(range(started, level), book)  # type: ignore[arg-type]
             previous, started = started, level
 
@@ -279,6 +294,7 @@ class Bench:
                 progress=lambda c, lvl=level: f"sleeping: {c}/{lvl} asleep",
             )
             settled_s = time.monotonic() - t0
+            cpu = self.cpu.stop()
             await asyncio.sleep(self.args.settle)
             samples = []
             for _ in range(3):
@@ -290,6 +306,9 @@ class Bench:
                 "all_asleep": ok,
                 "starts_per_s": round((level - previous) / starts_s, 1) if starts_s else None,
                 "asleep_after_s": round(settled_s, 1),
+                "cpu_ms_per_workflow": {
+                    k: round(v * 1000 / (level - previous), 1) for k, v in cpu.items() if v is not None
+                },
                 "worker_rss_mb": samples[-1],
                 "worker_rss_peak_mb": self.rss.peak or None,
                 "server_rss_mb": self.server.rss_mb(),
@@ -337,11 +356,16 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         checks.append(
             {
                 "target": f"worker RSS <= {TARGET_RSS_MB:.0f} MB at {TARGET_RSS_AT} sleeping",
-                "value": f"{top['worker_rss_mb']} MB at {top['sleeping']} (run --sleeping ...,{TARGET_RSS_AT})",
+                "value": f"{top['worker_rss_mb']} MB at {top['sleeping']} "
+                f"(run --sleeping ...,{TARGET_RSS_AT})",
                 "pass": None,
             }
         )
     return checks
+
+
+def _ratio(p: dict[str, Any], b: dict[str, Any], key: str) -> float | None:
+    return round(p[key] / b[key], 2) if p.get(key) and b.get(key) else None
 
 
 def report(results: dict[str, Any]) -> None:
@@ -351,76 +375,27 @@ def report(results: dict[str, Any]) -> None:
         p = results.get(name)
         if not p:
             continue
-        ratio_s = (
-            p["starts_per_s"] / b["starts_per_s"] if b.get("starts_per_s") and p.get("starts_per_s") else None
-        )
-        ratio_c = (
-            p["completions_per_s"] / b["completions_per_s"]
-            if b.get("completions_per_s") and p.get("completions_per_s")
-            else None
-        )
-        late = p["lateness_s"]
+        late, cpu = p["lateness_s"], p.get("cpu_ms_per_workflow", {})
+        worker_cpu = cpu.get("bare_worker" if name == "bare" else "worker")
         rows.append(
-            [
-                name,
-                p["n"],
-                p["completed"],
-                p["starts_per_s"],
-                ratio_s and round(ratio_s, 2),
-                p["completions_per_s"],
-                ratio_c and round(ratio_c, 2),
-                late["p50"],
-                late["p99"],
-                late["max"],
-                p["worker_rss_peak_mb"],
-            ]
-        )
+            [name, p["n"], p["completed"], p["starts_per_s"], _ratio(p, b, "starts_per_s"),
+             p["completions_per_s"], _ratio(p, b, "completions_per_s"), late["p50"], late["p99"], late["max"],
+             cpu.get("server"), worker_cpu, cpu.get("bench"), p["worker_rss_peak_mb"], p["load_after"][0]]
+        )  # fmt: skip
+    headers = ["phase", "n", "done", "starts/s", "x bare", "done/s", "x bare", "late p50 s", "p99 s", "max s",
+               "server ms/wf", "worker ms/wf", "client ms/wf", "RSS peak MB", "load"]  # fmt: skip
     print()
-    print(
-        table(
-            [
-                "phase",
-                "n",
-                "done",
-                "starts/s",
-                "x bare",
-                "done/s",
-                "x bare",
-                "late p50 s",
-                "p99 s",
-                "max s",
-                "RSS peak MB",
-            ],
-            rows,
-        )
-    )
+    print(table(headers, rows))
     if results.get("sleeping"):
+        sleeping = [
+            [r["sleeping"], r["asleep"], r["starts_per_s"], r["asleep_after_s"],
+             r["cpu_ms_per_workflow"].get("server"), r["cpu_ms_per_workflow"].get("worker"),
+             r["worker_rss_mb"], r["worker_rss_peak_mb"], r["server_rss_mb"], r["load"][0]]
+            for r in results["sleeping"]
+        ]  # fmt: skip
         print()
-        print(
-            table(
-                [
-                    "sleeping",
-                    "asleep",
-                    "starts/s",
-                    "all asleep after s",
-                    "worker RSS MB",
-                    "peak MB",
-                    "server RSS MB",
-                ],
-                [
-                    [
-                        r["sleeping"],
-                        r["asleep"],
-                        r["starts_per_s"],
-                        r["asleep_after_s"],
-                        r["worker_rss_mb"],
-                        r["worker_rss_peak_mb"],
-                        r["server_rss_mb"],
-                    ]
-                    for r in results["sleeping"]
-                ],
-            )
-        )
+        print(table(["sleeping", "asleep", "starts/s", "all asleep after s", "server ms/wf", "worker ms/wf",
+                     "worker RSS MB", "peak MB", "server RSS MB", "load"], sleeping))  # fmt: skip
     print()
     for check in results["targets"]:
         verdict = {True: "PASS", False: "FAIL", None: "N/A "}[check["pass"]]
@@ -510,7 +485,8 @@ def main() -> None:
     if "scan" in results:
         print(f"\npatient-data scan: {results['scan']['verdict']}")
     print(
-        f"\nload average at start {results['machine']['loadavg_at_start']}, at end {results['loadavg_at_end']}; "
+        f"\nload average at start {results['machine']['loadavg_at_start']}, "
+        f"at end {results['loadavg_at_end']}; "
         f"{results['duration_s']} s; data {results['data_dir']}"
     )
     write_json(args.json, results)

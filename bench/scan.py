@@ -268,7 +268,8 @@ def summary(result: dict[str, Any], examples: int = 3) -> dict[str, Any]:
 def print_report(result: dict[str, Any], examples: int) -> None:
     s = summary(result, examples)
     print(
-        f"scanned {result['data_dir']} for {result['patients']} patients' personnummer, names and phone numbers"
+        f"scanned {result['data_dir']} for {result['patients']} patients' personnummer, names "
+        "and phone numbers"
     )
     for item in s["files_scanned"]:
         size = f", {item['bytes']:,} bytes" if "bytes" in item else ""

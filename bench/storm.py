@@ -124,7 +124,8 @@ def main() -> None:
     print(f"\n{verdict}  provider rejections (429): {p['rejected_429']} (target 0)")
     verdict = "PASS" if r["all_delivered"] and p["numbers_delivered_twice_or_more"] == 0 else "FAIL"
     print(
-        f"{verdict}  every reminder delivered exactly once: {p['distinct_numbers_delivered']}/{r['settings']['n']}"
+        f"{verdict}  every reminder delivered exactly once: "
+        f"{p['distinct_numbers_delivered']}/{r['settings']['n']}"
         f", {p['numbers_delivered_twice_or_more']} twice"
     )
     print(

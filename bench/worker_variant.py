@@ -1,11 +1,13 @@
-"""The real worker (`worker.main`, unchanged) with `Worker(...)` options that worker.py has no setting for yet.
+"""The real worker (`worker.main`, unchanged) with `Worker` options that worker.py has no setting for yet.
 
     PM_SMS_RATE_LIMIT=50 python -m bench.worker_variant
 
 - `PM_SMS_RATE_LIMIT` → `max_task_queue_activities_per_second` (server-side, for the whole task queue);
 - `PM_BENCH_MAX_CACHED_WORKFLOWS` → `max_cached_workflows`;
 - `PM_BENCH_MAX_CONCURRENT_ACTIVITIES` → `worker.MAX_CONCURRENT_ACTIVITIES` (activity slots and threads);
-- `PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS` → `max_concurrent_workflow_tasks`.
+- `PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS` → `max_concurrent_workflow_tasks`;
+- `PM_BENCH_UNSANDBOXED=1` → `workflow_runner=UnsandboxedWorkflowRunner()` (to measure what the
+  sandbox costs; not a recommendation).
 
 Everything else (client, payload codec, logging, activities, workflows) is `worker.main` as it is: the
 options are added by wrapping the `Worker` class that `worker.build_worker` constructs.
@@ -18,7 +20,7 @@ import contextlib
 import os
 from typing import Any
 
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import worker as real
 
@@ -32,6 +34,8 @@ def overrides(env: dict[str, str] | None = None) -> dict[str, Any]:
         found["max_cached_workflows"] = int(env["PM_BENCH_MAX_CACHED_WORKFLOWS"])
     if env.get("PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS"):
         found["max_concurrent_workflow_tasks"] = int(env["PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS"])
+    if env.get("PM_BENCH_UNSANDBOXED") == "1":
+        found["workflow_runner"] = UnsandboxedWorkflowRunner()
     return found
 
 
