@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from domain.types import ContractModel, MobileNumber, PatientIdStr, SystemId
+from domain.types import ClockTime, ContractModel, MobileNumber, PatientIdStr, SystemId
 
 
 class Reception(ContractModel):
@@ -33,10 +33,10 @@ class Clinic(ContractModel):
     phone: str | None = None
     sms_connected: bool = False
     sms_days_before: int = Field(default=1, ge=0, le=14)
-    sms_send_time: time = time(9, 0)
-    sms_window_start: time = time(8, 0)
-    sms_window_end: time = time(20, 0)
-    invitation_send_time: time = time(8, 0)
+    sms_send_time: ClockTime = time(9, 0)
+    sms_window_start: ClockTime = time(8, 0)
+    sms_window_end: ClockTime = time(20, 0)
+    invitation_send_time: ClockTime = time(8, 0)
     receptions: list[Reception] = Field(default_factory=list)
 
     @model_validator(mode="after")

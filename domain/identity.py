@@ -36,8 +36,8 @@ class PatientId:
         return self.kind is IdKind.RESERVNUMMER
 
 
-_NUMBER = re.compile(r"^(\d{8})[-+]?(\d{4})$")
-_RESERV = re.compile(r"^(\d{8})-?([0-9A-Z]{4})$")
+_NUMBER = re.compile(r"^([0-9]{8})[-+]?([0-9]{4})$")  # ASCII digits only: one canonical form
+_RESERV = re.compile(r"^([0-9]{8})-?([0-9A-Z]{4})$")
 
 
 def parse_patient_id(raw: str) -> PatientId:

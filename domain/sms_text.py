@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 
-from domain.timing import STOCKHOLM
+from domain.timing import to_local
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -111,9 +111,7 @@ def to_gsm7(text: str) -> str:
 
 
 def _when(visit_start: datetime) -> str:
-    if visit_start.tzinfo is None or visit_start.utcoffset() is None:
-        raise ValueError("visit_start must be timezone-aware")
-    local = visit_start.astimezone(STOCKHOLM)
+    local = to_local(visit_start)  # through UTC: also right for a zoneinfo time in a DST gap
     return f"{_WEEKDAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} kl {local:%H:%M}"
 
 

@@ -107,14 +107,19 @@ def _in_window(dt: datetime, clinic: Clinic) -> bool:
 
 
 def _window_opening_from(candidate: datetime, clinic: Clinic) -> datetime:
-    """`candidate` if it is inside the window, else the next time the window opens."""
-    lt = local_time(candidate)
+    """`candidate` if it is inside the window, else the next time the window opens (never earlier than
+    `candidate`; an opening in a daylight-saving gap is skipped, one in the repeated autumn hour is
+    tried at both of its occurrences)."""
+    if _in_window(candidate, clinic):
+        return to_local(candidate)
     day = local_date(candidate)
-    if lt < clinic.sms_window_start:
-        return at_local(day, clinic.sms_window_start)
-    if lt >= clinic.sms_window_end:
-        return at_local(day + timedelta(days=1), clinic.sms_window_start)
-    return to_local(candidate)
+    for offset in range(3):  # two days in a row never both lose the window to a clock change
+        wall = datetime.combine(day + timedelta(days=offset), clinic.sms_window_start, tzinfo=STOCKHOLM)
+        for fold in (0, 1):
+            opening = to_local(wall.replace(fold=fold))
+            if opening >= candidate and _in_window(opening, clinic):
+                return opening
+    raise AssertionError("the sending window never opens")
 
 
 def plan_sms_send(visit_start: datetime, now: datetime, clinic: Clinic) -> SendPlan:

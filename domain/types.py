@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from datetime import time
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+)
 
 from domain.identity import parse_patient_id
 from domain.phone import normalize_mobile
@@ -21,6 +30,18 @@ PatientIdStr = Annotated[str, AfterValidator(lambda raw: parse_patient_id(raw).v
 
 MobileNumber = Annotated[str, AfterValidator(normalize_mobile)]
 """A mobile number normalised to E.164; landlines are refused."""
+
+
+def _clock_time(value: object) -> object:
+    if isinstance(value, time) and value.tzinfo is None:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{2}:[0-9]{2}(:[0-9]{2})?", value.strip()):
+        return value.strip()
+    raise ValueError("a clinic time is a Stockholm wall-clock time written HH:MM, without offset")
+
+
+ClockTime = Annotated[time, BeforeValidator(_clock_time)]
+"""A clinic's wall-clock time in Europe/Stockholm (S6, V3)."""
 
 
 class ContractModel(BaseModel):
