@@ -52,8 +52,6 @@ ZONES = [
 ]
 DST_SPRING = [date(2026, 3, 29), date(2027, 3, 28), date(2028, 3, 26)]
 DST_AUTUMN = [date(2026, 10, 25), date(2027, 10, 31), date(2028, 10, 29)]
-DST_HOUR = (time(2, 0), time(3, 0))
-"""Stockholm changes clocks between 02:00 and 03:00 local time (the hour skipped or repeated)."""
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MEDIUM = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -69,10 +67,6 @@ def sthlm(dt: datetime) -> datetime:
 
 def utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC)
-
-
-def in_dst_hour(t: time) -> bool:
-    return DST_HOUR[0] <= t < DST_HOUR[1]
 
 
 def age(birth: date, day: date) -> int:
@@ -734,12 +728,6 @@ leads = st.one_of(
     st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=10)),
     st.integers(0, 10 * 24 * 60).map(lambda m: timedelta(minutes=m)),
 )
-
-
-def dst_days_near(a: datetime, b: datetime) -> tuple[bool, bool]:
-    """(a spring change, an autumn change) on a Stockholm date within a day of [a, b]."""
-    lo, hi = sthlm(a).date() - timedelta(days=1), sthlm(b).date() + timedelta(days=1)
-    return any(lo <= d <= hi for d in DST_SPRING), any(lo <= d <= hi for d in DST_AUTUMN)
 
 
 def first_valid_moment(clinic: Clinic, now: datetime, deadline: datetime) -> datetime | None:
