@@ -389,12 +389,20 @@ async def bounded_gather(
 
 
 class RssMonitor:
-    """Samples a process's VmRSS every `interval` seconds in the background; keeps the peak."""
+    """Samples every `interval` seconds in the background: the worker's VmRSS (keeps the peak) and the
+    CPU seconds of the named processes (for the utilisation during a time window)."""
 
-    def __init__(self, pid_of: Callable[[], int | None], interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        pid_of: Callable[[], int | None],
+        cpu_pids: dict[str, Callable[[], int | None]] | None = None,
+        interval: float = 1.0,
+    ) -> None:
         self._pid_of = pid_of
+        self._cpu_pids = cpu_pids or {}
         self._interval = interval
         self.peak: float = 0.0
+        self.samples: list[tuple[float, dict[str, float | None]]] = []
         self._task: asyncio.Task[None] | None = None
 
     async def _run(self) -> None:
@@ -402,7 +410,23 @@ class RssMonitor:
             value = rss_mb(self._pid_of())
             if value:
                 self.peak = max(self.peak, value)
+            self.samples.append((time.time(), {k: cpu_seconds(pid()) for k, pid in self._cpu_pids.items()}))
+            del self.samples[:-3600]
             await asyncio.sleep(self._interval)
+
+    def utilisation(self, since_unix: float, until_unix: float) -> dict[str, float]:
+        """CPU use of each process between two moments, in cores (1.0 = one core busy all the time)."""
+        window = [
+            s for s in self.samples if since_unix - self._interval <= s[0] <= until_unix + self._interval
+        ]
+        if len(window) < 2:
+            return {}
+        (t0, first), (t1, last) = window[0], window[-1]
+        return {
+            k: round((last[k] - first[k]) / (t1 - t0), 2)  # type: ignore[operator]
+            for k in first
+            if first[k] is not None and last.get(k) is not None
+        }
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
