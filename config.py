@@ -28,6 +28,7 @@ class Settings(BaseModel):
     inbox_token: str | None = None
     log_format: Literal["json", "console", "auto"] = "auto"
     local: bool = False  # set by `dev.py run`: a missing key is created in the data folder
+    max_cached_workflows: int = 500  # measured: 240 MB worker RSS at 20k sleeping (1000: 335 MB)
     metrics_bind: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
     tls: bool = False
     tls_cert: Path | None = None  # client certificate and key for mTLS
@@ -55,6 +56,7 @@ class Settings(BaseModel):
             "log_format": os.environ.get("PM_LOG_FORMAT"),
             "local": os.environ.get("PM_LOCAL"),
             "metrics_bind": os.environ.get("PM_METRICS_BIND"),
+            "max_cached_workflows": os.environ.get("PM_MAX_CACHED_WORKFLOWS"),
             "tls": os.environ.get("TEMPORAL_TLS"),
             "tls_cert": os.environ.get("TEMPORAL_TLS_CERT"),
             "tls_key": os.environ.get("TEMPORAL_TLS_KEY"),

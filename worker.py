@@ -69,7 +69,7 @@ def build_worker(
     reminders: ReminderActivities,
     invitations: InvitationActivities,
     executor: ThreadPoolExecutor,
-    max_cached_workflows: int = 1000,
+    max_cached_workflows: int = Settings().max_cached_workflows,
 ) -> Worker:
     return Worker(
         client,
@@ -107,6 +107,7 @@ async def main() -> None:
             reminder_activities(settings),
             invitation_activities(settings),
             executor,
+            settings.max_cached_workflows,
         )
         log.info(
             "worker_started",
