@@ -3,9 +3,10 @@
     python -m bench.bare --address 127.0.0.1:7233 --data-dir DIR --task-queue bench-bare
 
 The worker is configured like the real one (same client, data converter, activity thread pool of
-`worker.MAX_CONCURRENT_ACTIVITIES`, `max_cached_workflows=1000`) and runs in its own process like the
-real worker, so the two are compared on equal terms. Each activity appends "<workflow id> <unix time>"
-to `<data_dir>/bare-done.txt`: the benchmark counts completions there, not with `handle.result()`.
+`worker.MAX_CONCURRENT_ACTIVITIES`, the same `max_cached_workflows` setting) and runs in its own
+process like the real worker, so the two are compared on equal terms. Each activity appends
+"<workflow id> <unix time>" to `<data_dir>/bare-done.txt`: the benchmark counts completions there,
+not with `handle.result()`.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def read_done(data_dir: Path) -> list[float]:
 
 async def main() -> None:
     from bench.common import settings_for
+    from config import Settings
     from starter import connect
     from worker import MAX_CONCURRENT_ACTIVITIES
 
@@ -81,7 +83,7 @@ async def main() -> None:
             activities=[recorder.noop],
             activity_executor=executor,
             max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
-            max_cached_workflows=1000,
+            max_cached_workflows=getattr(Settings.from_env(), "max_cached_workflows", 1000),
         )
         print("bare_worker_started", flush=True)
         await worker.run()
