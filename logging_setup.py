@@ -18,16 +18,34 @@ from temporalio import activity
 
 MASK = "[redacted]"
 
+_HEX = "[0-9A-Fa-f]"
+_UUID_GROUPS = [f"{_HEX}{{{n}}}" for n in (8, 4, 4, 4, 12)]
+
+
+def _uuid_from_group(k: int) -> str:
+    """A UUID's groups from the k-th on, the groups before it just behind."""
+    behind = "-".join(_UUID_GROUPS[:k])
+    return (f"(?<={behind}-)" if k else "") + "-".join(_UUID_GROUPS[k:]) + f"(?!{_HEX})"
+
+
+_NOT_IN_UUID = "(?!" + "|".join(_uuid_from_group(k) for k in range(len(_UUID_GROUPS))) + ")"
+"""No match starts at a group of a UUID (8-4-4-4-12 hex, e.g. a Temporal run id); as no match starts
+inside a word either, a UUID's digits are never masked, even in groups of digits only."""
+
 _PATIENT_ID = re.compile(
-    r"(?<![\w])(?:"
+    r"(?<![\w])" + _NOT_IN_UUID + r"(?:"
     r"(?:19|20)\d{6}[-+ ]?\d{4}"  # personnummer / samordningsnummer with a 4-digit year
     r"|\d{6}[-+]\d{4}|\d{10}"  # ... with a 2-digit year
     r"|(?:19|20)\d{6}-?(?=[0-9A-Z]{0,3}[A-Z])[0-9A-Z]{4}"  # reservnummer: a letter in the last four
     r")(?![\w])",
     re.IGNORECASE,
 )
-_PHONE = re.compile(r"(?<![\w+])(?:(?:\+|00)46[\s-]*(?:\(0\)[\s-]*)?|0)[1-9](?:[\s-]?\d){6,9}(?!\d)")
-"""Swedish phone numbers: +46, 0046 or a national 0, with spaces, dashes or (0)."""
+_PHONE = re.compile(
+    r"(?<![\w+])" + _NOT_IN_UUID + r"(?:(?:\+|00)46[\s-]*(?:\(0\)[\s-]*)?|46|0)[1-9](?:[\s-]?\d){6,9}"
+    r"(?![\dA-Fa-f])"
+)
+"""Swedish phone numbers: +46, 0046, 46 or a national 0, with spaces, dashes or (0); not part of a hex
+word."""
 
 
 def redact_text(text: str) -> str:

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -510,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     except (ops.InputError, InvalidPatientId, UnknownPatientError, MissingKeyError, KeyringError) as err:
-        print(f"error: {_one_line(str(err))}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever the message
         return 2
     except ValidationError as err:
         print(f"error: invalid input: {describe_validation_error(err)}", file=sys.stderr)
@@ -520,32 +519,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _print(result, args.json)
     return 0
-
-
-_PYDANTIC_HEADER = re.compile(r"\s*\d+ validation errors? for \w+\s*$")
-_PYDANTIC_NOISE = re.compile(r"\s*\[type=[^\]]*\]|Value error, ")
-
-
-def _one_line(message: str) -> str:
-    """One line, also for an update validator's rejection that carries a rendered pydantic error:
-    `1 validation error for X` / `loc` / `  Value error, msg [type=...]` / `    For further information ...`
-    becomes `loc: msg` (several joined by `; `)."""
-    head, *rest = message.splitlines() or [""]
-    head = _PYDANTIC_HEADER.sub("", head).strip()
-    problems: list[str] = []
-    where = ""
-    for line in rest:
-        text = _PYDANTIC_NOISE.sub("", line).strip()
-        if not text or text.startswith("For further information"):
-            continue
-        if not line.startswith(" "):
-            where = text  # a field's location; its message follows, indented
-            continue
-        problems.append(f"{where}: {text}" if where else text)
-        where = ""
-    if where:
-        problems.append(where)
-    return " ".join(part for part in (head, "; ".join(problems)) if part)
 
 
 def _exit(code: int) -> NoReturn:

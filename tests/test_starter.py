@@ -403,3 +403,13 @@ def test_V12_cli_refuses_a_clinic_id_that_would_change_the_visibility_query(
 ) -> None:
     line = refused(["worklist", "--clinic", "kir' OR ClinicId != 'x"], capsys)
     assert "--clinic must be a system id" in line
+
+
+def test_cli_prints_a_multi_line_rejection_on_one_line(
+    loaded: SqliteDirectory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def reject(*_: object) -> None:
+        raise starter.ops.InputError("book rejected:\n  first problem\n  second problem\n")
+
+    monkeypatch.setattr(starter.ops, "check_booking", reject)
+    assert refused(book(), capsys) == "error: book rejected: first problem second problem"
