@@ -4,7 +4,8 @@ It can limit the rate (token bucket: more than `rate` requests within a second g
 of requests with 5xx, not answer a share within the client's timeout, and refuse chosen numbers with
 400 "Invalid to number" — always, before any random fault, so that each such number should see
 exactly one request. It counts requests and deliveries by `to` number (46elks has no idempotency
-key, so a number reached twice is an SMS sent twice).
+key, so a number reached twice is an SMS sent twice), and answers `GET /a1/sms?to=…&end=…` with the
+messages it delivered to that number, like 46elks' history.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -42,6 +44,7 @@ class ProviderStats:
     invalid_400: int = 0
     requests_by_to: Counter[str] = field(default_factory=Counter)
     delivered_by_to: Counter[str] = field(default_factory=Counter)
+    history_requests: int = 0
     first_request: float | None = None
     last_delivery: float | None = None
 
@@ -55,6 +58,7 @@ class ProviderStats:
             "failed_5xx": self.failed_5xx,
             "timeouts": self.timeouts,
             "invalid_400": self.invalid_400,
+            "history_requests": self.history_requests,
         }
 
 
@@ -66,6 +70,7 @@ class FakeProvider:
         self._random = random.Random(config.seed)
         self._tokens = config.rate or 0.0
         self._last = time.monotonic()
+        self._history: dict[str, list[dict[str, str]]] = {}  # to → delivered messages, oldest first
         self._server: ThreadingHTTPServer | None = None
         self.url = ""
 
@@ -80,8 +85,9 @@ class FakeProvider:
             return True
         return False
 
-    def decide(self, to: str) -> tuple[int, str, float]:
+    def decide(self, form: dict[str, str]) -> tuple[int, str, float]:
         """(status, body, delay) for one request; updates the counters."""
+        to = form.get("to", "")
         with self._lock:
             s = self.stats
             s.requests += 1
@@ -99,22 +105,35 @@ class FakeProvider:
                 return 503, "Service unavailable", 0.0
             if draw < self.config.fail_5xx + self.config.timeout:
                 s.timeouts += 1
-                if self.config.timeout_delivers:
-                    self._deliver(to)
-                return 200, self._created(to), self.config.timeout_s
-            self._deliver(to)
-            return 200, self._created(to), 0.0
+                if not self.config.timeout_delivers:
+                    return 200, json.dumps({"id": "s" + uuid.uuid4().hex}), self.config.timeout_s
+                return 200, self._deliver(form), self.config.timeout_s
+            return 200, self._deliver(form), 0.0
 
-    def _deliver(self, to: str) -> None:
+    def _deliver(self, form: dict[str, str]) -> str:
+        to = form.get("to", "")
         self.stats.delivered += 1
         self.stats.delivered_by_to[to] += 1
         self.stats.last_delivery = time.time()
+        sent = {
+            "id": "s" + uuid.uuid4().hex,
+            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
+            "direction": "outgoing",
+            "from": form.get("from", ""),
+            "to": to,
+            "message": form.get("message", ""),
+            "status": "delivered",
+        }
+        self._history.setdefault(to, []).append(sent)
+        return json.dumps({k: sent[k] for k in ("id", "created", "direction", "from", "to")})
 
-    @staticmethod
-    def _created(to: str) -> str:
-        return json.dumps(
-            {"id": "s" + uuid.uuid4().hex, "status": "created", "direction": "outgoing", "to": to}
-        )
+    def history(self, query: dict[str, str]) -> str:
+        """46elks' history for one number: messages created after `end`, newest first (one page)."""
+        with self._lock:
+            self.stats.history_requests += 1
+            sent = self._history.get(query.get("to", ""), [])
+            data = [m for m in reversed(sent) if m["created"] > query.get("end", "")]
+        return json.dumps({"data": data[:100]})
 
     def start(self) -> str:
         provider = self
@@ -128,9 +147,19 @@ class FakeProvider:
                 if self.path != "/a1/sms" or not self.headers.get("Authorization"):
                     status, body, delay = 404, "Not found", 0.0
                 else:
-                    status, body, delay = provider.decide(form.get("to", ""))
+                    status, body, delay = provider.decide(form)
                 if delay:
                     time.sleep(delay)
+                self._answer(status, body)
+
+            def do_GET(self) -> None:
+                url = urlsplit(self.path)
+                if url.path != "/a1/sms" or not self.headers.get("Authorization"):
+                    self._answer(404, "Not found")
+                else:
+                    self._answer(200, provider.history({k: v[0] for k, v in parse_qs(url.query).items()}))
+
+            def _answer(self, status: int, body: str) -> None:
                 payload = body.encode()
                 try:
                     self.send_response(status)

@@ -356,8 +356,9 @@ def main() -> None:
     parser.add_argument("--timeouts", type=float, default=0.05, help="share of provider calls timing out")
     parser.add_argument(
         "--timeout-delivers",
-        action="store_true",
-        help="a timed-out call was delivered all the same (its answer was lost)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="a timed-out call was delivered all the same, only its answer was lost (default)",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")

@@ -1,22 +1,67 @@
-"""A local HTTP server on 127.0.0.1 that answers like 46elks' SMS API (`POST /a1/sms`)."""
+"""A local HTTP server on 127.0.0.1 that answers like 46elks' SMS API.
+
+`POST /a1/sms` sends (as scripted); `GET /a1/sms?to=…&end=…` answers from `history`, the messages the
+fake accepted (2xx), newest first, like 46elks' "Fetch SMS history".
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qs
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.fake_http import FakeEndpoint, Request, serve
+
+ELKS_TIME = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 @dataclass
 class FakeElks(FakeEndpoint):
     status: int = 200
     body: str = json.dumps({"id": "s0a1b2c3d4", "status": "created", "direction": "outgoing"})
+    history: list[dict[str, Any]] = field(default_factory=list)
+    history_status: int = 200
+
+    def answered(self, request: Request, status: int, body: str) -> None:
+        if 200 <= status < 300:
+            form = request["form"]
+            assert isinstance(form, dict)
+            self.history.insert(
+                0, self.entry(json.loads(body)["id"], form["to"], form["message"], form["from"])
+            )
+
+    @staticmethod
+    def entry(id: str, to: str, message: str, sender: str, created: datetime | None = None) -> dict[str, Any]:
+        created = created or datetime.now(UTC)
+        return {
+            "id": id,
+            "created": created.strftime(ELKS_TIME),
+            "direction": "outgoing",
+            "from": sender,
+            "to": to,
+            "message": message,
+            "status": "delivered",
+        }
+
+    def answer_get(self, path: str) -> tuple[int, str]:
+        url = urlsplit(path)
+        if url.path != "/a1/sms":
+            return 404, "Not found"
+        if self.history_status != 200:
+            return self.history_status, "error"
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        data = [
+            m
+            for m in self.history
+            if m["to"] == query.get("to", m["to"]) and m["created"] > query.get("end", "")
+        ]
+        return 200, json.dumps({"data": data[: int(query.get("limit", 100))]})
 
 
 def _read(handler: BaseHTTPRequestHandler, raw: str) -> Request:

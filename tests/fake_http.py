@@ -1,4 +1,4 @@
-"""A local HTTP server on 127.0.0.1 that records each POST and answers as the test scripts it."""
+"""A local HTTP server on 127.0.0.1 that records each request and answers as the test scripts it."""
 
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ class FakeEndpoint:
     delay: float = 0.0
     requests: list[Request] = field(default_factory=list)
     scripted: list[tuple[int, str]] = field(default_factory=list)
+    gets: list[str] = field(default_factory=list)
+
+    def answered(self, request: Request, status: int, body: str) -> None:
+        """Called after a POST was decided (before any delay): a fake provider records what it accepted."""
+
+    def answer_get(self, path: str) -> tuple[int, str]:
+        return 404, "Not found"
 
 
 E = TypeVar("E", bound=FakeEndpoint)
@@ -33,10 +40,19 @@ def serve(fake: E, read: Callable[[BaseHTTPRequestHandler, str], Request]) -> It
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
-            fake.requests.append(read(self, self.rfile.read(length).decode()))
+            request = read(self, self.rfile.read(length).decode())
+            fake.requests.append(request)
+            status, body = fake.scripted.pop(0) if fake.scripted else (fake.status, fake.body)
+            fake.answered(request, status, body)
             if fake.delay:
                 time.sleep(fake.delay)
-            status, body = fake.scripted.pop(0) if fake.scripted else (fake.status, fake.body)
+            self._answer(status, body)
+
+        def do_GET(self) -> None:
+            fake.gets.append(self.path)
+            self._answer(*fake.answer_get(self.path))
+
+        def _answer(self, status: int, body: str) -> None:
             payload = body.encode()
             try:
                 self.send_response(status)

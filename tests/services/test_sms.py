@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -192,6 +194,74 @@ def test_elks_timeout_is_transient(elks: FakeElks, ledger: SentLedger) -> None:
     assert time.monotonic() - started < 0.95
     assert caught.value.reason == "timeout"
     assert_clean(caught.value)
+
+
+def test_elks_retry_after_a_timeout_finds_the_accepted_message_instead_of_sending_again(
+    elks: FakeElks, ledger: SentLedger
+) -> None:
+    """S15: 46elks has no idempotency key; a timed-out send that got through must not go twice."""
+    elks.delay = 1.0  # accepted, but the answer comes after the client's 0.5 s timeout
+    with gateway(elks, ledger) as sms:
+        with pytest.raises(TransientSmsError):
+            sms.send(message())
+        elks.delay = 0.0
+        receipt = sms.send(message())
+        assert sms.send(message()).duplicate is True
+    assert len(elks.requests) == 1
+    assert receipt.provider_id == "s0a1b2c3d4" and receipt.duplicate is False
+    (lookup,) = elks.gets
+    assert "to=%2B46701740605" in lookup and "end=" in lookup
+
+
+def test_elks_retry_after_a_failed_attempt_sends_when_history_has_no_match(
+    elks: FakeElks, ledger: SentLedger
+) -> None:
+    elks.scripted = [(503, "error")]
+    other_text = FakeElks.entry("s-other", TO, "En annan text", "RegionDemo")
+    elks.history.append(other_text)
+    with gateway(elks, ledger) as sms:
+        with pytest.raises(TransientSmsError):
+            sms.send(message())
+        assert sms.send(message()).provider_id == "s0a1b2c3d4"
+    assert len(elks.requests) == 2 and len(elks.gets) == 1
+
+
+def test_elks_history_match_claimed_by_another_key_does_not_count(elks: FakeElks, ledger: SentLedger) -> None:
+    """Two keys with the same number and text (siblings, one guardian): each gets its own SMS."""
+    elks.body = json.dumps({"id": "s-sibling", "status": "created", "direction": "outgoing"})
+    with gateway(elks, ledger) as sms:
+        sms.send(message(key="sms-reminder-sibling:v1:guardian-1"))
+        elks.status, elks.body = 503, "error"
+        with pytest.raises(TransientSmsError):
+            sms.send(message())
+        elks.status, elks.body = 200, json.dumps({"id": "s-own", "status": "created"})
+        assert sms.send(message()).provider_id == "s-own"
+    assert len(elks.requests) == 3
+
+
+def test_elks_unreadable_history_is_transient_and_sends_nothing(elks: FakeElks, ledger: SentLedger) -> None:
+    elks.delay = 1.0
+    with gateway(elks, ledger) as sms:
+        with pytest.raises(TransientSmsError):
+            sms.send(message())
+        elks.delay, elks.history_status = 0.0, 500
+        with pytest.raises(TransientSmsError) as caught:
+            sms.send(message())
+    assert caught.value.reason == "history"
+    assert_clean(caught.value)
+    assert len(elks.requests) == 1
+
+
+def test_elks_history_before_the_first_attempt_is_not_a_match(elks: FakeElks, ledger: SentLedger) -> None:
+    """A message with the same text sent an hour before our first attempt is another send."""
+    old = FakeElks.entry("s-old", TO, TEXT, "RegionDemo", created=datetime.now(UTC) - timedelta(hours=1))
+    elks.history.append(old)
+    elks.scripted = [(503, "error")]
+    with gateway(elks, ledger) as sms:
+        with pytest.raises(TransientSmsError):
+            sms.send(message())
+        assert sms.send(message()).provider_id == "s0a1b2c3d4"
+    assert len(elks.requests) == 2
 
 
 def test_elks_connection_refused_is_transient(ledger: SentLedger) -> None:
