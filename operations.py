@@ -28,7 +28,7 @@ from domain.invitation import (
     WorkList,
     check_new_window,
 )
-from domain.status import GroupStatus, ReminderStatus
+from domain.status import GroupStatus, ReminderState, ReminderStatus
 from domain.timing import local_date
 from services.directory import Directory
 from workflows import search
@@ -99,6 +99,12 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
     check_booking(directory, booking)
     workflow_id = reminder_id(booking)
     summary = f"SMS reminder {workflow_id} at {booking.clinic_id}/{booking.reception_id}"
+    attributes = search.at_start(
+        [
+            *search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value),
+            search.STATE.value_set(ReminderState.SCHEDULED.value),
+        ]
+    )
     try:
         if booking.team_visit_id:
             await client.start_workflow(
@@ -110,6 +116,7 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
                 start_signal_args=[booking],
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=summary,
+                search_attributes=attributes,
             )
         else:
             await client.start_workflow(
@@ -118,6 +125,7 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
                 id=workflow_id,
                 task_queue=task_queue,
                 static_summary=summary,
+                search_attributes=attributes,
                 **_START_OPTIONS,
             )
     except WorkflowAlreadyStartedError:

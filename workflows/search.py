@@ -10,7 +10,12 @@ from datetime import datetime
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 CLINIC = SearchAttributeKey.for_keyword("ClinicId")
@@ -30,6 +35,22 @@ ALL: list[SearchAttributeKey] = [
     BOOKING_CHANNEL,
     WORK_LIST,
 ]
+
+
+def visit_place(clinic_id: str, reception_id: str, channel: str) -> list[SearchAttributeUpdate]:
+    """The attributes of a visit that a reminder keeps all its life (a start may set them already)."""
+    return [
+        CLINIC.value_set(clinic_id),
+        RECEPTION.value_set(reception_id),
+        BOOKING_CHANNEL.value_set(channel),
+    ]
+
+
+def at_start(updates: list[SearchAttributeUpdate]) -> TypedSearchAttributes:
+    """The attributes to set when a workflow is started, so that it need not upsert them itself."""
+    return TypedSearchAttributes(
+        [SearchAttributePair(u.key, u.value) for u in updates if u.value is not None]
+    )
 
 
 def progress(state: str, next_kind: str | None, next_at: datetime | None) -> list[SearchAttributeUpdate]:

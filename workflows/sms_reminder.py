@@ -9,10 +9,12 @@ reschedule still moves the reminder; a cancel ends it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -44,7 +46,13 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search
     from workflows.metrics import count_message
 
+A = TypeVar("A")
+R = TypeVar("R")
+
 SEND_SMS = "send_sms_reminder"
+LEAN_HISTORY = "reminder-lean-history"
+"""Patch id: directory reads as local activities, search attributes upserted only when they change.
+Reminders started before it replay the old path (docs/changing-workflows.md)."""
 DIRECTORY_TIMEOUT = timedelta(seconds=30)
 DIRECTORY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 SEND_RETRY = RetryPolicy(
@@ -66,24 +74,15 @@ class SmsReminderWorkflow:
         self._state = ReminderState.SCHEDULED
         self._reason: Reason | None = None
         self._next: NextAction | None = None
+        self._lean = False
 
     @workflow.run
     async def run(self, booking: VisitBooking) -> ReminderStatus:
-        workflow.upsert_search_attributes(
-            [
-                search.CLINIC.value_set(booking.clinic_id),
-                search.RECEPTION.value_set(booking.reception_id),
-                search.BOOKING_CHANNEL.value_set(booking.channel.value),
-            ]
-        )
+        self._lean = workflow.patched(LEAN_HISTORY)
+        self._upsert(search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value))
         while not self._cancelled:
             version = self._version
-            clinic = await workflow.execute_activity_method(
-                ReminderActivities.load_clinic,
-                self._visit.clinic_id,
-                start_to_close_timeout=DIRECTORY_TIMEOUT,
-                retry_policy=DIRECTORY_RETRY,
-            )
+            clinic = await self._read_directory(ReminderActivities.load_clinic, self._visit.clinic_id)
             if await self._remind(clinic, version):
                 continue  # rescheduled or cancelled before the decision
             if not await self._wait_for_change(version, until=self._start):
@@ -123,12 +122,7 @@ class SmsReminderWorkflow:
             bookings=list(self._bookings.values()),
             at=workflow.now(),
         )
-        plan = await workflow.execute_activity_method(
-            ReminderActivities.plan_recipients,
-            visit,
-            start_to_close_timeout=DIRECTORY_TIMEOUT,
-            retry_policy=DIRECTORY_RETRY,
-        )
+        plan = await self._read_directory(ReminderActivities.plan_recipients, visit)
         if self._changed(version):
             return True  # S15: never sent for a visit cancelled or moved meanwhile
         if plan.blocker is not None:
@@ -165,6 +159,14 @@ class SmsReminderWorkflow:
             result = SendResult(outcome=Outcome.FAILED, reason=Reason.PROVIDER_UNAVAILABLE)
         self._record(role, version, result.outcome, to=result.to, reason=result.reason)
         return result
+
+    async def _read_directory(self, activity: Callable[[ReminderActivities, A], R], arg: A) -> R:
+        """A directory read: a local activity (no history events of its own), or on the old path a
+        regular one."""
+        execute = workflow.execute_local_activity_method if self._lean else workflow.execute_activity_method
+        return await execute(
+            activity, arg, start_to_close_timeout=DIRECTORY_TIMEOUT, retry_policy=DIRECTORY_RETRY
+        )
 
     async def _wait_for_change(self, version: int, until: datetime) -> bool:
         """Sleep until `until` unless the visit is rescheduled or cancelled (True if it was)."""
@@ -311,13 +313,20 @@ class SmsReminderWorkflow:
         self._messages.append(record)
         count_message(record)
 
+    def _upsert(self, updates: list[SearchAttributeUpdate]) -> None:
+        """Upsert search attributes; on the lean path only those that change (a start may set them)."""
+        if self._lean:
+            current = workflow.info().typed_search_attributes
+            updates = [u for u in updates if current.get(u.key) != u.value]
+            if not updates:
+                return
+        workflow.upsert_search_attributes(updates)
+
     def _set_state(self, state: ReminderState, reason: Reason | None = None) -> None:
         self._state = state
         self._reason = reason
         next_at = self._next.at if self._next else None
-        workflow.upsert_search_attributes(
-            search.progress(state.value, self._next and self._next.kind, next_at)
-        )
+        self._upsert(search.progress(state.value, self._next and self._next.kind, next_at))
         when = f", next {self._next.kind} at {self._next.at.isoformat()}" if self._next else ""
         workflow.set_current_details(
             f"{state.value}{f' ({reason.value})' if reason else ''}: visit {self._start.isoformat()} "

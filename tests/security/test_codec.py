@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload, SearchAttributes
-from temporalio.api.history.v1 import HistoryEvent
+from temporalio.api.history.v1 import HistoryEvent, MarkerRecordedEventAttributes
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -234,13 +234,23 @@ def sent(status: ReminderStatus) -> bool:
     return status.state is not ReminderState.SCHEDULED
 
 
+CORE_MARKER_DATA = {"patch-data", "data"}
+"""Marker details the SDK core writes itself, unencrypted: a patch id, a local activity's id, type and
+timing. A local activity's input and result are payloads like any other (encrypted)."""
+
+
 def payloads_in(message: Message) -> Iterator[Payload]:
     """Every payload of a history event, except search attributes (indexed by the server, unencrypted
-    by design: they hold system ids only)."""
+    by design: they hold system ids only) and the core's own marker data."""
     if isinstance(message, Payload):
         yield message
         return
     if isinstance(message, SearchAttributes):
+        return
+    if isinstance(message, MarkerRecordedEventAttributes):
+        for name, details in message.details.items():
+            if name not in CORE_MARKER_DATA:
+                yield from details.payloads
         return
     for field, value in message.ListFields():
         if field.message_type is None:
@@ -280,6 +290,12 @@ async def test_payloads_stored_on_the_server_are_ciphertext(tmp_path: Path) -> N
     assert len(payloads) > len(started.input.payloads)  # activity inputs and results, summary, ...
     assert {p.metadata["encoding"] for p in payloads} == {ENCODING}
     assert {p.metadata[KEY_ID_KEY] for p in payloads} == {keyring.current.key_id.encode()}
+    local_results = [
+        e.marker_recorded_event_attributes.details["result"]
+        for e in events
+        if "result" in e.marker_recorded_event_attributes.details
+    ]
+    assert local_results  # the directory reads are local activities: their results are encrypted too
     stored = b"".join(event.SerializeToString() for event in events)
     for secret in SECRETS:
         assert secret.encode() not in stored, "patient data stored in the clear"
