@@ -3,7 +3,7 @@
     python -m bench.bare --address 127.0.0.1:7233 --data-dir DIR --task-queue bench-bare
 
 The worker is configured like the real one (same client, data converter, activity thread pool of
-`worker.MAX_CONCURRENT_ACTIVITIES`, the same `max_cached_workflows` setting) and runs in its own
+`worker.MAX_CONCURRENT_ACTIVITIES`, the same `max_cached_workflows` and sandbox settings) and runs in its own
 process like the real worker, so the two are compared on equal terms. Each activity appends
 "<workflow id> <unix time>" to `<data_dir>/bare-done.txt`: the benchmark counts completions there,
 not with `handle.result()`.
@@ -66,7 +66,7 @@ async def main() -> None:
     from bench.common import settings_for
     from config import Settings
     from starter import connect
-    from worker import MAX_CONCURRENT_ACTIVITIES
+    from worker import MAX_CONCURRENT_ACTIVITIES, workflow_runner
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--address", required=True)
@@ -84,6 +84,7 @@ async def main() -> None:
             activity_executor=executor,
             max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
             max_cached_workflows=getattr(Settings.from_env(), "max_cached_workflows", 1000),
+            workflow_runner=workflow_runner(),
         )
         print("bare_worker_started", flush=True)
         await worker.run()

@@ -62,7 +62,11 @@ def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
 
 
 class SqliteFile:
-    """Base of the embedded stores: one SQLite file in WAL mode whose schema is created on first use."""
+    """Base of the embedded stores: one SQLite file in WAL mode whose schema is created on first use.
+
+    Each thread keeps one connection to the file and reuses it (opening one per call cost more than
+    the queries: sync activities run on a thread pool); `close()` closes them all.
+    """
 
     SCHEMA: str = ""
     """`CREATE TABLE IF NOT EXISTS …` statements, run once per instance before the first query."""
@@ -72,6 +76,8 @@ class SqliteFile:
         self._busy_timeout = busy_timeout
         self._ready = False
         self._ready_lock = threading.Lock()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
 
     def _ensure_schema(self) -> None:
         if self._ready:
@@ -88,23 +94,36 @@ class SqliteFile:
                             conn.execute(statement)
             self._ready = True
 
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            self._ensure_schema()
+            conn = self._local.conn = connect(self.path, busy_timeout=self._busy_timeout)
+            with self._ready_lock:
+                self._connections.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection (a later call opens new ones)."""
+        with self._ready_lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
+        self._local = threading.local()
+
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A connection inside a read transaction: all its statements see one snapshot."""
-        self._ensure_schema()
-        with closing(connect(self.path, busy_timeout=self._busy_timeout)) as conn:
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.rollback()
+        conn = self._connection()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A connection inside one `BEGIN IMMEDIATE` transaction: all or nothing."""
-        self._ensure_schema()
-        with (
-            closing(connect(self.path, busy_timeout=self._busy_timeout)) as conn,
-            transaction(conn),
-        ):
+        with transaction(self._connection()) as conn:
             yield conn
