@@ -63,6 +63,7 @@ def read_done(data_dir: Path) -> list[float]:
 
 
 async def main() -> None:
+    from bench import bare  # the workflow as `bench.bare.BareWorkflow`, not `__main__.BareWorkflow`
     from bench.common import settings_for
     from config import Settings
     from starter import connect
@@ -74,12 +75,12 @@ async def main() -> None:
     parser.add_argument("--task-queue", default="bench-bare")
     args = parser.parse_args()
     client = await connect(settings_for(args.address, args.data_dir))
-    recorder = Recorder(args.data_dir / DONE_FILE)
+    recorder = bare.Recorder(args.data_dir / DONE_FILE)
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
         worker = Worker(
             client,
             task_queue=args.task_queue,
-            workflows=[BareWorkflow],
+            workflows=[bare.BareWorkflow],
             activities=[recorder.noop],
             activity_executor=executor,
             max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
