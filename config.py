@@ -29,6 +29,9 @@ class Settings(BaseModel):
     log_format: Literal["json", "console", "auto"] = "auto"
     local: bool = False  # set by `dev.py run`: a missing key is created in the data folder
     max_cached_workflows: int = 500  # measured: 240 MB worker RSS at 20k sleeping (1000: 335 MB)
+    sms_rate_limit: float | None = Field(
+        default=None, gt=0
+    )  # activities/s on the task queue (provider's rate)
     metrics_bind: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
     tls: bool = False
     tls_cert: Path | None = None  # client certificate and key for mTLS
@@ -57,6 +60,7 @@ class Settings(BaseModel):
             "local": os.environ.get("PM_LOCAL"),
             "metrics_bind": os.environ.get("PM_METRICS_BIND"),
             "max_cached_workflows": os.environ.get("PM_MAX_CACHED_WORKFLOWS"),
+            "sms_rate_limit": os.environ.get("PM_SMS_RATE_LIMIT"),
             "tls": os.environ.get("TEMPORAL_TLS"),
             "tls_cert": os.environ.get("TEMPORAL_TLS_CERT"),
             "tls_key": os.environ.get("TEMPORAL_TLS_KEY"),

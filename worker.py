@@ -77,8 +77,13 @@ def build_worker(
     reminders: ReminderActivities,
     invitations: InvitationActivities,
     executor: ThreadPoolExecutor,
-    max_cached_workflows: int = Settings().max_cached_workflows,
+    *,
+    max_cached_workflows: int,
+    activities_per_second: float | None = None,
 ) -> Worker:
+    """The worker of all workflows and activities. `activities_per_second` caps the activities of the
+    whole task queue, server-side: the SMS provider's rate (the 09:00 storm). With the directory reads
+    as local activities, what it counts are the sends: SMS, 1177 messages and letters."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -93,6 +98,7 @@ def build_worker(
         max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
         max_cached_workflows=max_cached_workflows,
         workflow_runner=workflow_runner(),
+        max_task_queue_activities_per_second=activities_per_second,
     )
 
 
@@ -116,13 +122,15 @@ async def main() -> None:
             reminder_activities(settings),
             invitation_activities(settings),
             executor,
-            settings.max_cached_workflows,
+            max_cached_workflows=settings.max_cached_workflows,
+            activities_per_second=settings.sms_rate_limit,
         )
         log.info(
             "worker_started",
             task_queue=settings.task_queue,
             namespace=settings.namespace,
             metrics=settings.metrics_bind,
+            activities_per_second=settings.sms_rate_limit,
         )
         await worker.run()
 

@@ -129,7 +129,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             reminders = ReminderActivities(directory, outbox, "Varden")
             invitations = InvitationActivities(directory, inbox, letters)
             with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
-                async with build_worker(env.client, "clinic-year", reminders, invitations, executor):
+                async with build_worker(
+                    env.client, "clinic-year", reminders, invitations, executor, max_cached_workflows=1000
+                ):
                     now = await env.get_current_time()
                     today = local_date(now)
                     visits = [

@@ -2,8 +2,8 @@
 
     python -m bench.storm [--n 5000] [--rate 50] [--no-limit] [--json out.json]
 
-A fresh dev server and the real worker (`bench.worker_variant`: `worker.main` plus
-`max_task_queue_activities_per_second=rate`, from `PM_SMS_RATE_LIMIT`) with `PM_SMS_GATEWAY=46elks`
+A fresh dev server and the real worker (`PM_SMS_RATE_LIMIT=rate`: a task-queue activity rate limit)
+with `PM_SMS_GATEWAY=46elks`
 and `ELKS_URL` pointing at a local 46elks-shaped server (`bench.fake_provider`) that answers 429 when
 more than `rate` requests arrive within a second. N visits are booked 3 h after one due moment at a
 clinic whose send time is that moment. Prints what was delivered, how many requests the provider
@@ -47,7 +47,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     extra = {"PM_SMS_GATEWAY": "46elks", "ELKS_URL": url, "ELKS_USERNAME": "bench", "ELKS_PASSWORD": "bench"}
     if not args.no_limit:
         extra["PM_SMS_RATE_LIMIT"] = str(args.rate)
-    rig = Rig(data_dir, "bench.worker_variant", **extra)
+    rig = Rig(data_dir, **extra)
     results: dict[str, Any] = {
         "command": args.command_line,
         "machine": machine(),
@@ -56,8 +56,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     try:
         await rig.start([fake_patient(i) for i in range(args.n)])
-        # With the limit, the start-up activities (load_clinic) of the reminders are throttled too.
-        gap = args.gap or (20 + args.n / (args.rate if not args.no_limit else 80) * 1.2)
+        gap = args.gap or (20 + args.n / 80)
         due = due_moment(gap)
         log(f"booking {args.n} reminders due {due.isoformat()} (in {gap:.0f} s)")
         starts_s = await rig.book_storm("st", range(args.n), due)

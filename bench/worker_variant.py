@@ -1,8 +1,7 @@
 """The real worker (`worker.main`, unchanged) with `Worker` options that worker.py has no setting for yet.
 
-    PM_SMS_RATE_LIMIT=50 python -m bench.worker_variant
+    PM_BENCH_MAX_CACHED_WORKFLOWS=250 python -m bench.worker_variant
 
-- `PM_SMS_RATE_LIMIT` → `max_task_queue_activities_per_second` (server-side, for the whole task queue);
 - `PM_BENCH_MAX_CACHED_WORKFLOWS` → `max_cached_workflows`;
 - `PM_BENCH_MAX_CONCURRENT_ACTIVITIES` → `worker.MAX_CONCURRENT_ACTIVITIES` (activity slots and threads);
 - `PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS` → `max_concurrent_workflow_tasks`;
@@ -31,8 +30,6 @@ import worker as real
 def overrides(env: dict[str, str] | None = None) -> dict[str, Any]:
     env = dict(os.environ) if env is None else env
     found: dict[str, Any] = {}
-    if env.get("PM_SMS_RATE_LIMIT"):
-        found["max_task_queue_activities_per_second"] = float(env["PM_SMS_RATE_LIMIT"])
     if env.get("PM_BENCH_MAX_CACHED_WORKFLOWS"):
         found["max_cached_workflows"] = int(env["PM_BENCH_MAX_CACHED_WORKFLOWS"])
     if env.get("PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS"):

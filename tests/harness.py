@@ -51,7 +51,9 @@ class Harness:
         invitations = InvitationActivities(self.directory, self.inbox, self.letters)
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
             cache = 1000 if sticky else 0
-            async with build_worker(self.client, self.task_queue, reminders, invitations, executor, cache):
+            async with build_worker(
+                self.client, self.task_queue, reminders, invitations, executor, max_cached_workflows=cache
+            ):
                 yield
 
     async def now(self) -> datetime:

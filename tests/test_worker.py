@@ -1,0 +1,44 @@
+"""The worker's settings: the SMS provider's rate becomes a task-queue activity rate limit (storm)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+from temporalio.testing import WorkflowEnvironment
+
+from config import Settings
+from worker import build_worker, invitation_activities, reminder_activities
+
+
+def test_sms_rate_limit_is_read_from_the_environment_and_must_be_positive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings.from_env().sms_rate_limit is None
+    monkeypatch.setenv("PM_SMS_RATE_LIMIT", "50")
+    assert Settings.from_env().sms_rate_limit == 50.0
+    monkeypatch.setenv("PM_SMS_RATE_LIMIT", "0")
+    with pytest.raises(ValidationError, match="sms_rate_limit"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize("rate", [None, 50.0])
+async def test_build_worker_passes_the_rate_and_cache_to_the_task_queue(
+    env: WorkflowEnvironment, tmp_path: Path, rate: float | None
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        worker = build_worker(
+            env.client,
+            "q",
+            reminder_activities(settings),
+            invitation_activities(settings),
+            executor,
+            max_cached_workflows=123,
+            activities_per_second=rate,
+        )
+        config = worker.config()
+    assert config.get("max_task_queue_activities_per_second") == rate
+    assert config.get("max_cached_workflows") == 123
