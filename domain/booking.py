@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import AwareDatetime, Field, model_validator
@@ -18,6 +19,12 @@ class Channel(StrEnum):
 
 
 S8_FLAG_LOCKED = "the SMS reminder of a booking made in 1177 cannot be turned off (S8)"
+
+
+def check_new_start(start: datetime, now: datetime) -> None:
+    """S15: a visit can be moved only to a moment still ahead (the update validators' check)."""
+    if start <= now:
+        raise ValueError("the new start time has already passed")
 
 
 class VisitBooking(ContractModel):

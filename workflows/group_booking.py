@@ -12,7 +12,14 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from domain.booking import Cancellation, GroupBooking, GroupChange, Reschedule, SmsFlagChange
+    from domain.booking import (
+        Cancellation,
+        GroupBooking,
+        GroupChange,
+        Reschedule,
+        SmsFlagChange,
+        check_new_start,
+    )
     from domain.status import GroupState, GroupStatus
     from workflows.ids import booking_reminder_id
     from workflows.sms_reminder import SmsReminderWorkflow
@@ -58,8 +65,7 @@ class GroupBookingWorkflow:
     @reschedule.validator
     def _validate_reschedule(self, change: Reschedule) -> None:
         self._require_open()
-        if change.start <= workflow.now():
-            raise ValueError("the new start time has already passed")
+        check_new_start(change.start, workflow.now())
 
     @workflow.update
     async def set_sms_flag(self, change: SmsFlagChange) -> GroupStatus:

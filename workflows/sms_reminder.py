@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         Reschedule,
         SmsFlagChange,
         VisitBooking,
+        check_new_start,
     )
     from domain.directory import Clinic
     from domain.identity import mask_patient_id
@@ -189,8 +190,7 @@ class SmsReminderWorkflow:
     @reschedule.validator
     def _validate_reschedule(self, change: Reschedule) -> None:
         self._require_open()
-        if change.start <= workflow.now():
-            raise ValueError("the new start time has already passed")
+        check_new_start(change.start, workflow.now())
 
     @workflow.update
     def set_sms_flag(self, change: SmsFlagChange) -> ReminderStatus:
