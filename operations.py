@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -29,7 +29,7 @@ from domain.invitation import (
     check_new_window,
 )
 from domain.status import GroupStatus, ReminderState, ReminderStatus
-from domain.timing import local_date
+from domain.timing import local_date, plan_sms_send
 from services.directory import Directory
 from workflows import search
 from workflows.care_invitation import CareInvitationWorkflow
@@ -42,7 +42,7 @@ from workflows.ids import (
     reminder_id,
     team_reminder_id,
 )
-from workflows.sms_reminder import SmsReminderWorkflow
+from workflows.sms_reminder import SEND_SMS, SmsReminderWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -99,12 +99,7 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
     check_booking(directory, booking)
     workflow_id = reminder_id(booking)
     summary = f"SMS reminder {workflow_id} at {booking.clinic_id}/{booking.reception_id}"
-    attributes = search.at_start(
-        [
-            *search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value),
-            search.STATE.value_set(ReminderState.SCHEDULED.value),
-        ]
-    )
+    attributes = _reminder_attributes(directory, booking)
     try:
         if booking.team_visit_id:
             await client.start_workflow(
@@ -131,6 +126,21 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
     except WorkflowAlreadyStartedError:
         log.info("reminder_already_closed", workflow_id=workflow_id)  # booked twice: nothing to start
     return workflow_id
+
+
+def _reminder_attributes(directory: Directory, booking: VisitBooking) -> TypedSearchAttributes:
+    """The reminder's search attributes at start, with the S6 send moment the workflow will plan, so
+    that its first task need not upsert them (it upserts only what differs)."""
+    updates = [
+        *search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value),
+        search.STATE.value_set(ReminderState.SCHEDULED.value),
+    ]
+    clinic = directory.clinic(booking.clinic_id)
+    now = datetime.now(UTC)
+    plan = plan_sms_send(booking.start, now, clinic) if clinic else None
+    if plan is not None and plan.at is not None and plan.at > now:
+        updates += [search.NEXT_ACTION.value_set(SEND_SMS), search.NEXT_ACTION_AT.value_set(plan.at)]
+    return search.at_start(updates)
 
 
 async def book_group(client: Client, task_queue: str, directory: Directory, group: GroupBooking) -> str:

@@ -356,8 +356,8 @@ async def test_bad_reschedule_is_rejected_and_changes_nothing(harness: Harness) 
 async def test_reminder_history_is_lean_one_activity_per_sms_and_attributes_set_at_booking(
     harness: Harness,
 ) -> None:
-    """Issue 5: the directory reads are local activities and the visit's search attributes come with
-    the start, so a sent reminder costs one activity and two progress upserts (plus the patch's own)."""
+    """Issue 5: the directory reads are local activities and the search attributes (with the S6 moment)
+    come with the start, so a sent reminder costs one activity and one upsert (plus the patch's own)."""
     async with harness.worker():
         handle = await harness.book(VisitBooking(**visit(start=await harness.local(days=2, hour=10))))
         await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
@@ -370,10 +370,13 @@ async def test_reminder_history_is_lean_one_activity_per_sms_and_attributes_set_
         for e in events
         if e.HasField("upsert_workflow_search_attributes_event_attributes")
     ]
-    assert upserts == [
-        {"TemporalChangeVersion"},
-        {"NextAction", "NextActionAt"},
-        {"WorkflowState", "NextAction", "NextActionAt"},
-    ]
+    assert upserts == [{"TemporalChangeVersion"}, {"WorkflowState", "NextAction", "NextActionAt"}]
     started = events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
-    assert set(started) == {"ClinicId", "ReceptionId", "BookingChannel", "WorkflowState"}
+    assert set(started) == {
+        "ClinicId",
+        "ReceptionId",
+        "BookingChannel",
+        "WorkflowState",
+        "NextAction",
+        "NextActionAt",
+    }
