@@ -14,7 +14,8 @@ Request = dict[str, object]
 
 @dataclass
 class FakeEndpoint:
-    """What the fake answers (`scripted` first, in order, then `status`/`body`) and what it got."""
+    """What the fake answers (`scripted` first, in order, then `status`/`body`; after
+    `scripted_delays`, in order, then `delay`) and what it got."""
 
     url: str = ""
     status: int = 200
@@ -22,6 +23,7 @@ class FakeEndpoint:
     delay: float = 0.0
     requests: list[Request] = field(default_factory=list)
     scripted: list[tuple[int, str]] = field(default_factory=list)
+    scripted_delays: list[float] = field(default_factory=list)
     gets: list[str] = field(default_factory=list)
 
     def answered(self, request: Request, status: int, body: str) -> None:
@@ -44,8 +46,9 @@ def serve(fake: E, read: Callable[[BaseHTTPRequestHandler, str], Request]) -> It
             fake.requests.append(request)
             status, body = fake.scripted.pop(0) if fake.scripted else (fake.status, fake.body)
             fake.answered(request, status, body)
-            if fake.delay:
-                time.sleep(fake.delay)
+            delay = fake.scripted_delays.pop(0) if fake.scripted_delays else fake.delay
+            if delay:
+                time.sleep(delay)
             self._answer(status, body)
 
         def do_GET(self) -> None:

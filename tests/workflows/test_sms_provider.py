@@ -50,6 +50,17 @@ async def test_S15_provider_5xx_and_timeouts_are_retried_and_the_sms_is_sent_onc
     }
 
 
+async def test_S15_answer_lost_after_the_provider_accepted_is_not_sent_again(
+    env: WorkflowEnvironment, tmp_path: Path, elks: FakeElks
+) -> None:
+    """46elks takes no idempotency key: the retry finds the message in the provider's history."""
+    elks.scripted_delays = [1.5]  # accepted, answered after the adapter's 1 s timeout
+    harness = Harness(env, tmp_path, fx.demo_document())
+    state, messages, calls = await remind_adult(harness, elks, tmp_path)
+    assert state is ReminderState.SENT and [m.outcome for m in messages] == [Outcome.SENT]
+    assert calls == 1 and len(elks.gets) == 1 and len(elks.history) == 1
+
+
 async def test_S15_invalid_number_is_recorded_as_failed_and_not_retried(
     env: WorkflowEnvironment, tmp_path: Path, elks: FakeElks
 ) -> None:
