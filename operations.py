@@ -27,6 +27,8 @@ from domain.invitation import (
     RequestChange,
     WorkList,
     check_new_window,
+    initial_state,
+    work_list,
 )
 from domain.status import GroupStatus, ReminderState, ReminderStatus
 from domain.timing import local_date, plan_sms_send
@@ -188,11 +190,25 @@ async def create_request(
             id=workflow_id,
             task_queue=task_queue,
             static_summary=f"{kind} {workflow_id} at {request.clinic_id}/{request.reception_id}",
+            search_attributes=_request_attributes(request),
             **_START_OPTIONS,
         )
     except WorkflowAlreadyStartedError:
         log.info("request_already_closed", workflow_id=workflow_id)
     return workflow_id
+
+
+def _request_attributes(request: CareInvitation) -> TypedSearchAttributes:
+    """The request's search attributes at start (its place, state and work list, V12), so that its
+    first task need not upsert them."""
+    state = initial_state(request)
+    return search.at_start(
+        [
+            *search.request_place(request.clinic_id, request.reception_id),
+            search.STATE.value_set(state.value),
+            search.WORK_LIST.value_set(work_list(state).value),
+        ]
+    )
 
 
 async def convert_request(client: Client, request_id: str, conversion: Conversion) -> Status:

@@ -250,6 +250,11 @@ _WORK_LISTS: dict[InvitationState, WorkList] = {
 }
 
 
+def initial_state(request: CareInvitation) -> InvitationState:
+    """V11, V12: an invitation is scheduled from the start, a plain booking request waits as a request."""
+    return InvitationState.SCHEDULED if request.invitation else InvitationState.REQUEST
+
+
 def work_list(state: InvitationState) -> WorkList:
     """V12/V13: the staff work list of a request in `state`."""
     return _WORK_LISTS[state]

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         apply_change,
         check_booking,
         check_new_window,
+        initial_state,
         invitation_status,
         work_list,
     )
@@ -52,6 +53,9 @@ DEFAULT_SEND_TIME = time(8, 0)
 CHANNEL_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
 )
+LEAN_HISTORY = "invitation-lean-history"
+"""Patch id: `load_clinic` as a local activity, search attributes upserted only when they change.
+Invitations started before it replay the old path (docs/changing-workflows.md)."""
 MESSAGE_DEADLINE = timedelta(days=1)  # then the message is recorded as failed; the next one still follows
 WAITING = (InvitationState.REQUEST, InvitationState.FOLLOW_UP)
 SENDING = (
@@ -67,23 +71,24 @@ class CareInvitationWorkflow:
     @workflow.init
     def __init__(self, request: CareInvitation) -> None:
         self._request = request
-        self._state = InvitationState.SCHEDULED if request.invitation else InvitationState.REQUEST
+        self._state = initial_state(request)
         self._sent: dict[Step, datetime] = {}
         self._messages: list[MessageRecord] = []
         self._next: NextAction | None = None
         self._booked: BookedVisit | None = None
         self._revision = 0  # bumped by every change of the request (V10, V11)
         self._planned_revision = -1
+        self._lean = False
 
     @workflow.run
     async def run(self, request: CareInvitation) -> InvitationStatus:
-        workflow.upsert_search_attributes(
-            [search.CLINIC.value_set(request.clinic_id), search.RECEPTION.value_set(request.reception_id)]
-        )
+        self._lean = workflow.patched(LEAN_HISTORY)
+        search.upsert(search.request_place(request.clinic_id, request.reception_id), only_changed=self._lean)
         self._publish()
         await workflow.wait_condition(lambda: self._state is not InvitationState.REQUEST)
         if self._state in SENDING:
-            clinic = await workflow.execute_activity_method(
+            load = workflow.execute_local_activity_method if self._lean else workflow.execute_activity_method
+            clinic = await load(
                 ReminderActivities.load_clinic,
                 self._request.clinic_id,
                 start_to_close_timeout=timedelta(seconds=30),
@@ -270,11 +275,12 @@ class CareInvitationWorkflow:
     def _publish(self) -> None:
         """Search attributes and current details for the Web UI and the work lists (V12, V13)."""
         kind, at = (self._next.kind, self._next.at) if self._next else (None, None)
-        workflow.upsert_search_attributes(
+        search.upsert(
             [
                 *search.progress(self._state.value, kind, at),
                 search.WORK_LIST.value_set(work_list(self._state).value),
-            ]
+            ],
+            only_changed=self._lean,
         )
         when = f", next {kind} at {at.isoformat()}" if at else ""
         window = self._request.window

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from temporalio import workflow
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
@@ -46,6 +47,11 @@ def visit_place(clinic_id: str, reception_id: str, channel: str) -> list[SearchA
     ]
 
 
+def request_place(clinic_id: str, reception_id: str) -> list[SearchAttributeUpdate]:
+    """The attributes of a booking request or care invitation that it keeps all its life."""
+    return [CLINIC.value_set(clinic_id), RECEPTION.value_set(reception_id)]
+
+
 def at_start(updates: list[SearchAttributeUpdate]) -> TypedSearchAttributes:
     """The attributes to set when a workflow is started, so that it need not upsert them itself."""
     return TypedSearchAttributes(
@@ -61,6 +67,17 @@ def progress(state: str, next_kind: str | None, next_at: datetime | None) -> lis
     else:
         updates += [NEXT_ACTION.value_set(next_kind), NEXT_ACTION_AT.value_set(next_at)]
     return updates
+
+
+def upsert(updates: list[SearchAttributeUpdate], *, only_changed: bool) -> None:
+    """Upsert from workflow code; with `only_changed`, only the attributes that differ from the
+    current ones (a start may have set them), and nothing at all when none does."""
+    if only_changed:
+        current = workflow.info().typed_search_attributes
+        updates = [u for u in updates if current.get(u.key) != u.value]
+        if not updates:
+            return
+    workflow.upsert_search_attributes(updates)
 
 
 def dev_server_flags() -> list[str]:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
@@ -80,7 +80,10 @@ class SmsReminderWorkflow:
     @workflow.run
     async def run(self, booking: VisitBooking) -> ReminderStatus:
         self._lean = workflow.patched(LEAN_HISTORY)
-        self._upsert(search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value))
+        search.upsert(
+            search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value),
+            only_changed=self._lean,
+        )
         while not self._cancelled:
             version = self._version
             clinic = await self._read_directory(ReminderActivities.load_clinic, self._visit.clinic_id)
@@ -313,20 +316,13 @@ class SmsReminderWorkflow:
         self._messages.append(record)
         count_message(record)
 
-    def _upsert(self, updates: list[SearchAttributeUpdate]) -> None:
-        """Upsert search attributes; on the lean path only those that change (a start may set them)."""
-        if self._lean:
-            current = workflow.info().typed_search_attributes
-            updates = [u for u in updates if current.get(u.key) != u.value]
-            if not updates:
-                return
-        workflow.upsert_search_attributes(updates)
-
     def _set_state(self, state: ReminderState, reason: Reason | None = None) -> None:
         self._state = state
         self._reason = reason
         next_at = self._next.at if self._next else None
-        self._upsert(search.progress(state.value, self._next and self._next.kind, next_at))
+        search.upsert(
+            search.progress(state.value, self._next and self._next.kind, next_at), only_changed=self._lean
+        )
         when = f", next {self._next.kind} at {self._next.at.isoformat()}" if self._next else ""
         workflow.set_current_details(
             f"{state.value}{f' ({reason.value})' if reason else ''}: visit {self._start.isoformat()} "

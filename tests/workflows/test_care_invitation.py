@@ -301,3 +301,25 @@ async def test_V1_converting_a_request_without_referral_is_refused_with_one_clea
     assert "referral" in message and "V1" in message and "\n" not in message
     assert fx.PNR_ADULT_1177 not in message and "[type=" not in message
     assert converted.state is InvitationState.INVITED  # window within six weeks: at once (V4)
+
+
+async def test_invitation_history_is_lean_clinic_read_locally_and_attributes_set_at_start(
+    harness: Harness,
+) -> None:
+    """Issue 5: the clinic is read by a local activity and the place, state and work list come with the
+    start, so an invitation sent at once costs one activity and one progress upsert (plus the patch's)."""
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=20, last=60))  # V4: sent at once
+        await until(harness, handle, lambda s: s.state is InvitationState.INVITED and s.next_action)
+        events = [e async for e in handle.fetch_history_events()]
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in events]
+    assert [name for name in scheduled if name] == ["send_invitation_message"]
+    upserts = [
+        set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+        for e in events
+        if e.HasField("upsert_workflow_search_attributes_event_attributes")
+    ]
+    # invited: the state and the next reminder change; the work list (vårdinbjudan) does not
+    assert upserts == [{"TemporalChangeVersion"}, {"WorkflowState", "NextAction", "NextActionAt"}]
+    started = events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
+    assert set(started) == {"ClinicId", "ReceptionId", "WorkflowState", "WorkList"}
