@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.booking import Cancellation, GroupBooking, Reschedule, SmsFlagChange, VisitBooking
+from domain.directory import Clinic
 from domain.invitation import (
     CareInvitation,
     Contact,
@@ -56,12 +57,13 @@ class InputError(ValueError):
     """Input refused at the edge; the message says what is wrong and never repeats patient data."""
 
 
-def check_visit_place(directory: Directory, clinic_id: str, reception_id: str) -> None:
+def check_visit_place(directory: Directory, clinic_id: str, reception_id: str) -> Clinic:
     clinic = directory.clinic(clinic_id)
     if clinic is None:
         raise InputError(f"unknown clinic '{clinic_id}'")
     if clinic.reception(reception_id) is None:
         raise InputError(f"clinic '{clinic_id}' has no reception '{reception_id}'")
+    return clinic
 
 
 def check_future(start: datetime, now: datetime | None = None) -> None:
@@ -74,10 +76,12 @@ def check_patient(directory: Directory, patient_id: str, what: str = "the patien
         raise InputError(f"{what} is not in the directory (load it with `starter.py directory load`)")
 
 
-def check_booking(directory: Directory, booking: VisitBooking) -> None:
-    check_visit_place(directory, booking.clinic_id, booking.reception_id)
+def check_booking(directory: Directory, booking: VisitBooking) -> Clinic:
+    """Edge checks of a booked visit; returns its clinic."""
+    clinic = check_visit_place(directory, booking.clinic_id, booking.reception_id)
     check_future(booking.start)
     check_patient(directory, booking.patient_id)
+    return clinic
 
 
 def check_group(directory: Directory, group: GroupBooking) -> None:
@@ -98,10 +102,10 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
 
     Booking the same visit twice creates no second workflow and is not an error.
     """
-    check_booking(directory, booking)
+    clinic = check_booking(directory, booking)
     workflow_id = reminder_id(booking)
     summary = f"SMS reminder {workflow_id} at {booking.clinic_id}/{booking.reception_id}"
-    attributes = _reminder_attributes(directory, booking)
+    attributes = _reminder_attributes(clinic, booking)
     try:
         if booking.team_visit_id:
             await client.start_workflow(
@@ -130,17 +134,16 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
     return workflow_id
 
 
-def _reminder_attributes(directory: Directory, booking: VisitBooking) -> TypedSearchAttributes:
+def _reminder_attributes(clinic: Clinic, booking: VisitBooking) -> TypedSearchAttributes:
     """The reminder's search attributes at start, with the S6 send moment the workflow will plan, so
     that its first task need not upsert them (it upserts only what differs)."""
     updates = [
         *search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value),
         search.STATE.value_set(ReminderState.SCHEDULED.value),
     ]
-    clinic = directory.clinic(booking.clinic_id)
     now = datetime.now(UTC)
-    plan = plan_sms_send(booking.start, now, clinic) if clinic else None
-    if plan is not None and plan.at is not None and plan.at > now:
+    plan = plan_sms_send(booking.start, now, clinic)
+    if plan.at is not None and plan.at > now:
         updates += [search.NEXT_ACTION.value_set(SEND_SMS), search.NEXT_ACTION_AT.value_set(plan.at)]
     return search.at_start(updates)
 
