@@ -3,6 +3,7 @@
 
     python3 dev.py run [--demo]   set up, then run the Temporal dev server (with Web UI) and the worker
     python3 dev.py test           set up, then run the linter and every test
+    python3 dev.py bench NAME …   set up, then run `python -m bench.NAME …` (docs/performance.md)
 
 Set-up creates `.venv/` and installs the project with its test extras (again only when
 pyproject.toml changed). Ctrl-C stops everything `run` started.
@@ -172,6 +173,14 @@ def test(pytest_args: list[str]) -> int:
     return tests or lint
 
 
+BENCHES = ("run", "storm", "faults", "clinic_year", "scan")
+
+
+def bench(name: str, bench_args: list[str]) -> int:
+    """`python -m bench.<name> …` in the project's environment (docs/performance.md)."""
+    return subprocess.call([str(VENV_PYTHON), "-m", f"bench.{name}", *bench_args], cwd=ROOT)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,12 +188,17 @@ def main() -> int:
     run_parser.add_argument("--demo", action="store_true", help="also load demo data and book demo visits")
     test_parser = sub.add_parser("test", help="run the linter and every test")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    bench_parser = sub.add_parser("bench", help="run a benchmark of bench/ (docs/performance.md)")
+    bench_parser.add_argument("name", choices=BENCHES)
+    bench_parser.add_argument("bench_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if not in_venv():
         ensure_environment()
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
     if args.command == "run":
         return run(args.demo)
+    if args.command == "bench":
+        return bench(args.name, args.bench_args)
     return test(args.pytest_args)
 
 
