@@ -12,7 +12,9 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -216,23 +218,23 @@ def _request_attributes(request: CareInvitation) -> TypedSearchAttributes:
 
 async def convert_request(client: Client, request_id: str, conversion: Conversion) -> Status:
     """V11: "Ändra begäran – vårdinbjudan"."""
-    return await _update(_handle(client, invitation_id(request_id)), "convert", conversion)
+    return await _update(client, invitation_id(request_id), "convert", conversion)
 
 
 async def change_request(client: Client, request_id: str, change: RequestChange) -> Status:
     """V10: staff change the window or the limits of an open request."""
-    return await _update(_handle(client, invitation_id(request_id)), "change_request", change)
+    return await _update(client, invitation_id(request_id), "change_request", change)
 
 
 async def book_invitation(client: Client, request_id: str, booking: InvitationBooking) -> Status:
     """V7–V9: the invitation is booked by the patient (checked against V8) or by staff."""
     check_future(booking.start)
-    return await _update(_handle(client, invitation_id(request_id)), "book", booking)
+    return await _update(client, invitation_id(request_id), "book", booking)
 
 
 async def record_contact(client: Client, request_id: str, contact: Contact) -> None:
     """V7: the patient contacted the clinic."""
-    await _signal(_handle(client, invitation_id(request_id)), "contacted", contact)
+    await _signal(client, invitation_id(request_id), "contacted", contact)
 
 
 class WorkListItem(BaseModel):
@@ -294,21 +296,20 @@ def visit_workflow_id(booking_id: str | None = None, team_visit_id: str | None =
 
 async def reschedule(client: Client, workflow_id: str, start: datetime) -> Status:
     check_future(start)
-    handle = _handle(client, workflow_id)
-    return await _update(handle, "reschedule", Reschedule(start=start))
+    return await _update(client, workflow_id, "reschedule", Reschedule(start=start))
 
 
 async def set_sms_flag(
     client: Client, workflow_id: str, sms_flag: bool, booking_id: str | None = None
 ) -> Status:
-    handle = _handle(client, workflow_id)
-    return await _update(handle, "set_sms_flag", SmsFlagChange(sms_flag=sms_flag, booking_id=booking_id))
+    change = SmsFlagChange(sms_flag=sms_flag, booking_id=booking_id)
+    return await _update(client, workflow_id, "set_sms_flag", change)
 
 
 async def cancel(
     client: Client, workflow_id: str, booking_id: str | None = None, reason: str | None = None
 ) -> None:
-    await _signal(_handle(client, workflow_id), "cancel", Cancellation(booking_id=booking_id, reason=reason))
+    await _signal(client, workflow_id, "cancel", Cancellation(booking_id=booking_id, reason=reason))
 
 
 async def status(client: Client, workflow_id: str) -> Status:
@@ -323,11 +324,11 @@ def _handle(client: Client, workflow_id: str) -> WorkflowHandle[Any, Any]:
     return client.get_workflow_handle(workflow_id)
 
 
-async def _signal(handle: WorkflowHandle[Any, Any], name: str, arg: object) -> None:
+async def _signal(client: Client, workflow_id: str, name: str, arg: object) -> None:
     try:
-        await handle.signal(name, arg)
+        await _handle(client, workflow_id).signal(name, arg)
     except RPCError as err:
-        raise _not_found(err, handle.id) from None
+        raise await _ended_or_missing(err, client, workflow_id) from None
 
 
 def _status_type(workflow_id: str) -> type[Status]:
@@ -336,18 +337,34 @@ def _status_type(workflow_id: str) -> type[Status]:
     return GroupStatus if workflow_id.startswith("group-booking-") else ReminderStatus
 
 
-async def _update(handle: WorkflowHandle[Any, Any], name: str, arg: object) -> Status:
+async def _update(client: Client, workflow_id: str, name: str, arg: object) -> Status:
+    handle = _handle(client, workflow_id)
     try:
-        return await handle.execute_update(name, arg, result_type=_status_type(handle.id))
+        return await handle.execute_update(name, arg, result_type=_status_type(workflow_id))
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause)
         raise InputError(f"{name} rejected: {message}") from None
     except RPCError as err:
-        raise _not_found(err, handle.id) from None
+        raise await _ended_or_missing(err, client, workflow_id) from None
 
 
 def _not_found(err: RPCError, workflow_id: str) -> Exception:
     if err.status == RPCStatusCode.NOT_FOUND:
-        return InputError(f"no open workflow '{workflow_id}'")
+        return InputError(f"no workflow '{workflow_id}'")
     return err
+
+
+async def _ended_or_missing(err: RPCError, client: Client, workflow_id: str) -> Exception:
+    """A signal or update that found no running workflow: say whether it has ended or never was."""
+    if err.status != RPCStatusCode.NOT_FOUND:
+        return err
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+    )
+    try:  # the raw call: its status is all that is needed here
+        described = await client.workflow_service.describe_workflow_execution(request)
+    except RPCError as missing:
+        return _not_found(missing, workflow_id)
+    status = WorkflowExecutionStatus(described.workflow_execution_info.status).name.lower()
+    return InputError(f"workflow '{workflow_id}' has ended: nothing to change ({status})")

@@ -271,7 +271,11 @@ async def test_V14_staff_cancel_sends_nothing_more(harness: Harness) -> None:
         await ops.cancel(harness.client, handle.id, reason="remissen återkallad")
         result = await handle.result()
         await harness.sleep_until(await harness.local(days=30, hour=9))
+        with pytest.raises(ops.InputError, match=f"'{handle.id}' has ended: nothing to change"):
+            await ops.cancel(harness.client, handle.id)  # again: said, not silently "sent"
     assert result.state is InvitationState.CANCELLED and harness.inbox.count() == 0
+    with pytest.raises(ops.InputError, match="no workflow 'care-invitation-unknown'"):
+        await ops.cancel(harness.client, "care-invitation-unknown")
 
 
 async def test_V1_V2_bad_requests_are_refused_at_the_edge(harness: Harness) -> None:
