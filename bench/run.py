@@ -1,6 +1,6 @@
 """Throughput, lateness and worker memory of the real worker against a bare Temporal baseline.
 
-    python -m bench.run [--n 1000] [--sleeping 1000,5000] [--json out.json] [--data-dir DIR]
+    python -m bench.run [--n 1000] [--sleeping 1000,10000,20000] [--json out.json] [--data-dir DIR]
 
 One run on a FRESH dev server in a temporary folder (`dev.dev_server_command` + `--headless`, free
 loopback port), with the real worker as a subprocess (`python worker.py`, configured by environment,
@@ -474,7 +474,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000, help="workflows per throughput phase")
     parser.add_argument(
         "--sleeping",
-        default="1000,2000",
+        default="1000,10000,20000",
         help="levels of sleeping reminders for the RSS figures, e.g. 1000,10000,20000",
     )
     parser.add_argument("--phases", default="bare,reminders,invitations,sleeping")
