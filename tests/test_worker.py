@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
-from worker import build_worker, invitation_activities, reminder_activities
+from worker import MAX_CONCURRENT_ACTIVITIES, build_worker, invitation_activities, reminder_activities
 
 
 def test_sms_rate_limit_is_read_from_the_environment_and_must_be_positive(
@@ -29,7 +29,7 @@ async def test_build_worker_passes_the_rate_and_cache_to_the_task_queue(
     env: WorkflowEnvironment, tmp_path: Path, rate: float | None
 ) -> None:
     settings = Settings(data_dir=tmp_path)
-    with ThreadPoolExecutor(max_workers=2) as executor:
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
         worker = build_worker(
             env.client,
             "q",
@@ -39,6 +39,7 @@ async def test_build_worker_passes_the_rate_and_cache_to_the_task_queue(
             max_cached_workflows=123,
             activities_per_second=rate,
         )
-        config = worker.config()
+        async with worker:  # runs against the server (and lets its start-up checks finish)
+            config = worker.config()
     assert config.get("max_task_queue_activities_per_second") == rate
     assert config.get("max_cached_workflows") == 123
