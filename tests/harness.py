@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -100,3 +101,32 @@ async def eventually(
         if done(value) or asyncio.get_running_loop().time() > deadline:
             return value
         await asyncio.sleep(0.1)
+
+
+@dataclass
+class HistoryShape:
+    """What a workflow's history costs the server: the activities it scheduled, the search attributes
+    of each upsert, and the attributes its start came with."""
+
+    activities: list[str]
+    upserts: list[set[str]]
+    started_with: set[str]
+
+
+async def history_shape(handle: WorkflowHandle[Any, Any]) -> HistoryShape:
+    events = [e async for e in handle.fetch_history_events()]
+    return HistoryShape(
+        activities=[
+            e.activity_task_scheduled_event_attributes.activity_type.name
+            for e in events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        ],
+        upserts=[
+            set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
+            for e in events
+            if e.HasField("upsert_workflow_search_attributes_event_attributes")
+        ],
+        started_with=set(
+            events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
+        ),
+    )

@@ -24,7 +24,7 @@ from domain.invitation import (
 )
 from domain.status import MessageChannel, MessageKind, Outcome, ReminderState, ReminderStatus
 from domain.timing import local_date
-from tests.harness import Harness, eventually
+from tests.harness import Harness, eventually, history_shape
 
 
 async def day(harness: Harness, days: int) -> date:
@@ -315,15 +315,8 @@ async def test_invitation_history_is_lean_clinic_read_locally_and_attributes_set
     async with harness.worker():
         handle = await create(harness, await request(harness, first=20, last=60))  # V4: sent at once
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED and s.next_action)
-        events = [e async for e in handle.fetch_history_events()]
-    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in events]
-    assert [name for name in scheduled if name] == ["send_invitation_message"]
-    upserts = [
-        set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
-        for e in events
-        if e.HasField("upsert_workflow_search_attributes_event_attributes")
-    ]
+        shape = await history_shape(handle)
+    assert shape.activities == ["send_invitation_message"]
     # invited: the state and the next reminder change; the work list (vårdinbjudan) does not
-    assert upserts == [{"TemporalChangeVersion"}, {"WorkflowState", "NextAction", "NextActionAt"}]
-    started = events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
-    assert set(started) == {"ClinicId", "ReceptionId", "WorkflowState", "WorkList"}
+    assert shape.upserts == [{"TemporalChangeVersion"}, {"WorkflowState", "NextAction", "NextActionAt"}]
+    assert shape.started_with == {"ClinicId", "ReceptionId", "WorkflowState", "WorkList"}

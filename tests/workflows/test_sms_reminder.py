@@ -12,7 +12,7 @@ import demo_data as fx
 import operations as ops
 from domain.booking import Reschedule, SmsFlagChange, VisitBooking
 from domain.status import Outcome, Reason, RecipientRole, ReminderState, ReminderStatus
-from tests.harness import Harness
+from tests.harness import Harness, history_shape
 
 
 def visit(patient_id: str = fx.PNR_ADULT_1177, booking_id: str = "b1", **fields: Any) -> dict[str, Any]:
@@ -362,17 +362,10 @@ async def test_reminder_history_is_lean_one_activity_per_sms_and_attributes_set_
         handle = await harness.book(VisitBooking(**visit(start=await harness.local(days=2, hour=10))))
         await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
         await harness.settled(handle, sent)
-        events = [e async for e in handle.fetch_history_events()]
-    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in events]
-    assert [name for name in scheduled if name] == ["send_reminder_sms"]
-    upserts = [
-        set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)
-        for e in events
-        if e.HasField("upsert_workflow_search_attributes_event_attributes")
-    ]
-    assert upserts == [{"TemporalChangeVersion"}, {"WorkflowState", "NextAction", "NextActionAt"}]
-    started = events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
-    assert set(started) == {
+        shape = await history_shape(handle)
+    assert shape.activities == ["send_reminder_sms"]
+    assert shape.upserts == [{"TemporalChangeVersion"}, {"WorkflowState", "NextAction", "NextActionAt"}]
+    assert shape.started_with == {
         "ClinicId",
         "ReceptionId",
         "BookingChannel",
