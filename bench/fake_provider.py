@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fake_http import answer
+
 
 @dataclass
 class ProviderConfig:
@@ -150,27 +152,14 @@ class FakeProvider:
                     status, body, delay = provider.decide(form)
                 if delay:
                     time.sleep(delay)
-                self._answer(status, body)
+                answer(self, status, body)
 
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 if url.path != "/a1/sms" or not self.headers.get("Authorization"):
-                    self._answer(404, "Not found")
+                    answer(self, 404, "Not found")
                 else:
-                    self._answer(200, provider.history({k: v[0] for k, v in parse_qs(url.query).items()}))
-
-            def _answer(self, status: int, body: str) -> None:
-                payload = body.encode()
-                try:
-                    self.send_response(status)
-                    self.send_header(
-                        "Content-Type", "application/json" if body.startswith("{") else "text/plain"
-                    )
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    answer(self, 200, provider.history({k: v[0] for k, v in parse_qs(url.query).items()}))
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

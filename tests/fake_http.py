@@ -36,6 +36,19 @@ class FakeEndpoint:
 E = TypeVar("E", bound=FakeEndpoint)
 
 
+def answer(handler: BaseHTTPRequestHandler, status: int, body: str) -> None:
+    """Send `body` (JSON when it starts with `{`) with `status`; a client that has gone is ignored."""
+    payload = body.encode()
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json" if body.startswith("{") else "text/plain")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
 def serve(fake: E, read: Callable[[BaseHTTPRequestHandler, str], Request]) -> Iterator[E]:
     """Run `fake` on a free port until the generator is closed; `read` turns a request into a record."""
 
@@ -49,22 +62,11 @@ def serve(fake: E, read: Callable[[BaseHTTPRequestHandler, str], Request]) -> It
             delay = fake.scripted_delays.pop(0) if fake.scripted_delays else fake.delay
             if delay:
                 time.sleep(delay)
-            self._answer(status, body)
+            answer(self, status, body)
 
         def do_GET(self) -> None:
             fake.gets.append(self.path)
-            self._answer(*fake.answer_get(self.path))
-
-        def _answer(self, status: int, body: str) -> None:
-            payload = body.encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json" if body.startswith("{") else "text/plain")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+            answer(self, *fake.answer_get(self.path))
 
         def log_message(self, format: str, *args: object) -> None:
             pass
