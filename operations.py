@@ -107,30 +107,26 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
     clinic = check_booking(directory, booking)
     workflow_id = reminder_id(booking)
     summary = f"SMS reminder {workflow_id} at {booking.clinic_id}/{booking.reception_id}"
-    attributes = _reminder_attributes(clinic, booking)
+    # A team visit's booking joins its reminder by signal-with-start (S11); any other starts it once.
+    options: dict[str, Any] = (
+        {
+            "start_signal": "join",
+            "start_signal_args": [booking],
+            "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        }
+        if booking.team_visit_id
+        else _START_OPTIONS
+    )
     try:
-        if booking.team_visit_id:
-            await client.start_workflow(
-                SmsReminderWorkflow.run,
-                booking,
-                id=workflow_id,
-                task_queue=task_queue,
-                start_signal="join",
-                start_signal_args=[booking],
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=summary,
-                search_attributes=attributes,
-            )
-        else:
-            await client.start_workflow(
-                SmsReminderWorkflow.run,
-                booking,
-                id=workflow_id,
-                task_queue=task_queue,
-                static_summary=summary,
-                search_attributes=attributes,
-                **_START_OPTIONS,
-            )
+        await client.start_workflow(
+            SmsReminderWorkflow.run,
+            booking,
+            id=workflow_id,
+            task_queue=task_queue,
+            static_summary=summary,
+            search_attributes=_reminder_attributes(clinic, booking),
+            **options,
+        )
     except WorkflowAlreadyStartedError:
         log.info("reminder_already_closed", workflow_id=workflow_id)  # booked twice: nothing to start
     return workflow_id
