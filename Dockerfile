@@ -1,12 +1,17 @@
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml ./
-COPY config.py connection.py codec_server.py logging_setup.py worker.py starter.py operations.py demo.py demo_data.py dev.py ./
+COPY worker.py starter.py dev.py ./
 COPY domain ./domain
-COPY services ./services
-COPY activities ./activities
+COPY contracts ./contracts
 COPY workflows ./workflows
+COPY activities ./activities
+COPY adapters ./adapters
+COPY application ./application
+COPY infrastructure ./infrastructure
 COPY security ./security
+COPY entrypoints ./entrypoints
+COPY demo ./demo
 RUN pip install --no-cache-dir .
 USER nobody
 CMD ["python", "worker.py"]

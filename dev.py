@@ -12,7 +12,6 @@ pyproject.toml changed). Ctrl-C stops everything `run` started.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import os
 import secrets
@@ -64,7 +63,7 @@ def dev_server_command(
     data_dir: Path, host: str, port: int, ui_port: int, namespace: str, codec_endpoint: str | None = None
 ) -> list[str]:
     """The Temporal CLI dev server on a persisted SQLite file with the measured WAL pragmas."""
-    from workflows.search import dev_server_flags
+    from infrastructure.namespace_setup import dev_server_flags
 
     return [
         str(VENV / "bin" / "temporal"),
@@ -108,18 +107,8 @@ def local_environment(settings: Any, ui_port: int, codec_port: int) -> dict[str,
     }
 
 
-async def register_search_attributes(settings: Any) -> None:
-    """`--search-attribute` only applies when the namespace is created: add them to an existing database."""
-    from starter import connect
-    from workflows.search import register_search_attributes
-
-    await register_search_attributes(
-        await connect(settings.model_copy(update={"local": True})), settings.namespace
-    )
-
-
 def run(demo: bool) -> int:
-    from config import Settings
+    from infrastructure.config import Settings
 
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -133,13 +122,19 @@ def run(demo: bool) -> int:
     env = local_environment(settings, ui_port, codec_port)
     try:
         children.append(
-            subprocess.Popen([str(VENV_PYTHON), str(ROOT / "codec_server.py")], cwd=ROOT, env=env)
+            subprocess.Popen([str(VENV_PYTHON), "-m", "entrypoints.codec_server"], cwd=ROOT, env=env)
         )
         codec = f"http://127.0.0.1:{codec_port}"
         cmd = dev_server_command(settings.data_dir, host, port, ui_port, settings.namespace, codec)
         children.append(subprocess.Popen(cmd, stdout=server_log, stderr=subprocess.STDOUT))
         wait_for_port(host, port, timeout=60)
-        asyncio.run(register_search_attributes(settings))
+        # `--search-attribute` applies only when the namespace is created: prepare an existing one too.
+        subprocess.run(
+            [str(VENV_PYTHON), str(ROOT / "starter.py"), "admin", "prepare-namespace"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
         children.append(subprocess.Popen([str(VENV_PYTHON), str(ROOT / "worker.py")], cwd=ROOT, env=env))
         if demo:
             subprocess.run(

@@ -1,0 +1,1 @@
+"""Activities: classes that receive their adapters and implement the signatures of `contracts.activities`."""

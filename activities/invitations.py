@@ -7,39 +7,22 @@ Each message is idempotent per (request, message kind).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import structlog
 from temporalio import activity
 
-from domain.invitation import CareInvitation
-from domain.invitation_schedule import Step, message_kind
+from adapters.directory import Directory
+from adapters.inbox import Inbox, InboxMessage, PermanentInboxError
+from adapters.letters import Letter, LetterService
+from contracts.activities import InvitationMessageRequest, InvitationSendResult, InvitationSends
+from domain.invitation_schedule import message_kind
 from domain.invitation_text import inbox_message, letter_message
-from domain.status import MessageChannel, MessageKind, Outcome, Reason
+from domain.status import MessageChannel, Outcome, Reason
 from domain.timing import local_date
-from domain.types import ContractModel
-from services.directory import Directory
-from services.inbox import Inbox, InboxMessage, PermanentInboxError
-from services.letters import Letter, LetterService
 
 log = structlog.get_logger(__name__)
 
 
-class InvitationMessageRequest(ContractModel):
-    key: str  # idempotency key: one per (request, message kind)
-    step: Step
-    request: CareInvitation
-    at: datetime  # workflow time of the decision (the letter's date)
-
-
-class InvitationSendResult(ContractModel):
-    kind: MessageKind
-    channel: MessageChannel
-    outcome: Outcome
-    reason: Reason | None = None
-
-
-class InvitationActivities:
+class InvitationActivities(InvitationSends):
     """Activities bound to the directory, the 1177 inbox and the letter service they use."""
 
     def __init__(self, directory: Directory, inbox: Inbox, letters: LetterService) -> None:

@@ -5,7 +5,7 @@ messages, with the real workflows and activities, in minutes of wall time.
     python -m bench.clinic_year --visits 20000 --invitations 2000     # a large clinic (much longer)
 
 Set-up as in `tests/harness.py`: the time-skipping server (`temporal-test-server` from the PyPI package,
-no download), the search attributes registered, a worker from `worker.build_worker` in this process
+no download), the search attributes registered, a worker from `worker_setup.build_worker` in this process
 with the real activities on an embedded directory, SMS outbox, 1177 inbox and letters folder.
 
 At the start, `--visits` visits spread over the next 365 days (weekdays, 08:00–16:00) are booked through
@@ -38,9 +38,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
-import operations as ops
-from activities.invitations import InvitationActivities
-from activities.reminders import ReminderActivities
+import application as app
+from adapters.directory import SqliteDirectory
+from adapters.inbox import SqliteInbox
+from adapters.letters import PdfLetterOutbox
+from adapters.sms import SqliteOutbox
 from bench.common import (
     MAX_PATIENTS,
     RECEPTION,
@@ -58,13 +60,9 @@ from domain.booking import VisitBooking
 from domain.invitation import CareInvitation, DateWindow
 from domain.invitation_schedule import Step, next_step
 from domain.timing import at_local, local_date, plan_sms_send
-from logging_setup import configure_logging
-from services.directory import SqliteDirectory
-from services.inbox import SqliteInbox
-from services.letters import PdfLetterOutbox
-from services.sms import SqliteOutbox
-from worker import MAX_CONCURRENT_ACTIVITIES, build_worker
-from workflows.search import register_search_attributes
+from infrastructure.logging_setup import configure_logging
+from infrastructure.namespace_setup import register_search_attributes
+from infrastructure.worker_setup import MAX_CONCURRENT_ACTIVITIES, Activities, build_worker
 
 CLINIC = "year"
 SEND_TIME = dtime(8, 0)
@@ -126,11 +124,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             data_converter=pydantic_data_converter, test_server_existing_path=test_server()
         ) as env:
             await register_search_attributes(env.client, "default")
-            reminders = ReminderActivities(directory, outbox, "Varden")
-            invitations = InvitationActivities(directory, inbox, letters)
+            activities = Activities.wired(directory, outbox, "Varden", inbox, letters)
             with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
                 async with build_worker(
-                    env.client, "clinic-year", reminders, invitations, executor, max_cached_workflows=1000
+                    env.client, "clinic-year", activities, executor, max_cached_workflows=1000
                 ):
                     now = await env.get_current_time()
                     today = local_date(now)
@@ -180,10 +177,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     t0 = time.monotonic()
                     log(f"booking {args.visits} visits and creating {args.invitations} invitations")
                     book_s = await bounded_gather(
-                        visits, lambda b: ops.book_visit(env.client, "clinic-year", directory, b)
+                        visits, lambda b: app.book_visit(env.client, "clinic-year", directory, b)
                     )
                     create_s = await bounded_gather(
-                        requests, lambda r: ops.create_request(env.client, "clinic-year", directory, r)
+                        requests, lambda r: app.create_request(env.client, "clinic-year", directory, r)
                     )
                     log(f"booked in {book_s:.1f} s, created in {create_s:.1f} s; moving the clock 400 days")
                     t1 = time.monotonic()

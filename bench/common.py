@@ -35,11 +35,11 @@ from urllib.parse import urlsplit
 from temporalio.client import Client
 
 import dev
-from config import Settings
-from demo_data import luhn_pnr
+from demo.data import luhn_pnr
 from domain.timing import local_date, local_time, to_local
-from starter import connect
-from workflows.search import register_search_attributes
+from infrastructure.config import Settings
+from infrastructure.namespace_setup import register_search_attributes
+from infrastructure.temporal_client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -533,7 +533,7 @@ class Rig:
         self.data_dir = data_dir
         self.server = DevServer(data_dir)
         self.worker = real_worker(self.server.address, data_dir, worker_module, **worker_extra)
-        from services.directory import SqliteDirectory
+        from adapters.directory import SqliteDirectory
 
         self.directory = SqliteDirectory(data_dir / "directory.sqlite3")
         self.client: Client
@@ -558,7 +558,7 @@ class Rig:
         self, prefix: str, indexes: Sequence[int], due: datetime, clinic_id: str | None = None
     ) -> float:
         """Book one visit per patient index, 3 h after `due`, at a clinic whose S6 moment is `due`."""
-        import operations as ops
+        import application as app
         from domain.booking import VisitBooking
 
         visit = due + timedelta(hours=3)
@@ -573,7 +573,7 @@ class Rig:
                 reception_id=RECEPTION,
                 start=visit,
             )
-            await ops.book_visit(self.client, "patient-messaging", self.directory, booking)
+            await app.book_visit(self.client, "patient-messaging", self.directory, booking)
 
         return await bounded_gather(indexes, book)
 

@@ -32,7 +32,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import operations as ops
+import application as app
+from adapters.sms import SqliteOutbox
 from bench.common import (
     MAX_PATIENTS,
     Rig,
@@ -51,7 +52,6 @@ from bench.common import (
 )
 from bench.fake_provider import FakeProvider, ProviderConfig
 from domain.status import Outcome, Reason
-from services.sms import SqliteOutbox
 
 
 def outbox_rows(data_dir: Path, prefix: str) -> list[Any]:
@@ -239,7 +239,7 @@ async def phase_flaky(
         s = provider.stats
         statuses = []
         for i in invalid_idx:
-            status = await ops.status(rig.client, f"sms-reminder-{prefix}{i}")
+            status = await app.status(rig.client, f"sms-reminder-{prefix}{i}")
             last = status.messages[-1] if status.messages else None
             statuses.append(
                 bool(last and last.outcome is Outcome.FAILED and last.reason is Reason.INVALID_NUMBER)

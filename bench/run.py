@@ -36,7 +36,10 @@ from typing import Any
 
 from temporalio.client import Client
 
-import operations as ops
+import application as app
+from adapters.directory import SqliteDirectory
+from adapters.inbox import SqliteInbox
+from adapters.sms import SqliteOutbox
 from bench import bare
 from bench.common import (
     PYTHON,
@@ -66,9 +69,6 @@ from bench.common import (
 from domain.booking import VisitBooking
 from domain.invitation import CareInvitation, DateWindow
 from domain.timing import at_local, local_date, local_time
-from services.directory import SqliteDirectory
-from services.inbox import SqliteInbox
-from services.sms import SqliteOutbox
 
 TARGET_STARTS = 0.8
 TARGET_COMPLETIONS = 0.7
@@ -213,7 +213,7 @@ class Bench:
                 reception_id=RECEPTION,
                 start=visit,
             )
-            await ops.book_visit(self.client, "patient-messaging", self.directory, booking)
+            await app.book_visit(self.client, "patient-messaging", self.directory, booking)
 
         starts_s = await bounded_gather(range(n), book)  # type: ignore[arg-type]
 
@@ -249,7 +249,7 @@ class Bench:
                 reason="Kontroll",
                 window=window,
             )
-            await ops.create_request(self.client, "patient-messaging", self.directory, request)
+            await app.create_request(self.client, "patient-messaging", self.directory, request)
 
         starts_s = await bounded_gather(range(n), create)  # type: ignore[arg-type]
 
@@ -285,7 +285,7 @@ class Bench:
                     reception_id=RECEPTION,
                     start=visit,
                 )
-                await ops.book_visit(self.client, "patient-messaging", self.directory, booking)
+                await app.book_visit(self.client, "patient-messaging", self.directory, booking)
 
             t0 = time.monotonic()
             self.cpu.start()

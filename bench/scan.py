@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from logging_setup import redact_text
-from services.directory import SqliteDirectory
+from adapters.directory import SqliteDirectory
+from infrastructure.logging_setup import redact_text
 
 _DIGIT_RUN = re.compile(rb"\+?\d(?:[ -]?\d)*")
 _TOKEN = re.compile(rb"(?:[A-Za-z]|[\xc3][\x80-\xbf]|\\u00[0-9a-fA-F]{2})+")

@@ -24,7 +24,8 @@ from typing import Any
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-import worker as real
+import worker
+from infrastructure import worker_setup as real
 
 
 def overrides(env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def main() -> None:
 
     real.Worker = build  # type: ignore[assignment,misc]
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(real.main())
+        asyncio.run(worker.main())
 
 
 if __name__ == "__main__":

@@ -23,8 +23,17 @@ S8_FLAG_LOCKED = "the SMS reminder of a booking made in 1177 cannot be turned of
 
 def check_new_start(start: datetime, now: datetime) -> None:
     """S15: a visit can be moved only to a moment still ahead (the update validators' check)."""
+    _check_ahead(start, now, "the new start time")
+
+
+def check_visit_start(start: datetime, now: datetime) -> None:
+    """S15, V8: a visit is booked only for a moment still ahead (the edge's and `book`'s check)."""
+    _check_ahead(start, now, "the visit start time")
+
+
+def _check_ahead(start: datetime, now: datetime, what: str) -> None:
     if start <= now:
-        raise ValueError("the new start time has already passed")
+        raise ValueError(f"{what} has already passed")
 
 
 class VisitBooking(ContractModel):

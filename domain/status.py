@@ -69,6 +69,10 @@ class MessageRecord(ContractModel):
     visit_version: int | None = None
 
 
+SEND_SMS = "send_sms_reminder"
+"""The reminder's next action (search attribute `NextAction`) while it waits for its S6 moment."""
+
+
 class NextAction(ContractModel):
     kind: str
     at: AwareDatetime

@@ -20,10 +20,16 @@ from domain.phone import normalize_mobile
 
 # Booking, request, clinic and reception ids appear in workflow ids, search attributes and logs:
 # they are system ids, never patient data, so they are restricted to a safe alphabet.
-SystemId = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"),
-]
+SYSTEM_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+SYSTEM_ID_RULE = "up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+_SYSTEM_ID = re.compile(SYSTEM_ID_PATTERN)
+
+SystemId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=f"^{SYSTEM_ID_PATTERN}$")]
+
+
+def is_system_id(value: str) -> bool:
+    """True for a booking, request, clinic, reception or key id in the safe alphabet."""
+    return _SYSTEM_ID.fullmatch(value) is not None
 
 PatientIdStr = Annotated[str, AfterValidator(lambda raw: parse_patient_id(raw).value)]
 """A patient id in canonical form; invalid ids are refused without echoing them."""

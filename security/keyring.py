@@ -15,7 +15,6 @@ import base64
 import binascii
 import contextlib
 import os
-import re
 import secrets
 import sys
 from collections.abc import Mapping
@@ -23,10 +22,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from domain.types import is_system_id
+
 ENV_VAR = "PM_ENCRYPTION_KEYS"
 KEY_FILE_NAME = "keys.txt"
 KEY_BYTES = 32
-_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class KeyringError(ValueError):
@@ -50,7 +50,7 @@ class Key:
     secret: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
-        if not _KEY_ID.fullmatch(self.key_id):
+        if not is_system_id(self.key_id):
             raise KeyringError("a key id has 1-64 letters, digits, '.', '_' or '-' and starts alphanumeric")
         if len(self.secret) != KEY_BYTES:
             raise KeyringError(f"key '{self.key_id}' is not {KEY_BYTES} bytes (AES-256)")
@@ -101,7 +101,7 @@ class Keyring:
                 secret = base64.b64decode(encoded.strip().replace("-", "+").replace("_", "/"), validate=True)
             except (binascii.Error, ValueError):
                 raise KeyringError(f"keyring entry {number}: the key is not valid base64") from None
-            if not _KEY_ID.fullmatch(key_id.strip()):
+            if not is_system_id(key_id.strip()):
                 raise KeyringError(f"keyring entry {number}: invalid key id")
             keys.append(Key(key_id.strip(), secret))
         return cls(tuple(keys))

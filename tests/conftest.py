@@ -13,10 +13,10 @@ import pytest_asyncio
 from hypothesis import settings
 from temporalio.testing import WorkflowEnvironment
 
+from infrastructure.namespace_setup import register_search_attributes
 from security.codec import data_converter
 from security.keyring import Keyring
 from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workflow tests)
-from workflows.search import register_search_attributes
 
 # Property tests: the same examples on every run of the test command (a red CI must be reproducible);
 # `HYPOTHESIS_PROFILE=explore` searches new ones (and found every property bug so far).

@@ -15,17 +15,15 @@ from typing import Any, TypeVar
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-import operations as ops
-from activities.invitations import InvitationActivities
-from activities.reminders import ReminderActivities
+import application as app
+from adapters.directory import SqliteDirectory
+from adapters.inbox import SqliteInbox
+from adapters.letters import PdfLetterOutbox
+from adapters.sms import SmsGateway, SqliteOutbox
 from domain.booking import GroupBooking, VisitBooking
 from domain.status import ReminderStatus
 from domain.timing import at_local, local_date
-from services.directory import SqliteDirectory
-from services.inbox import SqliteInbox
-from services.letters import PdfLetterOutbox
-from services.sms import SmsGateway, SqliteOutbox
-from worker import MAX_CONCURRENT_ACTIVITIES, build_worker
+from infrastructure.worker_setup import MAX_CONCURRENT_ACTIVITIES, Activities, build_worker
 from workflows.group_booking import GroupBookingWorkflow
 from workflows.sms_reminder import SmsReminderWorkflow
 
@@ -48,12 +46,11 @@ class Harness:
     async def worker(self, sms: SmsGateway | None = None, sticky: bool = True) -> AsyncIterator[None]:
         """Run a worker; `sticky=False` keeps no workflow cache, so that a stopped worker leaves no
         sticky task queue behind (the time-skipping server would wait on it forever)."""
-        reminders = ReminderActivities(self.directory, sms or self.outbox, "Varden")
-        invitations = InvitationActivities(self.directory, self.inbox, self.letters)
+        activities = Activities.wired(self.directory, sms or self.outbox, "Varden", self.inbox, self.letters)
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
             cache = 1000 if sticky else 0
             async with build_worker(
-                self.client, self.task_queue, reminders, invitations, executor, max_cached_workflows=cache
+                self.client, self.task_queue, activities, executor, max_cached_workflows=cache
             ):
                 yield
 
@@ -72,11 +69,11 @@ class Harness:
             await self.env.sleep(delta)
 
     async def book(self, booking: VisitBooking) -> WorkflowHandle[Any, Any]:
-        workflow_id = await ops.book_visit(self.client, self.task_queue, self.directory, booking)
+        workflow_id = await app.book_visit(self.client, self.task_queue, self.directory, booking)
         return self.client.get_workflow_handle_for(SmsReminderWorkflow.run, workflow_id)
 
     async def book_group(self, group: GroupBooking) -> WorkflowHandle[Any, Any]:
-        workflow_id = await ops.book_group(self.client, self.task_queue, self.directory, group)
+        workflow_id = await app.book_group(self.client, self.task_queue, self.directory, group)
         return self.client.get_workflow_handle_for(GroupBookingWorkflow.run, workflow_id)
 
     async def status(self, handle: WorkflowHandle[Any, Any]) -> ReminderStatus:

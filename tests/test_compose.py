@@ -50,12 +50,13 @@ def test_compose_references_are_consistent() -> None:
     assert codec["environment"]["PM_CODEC_ORIGINS"] == ui["TEMPORAL_CORS_ORIGINS"]
 
 
-def test_compose_creates_every_search_attribute_the_workflows_use() -> None:
-    from workflows.search import ALL
-
-    command = " ".join(compose()["services"]["temporal-admin-tools"]["command"])
-    for key in ALL:
-        assert f"{key.name}={key.indexed_value_type.name.title()}" in command
+def test_compose_prepares_the_namespace_with_the_admin_command_before_the_worker() -> None:
+    services = compose()["services"]
+    setup = services["namespace-setup"]
+    assert setup["command"] == ["python", "starter.py", "admin", "prepare-namespace"]
+    assert setup["environment"]["TEMPORAL_ADDRESS"] == services["worker"]["environment"]["TEMPORAL_ADDRESS"]
+    condition = services["worker"]["depends_on"]["namespace-setup"]["condition"]
+    assert condition == "service_completed_successfully"
 
 
 def test_dockerfile_copies_only_files_that_exist() -> None:

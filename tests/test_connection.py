@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from config import Settings
-from connection import keyring_for, tls_config
+from infrastructure.config import Settings
+from infrastructure.temporal_client import keyring_for, tls_config
 from security.keyring import MissingKeyError
 
 

@@ -15,7 +15,7 @@ import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logging_setup import MASK, RedactingFilter, configure_logging, redact, redact_text
+from infrastructure.logging_setup import MASK, RedactingFilter, configure_logging, redact, redact_text
 
 PATIENT_IDS = [
     "19121212-1212",  # personnummer, 4-digit year

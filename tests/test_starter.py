@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-import demo_data as fx
+import application as app
 import starter
+from adapters.directory import SqliteDirectory
+from demo import data as fx
 from domain.timing import local_date
 from security.keyring import ENV_VAR, Keyring
-from services.directory import SqliteDirectory
 
 BAD_CHECK_DIGIT = fx.PNR_ADULT_1177[:-1] + str((int(fx.PNR_ADULT_1177[-1]) + 1) % 10)
 NOT_IN_DIRECTORY = fx.luhn_pnr("19661111", "678")
@@ -409,7 +410,7 @@ def test_cli_prints_a_multi_line_rejection_on_one_line(
     loaded: SqliteDirectory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def reject(*_: object) -> None:
-        raise starter.ops.InputError("book rejected:\n  first problem\n  second problem\n")
+        raise app.InputError("book rejected:\n  first problem\n  second problem\n")
 
-    monkeypatch.setattr(starter.ops, "check_booking", reject)
+    monkeypatch.setattr(app, "check_visit_booking", reject)
     assert refused(book(), capsys) == "error: book rejected: first problem second problem"

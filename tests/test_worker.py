@@ -9,8 +9,12 @@ import pytest
 from pydantic import ValidationError
 from temporalio.testing import WorkflowEnvironment
 
-from config import Settings
-from worker import MAX_CONCURRENT_ACTIVITIES, build_worker, invitation_activities, reminder_activities
+from infrastructure.config import Settings
+from infrastructure.worker_setup import (
+    MAX_CONCURRENT_ACTIVITIES,
+    activities_for,
+    build_worker,
+)
 
 
 def test_sms_rate_limit_is_read_from_the_environment_and_must_be_positive(
@@ -33,8 +37,7 @@ async def test_build_worker_passes_the_rate_and_cache_to_the_task_queue(
         worker = build_worker(
             env.client,
             "q",
-            reminder_activities(settings),
-            invitation_activities(settings),
+            activities_for(settings),
             executor,
             max_cached_workflows=123,
             activities_per_second=rate,

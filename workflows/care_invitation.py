@@ -10,7 +10,6 @@ staff. A booking starts the visit's SMS reminder, which outlives the invitation 
 
 from __future__ import annotations
 
-import contextlib
 from datetime import datetime, time, timedelta
 
 from pydantic import ValidationError
@@ -20,9 +19,15 @@ from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.invitations import InvitationActivities, InvitationMessageRequest, InvitationSendResult
-    from activities.reminders import ReminderActivities
-    from domain.booking import Cancellation, Channel, VisitBooking
+    from contracts import search_attributes as search
+    from contracts.activities import (
+        DirectoryReads,
+        InvitationMessageRequest,
+        InvitationSendResult,
+        InvitationSends,
+    )
+    from contracts.workflow_ids import booking_reminder_id
+    from domain.booking import Cancellation, Channel, VisitBooking, check_visit_start
     from domain.invitation import (
         BookedBy,
         BookedVisit,
@@ -44,9 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.status import MessageChannel, MessageRecord, NextAction, Outcome, Reason, RecipientRole
     from domain.timing import local_date
     from domain.types import describe_validation_error
-    from workflows import search
-    from workflows.ids import booking_reminder_id
-    from workflows.metrics import count_message
+    from workflows.mechanics import publish, read_directory, record_message, sleep_unless, upsert
     from workflows.sms_reminder import SmsReminderWorkflow
 
 DEFAULT_SEND_TIME = time(8, 0)
@@ -83,15 +86,12 @@ class CareInvitationWorkflow:
     @workflow.run
     async def run(self, request: CareInvitation) -> InvitationStatus:
         self._lean = workflow.patched(LEAN_HISTORY)
-        search.upsert(search.request_place(request.clinic_id, request.reception_id), only_changed=self._lean)
+        upsert(search.request_place(request.clinic_id, request.reception_id), only_changed=self._lean)
         self._publish()
         await workflow.wait_condition(lambda: self._state is not InvitationState.REQUEST)
         if self._state in SENDING:
-            load = workflow.execute_local_activity_method if self._lean else workflow.execute_activity_method
-            clinic = await load(
-                ReminderActivities.load_clinic,
-                self._request.clinic_id,
-                start_to_close_timeout=timedelta(seconds=30),
+            clinic = await read_directory(
+                DirectoryReads.load_clinic, self._request.clinic_id, local=self._lean
             )
             await self._invite(clinic.invitation_send_time if clinic else DEFAULT_SEND_TIME)
         if self._state is InvitationState.FOLLOW_UP:
@@ -123,17 +123,13 @@ class CareInvitationWorkflow:
 
     async def _wait_for_change(self, revision: int, until: datetime) -> None:
         """Sleep until `until` unless the request changes or the invitation is answered."""
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._revision != revision or self._state not in SENDING,
-                timeout=max(until - workflow.now(), timedelta(0)),
-            )
+        await sleep_unless(lambda: self._revision != revision or self._state not in SENDING, until)
 
     async def _send(self, step: Step) -> None:
         key = f"{workflow.info().workflow_id}/{step.value}"
         try:
             result = await workflow.execute_activity_method(
-                InvitationActivities.send_invitation_message,
+                InvitationSends.send_invitation_message,
                 InvitationMessageRequest(key=key, step=step, request=self._request, at=workflow.now()),
                 start_to_close_timeout=timedelta(seconds=60),
                 schedule_to_close_timeout=MESSAGE_DEADLINE,
@@ -156,8 +152,7 @@ class CareInvitationWorkflow:
             outcome=result.outcome,
             reason=result.reason,
         )
-        self._messages.append(record)
-        count_message(record)
+        record_message(self._messages, record)
         if self._state in SENDING:  # a booking or contact during the send keeps its state (V7)
             self._state = state_after(step)
 
@@ -199,8 +194,7 @@ class CareInvitationWorkflow:
     @book.validator
     def _validate_book(self, booking: InvitationBooking) -> None:
         self._require(InvitationState.REQUEST, *SENDING, InvitationState.FOLLOW_UP)
-        if booking.start <= workflow.now():
-            raise ValueError("the visit start time has already passed")
+        check_visit_start(booking.start, workflow.now())
         check_booking(self._request, booking)
 
     @workflow.signal
@@ -275,16 +269,14 @@ class CareInvitationWorkflow:
     def _publish(self) -> None:
         """Search attributes and current details for the Web UI and the work lists (V12, V13)."""
         kind, at = (self._next.kind, self._next.at) if self._next else (None, None)
-        search.upsert(
+        when = f", next {kind} at {at.isoformat()}" if at else ""
+        window = self._request.window
+        publish(
             [
                 *search.progress(self._state.value, kind, at),
                 search.WORK_LIST.value_set(work_list(self._state).value),
             ],
-            only_changed=self._lean,
-        )
-        when = f", next {kind} at {at.isoformat()}" if at else ""
-        window = self._request.window
-        workflow.set_current_details(
             f"{self._state.value}: {self._request.visit_type} at {self._request.clinic_id}/"
-            f"{self._request.reception_id}, window {window.first_date}–{window.last_date}{when}"
+            f"{self._request.reception_id}, window {window.first_date}–{window.last_date}{when}",
+            only_changed=self._lean,
         )

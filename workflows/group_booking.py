@@ -12,6 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
+    from contracts.workflow_ids import booking_reminder_id
     from domain.booking import (
         Cancellation,
         GroupBooking,
@@ -21,7 +22,6 @@ with workflow.unsafe.imports_passed_through():
         check_new_start,
     )
     from domain.status import GroupState, GroupStatus
-    from workflows.ids import booking_reminder_id
     from workflows.sms_reminder import SmsReminderWorkflow
 
 

@@ -9,16 +9,15 @@ reschedule still moves the reminder; a cancel ends it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.reminders import ReminderActivities, SendReminder, SendResult, VisitRef
+    from contracts import search_attributes as search
+    from contracts.activities import DirectoryReads, ReminderSends, SendReminder, SendResult, VisitRef
     from domain.booking import (
         S8_FLAG_LOCKED,
         Cancellation,
@@ -32,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.directory import Clinic
     from domain.identity import mask_patient_id
     from domain.status import (
+        SEND_SMS,
         BookingView,
         MessageChannel,
         MessageKind,
@@ -44,18 +44,11 @@ with workflow.unsafe.imports_passed_through():
         ReminderStatus,
     )
     from domain.timing import plan_sms_send
-    from workflows import search
-    from workflows.metrics import count_message
+    from workflows.mechanics import publish, read_directory, record_message, sleep_unless, upsert
 
-A = TypeVar("A")
-R = TypeVar("R")
-
-SEND_SMS = "send_sms_reminder"
 LEAN_HISTORY = "reminder-lean-history"
 """Patch id: directory reads as local activities, search attributes upserted only when they change.
 Reminders started before it replay the old path (docs/changing-workflows.md)."""
-DIRECTORY_TIMEOUT = timedelta(seconds=30)
-DIRECTORY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
 )
@@ -80,13 +73,13 @@ class SmsReminderWorkflow:
     @workflow.run
     async def run(self, booking: VisitBooking) -> ReminderStatus:
         self._lean = workflow.patched(LEAN_HISTORY)
-        search.upsert(
+        upsert(
             search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value),
             only_changed=self._lean,
         )
         while not self._cancelled:
             version = self._version
-            clinic = await self._read_directory(ReminderActivities.load_clinic, self._visit.clinic_id)
+            clinic = await read_directory(DirectoryReads.load_clinic, self._visit.clinic_id, local=self._lean)
             if await self._remind(clinic, version):
                 continue  # rescheduled or cancelled before the decision
             if not await self._wait_for_change(version, until=self._start):
@@ -126,7 +119,7 @@ class SmsReminderWorkflow:
             bookings=list(self._bookings.values()),
             at=workflow.now(),
         )
-        plan = await self._read_directory(ReminderActivities.plan_recipients, visit)
+        plan = await read_directory(DirectoryReads.plan_recipients, visit, local=self._lean)
         if self._changed(version):
             return True  # S15: never sent for a visit cancelled or moved meanwhile
         if plan.blocker is not None:
@@ -152,7 +145,7 @@ class SmsReminderWorkflow:
         deadline = max(self._start - workflow.now(), timedelta(minutes=1))
         try:
             result = await workflow.execute_activity_method(
-                ReminderActivities.send_reminder_sms,
+                ReminderSends.send_reminder_sms,
                 SendReminder(key=key, role=role, visit=visit),
                 start_to_close_timeout=timedelta(seconds=30),
                 schedule_to_close_timeout=deadline,
@@ -164,22 +157,9 @@ class SmsReminderWorkflow:
         self._record(role, version, result.outcome, to=result.to, reason=result.reason)
         return result
 
-    async def _read_directory(self, activity: Callable[[ReminderActivities, A], R], arg: A) -> R:
-        """A directory read: a local activity (no history events of its own), or on the old path a
-        regular one."""
-        execute = workflow.execute_local_activity_method if self._lean else workflow.execute_activity_method
-        return await execute(
-            activity, arg, start_to_close_timeout=DIRECTORY_TIMEOUT, retry_policy=DIRECTORY_RETRY
-        )
-
     async def _wait_for_change(self, version: int, until: datetime) -> bool:
         """Sleep until `until` unless the visit is rescheduled or cancelled (True if it was)."""
-        timeout = max(until - workflow.now(), timedelta(0))
-        try:
-            await workflow.wait_condition(lambda: self._changed(version), timeout=timeout)
-        except TimeoutError:
-            return False
-        return True
+        return await sleep_unless(lambda: self._changed(version), until)
 
     # --- the contract: updates, signals, query (SPEC §5) ---
 
@@ -313,18 +293,16 @@ class SmsReminderWorkflow:
             reason=reason,
             visit_version=version,
         )
-        self._messages.append(record)
-        count_message(record)
+        record_message(self._messages, record)
 
     def _set_state(self, state: ReminderState, reason: Reason | None = None) -> None:
         self._state = state
         self._reason = reason
         next_at = self._next.at if self._next else None
-        search.upsert(
-            search.progress(state.value, self._next and self._next.kind, next_at), only_changed=self._lean
-        )
         when = f", next {self._next.kind} at {self._next.at.isoformat()}" if self._next else ""
-        workflow.set_current_details(
+        publish(
+            search.progress(state.value, self._next and self._next.kind, next_at),
             f"{state.value}{f' ({reason.value})' if reason else ''}: visit {self._start.isoformat()} "
-            f"at {self._visit.clinic_id}/{self._visit.reception_id}, version {self._version}{when}"
+            f"at {self._visit.clinic_id}/{self._visit.reception_id}, version {self._version}{when}",
+            only_changed=self._lean,
         )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from demo_data import PNR_ADULT_1177, luhn_pnr
+from demo.data import PNR_ADULT_1177, luhn_pnr
 from domain.invitation import (
     CONVERSION_REASON,
     OPEN_STATES,

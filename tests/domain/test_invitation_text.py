@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from demo_data import CLINIC_CONNECTED, PNR_ADULT_1177, RECEPTION_GENERAL, RECEPTION_HIDDEN, demo_document
+from demo.data import CLINIC_CONNECTED, PNR_ADULT_1177, RECEPTION_GENERAL, RECEPTION_HIDDEN, demo_document
 from domain.directory import Clinic, Reception
 from domain.invitation import CareInvitation, DateWindow
 from domain.invitation_schedule import Step

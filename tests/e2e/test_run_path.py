@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-import demo_data as fx
-from services.sms import OutboxEntry, SqliteOutbox
+from adapters.sms import OutboxEntry, SqliteOutbox
+from demo import data as fx
 
 pytestmark = pytest.mark.e2e
 

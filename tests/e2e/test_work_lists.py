@@ -22,15 +22,15 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-import demo_data as fx
-import operations as ops
+import application as app
+from contracts import search_attributes as search
+from demo import data as fx
 from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking, InvitationState
 from domain.timing import at_local, local_date
 from security.codec import data_converter
 from security.keyring import ENV_VAR, Keyring
 from tests.conftest import venv_binary
 from tests.harness import Harness, eventually
-from workflows import search
 
 pytestmark = pytest.mark.e2e
 
@@ -102,27 +102,27 @@ async def clinic(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clin
                 ),
             ]
             for r in requests:
-                await ops.create_request(env.client, harness.task_queue, harness.directory, r)
+                await app.create_request(env.client, harness.task_queue, harness.directory, r)
             booking = InvitationBooking(
                 booking_id="B-booked", start=at_local(today + timedelta(days=25), time(10, 0)), by="staff"
             )
-            booked = await ops.book_invitation(env.client, "R-booked", booking)
+            booked = await app.book_invitation(env.client, "R-booked", booking)
             assert booked.state is InvitationState.BOOKED
             yield Clinic(env, harness, data_dir, today, keyring)
 
 
-def ids(items: list[ops.WorkListItem]) -> list[str]:
+def ids(items: list[app.WorkListItem]) -> list[str]:
     return [i.request_id for i in items]
 
 
-async def lists_when(clinic: Clinic, done: Callable[[ops.WorkLists], bool]) -> ops.WorkLists:
+async def lists_when(clinic: Clinic, done: Callable[[app.WorkLists], bool]) -> app.WorkLists:
     """The clinic's lists once `done` holds (visibility is eventually consistent), or after the timeout."""
     return await eventually(
-        lambda: ops.work_lists(clinic.env.client, CLINIC), done, timeout=VISIBILITY_TIMEOUT_S
+        lambda: app.work_lists(clinic.env.client, CLINIC), done, timeout=VISIBILITY_TIMEOUT_S
     )
 
 
-def settled(lists: ops.WorkLists) -> bool:
+def settled(lists: app.WorkLists) -> bool:
     states = {i.request_id: i.state for i in lists.vardinbjudan + lists.bokningsbegaran}
     return states == {"R-near": "invited", "R-far": "scheduled", "R-plain": "request"} and all(
         i.next_action for i in lists.vardinbjudan
@@ -155,7 +155,7 @@ async def test_V12_work_lists_per_clinic_from_visibility(clinic: Clinic) -> None
     assert "R-other" not in everywhere  # another clinic's
 
     other = await eventually(
-        lambda: ops.work_lists(clinic.env.client, fx.CLINIC_NOT_CONNECTED),
+        lambda: app.work_lists(clinic.env.client, fx.CLINIC_NOT_CONNECTED),
         lambda found: ids(found.vardinbjudan) == ["R-other"],
         timeout=VISIBILITY_TIMEOUT_S,
     )
@@ -204,14 +204,14 @@ async def test_V8_cli_prints_the_update_validators_rejection_of_a_patient_bookin
 
 async def test_V11_V12_a_converted_request_moves_to_the_invitation_list(clinic: Clinic) -> None:
     await lists_when(clinic, settled)
-    with pytest.raises(ops.InputError, match=r"(?s)convert rejected: .*referral.*\(V1\)"):
-        await ops.convert_request(clinic.env.client, "R-plain", Conversion())  # it has no referral
+    with pytest.raises(app.InputError, match=r"(?s)convert rejected: .*referral.*\(V1\)"):
+        await app.convert_request(clinic.env.client, "R-plain", Conversion())  # it has no referral
     refused = await starter(clinic, "invitation", "convert", "--request-id", "R-plain")
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.splitlines() == [
         "error: convert rejected: a care invitation needs a referral (referral_id) (V1)"
     ]
-    converted = await ops.convert_request(clinic.env.client, "R-plain", Conversion(referral_id="ref-plain"))
+    converted = await app.convert_request(clinic.env.client, "R-plain", Conversion(referral_id="ref-plain"))
     # The window starts in 30 days, less than six weeks away: the invitation goes out at once (V4).
     assert converted.state in (InvitationState.SCHEDULED, InvitationState.INVITED)
     lists = await lists_when(

@@ -19,13 +19,13 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-import demo_data as fx
-import operations as ops
+import application as app
+from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, Reschedule, VisitBooking
 from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking
+from infrastructure.namespace_setup import register_search_attributes
 from tests.conftest import venv_binary
 from tests.harness import Harness
-from workflows.search import register_search_attributes
 
 HERE = Path(__file__).resolve().parent
 
@@ -67,7 +67,7 @@ async def team_visit(h: Harness) -> list[str]:
         await h.book(visit(f"hist-hosp-{n}", fx.PNR_ADULT_1177, start=start, team_visit_id="hist-team"))
         for n in (1, 2)
     ]
-    await ops.set_sms_flag(h.client, team[0].id, False, booking_id="hist-hosp-1")
+    await app.set_sms_flag(h.client, team[0].id, False, booking_id="hist-hosp-1")
     await team[0].execute_update("reschedule", Reschedule(start=await h.local(4, 13)))
     await h.sleep_until(await h.local(5, 12))
     return [team[0].id]
@@ -86,20 +86,20 @@ async def group_booking(h: Harness) -> list[str]:
             ],
         )
     )
-    await ops.cancel(h.client, group.id, booking_id="hist-group-2")
+    await app.cancel(h.client, group.id, booking_id="hist-group-2")
     await h.sleep_until(await h.local(3, 12))
     return [group.id, "sms-reminder-hist-group-1"]
 
 
 async def invitation_booked(h: Harness) -> list[str]:
     today = (await h.local(0, 12)).date()
-    booked = await ops.create_request(
+    booked = await app.create_request(
         h.client, h.task_queue, h.directory, request(today, "hist-booked", 21, 60)
     )
     await h.sleep_until(await h.local(14, 9))
     visit_start = await h.local(30, 10)
     booking = InvitationBooking(booking_id="hist-booked-visit", start=visit_start, by="patient")
-    await ops.book_invitation(h.client, "hist-booked", booking)
+    await app.book_invitation(h.client, "hist-booked", booking)
     await h.client.get_workflow_handle(booked).result()
     # The reminder is left open (sent, waiting for the visit): the time-skipping server hangs when an
     # abandoned child completes after its parent has closed; the real server does not.
@@ -110,11 +110,11 @@ async def invitation_booked(h: Harness) -> list[str]:
 async def request_converted_to_follow_up(h: Harness) -> list[str]:
     today = (await h.local(0, 12)).date()
     plain = request(today, "hist-plain", 21, 25, invitation=False, patient_id=fx.PNR_ADULT_VAS)
-    workflow_id = await ops.create_request(h.client, h.task_queue, h.directory, plain)
+    workflow_id = await app.create_request(h.client, h.task_queue, h.directory, plain)
     await h.sleep_until(await h.local(1, 12))
-    await ops.convert_request(h.client, "hist-plain", Conversion())
+    await app.convert_request(h.client, "hist-plain", Conversion())
     await h.sleep_until(await h.local(27, 12))
-    await ops.cancel(h.client, workflow_id)  # from the follow-up list
+    await app.cancel(h.client, workflow_id)  # from the follow-up list
     return [workflow_id]
 
 

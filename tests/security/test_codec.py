@@ -18,9 +18,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-import demo_data as fx
+from demo import data as fx
 from domain.booking import VisitBooking
 from domain.status import ReminderState, ReminderStatus
+from infrastructure.namespace_setup import register_search_attributes
 from security.codec import (
     ENCODING,
     KEY_ID_KEY,
@@ -42,7 +43,6 @@ from security.keyring import (
 )
 from tests.conftest import venv_binary
 from tests.harness import Harness
-from workflows.search import register_search_attributes
 
 PATIENT = {"patient_id": fx.PNR_ADULT_1177, "name": "Testa Testsson", "mobile": fx.e164(fx.MOBILE_ADULT_1177)}
 SECRETS = [

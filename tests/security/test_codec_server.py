@@ -13,8 +13,8 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-import codec_server
-import demo_data as fx
+from demo import data as fx
+from entrypoints import codec_server
 from security.codec import ENCODING, KEY_ID_KEY, EncryptionCodec
 from security.keyring import ENV_VAR, Keyring
 

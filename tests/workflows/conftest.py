@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-import demo_data as fx
+from demo import data as fx
 from tests.harness import Harness
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowHandle
 
-import demo_data as fx
-import operations as ops
+import application as app
+from demo import data as fx
 from domain.booking import VisitBooking
 from domain.invitation import (
     CareInvitation,
@@ -49,7 +49,7 @@ async def request(
 
 
 async def create(harness: Harness, invitation: CareInvitation) -> WorkflowHandle[Any, InvitationStatus]:
-    workflow_id = await ops.create_request(harness.client, harness.task_queue, harness.directory, invitation)
+    workflow_id = await app.create_request(harness.client, harness.task_queue, harness.directory, invitation)
     return harness.client.get_workflow_handle(workflow_id, result_type=InvitationStatus)
 
 
@@ -121,14 +121,14 @@ async def test_V7_V9_booked_by_the_patient_ends_reminders_and_the_visit_gets_its
         handle = await create(harness, await request(harness, first=21, last=60))
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
         visit_start = await harness.local(days=25, hour=10)
-        booked = await ops.book_invitation(
+        booked = await app.book_invitation(
             harness.client, "r1", InvitationBooking(booking_id="v-1", start=visit_start, by="patient")
         )
         assert isinstance(booked, InvitationStatus) and booked.state is InvitationState.BOOKED
         assert booked.booked is not None and booked.booked.reminder_workflow_id == "sms-reminder-v-1"
         result = await handle.result()
         # a booking system that also books the visit creates no second reminder (V9)
-        again = await ops.book_visit(
+        again = await app.book_visit(
             harness.client,
             harness.task_queue,
             harness.directory,
@@ -154,7 +154,7 @@ async def test_V7_contact_from_the_patient_ends_the_reminders(harness: Harness) 
     async with harness.worker():
         handle = await create(harness, await request(harness, first=21, last=60))
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
-        await ops.record_contact(harness.client, "r1", Contact(note="ringde"))
+        await app.record_contact(harness.client, "r1", Contact(note="ringde"))
         result = await handle.result()
         await harness.sleep_until(await harness.local(days=30, hour=9))
     assert result.state is InvitationState.CONTACTED and result.work_list is WorkList.NONE
@@ -187,13 +187,13 @@ async def test_V10_change_before_the_first_message_moves_it_after_it_does_not_re
         handle = await create(harness, await request(harness, first=70, last=120))
         await until(harness, handle, lambda s: s.next_action is not None)
         window = DateWindow(first_date=await day(harness, 84), last_date=await day(harness, 120))
-        moved = await ops.change_request(harness.client, "r1", RequestChange(window=window))
+        moved = await app.change_request(harness.client, "r1", RequestChange(window=window))
         assert moved.next_action is not None and moved.next_action.at == await harness.local(days=42, hour=8)
         await harness.sleep_until(await harness.local(days=30, hour=12))
         assert harness.inbox.count() == 0  # the old moment (day 28) sent nothing
         await harness.sleep_until(await harness.local(days=42, hour=8, minute=1))
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
-        narrower = await ops.change_request(harness.client, "r1", RequestChange(time_of_day="morning"))
+        narrower = await app.change_request(harness.client, "r1", RequestChange(time_of_day="morning"))
         assert narrower.next_action is not None and narrower.next_action.kind == "reminder_1"
         await harness.sleep_until(await harness.local(days=43, hour=9))
         final = await status(handle)
@@ -215,13 +215,13 @@ async def test_V8_patient_booking_outside_window_weekday_or_time_of_day_is_refus
             (await harness.local(days=monday, hour=13), "morning"),
         ]
         for start, message in refused:
-            with pytest.raises(ops.InputError, match=message):
-                await ops.book_invitation(
+            with pytest.raises(app.InputError, match=message):
+                await app.book_invitation(
                     harness.client, "r1", InvitationBooking(booking_id="v-1", start=start, by="patient")
                 )
         unchanged = await status(handle)
         assert unchanged.state is InvitationState.INVITED and unchanged.booked is None
-        booked = await ops.book_invitation(
+        booked = await app.book_invitation(
             harness.client, "r1", InvitationBooking(booking_id="v-1", start=refused[0][0], by="staff")
         )
     assert booked.state is InvitationState.BOOKED and booked.booked is not None
@@ -252,13 +252,13 @@ async def test_V11_V12_plain_request_sends_nothing_and_once_converted_behaves_li
         await harness.sleep_until(await harness.local(days=3, hour=12))
         assert harness.inbox.count() == 0 and harness.letters.letters() == []
         window = DateWindow(first_date=await day(harness, 70), last_date=await day(harness, 100))
-        converted = await ops.convert_request(harness.client, "r1", Conversion(window=window))
+        converted = await app.convert_request(harness.client, "r1", Conversion(window=window))
         assert converted.state is InvitationState.SCHEDULED and converted.work_list is WorkList.VARDINBJUDAN
         assert converted.next_action is not None and converted.next_action.at == await harness.local(
             days=28, hour=8
         )
-        with pytest.raises(ops.InputError, match="not possible in state scheduled"):
-            await ops.convert_request(harness.client, "r1", Conversion())
+        with pytest.raises(app.InputError, match="not possible in state scheduled"):
+            await app.convert_request(harness.client, "r1", Conversion())
         await harness.sleep_until(await harness.local(days=28, hour=8, minute=1))
         invited = await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
     assert kinds(invited) == [MessageKind.INVITATION] and invited.messages[0].outcome is Outcome.SENT
@@ -268,14 +268,14 @@ async def test_V14_staff_cancel_sends_nothing_more(harness: Harness) -> None:
     async with harness.worker():
         handle = await create(harness, await request(harness, first=70, last=120))
         await until(harness, handle, lambda s: s.next_action is not None)
-        await ops.cancel(harness.client, handle.id, reason="remissen återkallad")
+        await app.cancel(harness.client, handle.id, reason="remissen återkallad")
         result = await handle.result()
         await harness.sleep_until(await harness.local(days=30, hour=9))
-        with pytest.raises(ops.InputError, match=f"'{handle.id}' has ended: nothing to change"):
-            await ops.cancel(harness.client, handle.id)  # again: said, not silently "sent"
+        with pytest.raises(app.InputError, match=f"'{handle.id}' has ended: nothing to change"):
+            await app.cancel(harness.client, handle.id)  # again: said, not silently "sent"
     assert result.state is InvitationState.CANCELLED and harness.inbox.count() == 0
-    with pytest.raises(ops.InputError, match="no workflow 'care-invitation-unknown'"):
-        await ops.cancel(harness.client, "care-invitation-unknown")
+    with pytest.raises(app.InputError, match="no workflow 'care-invitation-unknown'"):
+        await app.cancel(harness.client, "care-invitation-unknown")
 
 
 async def test_V1_V2_bad_requests_are_refused_at_the_edge(harness: Harness) -> None:
@@ -283,9 +283,9 @@ async def test_V1_V2_bad_requests_are_refused_at_the_edge(harness: Harness) -> N
         await request(harness, first=21, last=60, referral_id=None)
     with pytest.raises(ValueError, match="first_date is after last_date"):
         await request(harness, first=60, last=21)
-    with pytest.raises(ops.InputError, match="already ended"):
+    with pytest.raises(app.InputError, match="already ended"):
         await create(harness, await request(harness, first=-30, last=-1))
-    with pytest.raises(ops.InputError, match="unknown clinic"):
+    with pytest.raises(app.InputError, match="unknown clinic"):
         await create(
             harness, (await request(harness, first=21, last=60)).model_copy(update={"clinic_id": "x"})
         )
@@ -298,9 +298,9 @@ async def test_V1_converting_a_request_without_referral_is_refused_with_one_clea
     async with harness.worker():
         handle = await create(harness, plain)
         await until(harness, handle, lambda s: s.state is InvitationState.REQUEST)
-        with pytest.raises(ops.InputError) as refused:
-            await ops.convert_request(harness.client, "r1", Conversion())
-        converted = await ops.convert_request(harness.client, "r1", Conversion(referral_id="ref-9"))
+        with pytest.raises(app.InputError) as refused:
+            await app.convert_request(harness.client, "r1", Conversion())
+        converted = await app.convert_request(harness.client, "r1", Conversion(referral_id="ref-9"))
     message = str(refused.value)
     assert "referral" in message and "V1" in message and "\n" not in message
     assert fx.PNR_ADULT_1177 not in message and "[type=" not in message

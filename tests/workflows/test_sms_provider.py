@@ -7,10 +7,10 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-import demo_data as fx
+from adapters.sms import ElksSmsGateway, SentLedger
+from demo import data as fx
 from domain.booking import VisitBooking
 from domain.status import Outcome, Reason, ReminderState
-from services.sms import ElksSmsGateway, SentLedger
 from tests.fake_elks import FakeElks
 from tests.harness import Harness
 

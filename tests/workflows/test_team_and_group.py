@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-import demo_data as fx
-import operations as ops
+import application as app
+from contracts.workflow_ids import booking_reminder_id, team_reminder_id
+from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, VisitBooking
 from domain.status import GroupState, GroupStatus, Outcome, Reason, RecipientRole, ReminderState
 from tests.harness import Harness, eventually
-from workflows.ids import booking_reminder_id, team_reminder_id
 
 
 async def hosp_bookings(harness: Harness, flags: tuple[bool, ...]) -> list[VisitBooking]:
@@ -54,7 +54,7 @@ async def test_S11_team_visit_of_three_hosp_bookings_sends_one_sms_per_recipient
 async def test_S11_team_visit_honours_flags_staff_turned_off(harness: Harness) -> None:
     async with harness.worker():
         handle = await book_team(harness, (False, True, False))
-        await ops.set_sms_flag(harness.client, handle.id, False, booking_id="hosp-2")
+        await app.set_sms_flag(harness.client, handle.id, False, booking_id="hosp-2")
         await harness.sleep_until(await harness.local(days=2, hour=9, minute=1))
         status = await harness.settled(handle, lambda s: s.state is not ReminderState.SCHEDULED)
     assert status.state is ReminderState.SKIPPED and status.reason is Reason.SMS_FLAG_OFF
@@ -74,11 +74,11 @@ async def test_S11_S15_cancelling_one_hosp_booking_keeps_the_reminder_cancelling
 ) -> None:
     async with harness.worker():
         handle = await book_team(harness, (True, True, True))
-        await ops.cancel(harness.client, handle.id, booking_id="hosp-1")
+        await app.cancel(harness.client, handle.id, booking_id="hosp-1")
         status = await harness.settled(handle, lambda s: s.bookings[0].cancelled)
         assert status.state is ReminderState.SCHEDULED
         for booking_id in ("hosp-2", "hosp-3"):
-            await ops.cancel(harness.client, handle.id, booking_id=booking_id)
+            await app.cancel(harness.client, handle.id, booking_id=booking_id)
         result = await handle.result()
     assert result.state is ReminderState.CANCELLED and harness.outbox.count() == 0
 
@@ -141,14 +141,14 @@ async def test_S13_group_of_five_where_two_lack_consent_gives_three_sms(
 async def test_S13_group_flag_off_means_no_sms_for_anyone(harness: Harness, document: dict[str, Any]) -> None:
     async with harness.worker():
         group = await book_group(harness, document)
-        changed = await ops.set_sms_flag(harness.client, group.id, False)
+        changed = await app.set_sms_flag(harness.client, group.id, False)
         assert isinstance(changed, GroupStatus) and changed.sms_flag is False
         await harness.sleep_until(await harness.local(days=2, hour=9, minute=1))
         states = await eventually(
             lambda: participant_states(harness), lambda s: ReminderState.SCHEDULED not in s
         )
-        with pytest.raises(ops.InputError, match="whole group"):  # no per-participant flag
-            await ops.set_sms_flag(harness.client, group.id, True, booking_id="grp-1-0")
+        with pytest.raises(app.InputError, match="whole group"):  # no per-participant flag
+            await app.set_sms_flag(harness.client, group.id, True, booking_id="grp-1-0")
     assert states == [ReminderState.SKIPPED] * 5 and harness.outbox.count() == 0
 
 
@@ -157,15 +157,15 @@ async def test_S13_S15_group_reschedule_moves_every_participant_and_cancel_stops
 ) -> None:
     async with harness.worker():
         group = await book_group(harness, document)
-        await ops.reschedule(harness.client, group.id, await harness.local(days=5, hour=15))
-        await ops.cancel(harness.client, group.id, booking_id="grp-1-0")
+        await app.reschedule(harness.client, group.id, await harness.local(days=5, hour=15))
+        await app.cancel(harness.client, group.id, booking_id="grp-1-0")
         await harness.sleep_until(await harness.local(days=2, hour=12))
         assert harness.outbox.count() == 0  # the old moment sends nothing
         await harness.sleep_until(await harness.local(days=4, hour=9, minute=1))
         states = await eventually(
             lambda: participant_states(harness), lambda s: ReminderState.SCHEDULED not in s
         )
-        status = await ops.status(harness.client, group.id)
+        status = await app.status(harness.client, group.id)
         child = await harness.status(harness.client.get_workflow_handle(booking_reminder_id("grp-1-1")))
     assert states == [ReminderState.CANCELLED] + [ReminderState.SENT] * 2 + [ReminderState.SKIPPED] * 2
     assert harness.outbox.count() == 2

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from services.sms import SENDER
+from adapters.sms import SENDER
 
 PROJECT_DIR = Path(__file__).resolve().parent
 

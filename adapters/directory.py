@@ -19,10 +19,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ValidationError
 
+from adapters.sqlite import SqliteFile
 from domain.directory import Clinic, DirectoryDocument, Patient, SmsConsent
 from domain.identity import InvalidPatientId, parse_patient_id
 from domain.phone import normalize_mobile
-from services.sqlite import SqliteFile
+from domain.types import is_system_id
 
 __all__ = [
     "Directory",
@@ -77,7 +78,6 @@ class LoadSummary(BaseModel):
 
 # --- validation -------------------------------------------------------------------------------------
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _MSG_PREFIXES = ("Value error, ", "Assertion failed, ")
 # Keys of a patient record whose values are patient data; they are scrubbed from any message as a
 # second line of defence (the models already hide input from validation errors).
@@ -113,7 +113,7 @@ def _items(raw: Any, key: str) -> list[Any]:
 
 def _clinic_label(raw: Any, index: int) -> str:
     clinic_id = raw.get("clinic_id") if isinstance(raw, dict) else None
-    if isinstance(clinic_id, str) and _SAFE_ID.match(clinic_id.strip()):
+    if isinstance(clinic_id, str) and is_system_id(clinic_id.strip()):
         return f"clinics[{index}] (clinic_id={clinic_id.strip()})"
     return f"clinics[{index}]"
 
@@ -163,7 +163,7 @@ def _duplicates(raw: Any) -> list[str]:
     seen_clinics: dict[str, int] = {}
     for index, item in enumerate(_items(raw, "clinics")):
         clinic_id = item.get("clinic_id") if isinstance(item, dict) else None
-        if not isinstance(clinic_id, str) or not _SAFE_ID.match(clinic_id.strip()):
+        if not isinstance(clinic_id, str) or not is_system_id(clinic_id.strip()):
             continue
         first = seen_clinics.setdefault(clinic_id.strip(), index)
         if first != index:

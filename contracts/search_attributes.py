@@ -1,23 +1,16 @@
-"""Custom search attributes for operations and work lists: system ids and states, never patient data.
-
-Registered on the dev server by `dev.py run` and in tests (`register_search_attributes`).
-"""
+"""Custom search attributes for operations and work lists: system ids and states, never patient data
+(their values are stored in the clear). Workflows upsert them, starts set them, work lists read them."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from temporalio import workflow
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
 from temporalio.common import (
     SearchAttributeKey,
     SearchAttributePair,
     SearchAttributeUpdate,
     TypedSearchAttributes,
 )
-from temporalio.service import RPCError, RPCStatusCode
 
 CLINIC = SearchAttributeKey.for_keyword("ClinicId")
 RECEPTION = SearchAttributeKey.for_keyword("ReceptionId")
@@ -67,45 +60,3 @@ def progress(state: str, next_kind: str | None, next_at: datetime | None) -> lis
     else:
         updates += [NEXT_ACTION.value_set(next_kind), NEXT_ACTION_AT.value_set(next_at)]
     return updates
-
-
-def upsert(updates: list[SearchAttributeUpdate], *, only_changed: bool) -> None:
-    """Upsert from workflow code; with `only_changed`, only the attributes that differ from the
-    current ones (a start may have set them), and nothing at all when none does."""
-    if only_changed:
-        current = workflow.info().typed_search_attributes
-        updates = [u for u in updates if current.get(u.key) != u.value]
-        if not updates:
-            return
-    workflow.upsert_search_attributes(updates)
-
-
-def dev_server_flags() -> list[str]:
-    """`--search-attribute` flags of `temporal server start-dev` (used when the namespace is created)."""
-    return [
-        arg
-        for key in ALL
-        for arg in ("--search-attribute", f"{key.name}={key.indexed_value_type.name.title()}")
-    ]
-
-
-async def register_search_attributes(client: Client, namespace: str) -> None:
-    """Add the attributes that the namespace does not have yet (idempotent)."""
-    try:
-        listed = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=namespace)
-        )
-        existing = set(listed.custom_attributes)
-    except RPCError as err:  # the time-skipping test server cannot list them, only add
-        if err.status is not RPCStatusCode.UNIMPLEMENTED:
-            raise
-        existing = set()
-    missing = {
-        key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
-        for key in ALL
-        if key.name not in existing
-    }
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-        )

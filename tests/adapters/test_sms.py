@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.sms import (
+from adapters.sms import (
     ElksSmsGateway,
     PermanentSmsError,
     SentLedger,
@@ -84,7 +84,7 @@ def test_outbox_shared_by_two_processes(tmp_path: Path) -> None:
     path = tmp_path / "outbox.sqlite3"
     script = (
         "import sys\n"
-        "from services.sms import SmsMessage, SqliteOutbox\n"
+        "from adapters.sms import SmsMessage, SqliteOutbox\n"
         "box = SqliteOutbox(sys.argv[1])\n"
         "for i in range(25):\n"
         "    box.send(SmsMessage(key=f'k{i}', to='+46701740605', text='t', sender='Demo'))\n"

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from domain.booking import VisitBooking
 
+REMINDER_PREFIX = "sms-reminder-"
+TEAM_REMINDER_PREFIX = "sms-reminder-team-"
+GROUP_PREFIX = "group-booking-"
+INVITATION_PREFIX = "care-invitation-"
+
 
 def booking_reminder_id(booking_id: str) -> str:
-    return f"sms-reminder-{booking_id}"
+    return f"{REMINDER_PREFIX}{booking_id}"
 
 
 def team_reminder_id(team_visit_id: str) -> str:
-    return f"sms-reminder-team-{team_visit_id}"
+    return f"{TEAM_REMINDER_PREFIX}{team_visit_id}"
 
 
 def reminder_id(booking: VisitBooking) -> str:
@@ -21,10 +26,7 @@ def reminder_id(booking: VisitBooking) -> str:
 
 
 def group_booking_id(group_booking_id: str) -> str:
-    return f"group-booking-{group_booking_id}"
-
-
-INVITATION_PREFIX = "care-invitation-"
+    return f"{GROUP_PREFIX}{group_booking_id}"
 
 
 def invitation_id(request_id: str) -> str:

@@ -19,8 +19,8 @@ import httpx
 import structlog
 from pydantic import AwareDatetime, BaseModel, Field
 
+from adapters.sqlite import SqliteFile
 from domain.types import ContractModel
-from services.sqlite import SqliteFile
 
 __all__ = [
     "ElksSmsGateway",

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import demo_data
-from domain.directory import PostalAddress
-from services.letters import (
+from adapters.letters import (
     Letter,
     LetterService,
     PdfLetterOutbox,
@@ -21,6 +19,8 @@ from services.letters import (
     swedish_date,
     to_latin1,
 )
+from demo import data as demo_data
+from domain.directory import PostalAddress
 
 PATIENT = demo_data.demo_document()["patients"][1]
 ADDRESS = PostalAddress.model_validate(PATIENT["postal_address"])

@@ -21,8 +21,8 @@ import httpx
 import structlog
 from pydantic import AwareDatetime, BaseModel, Field
 
+from adapters.sqlite import SqliteFile
 from domain.types import ContractModel
-from services.sqlite import SqliteFile
 
 __all__ = [
     "HttpInbox",
@@ -170,7 +170,7 @@ class SqliteInbox(SqliteFile):
 class InboxLedger(SqliteFile):
     """Key → receipt of messages the inbox endpoint accepted; the first receipt for a key is kept.
 
-    The same shape as `services.sms.SentLedger`, with the inbox's receipt fields.
+    The same shape as `adapters.sms.SentLedger`, with the inbox's receipt fields.
     """
 
     SCHEMA = """

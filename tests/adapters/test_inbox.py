@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import demo_data
-from services.inbox import (
+from adapters.inbox import (
     HttpInbox,
     Inbox,
     InboxLedger,
@@ -24,6 +23,7 @@ from services.inbox import (
     TransientInboxError,
     build_inbox,
 )
+from demo import data as demo_data
 from tests.fake_inbox import FakeInbox, inbox_server_fixture  # noqa: F401  (the `inbox_server` fixture)
 
 PATIENT_ID = demo_data.demo_document()["patients"][0]["patient_id"]
@@ -87,7 +87,7 @@ def test_embedded_inbox_shared_by_two_processes(tmp_path: Path) -> None:
     path = tmp_path / "inbox-1177.sqlite3"
     script = (
         "import sys\n"
-        "from services.inbox import InboxMessage, SqliteInbox\n"
+        "from adapters.inbox import InboxMessage, SqliteInbox\n"
         "box = SqliteInbox(sys.argv[1])\n"
         "for i in range(20):\n"
         "    box.deliver(InboxMessage(key=f'k{i}', patient_id='p', subject='s', body='b'))\n"

@@ -23,7 +23,7 @@ from aiohttp import hdrs, web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from config import PROJECT_DIR
+from infrastructure.config import PROJECT_DIR
 from security.codec import EncryptionCodec, PayloadDecryptionError
 from security.keyring import KEY_FILE_NAME, Keyring, KeyringError, MissingKeyError, require_keyring
 

@@ -1,5 +1,5 @@
 """How every process reaches Temporal: address, namespace, TLS / mTLS or API key, and the data
-converter with payload encryption — the same for the worker, the CLI and `starter.connect()`."""
+converter with payload encryption — the same for the worker, every door and `connect()`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
-from config import Settings
+from infrastructure.config import Settings
 from security.codec import data_converter
 from security.keyring import Keyring, ensure_local_keyring, load_keyring, require_keyring
 
@@ -56,3 +56,9 @@ async def connect_client(settings: Settings, runtime: Runtime | None = None) -> 
         return await Client.connect(settings.temporal_address, **options)
     except RuntimeError as err:
         raise ConnectionError(f"cannot reach Temporal at {settings.temporal_address}: {err}") from None
+
+
+async def connect(settings: Settings | None = None) -> Client:
+    """A Temporal client configured exactly as the worker's (address, namespace, TLS, data converter
+    with payload encryption); settings from the environment unless given."""
+    return await connect_client(settings or Settings.from_env())

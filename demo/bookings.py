@@ -14,14 +14,14 @@ from typing import Any
 
 from temporalio.client import Client
 
-import demo_data as fx
-import operations as ops
-from config import Settings
+import application as app
+from adapters.directory import SqliteDirectory
+from contracts.workflow_ids import booking_reminder_id
+from demo import data as fx
 from domain.booking import Channel, GroupBooking, GroupParticipant, VisitBooking
 from domain.invitation import CareInvitation, DateWindow, InvitationBooking, PatientInfo
 from domain.timing import at_local, local_date
-from services.directory import SqliteDirectory
-from workflows.ids import booking_reminder_id
+from infrastructure.config import Settings
 
 
 def _local(days: int, hour: int, minute: int = 0) -> datetime:
@@ -160,11 +160,11 @@ def demo_invitation_booking() -> InvitationBooking:
 
 async def load_and_book(client: Client, settings: Settings, directory: SqliteDirectory) -> dict[str, Any]:
     summary = directory.load_document(fx.demo_document())
-    started = [await ops.book_visit(client, settings.task_queue, directory, v) for v in demo_visits()]
-    started.append(await ops.book_group(client, settings.task_queue, directory, demo_group()))
-    started += [await ops.create_request(client, settings.task_queue, directory, r) for r in demo_requests()]
+    started = [await app.book_visit(client, settings.task_queue, directory, v) for v in demo_visits()]
+    started.append(await app.book_group(client, settings.task_queue, directory, demo_group()))
+    started += [await app.create_request(client, settings.task_queue, directory, r) for r in demo_requests()]
     booking = demo_invitation_booking()
-    with contextlib.suppress(ops.InputError):  # booked by an earlier run of the demo: nothing to do
-        await ops.book_invitation(client, DEMO_BOOKED, booking)
+    with contextlib.suppress(app.InputError):  # booked by an earlier run of the demo: nothing to do
+        await app.book_invitation(client, DEMO_BOOKED, booking)
     started.append(booking_reminder_id(booking.booking_id))
     return {"directory": summary.model_dump(), "workflows": sorted(set(started))}

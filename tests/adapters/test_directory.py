@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from demo_data import (
+from adapters.directory import (
+    Directory,
+    DirectoryLoadError,
+    SqliteDirectory,
+    UnknownPatientError,
+    load_directory_file,
+)
+from demo.data import (
     CLINIC_CONNECTED,
     MOBILE_ADULT_VAS,
     PNR_ADULT_1177,
@@ -24,13 +31,6 @@ from demo_data import (
 )
 from domain.directory import SmsConsent
 from domain.phone import InvalidMobileNumber
-from services.directory import (
-    Directory,
-    DirectoryLoadError,
-    SqliteDirectory,
-    UnknownPatientError,
-    load_directory_file,
-)
 
 AT = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 

@@ -1,0 +1,66 @@
+"""The application layer: the use cases every door calls (the command line now; the HTTP API and the
+staff page next). Each checks its input at the edge — bad input starts or changes nothing — and
+talks to the workflows by typed references (`workflow_calls`)."""
+
+from application.checks import (
+    check_clinic,
+    check_future,
+    check_group,
+    check_patient,
+    check_request,
+    check_system_id,
+    check_visit_booking,
+    check_visit_place,
+    check_window,
+)
+from application.errors import EndedError, InputError, NotFoundError
+from application.invitations import (
+    book_invitation,
+    change_request,
+    convert_request,
+    create_request,
+    record_contact,
+)
+from application.visits import (
+    book_group,
+    book_visit,
+    cancel,
+    reschedule,
+    set_sms_flag,
+    visit_workflow_id,
+)
+from application.work_lists import WorkListItem, WorkLists, work_lists
+from application.workflow_calls import Status, query_status
+from application.workflow_calls import query_status as status
+
+__all__ = [
+    "EndedError",
+    "InputError",
+    "NotFoundError",
+    "Status",
+    "WorkListItem",
+    "WorkLists",
+    "book_group",
+    "book_invitation",
+    "book_visit",
+    "cancel",
+    "change_request",
+    "check_clinic",
+    "check_future",
+    "check_group",
+    "check_patient",
+    "check_request",
+    "check_system_id",
+    "check_visit_booking",
+    "check_visit_place",
+    "check_window",
+    "convert_request",
+    "create_request",
+    "query_status",
+    "record_contact",
+    "reschedule",
+    "set_sms_flag",
+    "status",
+    "visit_workflow_id",
+    "work_lists",
+]

@@ -1,0 +1,15 @@
+"""The one error every door turns into its own refusal (CLI line, HTTP problem, page message)."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Input refused at the edge; the message says what is wrong and never repeats patient data."""
+
+
+class NotFoundError(InputError):
+    """No workflow with that id."""
+
+
+class EndedError(InputError):
+    """The workflow has ended: nothing to change."""

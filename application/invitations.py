@@ -1,0 +1,90 @@
+"""Use cases of care invitations and plain booking requests (V1–V14): create, convert, change, book,
+record a contact."""
+
+from __future__ import annotations
+
+import structlog
+from temporalio.client import Client
+from temporalio.common import TypedSearchAttributes
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from adapters.directory import Directory
+from application import workflow_calls as calls
+from application.checks import check_future, check_request
+from application.visits import START_ONCE
+from contracts import search_attributes as search
+from contracts.workflow_ids import invitation_id
+from domain.invitation import (
+    CareInvitation,
+    Contact,
+    Conversion,
+    InvitationBooking,
+    InvitationStatus,
+    RequestChange,
+    initial_state,
+    work_list,
+)
+from workflows.care_invitation import CareInvitationWorkflow
+
+log = structlog.get_logger(__name__)
+
+
+async def create_request(
+    client: Client, task_queue: str, directory: Directory, request: CareInvitation
+) -> str:
+    """Start a care invitation, or a plain booking request when `invitation` is false (V11, V12).
+
+    Creating the same request twice creates no second workflow and is not an error.
+    """
+    check_request(directory, request)
+    workflow_id = invitation_id(request.request_id)
+    kind = "Care invitation" if request.invitation else "Booking request"
+    try:
+        await client.start_workflow(
+            CareInvitationWorkflow.run,
+            request,
+            id=workflow_id,
+            task_queue=task_queue,
+            static_summary=f"{kind} {workflow_id} at {request.clinic_id}/{request.reception_id}",
+            search_attributes=_request_attributes(request),
+            **START_ONCE,
+        )
+    except WorkflowAlreadyStartedError:
+        log.info("request_already_closed", workflow_id=workflow_id)
+    return workflow_id
+
+
+def _request_attributes(request: CareInvitation) -> TypedSearchAttributes:
+    """The request's search attributes at start (its place, state and work list, V12), so that its
+    first task need not upsert them."""
+    state = initial_state(request)
+    return search.at_start(
+        [
+            *search.request_place(request.clinic_id, request.reception_id),
+            search.STATE.value_set(state.value),
+            search.WORK_LIST.value_set(work_list(state).value),
+        ]
+    )
+
+
+async def convert_request(client: Client, request_id: str, conversion: Conversion) -> InvitationStatus:
+    """V11: "Ändra begäran – vårdinbjudan"."""
+    return await calls.update(client, invitation_id(request_id), CareInvitationWorkflow.convert, conversion)
+
+
+async def change_request(client: Client, request_id: str, change: RequestChange) -> InvitationStatus:
+    """V10: staff change the window or the limits of an open request."""
+    return await calls.update(
+        client, invitation_id(request_id), CareInvitationWorkflow.change_request, change
+    )
+
+
+async def book_invitation(client: Client, request_id: str, booking: InvitationBooking) -> InvitationStatus:
+    """V7–V9: the invitation is booked by the patient (checked against V8) or by staff."""
+    check_future(booking.start)
+    return await calls.update(client, invitation_id(request_id), CareInvitationWorkflow.book, booking)
+
+
+async def record_contact(client: Client, request_id: str, contact: Contact) -> None:
+    """V7: the patient contacted the clinic."""
+    await calls.signal(client, invitation_id(request_id), CareInvitationWorkflow.contacted, contact)

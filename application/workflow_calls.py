@@ -1,0 +1,101 @@
+"""Typed calls from the use cases to running workflows: one table from workflow kind to its class and
+status type, and the translation of Temporal's refusals into the doors' one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from application.errors import EndedError, InputError, NotFoundError
+from contracts.workflow_ids import GROUP_PREFIX, INVITATION_PREFIX, REMINDER_PREFIX
+from domain.invitation import InvitationStatus
+from domain.status import GroupStatus, ReminderStatus
+from workflows.care_invitation import CareInvitationWorkflow
+from workflows.group_booking import GroupBookingWorkflow
+from workflows.sms_reminder import SmsReminderWorkflow
+
+Status = ReminderStatus | GroupStatus | InvitationStatus
+W = TypeVar("W")
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class WorkflowKind:
+    prefix: str
+    workflow: type
+    status_type: type[Status]
+
+
+KINDS = (
+    WorkflowKind(REMINDER_PREFIX, SmsReminderWorkflow, ReminderStatus),  # also team visits (S11)
+    WorkflowKind(GROUP_PREFIX, GroupBookingWorkflow, GroupStatus),
+    WorkflowKind(INVITATION_PREFIX, CareInvitationWorkflow, InvitationStatus),
+)
+
+
+def kind_of(workflow_id: str) -> WorkflowKind:
+    for kind in KINDS:
+        if workflow_id.startswith(kind.prefix):
+            return kind
+    raise NotFoundError(f"no workflow '{workflow_id}'")
+
+
+async def query_status(client: Client, workflow_id: str) -> Status:
+    """The `status` query of whichever workflow the id names."""
+    status_query = kind_of(workflow_id).workflow.status  # every kind's query is named `status`
+    try:
+        return await client.get_workflow_handle(workflow_id).query(status_query)
+    except RPCError as err:
+        raise _not_found(err, workflow_id) from None
+
+
+async def update(client: Client, workflow_id: str, handler: Callable[[W, A], Awaitable[R] | R], arg: A) -> R:
+    """Run an update; a validator's refusal becomes an `InputError` naming the update."""
+    try:
+        return await client.get_workflow_handle(workflow_id).execute_update(handler, arg)
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        raise InputError(f"{_name(handler)} rejected: {message}") from None
+    except RPCError as err:
+        raise await _ended_or_missing(err, client, workflow_id) from None
+
+
+async def signal(client: Client, workflow_id: str, handler: Callable[[W, A], Any], arg: A) -> None:
+    try:
+        await client.get_workflow_handle(workflow_id).signal(handler, arg)
+    except RPCError as err:
+        raise await _ended_or_missing(err, client, workflow_id) from None
+
+
+def _name(handler: Callable[..., Any]) -> str:
+    return handler.__name__
+
+
+def _not_found(err: RPCError, workflow_id: str) -> Exception:
+    if err.status == RPCStatusCode.NOT_FOUND:
+        return NotFoundError(f"no workflow '{workflow_id}'")
+    return err
+
+
+async def _ended_or_missing(err: RPCError, client: Client, workflow_id: str) -> Exception:
+    """A signal or update that found no running workflow: say whether it has ended or never was."""
+    if err.status != RPCStatusCode.NOT_FOUND:
+        return err
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+    )
+    try:  # the raw call: its status is all that is needed (the test server cannot decode the rest)
+        described = await client.workflow_service.describe_workflow_execution(request)
+    except RPCError as missing:
+        return _not_found(missing, workflow_id)
+    status = WorkflowExecutionStatus(described.workflow_execution_info.status).name.lower()
+    return EndedError(f"workflow '{workflow_id}' has ended: nothing to change ({status})")

@@ -1,0 +1,84 @@
+"""The command line (`starter.py`): parse, call the application layer, print.
+
+Bad input gets one line on stderr saying what is wrong, exit code 2, and nothing is started or changed;
+so does a failure on the server's side, with what to do about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from typing import NoReturn
+
+from pydantic import ValidationError
+from temporalio.exceptions import TemporalError
+from temporalio.service import RPCError, RPCStatusCode
+
+import application as app
+from adapters.directory import DirectoryLoadError, UnknownPatientError
+from domain.identity import InvalidPatientId
+from domain.types import describe_validation_error
+from entrypoints.cli.output import print_result
+from entrypoints.cli.parser import build_parser
+from infrastructure.config import Settings
+from security.keyring import KeyringError, MissingKeyError
+
+PREPARE = "prepare the namespace with `python starter.py admin prepare-namespace`"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        result = asyncio.run(args.func(args, settings))
+    except Exception as err:  # each refusal as one line; anything unforeseen still raises
+        message = refusal(err)
+        if message is None:
+            raise
+        print(f"error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message
+        return 2
+    print_result(result, args.json)
+    return 0
+
+
+def refusal(err: Exception) -> str | None:
+    """The one line that says what is wrong (and what to do), or None for an error that is a bug."""
+    if isinstance(err, DirectoryLoadError):
+        count = len(err.problems)
+        return f"directory document refused ({count} problem{'s' * (count != 1)}): {'; '.join(err.problems)}"
+    if isinstance(
+        err, app.InputError | InvalidPatientId | UnknownPatientError | MissingKeyError | KeyringError
+    ):
+        return str(err)
+    if isinstance(err, ValidationError):
+        return f"invalid input: {describe_validation_error(err)}"
+    if isinstance(err, RPCError):
+        return server_refusal(err)
+    if isinstance(err, OSError | TemporalError):
+        return str(err)
+    return None
+
+
+def server_refusal(err: RPCError) -> str:
+    """A failure on the Temporal server's side, with what to do about it."""
+    if "search attribute" in err.message.lower():
+        return f"the Temporal namespace lacks this service's search attributes: {PREPARE}"
+    if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return f"Temporal did not answer ({err.message}): is the server running at TEMPORAL_ADDRESS?"
+    if err.status in (RPCStatusCode.UNAUTHENTICATED, RPCStatusCode.PERMISSION_DENIED):
+        return f"Temporal refused the credentials ({err.message}): check TEMPORAL_API_KEY or the TLS settings"
+    if err.status is RPCStatusCode.NOT_FOUND and "namespace" in err.message.lower():
+        return f"{err.message}: create the namespace, or set TEMPORAL_NAMESPACE, then {PREPARE}"
+    return f"the Temporal server refused the call ({err.status.name.lower()}): {err.message}"
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit without interpreter teardown: the Temporal client's Rust threads can otherwise abort the
+    finished process during finalization ("Fatal Python error: PyGILState_Release", exit 134;
+    temporalio/sdk-python#300). Everything this process writes is committed or flushed before this."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # e.g. a closed pipe (`| head`)
+            stream.flush()
+    os._exit(code)

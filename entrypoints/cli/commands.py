@@ -1,0 +1,253 @@
+"""The command line's commands: each parses its arguments, calls the application layer and returns
+what to print. Bad input is refused before anything connects to Temporal."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import application as app
+from adapters.directory import SqliteDirectory, load_directory_file
+from contracts.workflow_ids import group_booking_id, invitation_id
+from domain.booking import GroupBooking, VisitBooking
+from domain.invitation import (
+    CareInvitation,
+    Contact,
+    Conversion,
+    DateWindow,
+    InvitationBooking,
+    RequestChange,
+)
+from infrastructure.config import Settings
+from infrastructure.namespace_setup import prepare_namespace
+from infrastructure.temporal_client import connect
+
+Command = Callable[[argparse.Namespace, Settings], Awaitable[Any]]
+
+
+def _directory(settings: Settings) -> SqliteDirectory:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteDirectory(settings.directory_path)
+
+
+async def cmd_directory_load(args: argparse.Namespace, settings: Settings) -> Any:
+    return load_directory_file(Path(args.file), _directory(settings))
+
+
+async def cmd_directory_withdraw(args: argparse.Namespace, settings: Settings) -> Any:
+    source = "1177" if args.clinic is None else "VAS"
+    count = _directory(settings).withdraw_consent(args.patient_id, args.clinic, source, datetime.now(UTC))
+    return {"withdrawn": count}
+
+
+def _visit_from_args(args: argparse.Namespace) -> VisitBooking:
+    if args.file:
+        return VisitBooking.model_validate_json(Path(args.file).read_bytes())
+    missing = [
+        f for f in ("booking_id", "patient_id", "clinic", "reception", "start") if not getattr(args, f)
+    ]
+    if missing:
+        raise app.InputError("missing " + ", ".join("--" + m.replace("_", "-") for m in missing))
+    return VisitBooking(
+        booking_id=args.booking_id,
+        patient_id=args.patient_id,
+        clinic_id=args.clinic,
+        reception_id=args.reception,
+        start=_parse_start(args.start),
+        channel=args.channel,
+        sms_flag=not args.no_sms,
+        team_visit_id=args.team_visit_id,
+        series_id=args.series_id,
+    )
+
+
+async def cmd_visit_book(args: argparse.Namespace, settings: Settings) -> Any:
+    booking = _visit_from_args(args)
+    directory = _directory(settings)
+    app.check_visit_booking(directory, booking)  # bad input is refused before anything connects
+    workflow_id = await app.book_visit(await connect(settings), settings.task_queue, directory, booking)
+    return {"workflow_id": workflow_id}
+
+
+def _visit_target(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The workflow id and, for a team visit, the HOSP booking the change is about."""
+    workflow_id = app.visit_workflow_id(args.booking_id, args.team_visit_id)
+    return workflow_id, (args.booking_id if args.team_visit_id else None)
+
+
+async def cmd_visit_reschedule(args: argparse.Namespace, settings: Settings) -> Any:
+    workflow_id, _ = _visit_target(args)
+    start = _future_start(args.start)  # refused before anything connects
+    return await app.reschedule(await connect(settings), workflow_id, start)
+
+
+async def cmd_visit_sms_flag(args: argparse.Namespace, settings: Settings) -> Any:
+    workflow_id, booking_id = _visit_target(args)
+    return await app.set_sms_flag(await connect(settings), workflow_id, args.flag == "on", booking_id)
+
+
+async def cmd_visit_cancel(args: argparse.Namespace, settings: Settings) -> Any:
+    workflow_id, booking_id = _visit_target(args)
+    await app.cancel(await connect(settings), workflow_id, booking_id, args.reason)
+    return {"workflow_id": workflow_id, "cancel": "sent"}
+
+
+async def cmd_visit_status(args: argparse.Namespace, settings: Settings) -> Any:
+    workflow_id, _ = _visit_target(args)
+    return await app.status(await connect(settings), workflow_id)
+
+
+async def cmd_group_book(args: argparse.Namespace, settings: Settings) -> Any:
+    group = GroupBooking.model_validate_json(Path(args.file).read_bytes())
+    directory = _directory(settings)
+    app.check_group(directory, group)  # bad input is refused before anything connects
+    return {
+        "workflow_id": await app.book_group(await connect(settings), settings.task_queue, directory, group)
+    }
+
+
+def _group_id(args: argparse.Namespace) -> str:
+    return group_booking_id(args.group_booking_id)
+
+
+async def cmd_group_reschedule(args: argparse.Namespace, settings: Settings) -> Any:
+    start = _future_start(args.start)  # refused before anything connects
+    return await app.reschedule(await connect(settings), _group_id(args), start)
+
+
+async def cmd_group_sms_flag(args: argparse.Namespace, settings: Settings) -> Any:
+    return await app.set_sms_flag(await connect(settings), _group_id(args), args.flag == "on")
+
+
+async def cmd_group_cancel(args: argparse.Namespace, settings: Settings) -> Any:
+    await app.cancel(await connect(settings), _group_id(args), args.booking_id, args.reason)
+    return {"workflow_id": _group_id(args), "cancel": "sent"}
+
+
+async def cmd_group_status(args: argparse.Namespace, settings: Settings) -> Any:
+    return await app.status(await connect(settings), _group_id(args))
+
+
+# --- care invitations and booking requests (V1-V14) ---
+
+
+def _request_id(args: argparse.Namespace) -> str:
+    return app.check_system_id(args.request_id.strip(), "--request-id")
+
+
+def _parse_date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise app.InputError(f"{option} must be an ISO date, e.g. 2027-05-03") from None
+
+
+def _window_from_args(args: argparse.Namespace) -> DateWindow | None:
+    """`--first-date` and `--last-date` together, or neither; a window that has ended is refused."""
+    if args.first_date is None and args.last_date is None:
+        return None
+    if args.first_date is None or args.last_date is None:
+        raise app.InputError("give both --first-date and --last-date to change the window")
+    first, last = _parse_date(args.first_date, "--first-date"), _parse_date(args.last_date, "--last-date")
+    if first > last:
+        raise app.InputError(f"--first-date {first} is after --last-date {last}")
+    window = DateWindow(first_date=first, last_date=last)
+    app.check_window(window)
+    return window
+
+
+def _weekdays_from_args(args: argparse.Namespace) -> list[str] | None:
+    """`--weekdays mon,wed`; `--weekdays ""` removes the weekday limit; left out keeps it."""
+    if args.weekdays is None:
+        return None
+    return [day.strip().lower() for day in args.weekdays.split(",") if day.strip()]
+
+
+def _limits(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "window": _window_from_args(args),
+        "weekdays": _weekdays_from_args(args),
+        "time_of_day": args.time_of_day,
+    }
+
+
+async def cmd_invitation_create(args: argparse.Namespace, settings: Settings) -> Any:
+    request = CareInvitation.model_validate_json(Path(args.file).read_bytes())
+    directory = _directory(settings)
+    app.check_request(directory, request)  # bad input is refused before anything connects
+    workflow_id = await app.create_request(await connect(settings), settings.task_queue, directory, request)
+    return {"workflow_id": workflow_id, "invitation": request.invitation}
+
+
+async def cmd_invitation_convert(args: argparse.Namespace, settings: Settings) -> Any:
+    request_id = _request_id(args)
+    conversion = Conversion(**_limits(args), referral_id=args.referral_id)  # refused before connecting
+    return await app.convert_request(await connect(settings), request_id, conversion)
+
+
+async def cmd_invitation_change(args: argparse.Namespace, settings: Settings) -> Any:
+    request_id = _request_id(args)
+    change = RequestChange(**_limits(args))  # refused before anything connects
+    return await app.change_request(await connect(settings), request_id, change)
+
+
+async def cmd_invitation_book(args: argparse.Namespace, settings: Settings) -> Any:
+    request_id = _request_id(args)
+    booking = InvitationBooking(booking_id=args.booking_id, start=_future_start(args.start), by=args.by)
+    return await app.book_invitation(await connect(settings), request_id, booking)
+
+
+async def cmd_invitation_contacted(args: argparse.Namespace, settings: Settings) -> Any:
+    request_id = _request_id(args)
+    contact = Contact(note=args.note)
+    await app.record_contact(await connect(settings), request_id, contact)
+    return {"workflow_id": invitation_id(request_id), "contacted": "sent"}
+
+
+async def cmd_invitation_cancel(args: argparse.Namespace, settings: Settings) -> Any:
+    workflow_id = invitation_id(_request_id(args))
+    await app.cancel(await connect(settings), workflow_id, None, args.reason)
+    return {"workflow_id": workflow_id, "cancel": "sent"}
+
+
+async def cmd_invitation_status(args: argparse.Namespace, settings: Settings) -> Any:
+    workflow_id = invitation_id(_request_id(args))
+    return await app.status(await connect(settings), workflow_id)
+
+
+async def cmd_worklist(args: argparse.Namespace, settings: Settings) -> Any:
+    clinic_id = app.check_system_id(args.clinic.strip(), "--clinic")
+    app.check_clinic(_directory(settings), clinic_id)
+    return await app.work_lists(await connect(settings), clinic_id)
+
+
+async def cmd_demo(args: argparse.Namespace, settings: Settings) -> Any:
+    from demo.bookings import load_and_book
+
+    return await load_and_book(await connect(settings), settings, _directory(settings))
+
+
+def _parse_start(text: str) -> datetime:
+    try:
+        start = datetime.fromisoformat(text)
+    except ValueError:
+        raise app.InputError("--start must be an ISO 8601 time, e.g. 2027-03-29T10:00:00+02:00") from None
+    if start.tzinfo is None:
+        raise app.InputError("--start needs a UTC offset, e.g. 2027-03-29T10:00:00+02:00")
+    return start
+
+
+def _future_start(text: str) -> datetime:
+    """A parsed `--start` that has not passed yet (checked before connecting)."""
+    start = _parse_start(text)
+    app.check_future(start)
+    return start
+
+
+async def cmd_admin_prepare_namespace(args: argparse.Namespace, settings: Settings) -> Any:
+    client = await connect(settings)
+    added = await prepare_namespace(client, settings.namespace)
+    return {"namespace": settings.namespace, "search_attributes_added": added}

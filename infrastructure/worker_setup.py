@@ -1,0 +1,111 @@
+"""The worker's assembly: its workflows, its activities wired to the configured adapters, its options
+(the composition root every worker process, the tests and the benchmarks share)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.directory_reads import DirectoryActivities
+from activities.invitations import InvitationActivities
+from activities.reminders import ReminderActivities
+from adapters.directory import Directory, SqliteDirectory
+from adapters.inbox import Inbox, InboxSettings, build_inbox
+from adapters.letters import LetterService, build_letters
+from adapters.sms import SmsGateway, SmsSettings, build_sms_gateway
+from infrastructure.config import Settings
+from workflows.care_invitation import CareInvitationWorkflow
+from workflows.group_booking import GroupBookingWorkflow
+from workflows.sms_reminder import SmsReminderWorkflow
+
+WORKFLOWS = [SmsReminderWorkflow, GroupBookingWorkflow, CareInvitationWorkflow]
+MAX_CONCURRENT_ACTIVITIES = 32
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox, with its restrictions on non-deterministic calls, but without re-importing the
+    workflow modules for every workflow run (that cost a third of the worker's CPU). Safe here because
+    the workflow modules hold constants and classes only and import everything else passed through."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
+
+
+@dataclass(frozen=True)
+class Activities:
+    """Every activity of the worker, each class bound to the services it uses (tests swap these)."""
+
+    directory_reads: DirectoryActivities
+    reminders: ReminderActivities
+    invitations: InvitationActivities
+
+    @classmethod
+    def wired(
+        cls, directory: Directory, sms: SmsGateway, sender: str, inbox: Inbox, letters: LetterService
+    ) -> Activities:
+        return cls(
+            directory_reads=DirectoryActivities(directory),
+            reminders=ReminderActivities(directory, sms, sender),
+            invitations=InvitationActivities(directory, inbox, letters),
+        )
+
+    def callables(self) -> list[Any]:
+        return [
+            self.directory_reads.load_clinic,
+            self.directory_reads.plan_recipients,
+            self.reminders.send_reminder_sms,
+            self.invitations.send_invitation_message,
+        ]
+
+
+def activities_for(settings: Settings) -> Activities:
+    """The activities wired to the embedded directory, the configured SMS gateway and 1177 inbox, and
+    the letters folder."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sms = build_sms_gateway(
+        SmsSettings(
+            gateway=settings.sms_gateway,
+            data_dir=settings.data_dir,
+            elks_url=settings.elks_url,
+            elks_username=settings.elks_username,
+            elks_password=settings.elks_password,
+        )
+    )
+    inbox = build_inbox(
+        InboxSettings(
+            kind=settings.inbox,
+            data_dir=settings.data_dir,
+            url=settings.inbox_url,
+            token=settings.inbox_token,
+        )
+    )
+    directory = SqliteDirectory(settings.directory_path)
+    return Activities.wired(directory, sms, settings.sms_sender, inbox, build_letters(settings.data_dir))
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    activities: Activities,
+    executor: ThreadPoolExecutor,
+    *,
+    max_cached_workflows: int,
+    activities_per_second: float | None = None,
+) -> Worker:
+    """The worker of all workflows and activities. `activities_per_second` caps the activities of the
+    whole task queue, server-side: the SMS provider's rate (the 09:00 storm). With the directory reads
+    as local activities, what it counts are the sends: SMS, 1177 messages and letters."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities.callables(),
+        activity_executor=executor,
+        max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
+        max_cached_workflows=max_cached_workflows,
+        workflow_runner=workflow_runner(),
+        max_task_queue_activities_per_second=activities_per_second,
+    )

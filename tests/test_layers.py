@@ -1,0 +1,131 @@
+"""The layout's import rules: a layer imports only the layers beneath it (README, Layout).
+
+    domain          pure rules: nothing of Temporal, no I/O
+    contracts       domain (+ Temporal's common types and activity signatures)
+    workflows       domain, contracts — never an adapter or an activity implementation
+    adapters        domain — never workflows, activities or the doors
+    activities      domain, contracts, adapters
+    application     domain, contracts, workflows (typed references), adapters (ports)
+    infrastructure  everything below the application layer
+    entrypoints     anything (they are the doors)
+
+Every import counts, also those inside functions and `workflow.unsafe.imports_passed_through()`.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = {
+    "domain",
+    "contracts",
+    "workflows",
+    "activities",
+    "adapters",
+    "application",
+    "infrastructure",
+    "security",
+    "entrypoints",
+    "demo",
+    "bench",
+    "tests",
+    "testkit",
+    "worker",
+    "starter",
+    "dev",
+}
+ALLOWED: dict[str, set[str]] = {
+    "domain": {"domain"},
+    "contracts": {"domain", "contracts"},
+    "workflows": {"domain", "contracts", "workflows"},
+    "adapters": {"domain", "adapters"},
+    "security": {"domain", "security"},
+    "activities": {"domain", "contracts", "adapters", "activities"},
+    "application": {"domain", "contracts", "workflows", "adapters", "application"},
+    "infrastructure": {
+        "domain",
+        "contracts",
+        "workflows",
+        "activities",
+        "adapters",
+        "security",
+        "infrastructure",
+    },
+    "demo": {"domain", "contracts", "adapters", "application", "infrastructure", "demo"},
+    "entrypoints": PROJECT - {"bench", "tests", "testkit", "dev"},
+}
+PURE_THIRD_PARTY = {"pydantic", "personnummer", "phonenumbers"}
+"""What the domain may import beyond the standard library and itself."""
+NO_IO_IN_WORKFLOWS = {"httpx", "aiohttp", "sqlite3", "fpdf", "cryptography", "structlog", "socket", "psycopg"}
+
+
+def modules(package: str, root: Path = ROOT) -> list[Path]:
+    return sorted((root / package).rglob("*.py"))
+
+
+def imported(path: Path) -> set[str]:
+    """The top-level names of everything the module imports (absolute imports only, as the code uses)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names - {"__future__"}
+
+
+def violations(
+    package: str, allowed_project: set[str], allowed_other: set[str] | None = None, root: Path = ROOT
+) -> list[str]:
+    """`path imports name` for each import of the package outside what it may import; with
+    `allowed_other`, also each library outside the standard library and that set."""
+
+    def refused(name: str) -> bool:
+        if name in PROJECT:
+            return name not in allowed_project
+        return allowed_other is not None and name not in sys.stdlib_module_names | allowed_other
+
+    return [
+        f"{path.relative_to(root)} imports {name}"
+        for path in modules(package, root)
+        for name in sorted(imported(path))
+        if refused(name)
+    ]
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_each_layer_imports_only_the_layers_beneath_it(package: str) -> None:
+    assert modules(package), f"no package {package}"
+    assert violations(package, ALLOWED[package]) == []
+
+
+def test_the_domain_imports_nothing_of_temporal_and_no_io_library() -> None:
+    assert violations("domain", ALLOWED["domain"], PURE_THIRD_PARTY) == []
+
+
+def test_workflows_import_no_io_library() -> None:
+    found = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in modules("workflows")
+        for name in imported(path) & NO_IO_IN_WORKFLOWS
+    ]
+    assert found == []
+
+
+def test_the_root_holds_only_the_entrypoints_the_readme_names() -> None:
+    assert sorted(p.name for p in ROOT.glob("*.py")) == ["dev.py", "starter.py", "worker.py"]
+
+
+def test_the_import_rules_catch_an_upward_import_also_inside_a_block(tmp_path: Path) -> None:
+    """The checker itself: a domain module importing an adapter inside a block, and Temporal, is refused."""
+    (tmp_path / "domain").mkdir()
+    (tmp_path / "domain" / "bad.py").write_text(
+        "import datetime\nimport temporalio\nif True:\n    from adapters.sms import SmsGateway\n"
+    )
+    found = violations("domain", ALLOWED["domain"], PURE_THIRD_PARTY, root=tmp_path)
+    assert found == ["domain/bad.py imports adapters", "domain/bad.py imports temporalio"]
