@@ -170,7 +170,7 @@ class SqliteInbox(SqliteFile):
 class InboxLedger(SqliteFile):
     """Key → receipt of messages the inbox endpoint accepted; the first receipt for a key is kept.
 
-    The same shape as `adapters.sms.SentLedger`, with the inbox's receipt fields.
+    The same shape as `adapters.sms_elks.SentLedger`, with the inbox's receipt fields.
     """
 
     SCHEMA = """

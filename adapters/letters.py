@@ -21,7 +21,7 @@ from fpdf import FPDF
 from pydantic import AwareDatetime, Field
 
 from domain.directory import PostalAddress
-from domain.invitation_text import swedish_date
+from domain.invitation_text import SIGN_OFF, swedish_date
 from domain.types import ContractModel
 
 __all__ = [
@@ -39,7 +39,10 @@ log = structlog.get_logger(__name__)
 
 
 class Letter(ContractModel):
-    """One letter to one recipient. `key` makes sending idempotent and names the file: no patient data."""
+    """One letter to one recipient. `key` makes sending idempotent and names the file: no patient data.
+
+    `body` ends before the sign-off: the letter closes with `Med vänliga hälsningar` and `sender_name`.
+    """
 
     key: str = Field(min_length=1, max_length=200)
     recipient_name: str = Field(min_length=1)
@@ -179,7 +182,7 @@ def render_letter(letter: Letter, *, compress: bool = True) -> bytes:
         pdf.set_x(_ADDRESS_X)
         pdf.cell(_ADDRESS_W, 5.5, to_latin1(line), new_x="LEFT", new_y="NEXT")
 
-    # Subject, body paragraphs and closing.
+    # Subject, body paragraphs and the closing: the one sign-off of the letter (the body has none).
     pdf.set_xy(_MARGIN, max(_SUBJECT_Y, pdf.get_y() + 10))
     pdf.set_font(_FONT, "B", 13)
     pdf.multi_cell(width, 6.5, to_latin1(letter.subject), new_x="LMARGIN", new_y="NEXT", align="L")
@@ -192,7 +195,7 @@ def render_letter(letter: Letter, *, compress: bool = True) -> bytes:
     pdf.multi_cell(
         width,
         5.5,
-        to_latin1(f"Med vänliga hälsningar\n{letter.sender_name}"),
+        to_latin1(f"{SIGN_OFF}\n{letter.sender_name}"),
         new_x="LMARGIN",
         new_y="NEXT",
         align="L",

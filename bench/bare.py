@@ -64,10 +64,10 @@ def read_done(data_dir: Path) -> list[float]:
 
 async def main() -> None:
     from bench import bare  # the workflow as `bench.bare.BareWorkflow`, not `__main__.BareWorkflow`
-    from bench.common import settings_for
     from infrastructure.config import Settings
     from infrastructure.temporal_client import connect
     from infrastructure.worker_setup import MAX_CONCURRENT_ACTIVITIES, workflow_runner
+    from testkit.real_worker import settings_for
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--address", required=True)

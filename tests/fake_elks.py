@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.fake_http import FakeEndpoint, Request, serve
+from testkit.fake_http import FakeEndpoint, Request, serve
 
 ELKS_TIME = "%Y-%m-%dT%H:%M:%S.%f"
 

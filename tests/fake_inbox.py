@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from tests.fake_http import FakeEndpoint, Request, serve
+from testkit.fake_http import FakeEndpoint, Request, serve
 
 
 @dataclass

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.common import Rig, fake_patient
-from bench.faults import phase_kills
+from testkit.kill_phase import phase_kills
+from testkit.population import fake_patient
+from testkit.rig import Rig
 
 N = 50
 

@@ -8,6 +8,8 @@
     application     domain, contracts, workflows (typed references), adapters (ports)
     infrastructure  everything below the application layer
     entrypoints     anything (they are the doors)
+    testkit         anything but bench, tests and the doors (test support that bench and tests share)
+    bench, tests    anything, but neither imports the other (what both need is in testkit)
 
 Every import counts, also those inside functions and `workflow.unsafe.imports_passed_through()`.
 """
@@ -58,7 +60,13 @@ ALLOWED: dict[str, set[str]] = {
     },
     "demo": {"domain", "contracts", "adapters", "application", "infrastructure", "demo"},
     "entrypoints": PROJECT - {"bench", "tests", "testkit", "dev"},
+    "testkit": PROJECT - {"bench", "tests", "entrypoints"},
 }
+BENCH_AND_TESTS: dict[str, set[str]] = {
+    "bench": PROJECT - {"tests"},
+    "tests": PROJECT - {"bench"},
+}
+"""The benchmarks and the tests share their support through testkit, never by importing each other."""
 PURE_THIRD_PARTY = {"pydantic", "personnummer", "phonenumbers"}
 """What the domain may import beyond the standard library and itself."""
 NO_IO_IN_WORKFLOWS = {"httpx", "aiohttp", "sqlite3", "fpdf", "cryptography", "structlog", "socket", "psycopg"}
@@ -104,6 +112,12 @@ def test_each_layer_imports_only_the_layers_beneath_it(package: str) -> None:
     assert violations(package, ALLOWED[package]) == []
 
 
+@pytest.mark.parametrize("package", sorted(BENCH_AND_TESTS))
+def test_bench_and_tests_do_not_import_each_other(package: str) -> None:
+    assert modules(package), f"no package {package}"
+    assert violations(package, BENCH_AND_TESTS[package]) == []
+
+
 def test_the_domain_imports_nothing_of_temporal_and_no_io_library() -> None:
     assert violations("domain", ALLOWED["domain"], PURE_THIRD_PARTY) == []
 
@@ -129,3 +143,12 @@ def test_the_import_rules_catch_an_upward_import_also_inside_a_block(tmp_path: P
     )
     found = violations("domain", ALLOWED["domain"], PURE_THIRD_PARTY, root=tmp_path)
     assert found == ["domain/bad.py imports adapters", "domain/bad.py imports temporalio"]
+
+
+def test_the_rules_catch_the_benchmarks_importing_the_tests(tmp_path: Path) -> None:
+    """The checker itself: a benchmark importing a test helper inside a function is refused."""
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "bad.py").write_text(
+        "import testkit.rig\ndef f():\n    from tests.conftest import venv_binary\n"
+    )
+    assert violations("bench", BENCH_AND_TESTS["bench"], root=tmp_path) == ["bench/bad.py imports tests"]

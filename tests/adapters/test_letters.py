@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -20,7 +21,10 @@ from adapters.letters import (
     to_latin1,
 )
 from demo import data as demo_data
-from domain.directory import PostalAddress
+from domain.directory import Clinic, PostalAddress
+from domain.invitation import CareInvitation
+from domain.invitation_schedule import Step
+from domain.invitation_text import letter_message
 
 PATIENT = demo_data.demo_document()["patients"][1]
 ADDRESS = PostalAddress.model_validate(PATIENT["postal_address"])
@@ -47,6 +51,15 @@ def latin1(text: str) -> bytes:
     return text.encode("latin-1")
 
 
+_SHOWN_STRING = re.compile(rb"\(((?:\\.|[^\\)])*)\)\s*Tj")
+
+
+def pdf_text(data: bytes) -> str:
+    """The text an uncompressed PDF shows, one line per text-showing operator (`(...) Tj`)."""
+    lines = [re.sub(rb"\\([()\\])", rb"\1", m.group(1)) for m in _SHOWN_STRING.finditer(data)]
+    return "\n".join(line.decode("latin-1") for line in lines)
+
+
 def test_V5_letter_pdf_has_the_postal_address(tmp_path: Path) -> None:
     outbox = PdfLetterOutbox(tmp_path / "letters", compress=False)
     assert isinstance(outbox, LetterService)
@@ -60,6 +73,37 @@ def test_V5_letter_pdf_has_the_postal_address(tmp_path: Path) -> None:
     assert b"222 23" in data  # the postal code, written the Swedish way ("22223" in the directory)
     assert b"040-628 04 00" in data
     assert outbox.letters() == [path]
+
+
+def test_V5_invitation_letter_pdf_has_the_greeting_exactly_once(tmp_path: Path) -> None:
+    document = demo_data.demo_document()
+    clinic = Clinic.model_validate(
+        next(c for c in document["clinics"] if c["clinic_id"] == demo_data.CLINIC_CONNECTED)
+    )
+    reception = clinic.reception(demo_data.RECEPTION_HIDDEN)
+    assert reception is not None
+    request = CareInvitation.model_validate(
+        {
+            "request_id": "R1",
+            "referral_id": "rem-1",
+            "patient_id": PATIENT["patient_id"],
+            "clinic_id": clinic.clinic_id,
+            "reception_id": reception.reception_id,
+            "visit_kind": "new",
+            "visit_type": "Nybesök",
+            "reason": "Kontroll",
+            "window": {"first_date": "2027-03-01", "last_date": "2027-04-30"},
+        }
+    )
+    sender = f"{clinic.name}, {reception.sms_name}"  # as activities/invitations.py signs the letter
+    for step in (Step.INVITATION, Step.REMINDER_1, Step.REMINDER_2):
+        message = letter_message(step, request, clinic, reception, NAME)
+        outbox = PdfLetterOutbox(tmp_path / step.value, compress=False)
+        fields = {"sender_name": sender, "subject": message.subject, "body": message.body}
+        text = pdf_text((outbox.folder / outbox.send(letter(**fields)).path).read_bytes())
+        assert "Ring oss på 040-628 04 00 för att boka din tid." in text  # the extraction reads the body
+        assert text.count("Med vänliga hälsningar") == 1, step
+        assert text.endswith(f"Med vänliga hälsningar\n{sender}"), step
 
 
 def test_letter_with_care_of_has_a_c_o_line(tmp_path: Path) -> None:

@@ -17,9 +17,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.sms import (
-    ElksSmsGateway,
     PermanentSmsError,
-    SentLedger,
     SmsGateway,
     SmsMessage,
     SmsSettings,
@@ -27,6 +25,7 @@ from adapters.sms import (
     TransientSmsError,
     build_sms_gateway,
 )
+from adapters.sms_elks import ElksSmsGateway, SentLedger
 from tests.fake_elks import FakeElks
 
 TO = "+46701740605"

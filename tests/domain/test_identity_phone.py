@@ -6,6 +6,7 @@ import re
 from datetime import date
 
 import pytest
+from personnummer import personnummer as reference
 from pydantic import ValidationError
 
 from domain.directory import Guardian, Patient
@@ -19,7 +20,7 @@ def test_S2_luhn_helper_matches_skatteverket_test_number() -> None:
     assert parse_patient_id("19121212-1212").kind is IdKind.PERSONNUMMER
 
 
-@pytest.mark.parametrize("raw", ["19121212-1212", "191212121212", " 19121212 1212 ", "19121212+1212"])
+@pytest.mark.parametrize("raw", ["19121212-1212", "191212121212", " 19121212-1212 ", "19121212+1212"])
 def test_S2_personnummer_with_valid_luhn_is_accepted_in_common_spellings(raw: str) -> None:
     parsed = parse_patient_id(raw)
     assert parsed.value == "19121212-1212"
@@ -70,6 +71,50 @@ def test_S2_invalid_patient_id_is_refused_without_echoing_digits(raw: str) -> No
     if digits:
         assert digits not in re.sub(r"\D", "", message)
     assert not re.search(r"\d{4}", message)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "19090527-1474",
+        "190905271474",
+        "19090527+1474",
+        "19900467-2383",  # samordningsnummer
+        " 19090527-1474\n",  # outer whitespace is trimmed
+        "19090527 1474",
+        "19900467 2383",
+        "19121212 -1212",
+        "19121212+ 1212",
+        "1912 1212-1212",
+        "19121212\t1212",
+        "19121212\u00a01212",  # no-break space
+        "19121212--1212",
+    ],
+)
+def test_S2_patient_id_is_accepted_in_exactly_the_forms_the_personnummer_library_accepts(raw: str) -> None:
+    try:
+        value = parse_patient_id(raw).value
+    except InvalidPatientId as err:
+        assert not reference.valid(raw.strip())
+        message = str(err)
+        assert re.sub(r"\D", "", raw)[:8] not in re.sub(r"\D", "", message)
+        assert not re.search(r"\d{4}", message)
+    else:
+        assert reference.valid(raw.strip())
+        assert value == f"{raw.strip()[:8]}-{raw.strip()[-4:]}"
+
+
+@pytest.mark.parametrize("raw", ["19550101 A749", "19550101\tA749", "1955 0101-A749", "19550101--A749"])
+def test_S5_reservnummer_with_a_space_inside_is_refused(raw: str) -> None:
+    with pytest.raises(InvalidPatientId) as err:
+        parse_patient_id(raw)
+    assert not re.search(r"\d{4}", str(err.value))
+
+
+@pytest.mark.parametrize("raw", ["19550101-A749", "19550101A749", "19550101+A749", " 19550101-a749 "])
+def test_S5_reservnummer_takes_the_separators_of_a_personnummer(raw: str) -> None:
+    parsed = parse_patient_id(raw)
+    assert (parsed.value, parsed.kind) == ("19550101-A749", IdKind.RESERVNUMMER)
 
 
 def test_S2_invalid_patient_id_in_a_model_is_not_echoed_by_pydantic() -> None:

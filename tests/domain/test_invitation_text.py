@@ -184,6 +184,17 @@ def test_V5_letter_asks_to_call_the_clinic() -> None:
     assert "None" not in letter.body
 
 
+def test_V5_letter_text_leaves_the_sign_off_to_the_letter() -> None:
+    request = make()
+    for step in (Step.INVITATION, Step.REMINDER_1, Step.REMINDER_2):
+        letter = letter_message(step, request, CLINIC, HIDDEN, "Testa Testsson")
+        assert "hälsningar" not in letter.body  # adapters/letters.py renders the sender's sign-off
+        assert letter.body.endswith("för att boka din tid." if step is Step.INVITATION else "meddelandet.")
+        inbox = inbox_message(step, request, CLINIC, HIDDEN)
+        assert inbox.body.count("Med vänliga hälsningar") == 1
+        assert inbox.body.endswith("\n\nMed vänliga hälsningar\nKirurgmottagning 2")
+
+
 def test_V5_inbox_message_also_gives_the_phone_number_as_fallback() -> None:
     assert "040-628 04 00" in inbox_message(Step.INVITATION, make(), CLINIC, HIDDEN).body
     body = inbox_message(Step.INVITATION, make(), demo_clinic(phone=None), HIDDEN).body

@@ -95,7 +95,7 @@ def spell_id(head: str, tail: str, style: int) -> str:
         f"{head}-{tail}",
         f"{head}{tail}",
         f"{head}+{tail}",
-        f" {head} {tail} ",
+        f" {head}{tail} ",
         f"{head}-{tail.lower()}",
         f"\t{head}-{tail}\n",
     ][style]

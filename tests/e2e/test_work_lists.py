@@ -7,11 +7,8 @@ weeks to pass and is tested on the time-skipping server; here it only has to exi
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -28,8 +25,8 @@ from demo import data as fx
 from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking, InvitationState
 from domain.timing import at_local, local_date
 from security.codec import data_converter
-from security.keyring import ENV_VAR, Keyring
-from tests.conftest import venv_binary
+from security.keyring import Keyring
+from testkit.processes import run_starter, venv_binary
 from tests.harness import Harness, eventually
 
 pytestmark = pytest.mark.e2e
@@ -224,18 +221,4 @@ async def test_V11_V12_a_converted_request_moves_to_the_invitation_list(clinic: 
 
 async def starter(clinic: Clinic, *args: str) -> subprocess.CompletedProcess[str]:
     """`starter.py ARGS` as a separate process against the module's dev server and data folder."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PM_", "ELKS_"))}
-    env |= {
-        "TEMPORAL_ADDRESS": clinic.address,
-        "PM_DATA_DIR": str(clinic.data_dir),
-        ENV_VAR: clinic.keyring.to_text(),
-    }
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, str(ROOT / "starter.py"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return await run_starter(clinic.address, clinic.data_dir, clinic.keyring.to_text(), *args)

@@ -24,7 +24,7 @@ from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, Reschedule, VisitBooking
 from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking
 from infrastructure.namespace_setup import register_search_attributes
-from tests.conftest import venv_binary
+from testkit.processes import venv_binary
 from tests.harness import Harness
 
 HERE = Path(__file__).resolve().parent

@@ -41,7 +41,7 @@ from security.keyring import (
     require_keyring,
     rotate_key_file,
 )
-from tests.conftest import venv_binary
+from testkit.processes import venv_binary
 from tests.harness import Harness
 
 PATIENT = {"patient_id": fx.PNR_ADULT_1177, "name": "Testa Testsson", "mobile": fx.e164(fx.MOBILE_ADULT_1177)}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.sms import ElksSmsGateway, SentLedger
+from adapters.sms_elks import ElksSmsGateway, SentLedger
 from demo import data as fx
 from domain.booking import VisitBooking
 from domain.status import Outcome, Reason, ReminderState

@@ -1,4 +1,5 @@
-"""A local HTTP server on 127.0.0.1 that records each request and answers as the test scripts it."""
+"""A local HTTP server on 127.0.0.1 that records each request and answers as the test scripts it
+(the base of the fakes in tests/, and `answer` for the bench's fake provider)."""
 
 from __future__ import annotations
 

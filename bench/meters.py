@@ -1,0 +1,124 @@
+"""CPU and memory meters of processes, read from /proc: VmRSS, CPU seconds, the CPU used between two
+moments (`CpuMeter`) and a background sampler of the worker's peak RSS and the cores busy (`RssMonitor`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+
+from testkit.processes import Child
+
+
+def rss_mb(pid: int | None) -> float | None:
+    """VmRSS of a process in MB (None when it is gone)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def child_rss_mb(child: Child) -> float | None:
+    """VmRSS of a child process in MB (None when it is not running)."""
+    return rss_mb(child.pid) if child.alive() else None
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU time of a process so far (None when it is gone)."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds used by named processes between `start()` and `stop()`."""
+
+    def __init__(self, pids: dict[str, Callable[[], int | None]]) -> None:
+        self._pids = pids
+        self._start: dict[str, float | None] = {}
+
+    def _now(self) -> dict[str, float | None]:
+        values = {name: cpu_seconds(pid()) for name, pid in self._pids.items()}
+        times = os.times()
+        values["bench"] = times.user + times.system
+        return values
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def stop(self) -> dict[str, float | None]:
+        end = self._now()
+        return {
+            name: (
+                round(end[name] - self._start[name], 2)
+                if end[name] is not None and self._start.get(name) is not None
+                else None
+            )
+            for name in end
+        }
+
+
+class RssMonitor:
+    """Samples every `interval` seconds in the background: the worker's VmRSS (keeps the peak) and the
+    CPU seconds of the named processes (for the utilisation during a time window)."""
+
+    def __init__(
+        self,
+        pid_of: Callable[[], int | None],
+        cpu_pids: dict[str, Callable[[], int | None]] | None = None,
+        interval: float = 1.0,
+    ) -> None:
+        self._pid_of = pid_of
+        self._cpu_pids = cpu_pids or {}
+        self._interval = interval
+        self.peak: float = 0.0
+        self.samples: list[tuple[float, dict[str, float | None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            value = rss_mb(self._pid_of())
+            if value:
+                self.peak = max(self.peak, value)
+            self.samples.append((time.time(), {k: cpu_seconds(pid()) for k, pid in self._cpu_pids.items()}))
+            del self.samples[:-3600]
+            await asyncio.sleep(self._interval)
+
+    def utilisation(self, since_unix: float, until_unix: float) -> dict[str, float]:
+        """CPU use of each process between two moments, in cores (1.0 = one core busy all the time)."""
+        window = [
+            s for s in self.samples if since_unix - self._interval <= s[0] <= until_unix + self._interval
+        ]
+        if len(window) < 2:
+            return {}
+        (t0, first), (t1, last) = window[0], window[-1]
+        return {
+            k: round((last[k] - first[k]) / (t1 - t0), 2)  # type: ignore[operator]
+            for k in first
+            if first[k] is not None and last.get(k) is not None
+        }
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def reset(self) -> None:
+        self.peak = 0.0
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

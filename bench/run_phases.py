@@ -1,0 +1,280 @@
+"""The set-up and the four phases of `python -m bench.run` (see there): a fresh dev server, the real worker
+and the bare worker as child processes with CPU and memory meters; then bare, reminders, invitations
+and sleeping, each returning its figures."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+import application as app
+from adapters.directory import SqliteDirectory
+from adapters.inbox import SqliteInbox
+from adapters.sms import SqliteOutbox
+from bench import bare
+from bench.figures import lateness
+from bench.machine import load
+from bench.meters import CpuMeter, RssMonitor, child_rss_mb
+from domain.booking import VisitBooking
+from domain.invitation import CareInvitation, DateWindow
+from domain.timing import at_local, local_date, local_time
+from testkit.population import RECEPTION, clinic_due_at, fake_clinic, fake_patient, fake_pnr
+from testkit.processes import PYTHON, Child, DevServer
+from testkit.real_worker import connect_client, prepare_keys, real_worker
+from testkit.waiting import bounded_gather, due_moment, log, wait_until
+
+BARE_QUEUE = "bench-bare"
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, data_dir: Path) -> None:
+        self.args = args
+        self.data_dir = data_dir
+        self.server = DevServer(data_dir)
+        extra = dict(item.split("=", 1) for item in args.worker_env)
+        module = "bench.worker_variant" if extra else None  # worker.py has no setting for these yet
+        self.worker = real_worker(self.server.address, data_dir, module, **extra)
+        self.bare_worker = Child(
+            "bare-worker",
+            [
+                PYTHON,
+                "-m",
+                "bench.bare",
+                "--address",
+                self.server.address,
+                "--data-dir",
+                str(data_dir),
+                "--task-queue",
+                BARE_QUEUE,
+            ],
+            data_dir / "bare-worker.log",
+            self.worker.env,
+        )
+        self.directory = SqliteDirectory(data_dir / "directory.sqlite3")
+        self.outbox = SqliteOutbox(data_dir / "outbox.sqlite3")
+        self.inbox = SqliteInbox(data_dir / "inbox-1177.sqlite3")
+        self.patients = max(1, min(args.n, 10_000))
+        self.client: Client
+        self.rss = RssMonitor(
+            lambda: self.worker.pid,
+            {
+                "server": lambda: self.server.pid,
+                "worker": lambda: self.worker.pid,
+                "bare_worker": lambda: self.bare_worker.pid,
+            },
+        )
+        self.cpu = CpuMeter(
+            {
+                "server": lambda: self.server.pid,
+                "worker": lambda: self.worker.pid,
+                "bare_worker": lambda: self.bare_worker.pid,
+            }
+        )
+
+    def gap(self, n: int) -> float:
+        """Seconds from the first start to the due moment: room for all starts (and their first tasks)."""
+        return self.args.gap if self.args.gap else 10 + n / 50
+
+    def add_clinic(self, clinic: dict[str, Any]) -> None:
+        self.directory.load_document({"clinics": [clinic], "patients": []})
+
+    async def start(self) -> None:
+        log(f"data folder {self.data_dir}; dev server on {self.server.address}")
+        prepare_keys(self.data_dir)
+        self.server.start()
+        self.client = await connect_client(self.server.address, self.data_dir)
+        self.directory.load_document(
+            {"clinics": [], "patients": [fake_patient(i) for i in range(self.patients)]}
+        )
+        self.worker.start()
+        self.bare_worker.start()
+        self.worker.wait_for_log("worker_started", timeout=60)
+        self.bare_worker.wait_for_log("bare_worker_started", timeout=60)
+        self.rss.start()
+        rss = child_rss_mb(self.worker)
+        log(f"worker pid {self.worker.pid} up ({rss} MB); {self.patients} patients loaded")
+
+    async def stop(self) -> None:
+        await self.rss.stop()
+        for child in (self.bare_worker, self.worker, self.server):
+            child.stop()
+
+    def booker(self, prefix: str, clinic_id: str, visit: datetime) -> Callable[[int], Awaitable[None]]:
+        """Books the visit `<prefix><i>` of fake patient i (modulo the directory's) at `visit`."""
+
+        async def book(i: int) -> None:
+            booking = VisitBooking(
+                booking_id=f"{prefix}{i}",
+                patient_id=fake_pnr(i % self.patients),
+                clinic_id=clinic_id,
+                reception_id=RECEPTION,
+                start=visit,
+            )
+            await app.book_visit(self.client, "patient-messaging", self.directory, booking)
+
+        return book
+
+    # --- phases -------------------------------------------------------------------------------------
+
+    async def _drain(self, name: str, n: int, count: Any, due: datetime, started: float) -> dict[str, Any]:
+        timeout = 120 + n / 3
+        reached_count, ok = await wait_until(
+            count,
+            lambda c: c >= n,
+            timeout=timeout,
+            interval=0.25,
+            progress=lambda c: f"{name}: {c}/{n} done",
+        )
+        return {"completed": reached_count, "all_completed": ok, "started_s": round(started, 2)}
+
+    def _figures(self, n: int, starts_s: float, due: datetime, done_unix: list[float]) -> dict[str, Any]:
+        cpu = self.cpu.stop()
+        due_unix = due.timestamp()
+        late = [t - due_unix for t in done_unix]
+        span = (max(done_unix) - due_unix) if done_unix else None
+        return {
+            "n": n,
+            "starts_per_s": round(n / starts_s, 1) if starts_s else None,
+            "completions_per_s": round(len(done_unix) / span, 1) if span and span > 0 else None,
+            "drain_s": round(span, 1) if span else None,
+            "lateness_s": lateness(late),
+            "worker_rss_peak_mb": self.rss.peak or None,
+            "cpu_s": cpu,
+            "cores_busy_while_draining": self.rss.utilisation(due_unix, max(done_unix)) if done_unix else {},
+            "cpu_ms_per_workflow": {k: round(v * 1000 / n, 1) for k, v in cpu.items() if v is not None},
+            "load_after": load(),
+        }
+
+    async def bare(self, n: int) -> dict[str, Any]:
+        due = due_moment(self.gap(n))
+        log(f"bare: starting {n} workflows due {due.isoformat()}")
+        self.cpu.start()
+
+        async def start(i: int) -> None:
+            await self.client.start_workflow(
+                bare.BareWorkflow.run, due.timestamp(), id=f"bench-bare-{i}", task_queue=BARE_QUEUE
+            )
+
+        starts_s = await bounded_gather(range(n), start)  # type: ignore[arg-type]
+        result = await self._drain("bare", n, lambda: len(bare.read_done(self.data_dir)), due, starts_s)
+        figures = self._figures(n, starts_s, due, bare.read_done(self.data_dir))
+        figures["worker_rss_peak_mb"] = None  # the real worker is idle here
+        self.bare_worker.stop()  # its idle pollers would take CPU from the later phases
+        return figures | result | {"started_before_due": starts_s < self.gap(n)}
+
+    async def reminders(self, n: int) -> dict[str, Any]:
+        due = due_moment(self.gap(n))
+        visit = due + timedelta(hours=3)
+        self.add_clinic(clinic_due_at("bench-rem", due, visit))
+        log(f"reminders: booking {n} visits at {visit.isoformat()}, S6 moment {due.isoformat()}")
+        self.rss.reset()
+        self.cpu.start()
+        starts_s = await bounded_gather(range(n), self.booker("br", "bench-rem", visit))  # type: ignore[arg-type]
+
+        def sent() -> list[float]:
+            return [
+                m.sent_at.timestamp() for m in self.outbox.messages() if m.key.startswith("sms-reminder-br")
+            ]
+
+        result = await self._drain("reminders", n, lambda: len(sent()), due, starts_s)
+        return (
+            self._figures(n, starts_s, due, sent()) | result | {"started_before_due": starts_s < self.gap(n)}
+        )
+
+    async def invitations(self, n: int) -> dict[str, Any]:
+        due = due_moment(self.gap(n))
+        first = local_date(due) + timedelta(days=42)
+        clinic = fake_clinic("bench-inv", invitation_send_time=local_time(due))
+        self.add_clinic(clinic)
+        window = DateWindow(first_date=first, last_date=first + timedelta(days=30))
+        log(f"invitations: creating {n}, window from {first}, invitation due {due.isoformat()}")
+        self.rss.reset()
+        self.cpu.start()
+
+        async def create(i: int) -> None:
+            request = CareInvitation(
+                request_id=f"bi{i}",
+                referral_id=f"ref{i}",
+                patient_id=fake_pnr(i % self.patients),
+                clinic_id="bench-inv",
+                reception_id=RECEPTION,
+                visit_kind="new",
+                visit_type="Nybesök",
+                reason="Kontroll",
+                window=window,
+            )
+            await app.create_request(self.client, "patient-messaging", self.directory, request)
+
+        starts_s = await bounded_gather(range(n), create)  # type: ignore[arg-type]
+
+        def delivered() -> list[float]:
+            return [
+                m.delivered_at.timestamp()
+                for m in self.inbox.messages()
+                if m.key.startswith("care-invitation-bi")
+            ]
+
+        result = await self._drain("invitations", n, lambda: len(delivered()), due, starts_s)
+        return (
+            self._figures(n, starts_s, due, delivered())
+            | result
+            | {"started_before_due": starts_s < self.gap(n)}
+        )
+
+    async def sleeping(self, levels: list[int]) -> list[dict[str, Any]]:
+        self.add_clinic(fake_clinic("bench-sleep"))
+        visit = at_local(local_date(datetime.now(UTC)) + timedelta(days=21), dtime(10, 0))
+        query = "ClinicId = 'bench-sleep' AND WorkflowState = 'scheduled' AND ExecutionStatus = 'Running'"
+        started = 0
+        rows = []
+        for level in levels:
+            log(f"sleeping: starting reminders {started}..{level - 1} (visits {visit.date()})")
+            self.rss.reset()
+            book = self.booker("bs", "bench-sleep", visit)
+            t0 = time.monotonic()
+            self.cpu.start()
+            starts_s = await bounded_gather(range(started, level), book)  # type: ignore[arg-type]
+            previous, started = started, level
+
+            async def asleep() -> int:
+                return (await self.client.count_workflows(query)).count
+
+            count, ok = await wait_until(
+                asleep,
+                lambda c, lvl=level: c >= lvl,
+                timeout=120 + level / 5,
+                interval=2,
+                progress=lambda c, lvl=level: f"sleeping: {c}/{lvl} asleep",
+            )
+            settled_s = time.monotonic() - t0
+            cpu = self.cpu.stop()
+            await asyncio.sleep(self.args.settle)
+            samples = []
+            for _ in range(3):
+                samples.append(child_rss_mb(self.worker))
+                await asyncio.sleep(1)
+            row = {
+                "sleeping": level,
+                "asleep": count,
+                "all_asleep": ok,
+                "starts_per_s": round((level - previous) / starts_s, 1) if starts_s else None,
+                "asleep_after_s": round(settled_s, 1),
+                "cpu_ms_per_workflow": {
+                    k: round(v * 1000 / (level - previous), 1) for k, v in cpu.items() if v is not None
+                },
+                "worker_rss_mb": samples[-1],
+                "worker_rss_peak_mb": self.rss.peak or None,
+                "server_rss_mb": child_rss_mb(self.server),
+                "load": load(),
+            }
+            log(f"sleeping {level}: worker RSS {row['worker_rss_mb']} MB (peak {row['worker_rss_peak_mb']})")
+            rows.append(row)
+        return rows
