@@ -13,5 +13,7 @@ COPY security ./security
 COPY entrypoints ./entrypoints
 COPY demo ./demo
 RUN pip install --no-cache-dir .
+# PM_DATA_DIR in compose (the letters volume): a new named volume takes this owner, so `nobody` can write
+RUN mkdir /data && chown nobody:nogroup /data
 USER nobody
 CMD ["python", "worker.py"]

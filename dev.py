@@ -6,7 +6,10 @@
     python3 dev.py bench NAME …   set up, then run `python -m bench.NAME …` (docs/performance.md)
 
 Set-up creates `.venv/` and installs the project with its test extras (again only when
-pyproject.toml changed). Ctrl-C stops everything `run` started.
+pyproject.toml changed), and installs PostgreSQL's server binaries when they are missing (Debian's
+`postgresql`, with apt-get when running as root; otherwise it says what to install): the tests and
+benchmarks start a throw-away server of their own (testkit/postgres.py). Ctrl-C stops everything `run`
+started.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,6 +46,32 @@ def ensure_environment() -> None:
         subprocess.check_call([*pip, "--upgrade", "pip"], cwd=ROOT)
         subprocess.check_call([*pip, "-e", ".[test]"], cwd=ROOT)
         stamp.write_text(digest)
+
+
+def ensure_postgres() -> None:
+    """Install PostgreSQL (Debian's `postgresql`) when its server binaries are missing; nothing when
+    they are there. Without root or apt-get it prints what to install and goes on: the tests that need
+    the server then fail with the same advice (testkit/postgres.py)."""
+    from testkit.postgres import find_binaries
+
+    try:
+        find_binaries()
+        return
+    except RuntimeError:
+        pass
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print(
+            "PostgreSQL is not installed: install it (e.g. `sudo apt-get install -y postgresql`); "
+            "the tests that need it fail until then",
+            flush=True,
+        )
+        return
+    print("installing PostgreSQL (apt-get install postgresql) ...", flush=True)
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"]
+    code = subprocess.call(["apt-get", "update", "-qq"], env=env) or subprocess.call(install, env=env)
+    if code:
+        print(f"apt-get failed (exit {code}): the tests that need PostgreSQL will fail", flush=True)
 
 
 def in_venv() -> bool:
@@ -168,7 +198,7 @@ def test(pytest_args: list[str]) -> int:
     return tests or lint
 
 
-BENCHES = ("run", "storm", "faults", "clinic_year", "scan")
+BENCHES = ("run", "storm", "faults", "two_hosts", "clinic_year", "scan")
 
 
 def bench(name: str, bench_args: list[str]) -> int:
@@ -190,6 +220,7 @@ def main() -> int:
     if not in_venv():
         ensure_environment()
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
+    ensure_postgres()
     if args.command == "run":
         return run(args.demo)
     if args.command == "bench":

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import structlog
 from pydantic import ValidationError
 
@@ -16,6 +17,7 @@ from domain.types import describe_validation_error
 from infrastructure import worker_setup
 from infrastructure.config import Settings
 from infrastructure.logging_setup import configure_logging
+from infrastructure.stores import SchemaOutOfDateError, Stores
 from infrastructure.temporal_client import connect_client, metrics_runtime
 from security.keyring import KeyringError, MissingKeyError
 
@@ -30,16 +32,24 @@ async def main() -> None:
         log.error("worker_refused_to_start", reason=describe_validation_error(err))
         raise SystemExit(2) from None
     configure_logging(settings.log_format)
+    stores = Stores(settings)
+    try:
+        stores.require_current_schema()
+        activities = worker_setup.activities_for(settings, stores)
+    except (SchemaOutOfDateError, ValueError, OSError, psycopg.Error) as err:
+        log.error("worker_refused_to_start", reason=str(err).splitlines()[0])
+        raise SystemExit(2) from None
     try:
         client = await connect_client(settings, runtime=metrics_runtime(settings))
-    except (MissingKeyError, KeyringError) as err:  # no silent plaintext outside local mode
+    except (MissingKeyError, KeyringError, ConnectionError) as err:  # no silent plaintext outside local mode
         log.error("worker_refused_to_start", reason=str(err))
+        stores.close()
         raise SystemExit(2) from None
     with ThreadPoolExecutor(max_workers=worker_setup.MAX_CONCURRENT_ACTIVITIES) as executor:
         worker = worker_setup.build_worker(
             client,
             settings.task_queue,
-            worker_setup.activities_for(settings),
+            activities,
             executor,
             max_cached_workflows=settings.max_cached_workflows,
             activities_per_second=settings.sms_rate_limit,
@@ -50,8 +60,12 @@ async def main() -> None:
             namespace=settings.namespace,
             metrics=settings.metrics_bind,
             activities_per_second=settings.sms_rate_limit,
+            stores="postgresql" if settings.database_url else "sqlite",
         )
-        await worker.run()
+        try:
+            await worker.run()
+        finally:
+            stores.close()
 
 
 if __name__ == "__main__":

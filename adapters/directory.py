@@ -1,9 +1,10 @@
 """The patient and clinic directory read by the activities (S9, S14, V5; SPEC §5).
 
-`Directory` is what the activities depend on; `SqliteDirectory` is the embedded implementation,
-loaded from the JSON document of SPEC §5 (validated by `adapters.directory_document`, whose
-`DirectoryLoadError` and `validate_document` are re-exported here). A production deployment points
-the activities at the real registers behind the same protocol.
+`Directory` is what the activities depend on; `SqlDirectory` stores it, in an SQLite file of one host
+(`SqliteDirectory`, the default) or in the service's PostgreSQL database that every worker reads
+(`PostgresDirectory`), loaded from the JSON document of SPEC §5 (validated by
+`adapters.directory_document`, whose `DirectoryLoadError` and `validate_document` are re-exported).
+A production deployment may point the activities at the real registers behind the same protocol.
 
 Patient data never appears in errors or logs from here.
 """
@@ -11,7 +12,8 @@ Patient data never appears in errors or logs from here.
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -19,6 +21,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from adapters.directory_document import DirectoryLoadError, validate_document
+from adapters.postgres import PostgresTable
+from adapters.sql import Connection
 from adapters.sqlite import SqliteFile
 from domain.directory import Clinic, Patient, SmsConsent
 from domain.identity import InvalidPatientId, parse_patient_id
@@ -28,6 +32,8 @@ __all__ = [
     "Directory",
     "DirectoryLoadError",
     "LoadSummary",
+    "PostgresDirectory",
+    "SqlDirectory",
     "SqliteDirectory",
     "UnknownPatientError",
     "load_directory_file",
@@ -62,7 +68,7 @@ class LoadSummary(BaseModel):
     consents_withdrawn: int = 0
 
 
-# --- the embedded directory ------------------------------------------------------------------------
+# --- the stored directory --------------------------------------------------------------------------
 
 
 def _utc_key(moment: datetime) -> str:
@@ -80,39 +86,16 @@ def _canonical(patient_id: str) -> str:
     return parse_patient_id(patient_id).value
 
 
-class SqliteDirectory(SqliteFile):
-    """The embedded directory: clinics, patients and the SMS consent history in one SQLite file.
+class SqlDirectory:
+    """The directory: clinics, patients and the SMS consent history.
 
     Loading a document upserts clinics and patients (a later document updates contact details) and
     merges consents into a history that is never deleted: a consent is identified by
     (patient_id, clinic_id, source, given_at); a withdrawal is kept even if a later document omits it.
     """
 
-    SCHEMA = """
-        CREATE TABLE IF NOT EXISTS clinics (
-            clinic_id TEXT PRIMARY KEY,
-            data TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS patients (
-            patient_id TEXT PRIMARY KEY,
-            data TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS sms_consents (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            patient_id TEXT NOT NULL REFERENCES patients (patient_id),
-            clinic_id TEXT,
-            source TEXT NOT NULL CHECK (source IN ('VAS', '1177')),
-            given_at TEXT NOT NULL,
-            given_at_utc TEXT NOT NULL,
-            withdrawn_at TEXT,
-            withdrawn_at_utc TEXT,
-            recorded_at TEXT NOT NULL
-        );
-        CREATE UNIQUE INDEX IF NOT EXISTS sms_consents_identity
-            ON sms_consents (patient_id, ifnull(clinic_id, ''), source, given_at_utc)
-    """
+    _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)
+    _write: Callable[[], AbstractContextManager[Connection]]
 
     # --- Directory ---
 
@@ -189,7 +172,7 @@ class SqliteDirectory(SqliteFile):
 
     @staticmethod
     def _merge_consent(
-        conn: sqlite3.Connection, patient_id: str, consent: SmsConsent, now: str
+        conn: Connection, patient_id: str, consent: SmsConsent, now: str
     ) -> Literal["added", "withdrawn", "unchanged"]:
         """Insert a new consent, or record a withdrawal of a known one (the earliest withdrawal wins)."""
         given_utc = _utc_key(consent.given_at)
@@ -197,7 +180,7 @@ class SqliteDirectory(SqliteFile):
         withdrawn_utc = _utc_key(consent.withdrawn_at) if consent.withdrawn_at else None
         row = conn.execute(
             "SELECT id, withdrawn_at_utc FROM sms_consents WHERE patient_id = ?"
-            " AND ifnull(clinic_id, '') = ifnull(?, '') AND source = ? AND given_at_utc = ?",
+            " AND coalesce(clinic_id, '') = coalesce(?, '') AND source = ? AND given_at_utc = ?",
             (patient_id, consent.clinic_id, consent.source, given_utc),
         ).fetchone()
         if row is None:
@@ -228,7 +211,7 @@ class SqliteDirectory(SqliteFile):
 
     # --- changes from staff tools ---
 
-    def _require_patient(self, conn: sqlite3.Connection, patient_id: str) -> str:
+    def _require_patient(self, conn: Connection, patient_id: str) -> str:
         key = _canonical(patient_id)
         if conn.execute("SELECT 1 FROM patients WHERE patient_id = ?", (key,)).fetchone() is None:
             raise UnknownPatientError("patient is not in the directory")
@@ -249,7 +232,7 @@ class SqliteDirectory(SqliteFile):
             key = self._require_patient(conn, patient_id)
             cursor = conn.execute(
                 "UPDATE sms_consents SET withdrawn_at = ?, withdrawn_at_utc = ?"
-                " WHERE patient_id = ? AND ifnull(clinic_id, '') = ifnull(?, '') AND source = ?"
+                " WHERE patient_id = ? AND coalesce(clinic_id, '') = coalesce(?, '') AND source = ?"
                 " AND withdrawn_at IS NULL AND given_at_utc <= ?",
                 (at.isoformat(), at_utc, key, clinic_id, source, at_utc),
             )
@@ -269,6 +252,43 @@ class SqliteDirectory(SqliteFile):
             )
 
 
-def load_directory_file(path: Path, directory: SqliteDirectory) -> LoadSummary:
+class SqliteDirectory(SqlDirectory, SqliteFile):
+    """The embedded directory in an SQLite file of one host (`directory.sqlite3`)."""
+
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS clinics (
+            clinic_id TEXT PRIMARY KEY,
+            data TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS patients (
+            patient_id TEXT PRIMARY KEY,
+            data TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS sms_consents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            patient_id TEXT NOT NULL REFERENCES patients (patient_id),
+            clinic_id TEXT,
+            source TEXT NOT NULL CHECK (source IN ('VAS', '1177')),
+            given_at TEXT NOT NULL,
+            given_at_utc TEXT NOT NULL,
+            withdrawn_at TEXT,
+            withdrawn_at_utc TEXT,
+            recorded_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS sms_consents_identity
+            ON sms_consents (patient_id, coalesce(clinic_id, ''), source, given_at_utc)
+    """
+
+
+class PostgresDirectory(SqlDirectory, PostgresTable):
+    """The directory in the service's PostgreSQL database, read by every worker (tables from the
+    migrations). Writes run one at a time, as in SQLite: a consent merge reads before it writes."""
+
+    SERIALIZE_WRITES = True
+
+
+def load_directory_file(path: Path, directory: SqlDirectory) -> LoadSummary:
     """Load a JSON directory document from a file (a syntax error is reported by line and column)."""
     return directory.load_document(Path(path).read_bytes())

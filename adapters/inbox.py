@@ -1,9 +1,10 @@
 """Messages to the patient's 1177 inbox ("Inkorgen") behind a small interface, idempotent per key (V3–V6).
 
-`SqliteInbox` is the embedded inbox for local use and tests; `HttpInbox` posts to a configurable
-HTTP endpoint. Errors are split into permanent (do not retry; `reason` says why, e.g. the patient
-is not a 1177 user) and transient (retry); no exception message or log line here contains a
-personnummer, a subject or a message body.
+The embedded inbox (`SqliteInbox`, `PostgresInbox`) is for local use and tests; `HttpInbox` posts to
+a configurable HTTP endpoint with an idempotency key and its ledger (`SqliteInboxLedger`,
+`PostgresInboxLedger`); `infrastructure/stores.py` picks them from the settings. Errors are split
+into permanent (do not retry; `reason` says why, e.g. the patient is not a 1177 user) and transient
+(retry); no exception message or log line here contains a personnummer, a subject or a message body.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ import re
 import threading
 import uuid
 import zlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import httpx
 import structlog
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
+from adapters.postgres import PostgresTable
+from adapters.sql import Connection
 from adapters.sqlite import SqliteFile
 from domain.types import ContractModel
 
@@ -31,11 +35,13 @@ __all__ = [
     "InboxLedger",
     "InboxMessage",
     "InboxReceipt",
-    "InboxSettings",
     "PermanentInboxError",
+    "PostgresInbox",
+    "PostgresInboxLedger",
+    "SqlInbox",
     "SqliteInbox",
+    "SqliteInboxLedger",
     "TransientInboxError",
-    "build_inbox",
 ]
 
 log = structlog.get_logger(__name__)
@@ -105,8 +111,11 @@ def _now() -> datetime:
 # --- embedded inbox ---------------------------------------------------------------------------------
 
 
-class SqliteInbox(SqliteFile):
+class SqlInbox:
     """The embedded inbox: delivering stores the message; a key is stored at most once."""
+
+    _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)
+    _write: Callable[[], AbstractContextManager[Connection]]
 
     SCHEMA = """
         CREATE TABLE IF NOT EXISTS inbox (
@@ -161,25 +170,30 @@ class SqliteInbox(SqliteFile):
 
     def count(self) -> int:
         with self._read() as conn:
-            return conn.execute("SELECT count(*) FROM inbox").fetchone()[0]
+            return conn.execute("SELECT count(*) AS n FROM inbox").fetchone()["n"]
+
+
+class SqliteInbox(SqlInbox, SqliteFile):
+    """The embedded inbox in an SQLite file of one host (`inbox-1177.sqlite3`)."""
+
+
+
+
+class PostgresInbox(SqlInbox, PostgresTable):
+    """The embedded inbox in the service's PostgreSQL database (tables from the migrations)."""
 
 
 # --- ledger + HTTP adapter --------------------------------------------------------------------------
 
 
-class InboxLedger(SqliteFile):
+class InboxLedger:
     """Key → receipt of messages the inbox endpoint accepted; the first receipt for a key is kept.
 
     The same shape as `adapters.sms_elks.SentLedger`, with the inbox's receipt fields.
     """
 
-    SCHEMA = """
-        CREATE TABLE IF NOT EXISTS delivered (
-            key TEXT PRIMARY KEY,
-            message_id TEXT NOT NULL,
-            delivered_at TEXT NOT NULL
-        )
-    """
+    _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)
+    _write: Callable[[], AbstractContextManager[Connection]]
 
     def get(self, key: str) -> InboxReceipt | None:
         with self._read() as conn:
@@ -197,6 +211,22 @@ class InboxLedger(SqliteFile):
                 " ON CONFLICT (key) DO NOTHING",
                 (receipt.key, receipt.message_id, receipt.delivered_at.isoformat()),
             )
+
+
+class SqliteInboxLedger(InboxLedger, SqliteFile):
+    """The inbox ledger in an SQLite file of one host (`inbox-ledger.sqlite3`)."""
+
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS delivered (
+            key TEXT PRIMARY KEY,
+            message_id TEXT NOT NULL,
+            delivered_at TEXT NOT NULL
+        )
+    """
+
+
+class PostgresInboxLedger(InboxLedger, PostgresTable):
+    """The inbox ledger in the service's PostgreSQL database, shared by every worker."""
 
 
 class HttpInbox:
@@ -295,28 +325,3 @@ def _error_code(response: httpx.Response) -> str:
 
 
 # --- configuration ----------------------------------------------------------------------------------
-
-
-class InboxSettings(BaseModel):
-    """Which inbox to use and where its embedded stores live."""
-
-    kind: Literal["embedded", "http"] = "embedded"
-    data_dir: Path
-    url: str | None = None
-    token: str | None = Field(default=None, repr=False)
-    timeout: float = Field(default=10.0, gt=0)
-
-
-def build_inbox(settings: InboxSettings) -> Inbox:
-    """The embedded inbox at `data_dir/inbox-1177.sqlite3`, or the HTTP adapter with its ledger at
-    `data_dir/inbox-ledger.sqlite3`."""
-    if settings.kind == "embedded":
-        return SqliteInbox(settings.data_dir / "inbox-1177.sqlite3")
-    if not settings.url or not settings.token:
-        raise ValueError("the HTTP 1177 inbox needs a URL and a token (url, token)")
-    return HttpInbox(
-        settings.url,
-        settings.token,
-        InboxLedger(settings.data_dir / "inbox-ledger.sqlite3"),
-        timeout=settings.timeout,
-    )

@@ -1,34 +1,38 @@
 """Sending SMS behind a small interface, idempotent per key (S15: never twice for the same visit version).
 
-`SmsGateway` is the port; `SqliteOutbox` is the embedded gateway for local use and tests, and
-`ElksSmsGateway` (in `adapters.sms_elks`, with its ledger) talks to an HTTP API shaped like 46elks'.
-`build_sms_gateway` picks one from `SmsSettings`. Errors are split into permanent (do not retry) and
-transient (retry); no exception message or log line here contains a phone number or a message text.
+`SmsGateway` is the port; the outbox (`SqliteOutbox`, `PostgresOutbox`) is the embedded gateway for
+local use and tests, and `ElksSmsGateway` (in `adapters.sms_elks`, with its ledger) talks to an HTTP
+API shaped like 46elks'; `infrastructure/stores.py` picks one from the settings. Errors are split
+into permanent (do not retry) and transient (retry); no exception message or log line here contains
+a phone number or a message text.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import structlog
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
+from adapters.postgres import PostgresTable
+from adapters.sql import Connection
 from adapters.sqlite import SqliteFile
 from domain.types import ContractModel
 
 __all__ = [
     "OutboxEntry",
     "PermanentSmsError",
+    "PostgresOutbox",
     "SmsGateway",
     "SmsMessage",
     "SmsReceipt",
-    "SmsSettings",
+    "SqlOutbox",
     "SqliteOutbox",
     "TransientSmsError",
-    "build_sms_gateway",
 ]
 
 log = structlog.get_logger(__name__)
@@ -97,20 +101,11 @@ def _now() -> datetime:
 # --- embedded outbox --------------------------------------------------------------------------------
 
 
-class SqliteOutbox(SqliteFile):
+class SqlOutbox:
     """The embedded gateway: "sending" stores the message; a key is stored at most once."""
 
-    SCHEMA = """
-        CREATE TABLE IF NOT EXISTS outbox (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            key TEXT NOT NULL UNIQUE,
-            to_number TEXT NOT NULL,
-            text TEXT NOT NULL,
-            sender TEXT NOT NULL,
-            sent_at TEXT NOT NULL,
-            provider_id TEXT NOT NULL
-        )
-    """
+    _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)
+    _write: Callable[[], AbstractContextManager[Connection]]
 
     def send(self, message: SmsMessage) -> SmsReceipt:
         with self._write() as conn:
@@ -155,38 +150,24 @@ class SqliteOutbox(SqliteFile):
 
     def count(self) -> int:
         with self._read() as conn:
-            return conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            return conn.execute("SELECT count(*) AS n FROM outbox").fetchone()["n"]
 
 
-# --- configuration ----------------------------------------------------------------------------------
+class SqliteOutbox(SqlOutbox, SqliteFile):
+    """The outbox in an SQLite file of one host (`outbox.sqlite3`)."""
 
-
-class SmsSettings(BaseModel):
-    """Which gateway to use and where its embedded stores live."""
-
-    gateway: Literal["outbox", "46elks"] = "outbox"
-    data_dir: Path
-    elks_url: str = "https://api.46elks.com"
-    elks_username: str | None = None
-    elks_password: str | None = Field(default=None, repr=False)
-    elks_timeout: float = Field(default=10.0, gt=0)
-
-
-def build_sms_gateway(settings: SmsSettings) -> SmsGateway:
-    """The outbox at `data_dir/outbox.sqlite3`, or 46elks with its ledger at `data_dir/sms-ledger.sqlite3`."""
-    if settings.gateway == "outbox":
-        return SqliteOutbox(settings.data_dir / "outbox.sqlite3")
-    # Imported here: `adapters.sms_elks` builds on this module's messages and errors (and on httpx).
-    from adapters.sms_elks import ElksSmsGateway, SentLedger
-
-    if not settings.elks_username or not settings.elks_password:
-        raise ValueError(
-            "the 46elks SMS gateway needs a username and a password (elks_username, elks_password)"
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL UNIQUE,
+            to_number TEXT NOT NULL,
+            text TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            sent_at TEXT NOT NULL,
+            provider_id TEXT NOT NULL
         )
-    return ElksSmsGateway(
-        settings.elks_url,
-        settings.elks_username,
-        settings.elks_password,
-        SentLedger(settings.data_dir / "sms-ledger.sqlite3"),
-        timeout=settings.elks_timeout,
-    )
+    """
+
+
+class PostgresOutbox(SqlOutbox, PostgresTable):
+    """The outbox in the service's PostgreSQL database (tables from the migrations)."""

@@ -8,18 +8,24 @@ no exception message or log line here contains a phone number or a message text.
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 
 import httpx
 import structlog
 
+from adapters.postgres import PostgresTable
 from adapters.sms import PermanentSmsError, SmsMessage, SmsReceipt, TransientSmsError
+from adapters.sql import Connection
 from adapters.sqlite import SqliteFile
 
-__all__ = ["ElksSmsGateway", "SentLedger"]
+__all__ = ["ElksSmsGateway", "PostgresSentLedger", "SentLedger", "SqliteSentLedger"]
 
 log = structlog.get_logger(__name__)
 
@@ -31,21 +37,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class SentLedger(SqliteFile):
+class SentLedger:
     """Key → receipt of messages the provider accepted (the first receipt for a key is kept), and
-    key → moment of the first attempt whose outcome is not known yet."""
+    key → moment of the first attempt whose outcome is not known yet; one send of a key at a time.
 
-    SCHEMA = """
-        CREATE TABLE IF NOT EXISTS sent (
-            key TEXT PRIMARY KEY,
-            provider_id TEXT NOT NULL,
-            sent_at TEXT NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS sent_provider_id ON sent (provider_id);
-        CREATE TABLE IF NOT EXISTS attempted (
-            key TEXT PRIMARY KEY,
-            first_at TEXT NOT NULL
-        );
+    Shared by every worker when it lives in PostgreSQL, so a retry on any host resolves an attempt
+    made on another (S15). The `sms_delivery` table has room for the provider's delivery reports.
     """
 
     def get(self, key: str) -> SmsReceipt | None:
@@ -83,6 +80,64 @@ class SentLedger(SqliteFile):
                 is not None
             )
 
+    def key_of(self, provider_id: str) -> str | None:
+        """The message key the provider's id was recorded for (to map a delivery report)."""
+        with self._read() as conn:
+            row = conn.execute("SELECT key FROM sent WHERE provider_id = ?", (provider_id,)).fetchone()
+        return row["key"] if row else None
+
+    def exclusive(self, key: str) -> AbstractContextManager[None]:
+        """While held, no other thread or process (on this host, or any host sharing the ledger) sends
+        `key`."""
+        raise NotImplementedError
+
+    _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)
+    _write: Callable[[], AbstractContextManager[Connection]]
+
+
+class SqliteSentLedger(SentLedger, SqliteFile):
+    """The ledger in an SQLite file of one host (`sms-ledger.sqlite3`): exclusive per key across the
+    threads and processes of this host, through stripes of a lock file."""
+
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS sent (
+            key TEXT PRIMARY KEY,
+            provider_id TEXT NOT NULL,
+            sent_at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS sent_provider_id ON sent (provider_id);
+        CREATE TABLE IF NOT EXISTS attempted (
+            key TEXT PRIMARY KEY,
+            first_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS sms_delivery (
+            provider_id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            delivered_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+    """
+    _STRIPES = 64
+
+    def __init__(self, path: Path | str, **options: float) -> None:
+        super().__init__(path, **options)
+        self._locks = [threading.Lock() for _ in range(self._STRIPES)]
+
+    @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        stripe = zlib.crc32(key.encode()) % self._STRIPES
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._locks[stripe], open(self.path.with_suffix(".lock"), "a+b") as lock_file:
+            fcntl.lockf(lock_file, fcntl.LOCK_EX, 1, stripe)  # released when the file closes
+            yield
+
+
+class PostgresSentLedger(SentLedger, PostgresTable):
+    """The ledger in the service's PostgreSQL database, shared by every worker on every host."""
+
+    def exclusive(self, key: str) -> AbstractContextManager[None]:
+        return self.database.exclusive(f"sms-key:{key}")
+
 
 class ElksSmsGateway:
     """An adapter for an SMS API shaped like 46elks': `POST {base_url}/a1/sms`, basic auth, form fields.
@@ -91,7 +146,8 @@ class ElksSmsGateway:
     46elks takes no idempotency key, so an attempt whose answer never arrived (a timeout, a crash
     between the answer and the ledger write) is resolved before sending again: the provider's history
     (`GET /a1/sms?to=…`) since that attempt is searched for the same sender and text, and a match that
-    no other key has claimed counts as sent. Sends of one key from threads of this process are serialised.
+    no other key has claimed counts as sent. Sends of one key are serialised by the ledger (across
+    the threads and processes that share it).
     """
 
     CLOCK_SLACK = timedelta(minutes=5)
@@ -99,15 +155,12 @@ class ElksSmsGateway:
     HISTORY_PAGES = 10
     """At most this many history pages (100 messages each) are read for one recipient."""
 
-    _STRIPES = 64
-
     def __init__(
         self, base_url: str, username: str, password: str, ledger: SentLedger, timeout: float = 10.0
     ) -> None:
         self._url = base_url.rstrip("/") + "/a1/sms"
         self._ledger = ledger
         self._client = httpx.Client(auth=(username, password), timeout=httpx.Timeout(timeout))
-        self._locks = [threading.Lock() for _ in range(self._STRIPES)]
 
     def close(self) -> None:
         self._client.close()
@@ -121,7 +174,7 @@ class ElksSmsGateway:
         self.close()
 
     def send(self, message: SmsMessage) -> SmsReceipt:
-        with self._locks[zlib.crc32(message.key.encode()) % self._STRIPES]:
+        with self._ledger.exclusive(message.key):
             if (earlier := self._ledger.get(message.key)) is not None:
                 return earlier.model_copy(update={"duplicate": True})
             if (since := self._ledger.attempted_since(message.key)) is not None and (

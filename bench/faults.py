@@ -11,7 +11,7 @@ are all due at the same moment, then:
   one per booking and number, no key twice;
 - server: stops the dev server (SIGINT) during the drain and starts it again on the same
   `--db-filename` → the same;
-- flaky: the worker on `PM_SMS_GATEWAY=46elks` against a local provider (`bench.fake_provider`) that
+- flaky: the worker on `PM_SMS_GATEWAY=46elks` against a local provider (`testkit.fake_provider`) that
   answers 30 % of calls with 503, lets 5 % time out and refuses `--invalid` numbers with 400 "Invalid
   to number" → every valid reminder delivered exactly once (counted by `to` number: 46elks has no
   idempotency key), each invalid number requested exactly once and recorded `failed`/`invalid_number`.
@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import application as app
-from bench.fake_provider import FakeProvider, ProviderConfig
 from bench.figures import write_json
 from bench.machine import load, machine
 from domain.status import Outcome, Reason
+from testkit.fake_provider import FakeProvider, ProviderConfig
 from testkit.kill_phase import phase_kills
 from testkit.outbox_checks import check_outbox, last_sms_after, outbox_rows, wait_for_outbox
 from testkit.population import MAX_PATIENTS, e164, fake_mobile, fake_patient

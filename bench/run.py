@@ -34,11 +34,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adapters import migrations
 from bench.figures import write_json
 from bench.machine import load, machine
 from bench.meters import rss_mb
 from bench.run_phases import Bench
 from bench.run_report import report, targets
+from testkit.postgres import PostgresServer
 from testkit.waiting import log
 
 
@@ -51,6 +53,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": vars(args).copy(),
     }
     results["settings"].pop("command_line", None)
+    postgres = PostgresServer() if args.stores == "postgresql" else None
+    if postgres is not None:  # the worker's stores in a fresh, migrated database
+        postgres.start()
+        args.database_url = postgres.create_database("bench_run")
+        migrations.upgrade(args.database_url)
     bench = Bench(args, data_dir)
     started = time.monotonic()
     try:
@@ -69,6 +76,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["worker_rss_end_mb"] = rss_mb(bench.worker.pid)
     finally:
         await bench.stop()
+        bench.stores.close()
+        if postgres is not None:
+            postgres.stop()
     results["duration_s"] = round(time.monotonic() - started, 1)
     results["loadavg_at_end"] = load()
     results["targets"] = targets(results)
@@ -108,6 +118,12 @@ def main() -> None:
         default=[],
         metavar="KEY=VALUE",
         help="run bench.worker_variant with this setting, e.g. PM_BENCH_MAX_CACHED_WORKFLOWS=500",
+    )
+    parser.add_argument(
+        "--stores",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="the worker's stores: SQLite files, or a throw-away PostgreSQL server (testkit.postgres)",
     )
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument("--data-dir", help="use (and keep) this folder instead of a fresh temporary one")

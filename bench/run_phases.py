@@ -16,9 +16,6 @@ from typing import Any
 from temporalio.client import Client
 
 import application as app
-from adapters.directory import SqliteDirectory
-from adapters.inbox import SqliteInbox
-from adapters.sms import SqliteOutbox
 from bench import bare
 from bench.figures import lateness
 from bench.machine import load
@@ -26,6 +23,8 @@ from bench.meters import CpuMeter, RssMonitor, child_rss_mb
 from domain.booking import VisitBooking
 from domain.invitation import CareInvitation, DateWindow
 from domain.timing import at_local, local_date, local_time
+from infrastructure.config import Settings
+from infrastructure.stores import Stores
 from testkit.population import RECEPTION, clinic_due_at, fake_clinic, fake_patient, fake_pnr
 from testkit.processes import PYTHON, Child, DevServer
 from testkit.real_worker import connect_client, prepare_keys, real_worker
@@ -41,7 +40,9 @@ class Bench:
         self.server = DevServer(data_dir)
         extra = dict(item.split("=", 1) for item in args.worker_env)
         module = "bench.worker_variant" if extra else None  # worker.py has no setting for these yet
-        self.worker = real_worker(self.server.address, data_dir, module, **extra)
+        database_url = getattr(args, "database_url", None)  # --stores postgresql
+        stores_env = {"PM_DATABASE_URL": database_url} if database_url else {}
+        self.worker = real_worker(self.server.address, data_dir, module, **extra, **stores_env)
         self.bare_worker = Child(
             "bare-worker",
             [
@@ -58,9 +59,10 @@ class Bench:
             data_dir / "bare-worker.log",
             self.worker.env,
         )
-        self.directory = SqliteDirectory(data_dir / "directory.sqlite3")
-        self.outbox = SqliteOutbox(data_dir / "outbox.sqlite3")
-        self.inbox = SqliteInbox(data_dir / "inbox-1177.sqlite3")
+        self.stores = Stores(Settings(data_dir=data_dir, database_url=database_url))  # the worker's own
+        self.directory = self.stores.directory
+        self.outbox = self.stores.outbox
+        self.inbox = self.stores.embedded_inbox
         self.patients = max(1, min(args.n, 10_000))
         self.client: Client
         self.rss = RssMonitor(

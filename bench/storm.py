@@ -4,7 +4,7 @@
 
 A fresh dev server and the real worker (`PM_SMS_RATE_LIMIT=rate`: a task-queue activity rate limit)
 with `PM_SMS_GATEWAY=46elks`
-and `ELKS_URL` pointing at a local 46elks-shaped server (`bench.fake_provider`) that answers 429 when
+and `ELKS_URL` pointing at a local 46elks-shaped server (`testkit.fake_provider`) that answers 429 when
 more than `rate` requests arrive within a second. N visits are booked 3 h after one due moment at a
 clinic whose send time is that moment. Prints what was delivered, how many requests the provider
 refused with 429 (target 0) and the time to drain (last delivery minus the due moment).
@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.fake_provider import FakeProvider, ProviderConfig
 from bench.figures import table, write_json
 from bench.machine import load, machine
 from bench.meters import child_rss_mb
+from testkit.fake_provider import FakeProvider, ProviderConfig
 from testkit.population import MAX_PATIENTS, fake_patient
 from testkit.rig import Rig
 from testkit.waiting import due_moment, log, wait_until

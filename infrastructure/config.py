@@ -22,10 +22,12 @@ class Settings(BaseModel):
     sms_sender: str = Field(default="Varden", pattern=SENDER)  # checked at start, not at each send
     elks_url: str = "https://api.46elks.com"
     elks_username: str | None = None
-    elks_password: str | None = None
+    elks_password: str | None = Field(default=None, repr=False)
+    database_url: str | None = Field(default=None, repr=False)  # postgresql://…: the shared stores
+    migrate_on_start: bool = False  # apply missing migrations when the worker starts
     inbox: Literal["embedded", "http"] = "embedded"
     inbox_url: str | None = None
-    inbox_token: str | None = None
+    inbox_token: str | None = Field(default=None, repr=False)
     log_format: Literal["json", "console", "auto"] = "auto"
     local: bool = False  # set by `dev.py run`: a missing key is created in the data folder
     max_cached_workflows: int = 500  # measured: 240 MB worker RSS at 20k sleeping (1000: 335 MB)
@@ -38,7 +40,7 @@ class Settings(BaseModel):
     tls_key: Path | None = None
     tls_ca: Path | None = None  # server CA, when not in the system store
     tls_server_name: str | None = None
-    api_key: str | None = None  # Temporal Cloud API key (implies TLS)
+    api_key: str | None = Field(default=None, repr=False)  # Temporal Cloud API key (implies TLS)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -53,6 +55,8 @@ class Settings(BaseModel):
             "elks_url": os.environ.get("ELKS_URL"),
             "elks_username": os.environ.get("ELKS_USERNAME"),
             "elks_password": os.environ.get("ELKS_PASSWORD"),
+            "database_url": os.environ.get("PM_DATABASE_URL"),
+            "migrate_on_start": os.environ.get("PM_MIGRATE_ON_START"),
             "inbox": os.environ.get("PM_INBOX"),
             "inbox_url": os.environ.get("INBOX_1177_URL"),
             "inbox_token": os.environ.get("INBOX_1177_TOKEN"),
@@ -70,10 +74,6 @@ class Settings(BaseModel):
         }
         values = {k: v for k, v in env.items() if v} | overrides
         return cls.model_validate(values)
-
-    @property
-    def directory_path(self) -> Path:
-        return self.data_dir / "directory.sqlite3"
 
     @property
     def key_file(self) -> Path:

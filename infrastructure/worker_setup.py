@@ -14,11 +14,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.directory_reads import DirectoryActivities
 from activities.invitations import InvitationActivities
 from activities.reminders import ReminderActivities
-from adapters.directory import Directory, SqliteDirectory
-from adapters.inbox import Inbox, InboxSettings, build_inbox
+from adapters.directory import Directory
+from adapters.inbox import Inbox
 from adapters.letters import LetterService, build_letters
-from adapters.sms import SmsGateway, SmsSettings, build_sms_gateway
+from adapters.sms import SmsGateway
 from infrastructure.config import Settings
+from infrastructure.stores import Stores, inbox, sms_gateway
 from workflows.care_invitation import CareInvitationWorkflow
 from workflows.group_booking import GroupBookingWorkflow
 from workflows.sms_reminder import SmsReminderWorkflow
@@ -61,29 +62,16 @@ class Activities:
         ]
 
 
-def activities_for(settings: Settings) -> Activities:
-    """The activities wired to the embedded directory, the configured SMS gateway and 1177 inbox, and
-    the letters folder."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    sms = build_sms_gateway(
-        SmsSettings(
-            gateway=settings.sms_gateway,
-            data_dir=settings.data_dir,
-            elks_url=settings.elks_url,
-            elks_username=settings.elks_username,
-            elks_password=settings.elks_password,
-        )
+def activities_for(settings: Settings, stores: Stores) -> Activities:
+    """The activities wired to the configured stores (SQLite files, or the shared PostgreSQL
+    database), SMS gateway and 1177 inbox, and the letters folder."""
+    return Activities.wired(
+        stores.directory,
+        sms_gateway(settings, stores),
+        settings.sms_sender,
+        inbox(settings, stores),
+        build_letters(settings.data_dir),
     )
-    inbox = build_inbox(
-        InboxSettings(
-            kind=settings.inbox,
-            data_dir=settings.data_dir,
-            url=settings.inbox_url,
-            token=settings.inbox_token,
-        )
-    )
-    directory = SqliteDirectory(settings.directory_path)
-    return Activities.wired(directory, sms, settings.sms_sender, inbox, build_letters(settings.data_dir))
 
 
 def build_worker(

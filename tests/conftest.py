@@ -15,6 +15,12 @@ from security.codec import data_converter
 from security.keyring import Keyring
 from testkit.processes import venv_binary
 from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workflow tests)
+from tests.postgres_fixtures import (  # noqa: F401  (a real PostgreSQL server)
+    migrated_postgres_url,
+    migrated_template,
+    postgres_server,
+    postgres_url,
+)
 
 # Property tests: the same examples on every run of the test command (a red CI must be reproducible);
 # `HYPOTHESIS_PROFILE=explore` searches new ones (and found every property bug so far).

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from temporalio.testing import WorkflowEnvironment
 
 from infrastructure.config import Settings
+from infrastructure.stores import Stores
 from infrastructure.worker_setup import (
     MAX_CONCURRENT_ACTIVITIES,
     activities_for,
@@ -37,7 +38,7 @@ async def test_build_worker_passes_the_rate_and_cache_to_the_task_queue(
         worker = build_worker(
             env.client,
             "q",
-            activities_for(settings),
+            activities_for(settings, Stores(settings)),
             executor,
             max_cached_workflows=123,
             activities_per_second=rate,

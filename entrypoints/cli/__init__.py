@@ -12,17 +12,20 @@ import os
 import sys
 from typing import NoReturn
 
+import psycopg
 from pydantic import ValidationError
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
 import application as app
 from adapters.directory import DirectoryLoadError, UnknownPatientError
+from adapters.postgres import SchemaNotReadyError
 from domain.identity import InvalidPatientId
 from domain.types import describe_validation_error
 from entrypoints.cli.output import print_result
 from entrypoints.cli.parser import build_parser
 from infrastructure.config import Settings
+from infrastructure.stores import SchemaOutOfDateError, Stores
 from security.keyring import KeyringError, MissingKeyError
 
 PREPARE = "prepare the namespace with `python starter.py admin prepare-namespace`"
@@ -30,15 +33,20 @@ PREPARE = "prepare the namespace with `python starter.py admin prepare-namespace
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    stores: Stores | None = None
     try:
         settings = Settings.from_env()
-        result = asyncio.run(args.func(args, settings))
+        stores = Stores(settings)
+        result = asyncio.run(args.func(args, settings, stores))
     except Exception as err:  # each refusal as one line; anything unforeseen still raises
         message = refusal(err)
         if message is None:
             raise
         print(f"error: {' '.join(message.split())}", file=sys.stderr)  # one line, whatever the message
         return 2
+    finally:
+        if stores is not None:
+            stores.close()
     print_result(result, args.json)
     return 0
 
@@ -56,8 +64,10 @@ def refusal(err: Exception) -> str | None:
         return f"invalid input: {describe_validation_error(err)}"
     if isinstance(err, RPCError):
         return server_refusal(err)
-    if isinstance(err, OSError | TemporalError):
+    if isinstance(err, OSError | TemporalError | SchemaOutOfDateError | SchemaNotReadyError):
         return str(err)
+    if isinstance(err, psycopg.Error):
+        return f"the service database refused the call: {str(err).splitlines()[0]}"
     return None
 
 

@@ -4,13 +4,14 @@ what to print. Bad input is refused before anything connects to Temporal."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import application as app
-from adapters.directory import SqliteDirectory, load_directory_file
+from adapters.directory import load_directory_file
 from contracts.workflow_ids import group_booking_id, invitation_id
 from domain.booking import GroupBooking, VisitBooking
 from domain.invitation import (
@@ -23,23 +24,19 @@ from domain.invitation import (
 )
 from infrastructure.config import Settings
 from infrastructure.namespace_setup import prepare_namespace
+from infrastructure.stores import Stores
 from infrastructure.temporal_client import connect
 
-Command = Callable[[argparse.Namespace, Settings], Awaitable[Any]]
+Command = Callable[[argparse.Namespace, Settings, Stores], Awaitable[Any]]
 
 
-def _directory(settings: Settings) -> SqliteDirectory:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteDirectory(settings.directory_path)
+async def cmd_directory_load(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    return load_directory_file(Path(args.file), stores.directory)
 
 
-async def cmd_directory_load(args: argparse.Namespace, settings: Settings) -> Any:
-    return load_directory_file(Path(args.file), _directory(settings))
-
-
-async def cmd_directory_withdraw(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_directory_withdraw(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     source = "1177" if args.clinic is None else "VAS"
-    count = _directory(settings).withdraw_consent(args.patient_id, args.clinic, source, datetime.now(UTC))
+    count = stores.directory.withdraw_consent(args.patient_id, args.clinic, source, datetime.now(UTC))
     return {"withdrawn": count}
 
 
@@ -64,9 +61,9 @@ def _visit_from_args(args: argparse.Namespace) -> VisitBooking:
     )
 
 
-async def cmd_visit_book(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_visit_book(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     booking = _visit_from_args(args)
-    directory = _directory(settings)
+    directory = stores.directory
     app.check_visit_booking(directory, booking)  # bad input is refused before anything connects
     workflow_id = await app.book_visit(await connect(settings), settings.task_queue, directory, booking)
     return {"workflow_id": workflow_id}
@@ -78,31 +75,31 @@ def _visit_target(args: argparse.Namespace) -> tuple[str, str | None]:
     return workflow_id, (args.booking_id if args.team_visit_id else None)
 
 
-async def cmd_visit_reschedule(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_visit_reschedule(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     workflow_id, _ = _visit_target(args)
     start = _future_start(args.start)  # refused before anything connects
     return await app.reschedule(await connect(settings), workflow_id, start)
 
 
-async def cmd_visit_sms_flag(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_visit_sms_flag(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     workflow_id, booking_id = _visit_target(args)
     return await app.set_sms_flag(await connect(settings), workflow_id, args.flag == "on", booking_id)
 
 
-async def cmd_visit_cancel(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_visit_cancel(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     workflow_id, booking_id = _visit_target(args)
     await app.cancel(await connect(settings), workflow_id, booking_id, args.reason)
     return {"workflow_id": workflow_id, "cancel": "sent"}
 
 
-async def cmd_visit_status(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_visit_status(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     workflow_id, _ = _visit_target(args)
     return await app.status(await connect(settings), workflow_id)
 
 
-async def cmd_group_book(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_group_book(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     group = GroupBooking.model_validate_json(Path(args.file).read_bytes())
-    directory = _directory(settings)
+    directory = stores.directory
     app.check_group(directory, group)  # bad input is refused before anything connects
     return {
         "workflow_id": await app.book_group(await connect(settings), settings.task_queue, directory, group)
@@ -113,21 +110,21 @@ def _group_id(args: argparse.Namespace) -> str:
     return group_booking_id(args.group_booking_id)
 
 
-async def cmd_group_reschedule(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_group_reschedule(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     start = _future_start(args.start)  # refused before anything connects
     return await app.reschedule(await connect(settings), _group_id(args), start)
 
 
-async def cmd_group_sms_flag(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_group_sms_flag(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     return await app.set_sms_flag(await connect(settings), _group_id(args), args.flag == "on")
 
 
-async def cmd_group_cancel(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_group_cancel(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     await app.cancel(await connect(settings), _group_id(args), args.booking_id, args.reason)
     return {"workflow_id": _group_id(args), "cancel": "sent"}
 
 
-async def cmd_group_status(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_group_status(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     return await app.status(await connect(settings), _group_id(args))
 
 
@@ -174,60 +171,60 @@ def _limits(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-async def cmd_invitation_create(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_invitation_create(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     request = CareInvitation.model_validate_json(Path(args.file).read_bytes())
-    directory = _directory(settings)
+    directory = stores.directory
     app.check_request(directory, request)  # bad input is refused before anything connects
     workflow_id = await app.create_request(await connect(settings), settings.task_queue, directory, request)
     return {"workflow_id": workflow_id, "invitation": request.invitation}
 
 
-async def cmd_invitation_convert(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_invitation_convert(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     request_id = _request_id(args)
     conversion = Conversion(**_limits(args), referral_id=args.referral_id)  # refused before connecting
     return await app.convert_request(await connect(settings), request_id, conversion)
 
 
-async def cmd_invitation_change(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_invitation_change(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     request_id = _request_id(args)
     change = RequestChange(**_limits(args))  # refused before anything connects
     return await app.change_request(await connect(settings), request_id, change)
 
 
-async def cmd_invitation_book(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_invitation_book(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     request_id = _request_id(args)
     booking = InvitationBooking(booking_id=args.booking_id, start=_future_start(args.start), by=args.by)
     return await app.book_invitation(await connect(settings), request_id, booking)
 
 
-async def cmd_invitation_contacted(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_invitation_contacted(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     request_id = _request_id(args)
     contact = Contact(note=args.note)
     await app.record_contact(await connect(settings), request_id, contact)
     return {"workflow_id": invitation_id(request_id), "contacted": "sent"}
 
 
-async def cmd_invitation_cancel(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_invitation_cancel(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     workflow_id = invitation_id(_request_id(args))
     await app.cancel(await connect(settings), workflow_id, None, args.reason)
     return {"workflow_id": workflow_id, "cancel": "sent"}
 
 
-async def cmd_invitation_status(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_invitation_status(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     workflow_id = invitation_id(_request_id(args))
     return await app.status(await connect(settings), workflow_id)
 
 
-async def cmd_worklist(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_worklist(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     clinic_id = app.check_system_id(args.clinic.strip(), "--clinic")
-    app.check_clinic(_directory(settings), clinic_id)
+    app.check_clinic(stores.directory, clinic_id)
     return await app.work_lists(await connect(settings), clinic_id)
 
 
-async def cmd_demo(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_demo(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     from demo.bookings import load_and_book
 
-    return await load_and_book(await connect(settings), settings, _directory(settings))
+    return await load_and_book(await connect(settings), settings, stores.directory)
 
 
 def _parse_start(text: str) -> datetime:
@@ -247,7 +244,14 @@ def _future_start(text: str) -> datetime:
     return start
 
 
-async def cmd_admin_prepare_namespace(args: argparse.Namespace, settings: Settings) -> Any:
+async def cmd_admin_prepare_namespace(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     client = await connect(settings)
     added = await prepare_namespace(client, settings.namespace)
     return {"namespace": settings.namespace, "search_attributes_added": added}
+
+
+async def cmd_admin_migrate(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    if not settings.database_url:
+        raise app.InputError("set PM_DATABASE_URL to the service's PostgreSQL database to migrate it")
+    applied = await asyncio.to_thread(stores.migrate)
+    return {"migrations_applied": applied}

@@ -133,12 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     worklist.add_argument("--clinic", required=True)
     worklist.set_defaults(func=c.cmd_worklist)
 
-    admin = groups.add_parser("admin", help="prepare a Temporal namespace for the service")
+    admin = groups.add_parser("admin", help="prepare a Temporal namespace and the service database")
     asub = admin.add_subparsers(dest="action", required=True)
     prepare = asub.add_parser(
         "prepare-namespace", help="add the custom search attributes the service needs (idempotent)"
     )
     prepare.set_defaults(func=c.cmd_admin_prepare_namespace)
+    migrate = asub.add_parser(
+        "migrate", help="apply the missing schema migrations to PM_DATABASE_URL (idempotent)"
+    )
+    migrate.set_defaults(func=c.cmd_admin_migrate)
 
     demo = groups.add_parser("demo", help="load the demo directory and book demo visits")
     demo.set_defaults(func=c.cmd_demo)

@@ -1,19 +1,25 @@
-"""The embedded directory: loading, validation without patient data, upserts and the consent history (S9)."""
+"""The directory: loading, validation without patient data, upserts and the consent history (S9).
+
+The store tests run on both backends (`backend`: a SQLite file, PostgreSQL), with processes loading
+and withdrawing at once; the document checks (no store involved) and SQLite's WAL mode run on SQLite."""
 
 from __future__ import annotations
 
 import copy
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from adapters.directory import (
     Directory,
     DirectoryLoadError,
+    SqlDirectory,
     SqliteDirectory,
     UnknownPatientError,
     load_directory_file,
@@ -31,26 +37,48 @@ from demo.data import (
 )
 from domain.directory import SmsConsent
 from domain.phone import InvalidMobileNumber
+from tests.adapters.conftest import Backend
 
 AT = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def directory(tmp_path: Path) -> SqliteDirectory:
-    return SqliteDirectory(tmp_path / "directory.sqlite3")
+def directory(backend: Backend) -> SqlDirectory:
+    return backend.stores().directory
 
 
 @pytest.fixture
-def loaded(directory: SqliteDirectory) -> SqliteDirectory:
+def loaded(directory: SqlDirectory) -> SqlDirectory:
     directory.load_document(demo_document())
     return directory
 
 
-def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to compare the database before and after."""
-    with sqlite3.connect(path) as conn:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+@pytest.fixture
+def sqlite_directory(tmp_path: Path) -> SqlDirectory:
+    """For the tests of the document's checks, which refuse a document before any query."""
+    return SqliteDirectory(tmp_path / "directory.sqlite3")
+
+
+def snapshot(backend: Backend) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (SQLite: of the directory's file, with `sqlite_sequence`; PostgreSQL:
+    of the service's database, with every sequence's position), to compare before and after."""
+    if backend.settings.database_url is None:
+        with closing(sqlite3.connect(backend.settings.data_dir / "directory.sqlite3")) as conn:
+            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+    with psycopg.connect(backend.settings.database_url) as conn:
+        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        rows = {t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+        rows["pg_sequences"] = conn.execute(
+            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public' ORDER BY 1"
+        ).fetchall()
+    assert {"clinics", "patients", "sms_consents"} <= rows.keys()
+    return rows
+
+
+def consent_history(directory: SqlDirectory) -> list[dict[str, Any]]:
+    """Every patient with the full consent history, through the store's own reads."""
+    return [directory.patient(p).model_dump() for p in directory.patient_ids()]  # type: ignore[union-attr]
 
 
 def patient_data(document: dict[str, Any]) -> list[str]:
@@ -80,7 +108,7 @@ def assert_no_patient_data(text: str, document: dict[str, Any]) -> None:
         assert value not in text, "a problem message contains patient data"
 
 
-def test_load_valid_document(loaded: SqliteDirectory) -> None:
+def test_load_valid_document(loaded: SqlDirectory) -> None:
     assert isinstance(loaded, Directory)
     assert loaded.patient_ids() == sorted(p["patient_id"] for p in demo_document()["patients"])
     assert [c.clinic_id for c in loaded.clinics()] == ["kir", "onh"]
@@ -97,7 +125,7 @@ def test_load_valid_document(loaded: SqliteDirectory) -> None:
     assert loaded.clinic("nope") is None
 
 
-def test_load_summary_counts(directory: SqliteDirectory) -> None:
+def test_load_summary_counts(directory: SqlDirectory) -> None:
     summary = directory.load_document(demo_document())
     assert (summary.clinics, summary.patients, summary.consents) == (2, 6, 6)
     assert summary.consents_added == 6
@@ -105,7 +133,7 @@ def test_load_summary_counts(directory: SqliteDirectory) -> None:
     assert (again.consents, again.consents_added, again.consents_withdrawn) == (6, 0, 0)
 
 
-def test_patient_accepts_any_spelling_and_refuses_invalid_ids(loaded: SqliteDirectory) -> None:
+def test_patient_accepts_any_spelling_and_refuses_invalid_ids(loaded: SqlDirectory) -> None:
     compact = PNR_ADULT_1177.replace("-", "")
     patient = loaded.patient(f"  {compact} ")
     assert patient is not None and patient.patient_id == PNR_ADULT_1177
@@ -114,7 +142,7 @@ def test_patient_accepts_any_spelling_and_refuses_invalid_ids(loaded: SqliteDire
     assert loaded.patient(luhn_pnr("20000101")) is None  # valid, not in the directory
 
 
-def test_load_from_json_text_and_file(directory: SqliteDirectory, tmp_path: Path) -> None:
+def test_load_from_json_text_and_file(directory: SqlDirectory, tmp_path: Path) -> None:
     import json
 
     file = tmp_path / "directory.json"
@@ -134,9 +162,9 @@ def bad_document() -> dict[str, Any]:
     return doc
 
 
-def test_every_problem_is_reported_together(directory: SqliteDirectory) -> None:
+def test_every_problem_is_reported_together(sqlite_directory: SqlDirectory) -> None:
     with pytest.raises(DirectoryLoadError) as caught:
-        directory.load_document(bad_document())
+        sqlite_directory.load_document(bad_document())
     problems = caught.value.problems
     assert problems == [
         "clinics[0] (clinic_id=kir): receptions.1.minor_age_limit: Input should be less than or equal to 25",
@@ -153,7 +181,7 @@ def test_every_problem_is_reported_together(directory: SqliteDirectory) -> None:
     assert all(p in text for p in problems)
 
 
-def test_problem_messages_contain_no_personnummer_name_or_number(directory: SqliteDirectory) -> None:
+def test_problem_messages_contain_no_personnummer_name_or_number(sqlite_directory: SqlDirectory) -> None:
     doc = bad_document()
     # Values in the wrong place or of the wrong shape, as a careless export could produce.
     doc["patients"][0]["mobile"] = "Testa Testsson"
@@ -167,7 +195,7 @@ def test_problem_messages_contain_no_personnummer_name_or_number(directory: Sqli
     doc["patients"].append({"patient_id": "1980010112", "given_name": "Kort", "family_name": "Nummersson"})
     doc["patients"].append(copy.deepcopy(doc["patients"][0]))  # duplicate patient
     with pytest.raises(DirectoryLoadError) as caught:
-        directory.load_document(doc)
+        sqlite_directory.load_document(doc)
     error = caught.value
     assert len(error.problems) >= 10
     for text in [str(error), repr(error), *error.problems]:
@@ -176,8 +204,8 @@ def test_problem_messages_contain_no_personnummer_name_or_number(directory: Sqli
         assert "+4670" not in text and "070-17406" not in text and "19800101-" not in text
 
 
-def test_failed_load_leaves_the_database_unchanged(loaded: SqliteDirectory) -> None:
-    before = snapshot(loaded.path)
+def test_failed_load_leaves_the_database_unchanged(loaded: SqlDirectory, backend: Backend) -> None:
+    before = snapshot(backend)
     doc = demo_document()
     doc["patients"][0]["mobile"] = "070-1740650"  # a valid change …
     doc["patients"][1]["sms_consents"][0]["withdrawn_at"] = "2025-01-01T10:00:00+01:00"
@@ -186,17 +214,17 @@ def test_failed_load_leaves_the_database_unchanged(loaded: SqliteDirectory) -> N
     doc["patients"][2]["guardians"][0]["mobile"] = "0046 40 12 34 56"  # … and one bad record
     with pytest.raises(DirectoryLoadError):
         loaded.load_document(doc)
-    assert snapshot(loaded.path) == before
+    assert snapshot(backend) == before
     assert loaded.clinic("ny") is None
 
 
-def test_failed_first_load_writes_nothing(directory: SqliteDirectory) -> None:
+def test_failed_first_load_writes_nothing(directory: SqlDirectory) -> None:
     with pytest.raises(DirectoryLoadError):
         directory.load_document(bad_document())
     assert directory.patient_ids() == [] and directory.clinics() == []
 
 
-def test_duplicates_are_refused(directory: SqliteDirectory) -> None:
+def test_duplicates_are_refused(directory: SqlDirectory) -> None:
     doc = demo_document()
     doc["clinics"].append(copy.deepcopy(doc["clinics"][0]))
     twin = copy.deepcopy(doc["patients"][1])
@@ -212,22 +240,22 @@ def test_duplicates_are_refused(directory: SqliteDirectory) -> None:
 
 
 def test_json_syntax_error_gives_line_and_column_without_content(
-    directory: SqliteDirectory, tmp_path: Path
+    sqlite_directory: SqlDirectory, tmp_path: Path
 ) -> None:
     file = tmp_path / "broken.json"
     file.write_text(f'{{"patients": [\n  {{"patient_id": "{PNR_ADULT_1177}",, "given_name": "Testa"}}\n]}}')
     with pytest.raises(DirectoryLoadError) as caught:
-        load_directory_file(file, directory)
+        load_directory_file(file, sqlite_directory)
     (problem,) = caught.value.problems
     assert problem.startswith("document: invalid JSON at line 2, column ")
     assert PNR_ADULT_1177 not in str(caught.value) and "Testa" not in str(caught.value)
     with pytest.raises(DirectoryLoadError, match="not UTF-8"):
-        directory.load_document(b'{"clinics": ["\xe5"]}')
+        sqlite_directory.load_document(b'{"clinics": ["\xe5"]}')
     with pytest.raises(DirectoryLoadError, match="document: Input should be a valid dictionary"):
-        directory.load_document("[]")
+        sqlite_directory.load_document("[]")
 
 
-def test_later_document_updates_contact_details(loaded: SqliteDirectory) -> None:
+def test_later_document_updates_contact_details(loaded: SqlDirectory) -> None:
     doc = demo_document()
     doc["patients"][1]["mobile"] = "+46 70 174 06 50"
     doc["patients"][1]["postal_address"]["city"] = "Malmö"
@@ -241,7 +269,7 @@ def test_later_document_updates_contact_details(loaded: SqliteDirectory) -> None
     assert len(loaded.patient_ids()) == 6  # patients missing from the later document stay
 
 
-def test_set_mobile_normalises_and_removes(loaded: SqliteDirectory) -> None:
+def test_set_mobile_normalises_and_removes(loaded: SqlDirectory) -> None:
     loaded.set_mobile(PNR_ADULT_1177.replace("-", ""), "0701740651")
     patient = loaded.patient(PNR_ADULT_1177)
     assert patient is not None and patient.mobile == "+46701740651"
@@ -257,7 +285,7 @@ def test_set_mobile_normalises_and_removes(loaded: SqliteDirectory) -> None:
     assert "20000101" not in str(unknown.value)
 
 
-def test_S9_consent_history_kept_when_withdrawn(loaded: SqliteDirectory) -> None:
+def test_S9_consent_history_kept_when_withdrawn(loaded: SqlDirectory) -> None:
     doc = demo_document()
     doc["patients"][1]["sms_consents"][0]["withdrawn_at"] = "2025-01-01T08:00:00+01:00"
     summary = loaded.load_document(doc)
@@ -272,7 +300,7 @@ def test_S9_consent_history_kept_when_withdrawn(loaded: SqliteDirectory) -> None
     assert consent.covers(CLINIC_CONNECTED, datetime(2024, 12, 31, tzinfo=UTC))
 
 
-def test_S9_consents_missing_from_later_document_are_kept(loaded: SqliteDirectory) -> None:
+def test_S9_consents_missing_from_later_document_are_kept(loaded: SqlDirectory) -> None:
     doc = demo_document()
     for p in doc["patients"]:
         p["sms_consents"] = []
@@ -282,7 +310,7 @@ def test_S9_consents_missing_from_later_document_are_kept(loaded: SqliteDirector
         assert patient is not None and len(patient.sms_consents) == 1
 
 
-def test_S9_new_consent_after_withdrawal_adds_to_history(loaded: SqliteDirectory) -> None:
+def test_S9_new_consent_after_withdrawal_adds_to_history(loaded: SqlDirectory) -> None:
     doc = demo_document()
     doc["patients"][5]["sms_consents"].append(
         {"clinic_id": CLINIC_CONNECTED, "source": "VAS", "given_at": "2024-10-01T09:00:00+02:00"}
@@ -295,7 +323,7 @@ def test_S9_new_consent_after_withdrawal_adds_to_history(loaded: SqliteDirectory
     assert any(c.covers(CLINIC_CONNECTED, AT) for c in patient.sms_consents)
 
 
-def test_S9_same_moment_in_another_offset_is_the_same_consent(loaded: SqliteDirectory) -> None:
+def test_S9_same_moment_in_another_offset_is_the_same_consent(loaded: SqlDirectory) -> None:
     doc = demo_document()
     doc["patients"][0]["sms_consents"][0]["given_at"] = "2024-01-10T11:00:00Z"  # = 12:00+01:00
     assert loaded.load_document(doc).consents_added == 0
@@ -303,7 +331,7 @@ def test_S9_same_moment_in_another_offset_is_the_same_consent(loaded: SqliteDire
     assert patient is not None and len(patient.sms_consents) == 1
 
 
-def test_S9_withdraw_consent_only_matching_scope_and_source(loaded: SqliteDirectory) -> None:
+def test_S9_withdraw_consent_only_matching_scope_and_source(loaded: SqlDirectory) -> None:
     given = datetime(2024, 9, 1, 10, 0, tzinfo=UTC)
     assert loaded.record_consent(PNR_CHILD, SmsConsent(source="1177", given_at=given)) is True
     assert loaded.record_consent(PNR_CHILD, SmsConsent(source="1177", given_at=given)) is False
@@ -323,16 +351,15 @@ def test_S9_withdraw_consent_only_matching_scope_and_source(loaded: SqliteDirect
         loaded.record_consent(luhn_pnr("20000101"), SmsConsent(source="1177", given_at=given))
 
 
-def test_S9_withdrawal_recorded_by_staff_survives_reload(loaded: SqliteDirectory) -> None:
+def test_S9_withdrawal_recorded_by_staff_survives_reload(loaded: SqlDirectory) -> None:
     assert loaded.withdraw_consent(PNR_ADULT_1177, None, "1177", AT) == 1
     loaded.load_document(demo_document())
     patient = loaded.patient(PNR_ADULT_1177)
     assert patient is not None and patient.sms_consents[0].withdrawn_at == AT
 
 
-def test_concurrent_loads_and_reads_from_two_instances(tmp_path: Path) -> None:
-    path = tmp_path / "shared.sqlite3"
-    first, second = SqliteDirectory(path), SqliteDirectory(path)
+def test_concurrent_loads_and_reads_from_two_instances(backend: Backend) -> None:
+    first, second = backend.stores().directory, backend.stores().directory
     first.load_document(demo_document())
 
     def work(i: int) -> int:
@@ -347,6 +374,46 @@ def test_concurrent_loads_and_reads_from_two_instances(tmp_path: Path) -> None:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert set(pool.map(work, range(32))) == {6}
-    with sqlite3.connect(path) as conn:
+    assert sum(len(p["sms_consents"]) for p in consent_history(backend.stores().directory)) == 6
+
+
+def test_sqlite_directory_file_is_in_wal_mode(tmp_path: Path) -> None:
+    """Readers beside one writer, across processes (adapters/sqlite.py)."""
+    path = tmp_path / "shared.sqlite3"
+    SqliteDirectory(path).load_document(demo_document())
+    SqliteDirectory(path).withdraw_consent(PNR_ADULT_VAS, CLINIC_CONNECTED, "VAS", AT)
+    with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("SELECT count(*) FROM sms_consents").fetchone()[0] == 6
+
+
+def test_3_processes_loading_and_withdrawing_at_once_end_as_a_sequential_run(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """S9 with concurrent writers: each process loads the demo document and withdraws the same consent
+    at one moment; none fails, and the history is a sequential run's (6 consents, the withdrawal kept)."""
+    script = """
+        from datetime import datetime
+        from demo.data import CLINIC_CONNECTED, PNR_ADULT_VAS, demo_document
+        directory = stores.directory
+        directory.patient_ids()  # open the store before the start
+        at = datetime.fromisoformat(sys.argv[1])
+        ready()
+        summary = directory.load_document(demo_document())
+        withdrawn = directory.withdraw_consent(PNR_ADULT_VAS, CLINIC_CONNECTED, "VAS", at)
+        done([summary.consents_added, summary.consents_withdrawn, withdrawn])
+    """
+    results = backend.run_together(script, 3, AT.isoformat())
+    assert [sum(column) for column in zip(*results, strict=True)] == [6, 0, 1]
+    sequential = SqliteDirectory(tmp_path / "sequential.sqlite3")
+    for _ in range(3):
+        sequential.load_document(demo_document())
+        sequential.withdraw_consent(PNR_ADULT_VAS, CLINIC_CONNECTED, "VAS", AT)
+    directory = backend.stores().directory
+    assert consent_history(directory) == consent_history(sequential)
+    assert directory.clinics() == sequential.clinics()
+    assert sum(len(p["sms_consents"]) for p in consent_history(directory)) == 6
+    patient = directory.patient(PNR_ADULT_VAS)
+    assert patient is not None
+    (consent,) = patient.sms_consents
+    assert consent.withdrawn_at == AT and not consent.covers(CLINIC_CONNECTED, AT)

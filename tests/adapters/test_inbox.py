@@ -1,10 +1,11 @@
-"""1177 inbox: the embedded store and the HTTP adapter against a real local server."""
+"""1177 inbox: the embedded store and the HTTP adapter against a real local server.
+
+The embedded inbox and the inbox ledger run on both backends (`backend`: SQLite files, PostgreSQL),
+with processes racing on the same key; tests of the HTTP error mapping alone use a SQLite ledger."""
 
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,13 +18,12 @@ from adapters.inbox import (
     Inbox,
     InboxLedger,
     InboxMessage,
-    InboxSettings,
     PermanentInboxError,
-    SqliteInbox,
+    SqliteInboxLedger,
     TransientInboxError,
-    build_inbox,
 )
 from demo import data as demo_data
+from tests.adapters.conftest import Backend
 from tests.fake_inbox import FakeInbox, inbox_server_fixture  # noqa: F401  (the `inbox_server` fixture)
 
 PATIENT_ID = demo_data.demo_document()["patients"][0]["patient_id"]
@@ -47,8 +47,8 @@ def assert_clean(error: BaseException) -> None:
 # --- embedded inbox ---------------------------------------------------------------------------------
 
 
-def test_embedded_inbox_is_idempotent_per_key(tmp_path: Path) -> None:
-    inbox = SqliteInbox(tmp_path / "inbox-1177.sqlite3")
+def test_embedded_inbox_is_idempotent_per_key(backend: Backend) -> None:
+    inbox = backend.stores().embedded_inbox
     assert isinstance(inbox, Inbox)
     first = inbox.deliver(message())
     second = inbox.deliver(message())
@@ -66,9 +66,9 @@ def test_embedded_inbox_is_idempotent_per_key(tmp_path: Path) -> None:
     assert entry.message_id == first.message_id and entry.delivered_at == first.delivered_at
 
 
-def test_embedded_inbox_same_key_from_8_threads_stores_exactly_one_row(tmp_path: Path) -> None:
-    path = tmp_path / "inbox-1177.sqlite3"
-    inboxes = [SqliteInbox(path) for _ in range(2)]  # two instances, as two processes would have
+def test_embedded_inbox_same_key_from_8_threads_stores_exactly_one_row(backend: Backend) -> None:
+    # Two instances, as two processes would have.
+    inboxes = [backend.stores().embedded_inbox for _ in range(2)]
     barrier = threading.Barrier(8)
 
     def deliver(i: int) -> tuple[str, bool]:
@@ -83,29 +83,55 @@ def test_embedded_inbox_same_key_from_8_threads_stores_exactly_one_row(tmp_path:
     assert inboxes[0].count() == 1
 
 
-def test_embedded_inbox_shared_by_two_processes(tmp_path: Path) -> None:
-    path = tmp_path / "inbox-1177.sqlite3"
-    script = (
-        "import sys\n"
-        "from adapters.inbox import InboxMessage, SqliteInbox\n"
-        "box = SqliteInbox(sys.argv[1])\n"
-        "for i in range(20):\n"
-        "    box.deliver(InboxMessage(key=f'k{i}', patient_id='p', subject='s', body='b'))\n"
-    )
-    root = Path(__file__).resolve().parents[2]
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], cwd=root) for _ in range(2)]
-    assert [p.wait(timeout=30) for p in procs] == [0, 0]
-    inbox = SqliteInbox(path)
+def test_embedded_inbox_shared_by_two_processes(backend: Backend) -> None:
+    script = """
+        from adapters.inbox import InboxMessage
+        box = stores.embedded_inbox
+        ready()
+        for i in range(20):
+            box.deliver(InboxMessage(key=f"k{i}", patient_id="p", subject="s", body="b"))
+        done(None)
+    """
+    assert backend.run_together(script, 2) == [None, None]
+    inbox = backend.stores().embedded_inbox
     assert inbox.count() == 20
     assert sorted(e.key for e in inbox.messages()) == sorted(f"k{i}" for i in range(20))
+
+
+def test_embedded_inbox_same_key_from_3_processes_stores_one_row(backend: Backend) -> None:
+    script = """
+        from adapters.inbox import InboxMessage
+        inbox = stores.embedded_inbox
+        inbox.count()  # open the store before the start
+        ready()
+        receipt = inbox.deliver(InboxMessage.model_validate_json(sys.argv[1]))
+        done([receipt.message_id, receipt.duplicate])
+    """
+    results = backend.run_together(script, 3, message().model_dump_json())
+    assert len({message_id for message_id, _ in results}) == 1
+    assert sorted(duplicate for _, duplicate in results) == [False, True, True]
+    (entry,) = backend.stores().embedded_inbox.messages()
+    assert (entry.key, entry.message_id) == (KEY, results[0][0])
+    assert (entry.patient_id, entry.subject, entry.body, entry.booking_url) == (
+        PATIENT_ID,
+        SUBJECT,
+        BODY,
+        BOOKING_URL,
+    )
 
 
 # --- HTTP adapter against a local server ------------------------------------------------------------
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> InboxLedger:
-    return InboxLedger(tmp_path / "inbox-ledger.sqlite3")
+def ledger(backend: Backend) -> InboxLedger:
+    return backend.stores().inbox_ledger
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path) -> InboxLedger:
+    """For tests of the HTTP error mapping alone (the ledger is not what they check)."""
+    return SqliteInboxLedger(tmp_path / "inbox-ledger.sqlite3")
 
 
 def http_inbox(server: FakeInbox, ledger: InboxLedger, timeout: float = 0.3) -> HttpInbox:
@@ -136,18 +162,20 @@ def test_http_posts_json_with_token_and_idempotency_key(inbox_server: FakeInbox,
 
 
 def test_http_200_is_accepted_and_null_booking_url_is_sent(
-    inbox_server: FakeInbox, ledger: InboxLedger
+    inbox_server: FakeInbox, sqlite_ledger: InboxLedger
 ) -> None:
     inbox_server.status, inbox_server.body = 200, '{"id": 42}'
-    with http_inbox(inbox_server, ledger) as inbox:
+    with http_inbox(inbox_server, sqlite_ledger) as inbox:
         assert inbox.deliver(message(booking_url=None)).message_id == "42"
     assert inbox_server.requests[0]["json"]["booking_url"] is None  # type: ignore[index]
 
 
-def test_http_ledger_is_shared_across_instances(inbox_server: FakeInbox, ledger: InboxLedger) -> None:
+def test_http_ledger_is_shared_across_instances(
+    inbox_server: FakeInbox, ledger: InboxLedger, backend: Backend
+) -> None:
     with http_inbox(inbox_server, ledger) as inbox:
         inbox.deliver(message())
-    with http_inbox(inbox_server, InboxLedger(ledger.path)) as restarted:
+    with http_inbox(inbox_server, backend.stores().inbox_ledger) as restarted:
         assert restarted.deliver(message()).duplicate is True
     assert len(inbox_server.requests) == 1
 
@@ -171,10 +199,10 @@ def test_http_not_a_1177_user_is_permanent(inbox_server: FakeInbox, ledger: Inbo
     ],
 )
 def test_http_other_refusals_are_rejected(
-    inbox_server: FakeInbox, ledger: InboxLedger, status: int, body: str
+    inbox_server: FakeInbox, sqlite_ledger: InboxLedger, status: int, body: str
 ) -> None:
     inbox_server.status, inbox_server.body = status, body
-    with http_inbox(inbox_server, ledger) as inbox, pytest.raises(PermanentInboxError) as caught:
+    with http_inbox(inbox_server, sqlite_ledger) as inbox, pytest.raises(PermanentInboxError) as caught:
         inbox.deliver(message())
     assert caught.value.reason == "rejected"
     assert_clean(caught.value)
@@ -226,11 +254,11 @@ def test_http_slow_answer_is_transient(inbox_server: FakeInbox, ledger: InboxLed
     assert ledger.get(KEY) is None
 
 
-def test_http_connection_refused_is_transient(ledger: InboxLedger) -> None:
+def test_http_connection_refused_is_transient(sqlite_ledger: InboxLedger) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    inbox = HttpInbox(f"http://127.0.0.1:{port}", "t", ledger, timeout=0.5)
+    inbox = HttpInbox(f"http://127.0.0.1:{port}", "t", sqlite_ledger, timeout=0.5)
     with inbox, pytest.raises(TransientInboxError) as caught:
         inbox.deliver(message())
     assert caught.value.reason == "connection"
@@ -250,20 +278,3 @@ def test_http_same_key_from_8_threads_is_sent_once(inbox_server: FakeInbox, ledg
             duplicates = list(pool.map(deliver, range(8)))
     assert sorted(duplicates) == [False] + [True] * 7
     assert len(inbox_server.requests) == 1
-
-
-# --- settings ---------------------------------------------------------------------------------------
-
-
-def test_build_inbox(tmp_path: Path) -> None:
-    embedded = build_inbox(InboxSettings(data_dir=tmp_path / "data"))
-    assert isinstance(embedded, SqliteInbox) and embedded.path == tmp_path / "data" / "inbox-1177.sqlite3"
-    with pytest.raises(ValueError, match="HTTP 1177 inbox needs a URL and a token"):
-        build_inbox(InboxSettings(kind="http", data_dir=tmp_path, url="https://inbox.example"))
-    with pytest.raises(ValueError, match="HTTP 1177 inbox needs a URL and a token"):
-        build_inbox(InboxSettings(kind="http", data_dir=tmp_path, token="s3cret"))
-    settings = InboxSettings(kind="http", data_dir=tmp_path, url="https://inbox.example", token="s3cret")
-    assert "s3cret" not in repr(settings)
-    http = build_inbox(settings)
-    assert isinstance(http, HttpInbox)
-    http.close()

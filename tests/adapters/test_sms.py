@@ -1,12 +1,13 @@
-"""SMS gateways: the embedded outbox and the 46elks-shaped HTTP adapter against a real local server."""
+"""SMS gateways: the embedded outbox and the 46elks-shaped HTTP adapter against a real local server.
+
+The outbox and the SMS ledger run on both backends (`backend`: SQLite files, PostgreSQL), with
+processes racing on the same key; tests of the HTTP error mapping alone use a SQLite ledger."""
 
 from __future__ import annotations
 
 import base64
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,12 +21,11 @@ from adapters.sms import (
     PermanentSmsError,
     SmsGateway,
     SmsMessage,
-    SmsSettings,
-    SqliteOutbox,
+    SqlOutbox,
     TransientSmsError,
-    build_sms_gateway,
 )
-from adapters.sms_elks import ElksSmsGateway, SentLedger
+from adapters.sms_elks import ElksSmsGateway, SentLedger, SqliteSentLedger
+from tests.adapters.conftest import Backend
 from tests.fake_elks import FakeElks
 
 TO = "+46701740605"
@@ -44,8 +44,12 @@ def assert_clean(error: BaseException) -> None:
 # --- outbox -----------------------------------------------------------------------------------------
 
 
-def test_outbox_is_idempotent_per_key(tmp_path: Path) -> None:
-    outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
+@pytest.fixture
+def outbox(backend: Backend) -> SqlOutbox:
+    return backend.stores().outbox
+
+
+def test_outbox_is_idempotent_per_key(outbox: SqlOutbox) -> None:
     assert isinstance(outbox, SmsGateway)
     first = outbox.send(message())
     second = outbox.send(message())
@@ -62,9 +66,8 @@ def test_outbox_is_idempotent_per_key(tmp_path: Path) -> None:
     assert entries[0].provider_id == first.provider_id and entries[0].sent_at == first.sent_at
 
 
-def test_outbox_same_key_from_8_threads_stores_exactly_one_row(tmp_path: Path) -> None:
-    path = tmp_path / "outbox.sqlite3"
-    outboxes = [SqliteOutbox(path) for _ in range(2)]  # two instances, as two processes would have
+def test_outbox_same_key_from_8_threads_stores_exactly_one_row(backend: Backend) -> None:
+    outboxes = [backend.stores().outbox for _ in range(2)]  # two instances, as two processes would have
     barrier = threading.Barrier(8)
 
     def send(i: int) -> tuple[str, bool]:
@@ -79,21 +82,36 @@ def test_outbox_same_key_from_8_threads_stores_exactly_one_row(tmp_path: Path) -
     assert outboxes[0].count() == 1
 
 
-def test_outbox_shared_by_two_processes(tmp_path: Path) -> None:
-    path = tmp_path / "outbox.sqlite3"
-    script = (
-        "import sys\n"
-        "from adapters.sms import SmsMessage, SqliteOutbox\n"
-        "box = SqliteOutbox(sys.argv[1])\n"
-        "for i in range(25):\n"
-        "    box.send(SmsMessage(key=f'k{i}', to='+46701740605', text='t', sender='Demo'))\n"
-    )
-    root = Path(__file__).resolve().parents[2]
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(path)], cwd=root) for _ in range(2)]
-    assert [p.wait(timeout=30) for p in procs] == [0, 0]
-    outbox = SqliteOutbox(path)
+def test_outbox_shared_by_two_processes(backend: Backend) -> None:
+    script = """
+        from adapters.sms import SmsMessage
+        box = stores.outbox
+        ready()
+        for i in range(25):
+            box.send(SmsMessage(key=f"k{i}", to="+46701740605", text="t", sender="Demo"))
+        done(None)
+    """
+    assert backend.run_together(script, 2) == [None, None]
+    outbox = backend.stores().outbox
     assert outbox.count() == 25
     assert sorted(e.key for e in outbox.messages()) == sorted(f"k{i}" for i in range(25))
+
+
+def test_outbox_same_key_from_3_processes_stores_one_row(backend: Backend) -> None:
+    script = """
+        from adapters.sms import SmsMessage
+        outbox = stores.outbox
+        outbox.count()  # open the store before the start
+        ready()
+        receipt = outbox.send(SmsMessage.model_validate_json(sys.argv[1]))
+        done([receipt.provider_id, receipt.duplicate])
+    """
+    results = backend.run_together(script, 3, message().model_dump_json())
+    assert len({provider_id for provider_id, _ in results}) == 1
+    assert sorted(duplicate for _, duplicate in results) == [False, True, True]
+    outbox = backend.stores().outbox
+    (entry,) = outbox.messages()
+    assert (entry.key, entry.provider_id) == (message().key, results[0][0])
 
 
 def test_sms_message_refuses_bad_input_without_echoing_it() -> None:
@@ -108,8 +126,14 @@ def test_sms_message_refuses_bad_input_without_echoing_it() -> None:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> SentLedger:
-    return SentLedger(tmp_path / "sms-ledger.sqlite3")
+def ledger(backend: Backend) -> SentLedger:
+    return backend.stores().sms_ledger
+
+
+@pytest.fixture
+def sqlite_ledger(tmp_path: Path) -> SentLedger:
+    """For tests of the HTTP error mapping alone (the ledger is not what they check)."""
+    return SqliteSentLedger(tmp_path / "sms-ledger.sqlite3")
 
 
 def gateway(elks: FakeElks, ledger: SentLedger) -> ElksSmsGateway:
@@ -132,10 +156,12 @@ def test_elks_sends_form_with_basic_auth_and_writes_the_ledger(elks: FakeElks, l
     assert stored is not None and stored.provider_id == "s0a1b2c3d4" and stored.duplicate is False
 
 
-def test_elks_ledger_is_shared_across_gateway_instances(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_ledger_is_shared_across_gateway_instances(
+    elks: FakeElks, ledger: SentLedger, backend: Backend
+) -> None:
     with gateway(elks, ledger) as sms:
         sms.send(message())
-    with gateway(elks, SentLedger(ledger.path)) as restarted:
+    with gateway(elks, backend.stores().sms_ledger) as restarted:
         assert restarted.send(message()).duplicate is True
     assert len(elks.requests) == 1
 
@@ -149,9 +175,9 @@ def test_elks_invalid_number_is_permanent(elks: FakeElks, ledger: SentLedger) ->
     assert ledger.get(message().key) is None
 
 
-def test_elks_other_4xx_is_rejected(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_other_4xx_is_rejected(elks: FakeElks, sqlite_ledger: SentLedger) -> None:
     elks.status, elks.body = 400, "Message too long"
-    with gateway(elks, ledger) as sms, pytest.raises(PermanentSmsError) as caught:
+    with gateway(elks, sqlite_ledger) as sms, pytest.raises(PermanentSmsError) as caught:
         sms.send(message())
     assert caught.value.reason == "rejected"
     assert_clean(caught.value)
@@ -185,10 +211,10 @@ def test_elks_retry_after_a_transient_error_sends_once(elks: FakeElks, ledger: S
     assert len(elks.requests) == 2
 
 
-def test_elks_timeout_is_transient(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_timeout_is_transient(elks: FakeElks, sqlite_ledger: SentLedger) -> None:
     elks.delay = 1.0
     started = time.monotonic()
-    with gateway(elks, ledger) as sms, pytest.raises(TransientSmsError) as caught:
+    with gateway(elks, sqlite_ledger) as sms, pytest.raises(TransientSmsError) as caught:
         sms.send(message())
     assert time.monotonic() - started < 0.95
     assert caught.value.reason == "timeout"
@@ -263,11 +289,11 @@ def test_elks_history_before_the_first_attempt_is_not_a_match(elks: FakeElks, le
     assert len(elks.requests) == 2
 
 
-def test_elks_connection_refused_is_transient(ledger: SentLedger) -> None:
+def test_elks_connection_refused_is_transient(sqlite_ledger: SentLedger) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    sms = ElksSmsGateway(f"http://127.0.0.1:{port}", "u", "p", ledger, timeout=0.5)
+    sms = ElksSmsGateway(f"http://127.0.0.1:{port}", "u", "p", sqlite_ledger, timeout=0.5)
     with sms, pytest.raises(TransientSmsError) as caught:
         sms.send(message())
     assert caught.value.reason == "connection"
@@ -289,16 +315,61 @@ def test_elks_same_key_from_8_threads_is_sent_once(elks: FakeElks, ledger: SentL
     assert len(elks.requests) == 1
 
 
-# --- settings ---------------------------------------------------------------------------------------
+# --- S15 across processes: the ledger shared by several processes (or hosts) ------------------------
+
+SEND_FROM_A_PROCESS = """
+    from adapters.sms import SmsMessage, TransientSmsError
+    from adapters.sms_elks import ElksSmsGateway
+    url, timeout, message = sys.argv[1], float(sys.argv[2]), SmsMessage.model_validate_json(sys.argv[3])
+    ledger = stores.sms_ledger
+    ledger.get("warm-up")  # open the ledger before the start
+    with ElksSmsGateway(url, "u", "p", ledger, timeout=timeout) as gateway:
+        ready()
+        errors = []
+        while True:  # as the activity's retries would
+            try:
+                receipt = gateway.send(message)
+                break
+            except TransientSmsError as e:
+                errors.append(e.reason)
+                if len(errors) == 3:
+                    raise
+    done({"provider_id": receipt.provider_id, "duplicate": receipt.duplicate, "errors": errors})
+"""
 
 
-def test_build_sms_gateway(tmp_path: Path) -> None:
-    outbox = build_sms_gateway(SmsSettings(data_dir=tmp_path / "data"))
-    assert isinstance(outbox, SqliteOutbox) and outbox.path == tmp_path / "data" / "outbox.sqlite3"
-    with pytest.raises(ValueError, match="46elks SMS gateway needs a username and a password"):
-        build_sms_gateway(SmsSettings(gateway="46elks", data_dir=tmp_path, elks_username="u"))
-    settings = SmsSettings(gateway="46elks", data_dir=tmp_path, elks_username="u", elks_password="p")
-    assert "'p'" not in repr(settings)
-    elks = build_sms_gateway(settings)
-    assert isinstance(elks, ElksSmsGateway)
-    elks.close()
+def send_from_4_processes(backend: Backend, elks: FakeElks, timeout: float) -> list[dict[str, object]]:
+    # A distinct id for every POST the fake would accept: a second POST would show as a second id.
+    elks.scripted = [(200, json.dumps({"id": f"s-{i}", "status": "created"})) for i in range(4)]
+    return backend.run_together(SEND_FROM_A_PROCESS, 4, elks.url, str(timeout), message().model_dump_json())
+
+
+def test_S15_same_key_from_4_processes_is_sent_once(backend: Backend, elks: FakeElks) -> None:
+    elks.delay = 0.05  # the first POST is still unanswered while the others arrive
+    results = send_from_4_processes(backend, elks, timeout=10.0)
+    assert len(elks.requests) == 1
+    assert {r["provider_id"] for r in results} == {"s-0"}
+    assert sorted(r["duplicate"] for r in results) == [False, True, True, True]
+    assert [r["errors"] for r in results] == [[]] * 4
+    ledger = backend.stores().sms_ledger
+    stored = ledger.get(message().key)
+    assert stored is not None and stored.provider_id == "s-0"
+    assert ledger.attempted_since(message().key) is None
+
+
+def test_S15_same_key_from_4_processes_is_sent_once_when_the_first_answer_is_lost(
+    backend: Backend, elks: FakeElks
+) -> None:
+    """The first POST is accepted but answered after the client's timeout: the next send of the key,
+    from whichever process, resolves it from the provider's history instead of posting again."""
+    elks.scripted_delays = [1.0]
+    results = send_from_4_processes(backend, elks, timeout=0.5)
+    assert len(elks.requests) == 1
+    assert len(elks.gets) == 1  # one history lookup; every later send finds the ledger's receipt
+    assert {r["provider_id"] for r in results} == {"s-0"}
+    assert sorted(r["duplicate"] for r in results) == [False, True, True, True]
+    assert sorted(reason for r in results for reason in r["errors"]) == ["timeout"]
+    ledger = backend.stores().sms_ledger
+    stored = ledger.get(message().key)
+    assert stored is not None and stored.provider_id == "s-0"
+    assert ledger.attempted_since(message().key) is None

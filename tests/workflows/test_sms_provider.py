@@ -7,7 +7,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.sms_elks import ElksSmsGateway, SentLedger
+from adapters.sms_elks import ElksSmsGateway, SqliteSentLedger
 from demo import data as fx
 from domain.booking import VisitBooking
 from domain.status import Outcome, Reason, ReminderState
@@ -17,7 +17,7 @@ from tests.harness import Harness
 
 async def remind_adult(harness: Harness, elks: FakeElks, tmp_path: Path) -> tuple[ReminderState, list, int]:
     gateway = ElksSmsGateway(
-        elks.url, "u-test", "secret", SentLedger(tmp_path / "ledger.sqlite3"), timeout=1.0
+        elks.url, "u-test", "secret", SqliteSentLedger(tmp_path / "ledger.sqlite3"), timeout=1.0
     )
     booking = VisitBooking(
         booking_id="b1",

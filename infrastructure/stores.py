@@ -1,0 +1,128 @@
+"""The service's own state and the gateways built on it, chosen by the settings: SQLite files in the
+data folder (the default, one host), or one PostgreSQL database shared by every worker, the CLI and
+the doors (`PM_DATABASE_URL`; the schema from `starter.py admin migrate`).
+
+Adding a store: its queries class in `adapters/` written against `adapters/sql.py`, one class per
+backend, a migration in `adapters/migrations/versions/`, and a method here (docs/stores.md).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from adapters.directory import PostgresDirectory, SqlDirectory, SqliteDirectory
+from adapters.inbox import (
+    HttpInbox,
+    Inbox,
+    InboxLedger,
+    PostgresInbox,
+    PostgresInboxLedger,
+    SqlInbox,
+    SqliteInbox,
+    SqliteInboxLedger,
+)
+from adapters.postgres import PostgresDatabase
+from adapters.sms import PostgresOutbox, SmsGateway, SqliteOutbox, SqlOutbox
+from adapters.sms_elks import ElksSmsGateway, PostgresSentLedger, SentLedger, SqliteSentLedger
+from infrastructure.config import Settings
+
+ELKS_TIMEOUT_S = 10.0
+
+
+class SchemaOutOfDateError(RuntimeError):
+    """The PostgreSQL schema lacks migrations; the message says which command applies them."""
+
+
+class Stores:
+    """One instance per process: each store once, on one PostgreSQL pool or in the data folder."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def database(self) -> PostgresDatabase | None:
+        url = self.settings.database_url
+        return PostgresDatabase(url) if url else None
+
+    def _file(self, name: str) -> str:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return str(self.settings.data_dir / name)
+
+    @cached_property
+    def directory(self) -> SqlDirectory:
+        db = self.database
+        return PostgresDirectory(db) if db else SqliteDirectory(self._file("directory.sqlite3"))
+
+    @cached_property
+    def sms_ledger(self) -> SentLedger:
+        db = self.database
+        return PostgresSentLedger(db) if db else SqliteSentLedger(self._file("sms-ledger.sqlite3"))
+
+    @cached_property
+    def outbox(self) -> SqlOutbox:
+        db = self.database
+        return PostgresOutbox(db) if db else SqliteOutbox(self._file("outbox.sqlite3"))
+
+    @cached_property
+    def inbox_ledger(self) -> InboxLedger:
+        db = self.database
+        return PostgresInboxLedger(db) if db else SqliteInboxLedger(self._file("inbox-ledger.sqlite3"))
+
+    @cached_property
+    def embedded_inbox(self) -> SqlInbox:
+        db = self.database
+        return PostgresInbox(db) if db else SqliteInbox(self._file("inbox-1177.sqlite3"))
+
+    def close(self) -> None:
+        if self.database is not None:
+            self.database.close()
+
+    # --- the schema ---
+
+    def migrate(self) -> list[str]:
+        """Apply the missing migrations (PostgreSQL); returns the revisions applied."""
+        url = self.settings.database_url
+        if not url:
+            return []
+        from adapters import migrations  # Alembic and SQLAlchemy: 0.6 s of imports, only when needed
+
+        return migrations.upgrade(url)
+
+    def require_current_schema(self) -> None:
+        """Refuse to run on a PostgreSQL schema that lacks migrations (or migrate when asked to)."""
+        url = self.settings.database_url
+        if not url:
+            return
+        from adapters import migrations  # (see `migrate`)
+
+        if self.settings.migrate_on_start:
+            self.migrate()
+        elif missing := migrations.pending(url):
+            raise SchemaOutOfDateError(
+                f"the service database lacks migrations {', '.join(missing)}: run "
+                "`python starter.py admin migrate` (or start with PM_MIGRATE_ON_START=1)"
+            )
+
+
+def sms_gateway(settings: Settings, stores: Stores) -> SmsGateway:
+    """The embedded outbox, or 46elks with the ledger of `stores` (S15)."""
+    if settings.sms_gateway == "outbox":
+        return stores.outbox
+    if not settings.elks_username or not settings.elks_password:
+        raise ValueError("the 46elks SMS gateway needs ELKS_USERNAME and ELKS_PASSWORD")
+    return ElksSmsGateway(
+        settings.elks_url,
+        settings.elks_username,
+        settings.elks_password,
+        stores.sms_ledger,
+        timeout=ELKS_TIMEOUT_S,
+    )
+
+
+def inbox(settings: Settings, stores: Stores) -> Inbox:
+    """The embedded 1177 inbox, or the HTTP one with the ledger of `stores`."""
+    if settings.inbox == "embedded":
+        return stores.embedded_inbox
+    if not settings.inbox_url or not settings.inbox_token:
+        raise ValueError("the 1177 inbox over HTTP needs INBOX_1177_URL and INBOX_1177_TOKEN")
+    return HttpInbox(settings.inbox_url, settings.inbox_token, stores.inbox_ledger)

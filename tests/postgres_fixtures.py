@@ -1,0 +1,50 @@
+"""PostgreSQL fixtures: one real server per test session (`postgres_server`, started only when a test
+asks for it), a fresh, empty database per test (`postgres_url`), and a fresh database with the
+service's schema per test (`migrated_postgres_url`, copied from a template migrated once per session).
+See testkit/postgres.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from adapters import migrations
+from testkit.postgres import PostgresServer
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """`postgresql://pm@127.0.0.1:PORT/test_<hex>`: created for this test, dropped after it."""
+    name = f"test_{uuid.uuid4().hex}"
+    url = postgres_server.create_database(name)
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres_server: PostgresServer) -> str:
+    """A database with every migration applied, to copy from (`CREATE DATABASE … TEMPLATE`)."""
+    name = "template_migrated"
+    migrations.upgrade(postgres_server.create_database(name))
+    return name
+
+
+@pytest.fixture
+def migrated_postgres_url(postgres_server: PostgresServer, migrated_template: str) -> Iterator[str]:
+    """A database with the service's current schema, for this test only."""
+    name = f"test_{uuid.uuid4().hex}"
+    url = postgres_server.create_database(name, template=migrated_template)
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(name)
