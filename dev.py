@@ -166,12 +166,15 @@ def run(demo: bool) -> int:
             check=True,
         )
         children.append(subprocess.Popen([str(VENV_PYTHON), str(ROOT / "worker.py")], cwd=ROOT, env=env))
+        children.append(subprocess.Popen([str(VENV_PYTHON), "-m", "entrypoints.http"], cwd=ROOT, env=env))
+        wait_for_port(settings.api_host, settings.api_port, timeout=60)
         if demo:
             subprocess.run(
                 [str(VENV_PYTHON), str(ROOT / "starter.py"), "demo"], cwd=ROOT, env=env, check=True
             )
         print(
             f"ready: Temporal {host}:{port}, Web UI http://localhost:{ui_port}, "
+            f"HTTP API http://{settings.api_host}:{settings.api_port}/docs, "
             f"data {settings.data_dir} (Ctrl-C stops)",
             flush=True,
         )
@@ -198,7 +201,7 @@ def test(pytest_args: list[str]) -> int:
     return tests or lint
 
 
-BENCHES = ("run", "storm", "faults", "two_hosts", "clinic_year", "scan")
+BENCHES = ("run", "storm", "faults", "two_hosts", "http_booking", "clinic_year", "scan")
 
 
 def bench(name: str, bench_args: list[str]) -> int:

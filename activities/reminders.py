@@ -53,4 +53,4 @@ class ReminderActivities(ReminderSends):
             reason = Reason.INVALID_NUMBER if err.reason == "invalid_number" else Reason.PROVIDER_REFUSED
             return SendResult(outcome=Outcome.FAILED, to=masked, reason=reason)
         log.info("sms_sent", key=request.key, clinic_id=visit.clinic_id, duplicate=receipt.duplicate)
-        return SendResult(outcome=Outcome.SENT, to=masked)
+        return SendResult(outcome=Outcome.SENT, to=masked, delivery_pending=receipt.delivery_pending)

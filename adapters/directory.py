@@ -12,6 +12,7 @@ Patient data never appears in errors or logs from here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from adapters.directory_document import DirectoryLoadError, validate_document
 from adapters.postgres import PostgresTable
 from adapters.sql import Connection
 from adapters.sqlite import SqliteFile
-from domain.directory import Clinic, Patient, SmsConsent
+from domain.directory import HSA_ID_PATTERN, Clinic, Patient, Reception, SmsConsent
 from domain.identity import InvalidPatientId, parse_patient_id
 from domain.phone import normalize_mobile
 
@@ -123,6 +124,18 @@ class SqlDirectory:
         data = json.loads(row["data"])
         data["sms_consents"] = [dict(c) for c in consents]
         return Patient.model_validate(data)
+
+    def receptions_by_hsa_id(self, hsa_id: str) -> list[tuple[Clinic, Reception]]:
+        """The receptions whose `hsa_id` is `hsa_id`, with their clinics (none for a value that is no
+        HSA-id; more than one only when the directory gave two receptions the same HSA-id)."""
+        if re.fullmatch(HSA_ID_PATTERN, hsa_id) is None:
+            return []
+        with self._read() as conn:  # the text holds the id; each candidate is checked exactly below
+            rows = conn.execute(
+                "SELECT data FROM clinics WHERE data LIKE ? ORDER BY clinic_id", (f"%{json.dumps(hsa_id)}%",)
+            ).fetchall()
+        clinics = [Clinic.model_validate_json(r["data"]) for r in rows]
+        return [(c, r) for c in clinics for r in c.receptions if r.hsa_id == hsa_id]
 
     # --- listing ---
 

@@ -27,6 +27,11 @@ class DirectoryLoadError(ValueError):
         self.problems = list(problems)
         super().__init__(self.problems)
 
+    def one_line(self) -> str:
+        """Every problem on one line (the doors' refusal)."""
+        count = len(self.problems)
+        return f"directory document refused ({count} problem{'s' * (count != 1)}): {'; '.join(self.problems)}"
+
     def __str__(self) -> str:
         count = len(self.problems)
         head = f"directory document refused, {count} problem{'s' if count != 1 else ''}:"

@@ -1,12 +1,13 @@
 """The PostgreSQL backend of the service's stores (production: `PM_DATABASE_URL`), with psycopg 3.
 
 One connection pool per process and database (`PostgresDatabase`), shared by every store of the
-process. Stores keep their SQL with SQLite's `?` placeholders (rewritten to psycopg's `%s` here), read
-in a repeatable-read snapshot and write in one transaction; a store whose writes read before they
-write (the directory's consent history) serialises them with a transaction-level advisory lock, as
-SQLite's `BEGIN IMMEDIATE` does on one host. `PostgresDatabase.exclusive(name)` holds a session-level
-advisory lock across hosts (the SMS ledger's "one send of a key at a time"). The schema is created and
-changed only by the migrations (`adapters/migrations/`, `starter.py admin migrate`).
+process. Stores keep their SQL with SQLite's `?` placeholders (rewritten to psycopg's `%s` here),
+read statement by statement (one round trip each) and write in one transaction. A store whose
+writes read before they write (the directory's consent history) serialises them with a
+transaction-level advisory lock, as SQLite's `BEGIN IMMEDIATE` does on one host.
+`PostgresDatabase.exclusive(name)` holds a session-level advisory lock across hosts (the SMS
+ledger's "one send of a key at a time"). The schema is created and changed only by the migrations
+(`adapters/migrations/`, `starter.py admin migrate`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import psycopg
-from psycopg import IsolationLevel
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -69,18 +69,30 @@ class PostgresDatabase:
         self._pool.close()
 
     @contextmanager
-    def transaction(self, *, read_only: bool = False, lock: str | None = None) -> Iterator[_Connection]:
-        """One transaction, committed at the end of the block (rolled back on an exception). Reads see
-        one snapshot; `lock` names a transaction-level advisory lock taken first."""
+    def transaction(self, *, lock: str | None = None) -> Iterator[_Connection]:
+        """One transaction, committed at the end of the block (rolled back on an exception); `lock`
+        names a transaction-level advisory lock taken first."""
         with self._pool.connection() as conn:
-            conn.isolation_level = IsolationLevel.REPEATABLE_READ if read_only else None
-            conn.read_only = read_only
             if lock is not None:
                 conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (lock,))
             try:
                 yield _Connection(conn)
             except psycopg.errors.UndefinedTable:
                 raise SchemaNotReadyError() from None
+
+    @contextmanager
+    def reads(self) -> Iterator[_Connection]:
+        """Reads without a transaction around them: each statement sees what is committed when it
+        runs, in one round trip (no BEGIN/COMMIT). Every store's read is one statement, or several
+        whose results are each a committed state (the directory: a patient, then the consent history)."""
+        with self._pool.connection() as conn:
+            conn.autocommit = True
+            try:
+                yield _Connection(conn)
+            except psycopg.errors.UndefinedTable:
+                raise SchemaNotReadyError() from None
+            finally:
+                conn.autocommit = False
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
@@ -106,7 +118,7 @@ class PostgresTable:
 
     @contextmanager
     def _read(self) -> Iterator[_Connection]:
-        with self.database.transaction(read_only=True) as conn:
+        with self.database.reads() as conn:
             yield conn
 
     @contextmanager

@@ -52,12 +52,14 @@ class SmsMessage(ContractModel):
 
 
 class SmsReceipt(ContractModel):
-    """Proof of sending. `duplicate` is True when the key had been sent before (first receipt returned)."""
+    """Proof of sending. `duplicate` is True when the key had been sent before (first receipt returned);
+    `delivery_pending` when the provider will report the delivery (a callback was asked for)."""
 
     key: str
     provider_id: str
     sent_at: AwareDatetime
     duplicate: bool = False
+    delivery_pending: bool = False
 
 
 class OutboxEntry(ContractModel):

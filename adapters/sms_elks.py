@@ -2,20 +2,25 @@
 
 46elks takes no idempotency key: `SentLedger` remembers which keys the provider accepted and which
 attempts are unanswered, and `ElksSmsGateway` resolves an unanswered attempt from the provider's
-history before sending again. Errors are split into permanent (do not retry) and transient (retry);
-no exception message or log line here contains a phone number or a message text.
+history before sending again. With a callback URL each message asks for 46elks' delivery reports
+(`whendelivered`), which the ledger maps back to message keys (`record_delivery`, docs/delivery-reports.md).
+Errors are split into permanent (do not retry) and transient (retry); no exception message or log line
+here contains a phone number, a message text or the callback's secret.
 """
 
 from __future__ import annotations
 
 import fcntl
+import re
 import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import structlog
@@ -24,13 +29,56 @@ from adapters.postgres import PostgresTable
 from adapters.sms import PermanentSmsError, SmsMessage, SmsReceipt, TransientSmsError
 from adapters.sql import Connection
 from adapters.sqlite import SqliteFile
+from domain.status import Delivery
 
-__all__ = ["ElksSmsGateway", "PostgresSentLedger", "SentLedger", "SqliteSentLedger"]
+__all__ = [
+    "DELIVERY_USER",
+    "ELKS_DELIVERY",
+    "DeliveryUpdate",
+    "ElksSmsGateway",
+    "PostgresSentLedger",
+    "SentLedger",
+    "SqliteSentLedger",
+    "delivery_callback_url",
+]
 
 log = structlog.get_logger(__name__)
 
 ELKS_TIME = "%Y-%m-%dT%H:%M:%S.%f"
 """46elks' timestamps: UTC without an offset."""
+ELKS_DELIVERY = {"sent": Delivery.PENDING, "delivered": Delivery.DELIVERED, "failed": Delivery.FAILED}
+"""The `status` of 46elks' delivery reports, in the words of `MessageRecord.delivery`."""
+DELIVERY_USER = "46elks"
+"""The Basic-auth user name of the delivery-report callback (its password is `PM_DELIVERY_SECRET`)."""
+_URL_SAFE_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,}")
+
+_RANK = "CASE {} WHEN 'delivered' THEN 2 WHEN 'failed' THEN 1 ELSE 0 END"
+_FORWARD = f"{_RANK.format('excluded.status')} > {_RANK.format('sms_delivery.status')}"
+RECORD_DELIVERY = f"""
+    INSERT INTO sms_delivery (provider_id, status, delivered_at, updated_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (provider_id) DO UPDATE SET
+        status = CASE WHEN {_FORWARD} THEN excluded.status ELSE sms_delivery.status END,
+        delivered_at = CASE WHEN {_FORWARD} THEN excluded.delivered_at ELSE sms_delivery.delivered_at END,
+        updated_at = CASE WHEN {_FORWARD} THEN excluded.updated_at ELSE sms_delivery.updated_at END
+    RETURNING status, delivered_at
+"""
+"""One upsert that only moves a message's status forward (sent → failed → delivered, as
+`domain.status.later_delivery`), decided by the database against the row it locked: two API replicas
+answering callbacks of the same message at once cannot regress it, and a repeat changes nothing."""
+
+
+def delivery_callback_url(url: str, secret: str) -> str:
+    """`url` (the public URL of `POST /callbacks/sms/46elks`) with the Basic-auth credentials 46elks
+    presents when it calls it back (`https://46elks:<secret>@host/...`, as 46elks documents)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        raise ValueError("PM_DELIVERY_URL must be an http(s) URL without user name or password")
+    if not _URL_SAFE_SECRET.fullmatch(secret):
+        raise ValueError(
+            "PM_DELIVERY_SECRET must be at least 16 characters of A-Z a-z 0-9 . _ ~ - "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return urlunsplit(parts._replace(netloc=f"{DELIVERY_USER}:{secret}@{parts.netloc}"))
 
 
 def _now() -> datetime:
@@ -42,7 +90,7 @@ class SentLedger:
     key → moment of the first attempt whose outcome is not known yet; one send of a key at a time.
 
     Shared by every worker when it lives in PostgreSQL, so a retry on any host resolves an attempt
-    made on another (S15). The `sms_delivery` table has room for the provider's delivery reports.
+    made on another (S15). `sms_delivery` keeps the provider's delivery reports, by provider id.
     """
 
     def get(self, key: str) -> SmsReceipt | None:
@@ -86,6 +134,38 @@ class SentLedger:
             row = conn.execute("SELECT key FROM sent WHERE provider_id = ?", (provider_id,)).fetchone()
         return row["key"] if row else None
 
+    def record_delivery(
+        self, provider_id: str, status: str, delivered_at: datetime | None, at: datetime | None = None
+    ) -> DeliveryUpdate | None:
+        """Keep a delivery report (`status`: 46elks' `sent`, `delivered` or `failed`); the status only
+        moves forward (`RECORD_DELIVERY`). Returns the message's key and its resulting delivery, or
+        None when no message of ours has this provider id (the report is still kept)."""
+        if status not in ELKS_DELIVERY:
+            raise ValueError(f"unknown delivery status '{status}'")
+        at = (at or _now()).astimezone(UTC)
+        when = (delivered_at or at).astimezone(UTC).isoformat() if status == "delivered" else None
+        with self._write() as conn:
+            row = conn.execute(RECORD_DELIVERY, (provider_id, status, when, at.isoformat())).fetchone()
+            sent = conn.execute(
+                "SELECT key FROM sent WHERE provider_id = ? ORDER BY key LIMIT 1", (provider_id,)
+            ).fetchone()
+        if sent is None or row is None:
+            return None
+        stored_at = row["delivered_at"]
+        return DeliveryUpdate(
+            key=sent["key"],
+            status=ELKS_DELIVERY[row["status"]],
+            delivered_at=datetime.fromisoformat(stored_at) if stored_at else None,
+        )
+
+    def delivery(self, provider_id: str) -> str | None:
+        """The provider's last recorded status of `provider_id` (`sent`, `delivered`, `failed`)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT status FROM sms_delivery WHERE provider_id = ?", (provider_id,)
+            ).fetchone()
+        return row["status"] if row else None
+
     def exclusive(self, key: str) -> AbstractContextManager[None]:
         """While held, no other thread or process (on this host, or any host sharing the ledger) sends
         `key`."""
@@ -93,6 +173,15 @@ class SentLedger:
 
     _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)
     _write: Callable[[], AbstractContextManager[Connection]]
+
+
+@dataclass(frozen=True)
+class DeliveryUpdate:
+    """A delivery report mapped to our message: its key and its delivery after the report."""
+
+    key: str
+    status: Delivery
+    delivered_at: datetime | None
 
 
 class SqliteSentLedger(SentLedger, SqliteFile):
@@ -148,6 +237,9 @@ class ElksSmsGateway:
     (`GET /a1/sms?to=…`) since that attempt is searched for the same sender and text, and a match that
     no other key has claimed counts as sent. Sends of one key are serialised by the ledger (across
     the threads and processes that share it).
+
+    With `delivery_url` (from `delivery_callback_url`: it holds the callback's secret, so it is never
+    logged) every message asks for delivery reports (`whendelivered`) and its receipt says so.
     """
 
     CLOCK_SLACK = timedelta(minutes=5)
@@ -156,10 +248,17 @@ class ElksSmsGateway:
     """At most this many history pages (100 messages each) are read for one recipient."""
 
     def __init__(
-        self, base_url: str, username: str, password: str, ledger: SentLedger, timeout: float = 10.0
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        ledger: SentLedger,
+        timeout: float = 10.0,
+        delivery_url: str | None = None,
     ) -> None:
         self._url = base_url.rstrip("/") + "/a1/sms"
         self._ledger = ledger
+        self._delivery_url = delivery_url
         self._client = httpx.Client(auth=(username, password), timeout=httpx.Timeout(timeout))
 
     def close(self) -> None:
@@ -174,6 +273,10 @@ class ElksSmsGateway:
         self.close()
 
     def send(self, message: SmsMessage) -> SmsReceipt:
+        receipt = self._send(message)
+        return receipt.model_copy(update={"delivery_pending": self._delivery_url is not None})
+
+    def _send(self, message: SmsMessage) -> SmsReceipt:
         with self._ledger.exclusive(message.key):
             if (earlier := self._ledger.get(message.key)) is not None:
                 return earlier.model_copy(update={"duplicate": True})
@@ -224,6 +327,8 @@ class ElksSmsGateway:
     def _post(self, message: SmsMessage) -> str:
         """POST the message; return the provider's id or raise a Permanent/TransientSmsError."""
         form = {"from": message.sender, "to": message.to, "message": message.text}
+        if self._delivery_url is not None:
+            form["whendelivered"] = self._delivery_url
         try:
             response = self._client.post(self._url, data=form)
         except httpx.TimeoutException:

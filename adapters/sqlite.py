@@ -61,6 +61,19 @@ def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
             delay = min(delay * 2, 0.2)
 
 
+def statements(script: str) -> Iterator[str]:
+    """The statements of `script` one by one (a `;` inside a trigger's body does not end one)."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        yield pending
+
+
 class SqliteFile:
     """Base of the embedded stores: one SQLite file in WAL mode whose schema is created on first use.
 
@@ -89,9 +102,8 @@ class SqliteFile:
             with closing(connect(self.path, busy_timeout=self._busy_timeout)) as conn:
                 _enable_wal(conn, self._busy_timeout)
                 with transaction(conn):
-                    for statement in self.SCHEMA.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
+                    for statement in statements(self.SCHEMA):
+                        conn.execute(statement)
             self._ready = True
 
     def _connection(self) -> sqlite3.Connection:

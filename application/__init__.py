@@ -13,7 +13,7 @@ from application.checks import (
     check_visit_place,
     check_window,
 )
-from application.errors import EndedError, InputError, NotFoundError
+from application.errors import EndedError, InputError, NotFoundError, RejectedError
 from application.invitations import (
     book_invitation,
     change_request,
@@ -30,13 +30,14 @@ from application.visits import (
     visit_workflow_id,
 )
 from application.work_lists import WorkListItem, WorkLists, work_lists
-from application.workflow_calls import Status, query_status
+from application.workflow_calls import Status, exists, query_status
 from application.workflow_calls import query_status as status
 
 __all__ = [
     "EndedError",
     "InputError",
     "NotFoundError",
+    "RejectedError",
     "Status",
     "WorkListItem",
     "WorkLists",
@@ -56,6 +57,7 @@ __all__ = [
     "check_window",
     "convert_request",
     "create_request",
+    "exists",
     "query_status",
     "record_contact",
     "reschedule",

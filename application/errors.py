@@ -13,3 +13,7 @@ class NotFoundError(InputError):
 
 class EndedError(InputError):
     """The workflow has ended: nothing to change."""
+
+
+class RejectedError(InputError):
+    """The workflow refused the change (an update validator): it conflicts with its current state."""

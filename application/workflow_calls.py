@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    DescribeWorkflowExecutionResponse,
+)
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from application.errors import EndedError, InputError, NotFoundError
+from application.errors import EndedError, NotFoundError, RejectedError
 from contracts.workflow_ids import GROUP_PREFIX, INVITATION_PREFIX, REMINDER_PREFIX
 from domain.invitation import InvitationStatus
 from domain.status import GroupStatus, ReminderStatus
@@ -57,14 +60,26 @@ async def query_status(client: Client, workflow_id: str) -> Status:
         raise _not_found(err, workflow_id) from None
 
 
+async def exists(client: Client, workflow_id: str) -> bool:
+    """Whether a workflow with this id was ever started (running or closed): the server alone
+    answers, no worker is asked."""
+    try:
+        await _describe(client, workflow_id)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
 async def update(client: Client, workflow_id: str, handler: Callable[[W, A], Awaitable[R] | R], arg: A) -> R:
-    """Run an update; a validator's refusal becomes an `InputError` naming the update."""
+    """Run an update; a validator's refusal becomes a `RejectedError` naming the update."""
     try:
         return await client.get_workflow_handle(workflow_id).execute_update(handler, arg)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-        raise InputError(f"{_name(handler)} rejected: {message}") from None
+        raise RejectedError(f"{_name(handler)} rejected: {message}") from None
     except RPCError as err:
         raise await _ended_or_missing(err, client, workflow_id) from None
 
@@ -90,12 +105,18 @@ async def _ended_or_missing(err: RPCError, client: Client, workflow_id: str) -> 
     """A signal or update that found no running workflow: say whether it has ended or never was."""
     if err.status != RPCStatusCode.NOT_FOUND:
         return err
-    request = DescribeWorkflowExecutionRequest(
-        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
-    )
-    try:  # the raw call: its status is all that is needed (the test server cannot decode the rest)
-        described = await client.workflow_service.describe_workflow_execution(request)
+    try:
+        described = await _describe(client, workflow_id)
     except RPCError as missing:
         return _not_found(missing, workflow_id)
     status = WorkflowExecutionStatus(described.workflow_execution_info.status).name.lower()
     return EndedError(f"workflow '{workflow_id}' has ended: nothing to change ({status})")
+
+
+async def _describe(client: Client, workflow_id: str) -> DescribeWorkflowExecutionResponse:
+    """The raw describe call: its status is all that is needed (and the time-skipping server cannot
+    decode the rest)."""
+    request = DescribeWorkflowExecutionRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+    )
+    return await client.workflow_service.describe_workflow_execution(request)

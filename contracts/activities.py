@@ -60,6 +60,7 @@ class SendResult(ContractModel):
     outcome: Outcome
     to: str | None = None  # masked
     reason: Reason | None = None
+    delivery_pending: bool = False  # sent through a gateway that will report the delivery
 
 
 class InvitationMessageRequest(ContractModel):

@@ -11,6 +11,7 @@ from typing import Any
 CLINIC_CONNECTED = "kir"
 CLINIC_NOT_CONNECTED = "onh"
 RECEPTION_GENERAL = "kir-allm"  # sms_enabled, minor_age_limit 18
+HSA_GENERAL = "SE2321000016-KIR1"  # its HSA-id (FHIR Appointment participants)
 RECEPTION_HIDDEN = "kir-obes"  # sms_enabled, display_name hides the speciality, minor_age_limit 16
 RECEPTION_NOT_CONNECTED = "onh-mott"  # sms_enabled, but its clinic is not connected (S14)
 
@@ -66,6 +67,7 @@ def demo_document() -> dict[str, Any]:
                         "display_name": None,
                         "sms_enabled": True,
                         "minor_age_limit": 18,
+                        "hsa_id": HSA_GENERAL,
                     },
                     {
                         "reception_id": RECEPTION_HIDDEN,

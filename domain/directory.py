@@ -9,13 +9,18 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from domain.types import ClockTime, ContractModel, MobileNumber, PatientIdStr, SystemId
 
+HSA_ID_PATTERN = r"^SE[0-9]{10}-[A-Za-z0-9]{1,18}$"
+"""An HSA-id (Inera's catalogue of units and staff): `SE`, the organisation number, `-`, an id."""
+
 
 class Reception(ContractModel):
-    """A mottagning. S1: `sms_enabled`; S2: `minor_age_limit`; S16: `display_name`."""
+    """A mottagning. S1: `sms_enabled`; S2: `minor_age_limit`; S16: `display_name`; `hsa_id`: its
+    unit in the HSA catalogue (FHIR Appointments name the reception by it)."""
 
     reception_id: SystemId
     name: str = Field(min_length=1)
     display_name: str | None = None
+    hsa_id: str | None = Field(default=None, pattern=HSA_ID_PATTERN)
     sms_enabled: bool = False
     minor_age_limit: int = Field(default=18, ge=1, le=25)
 

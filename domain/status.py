@@ -56,8 +56,40 @@ class Reason(StrEnum):
     PROVIDER_UNAVAILABLE = "provider_unavailable"  # retries exhausted before the visit
 
 
+class Delivery(StrEnum):
+    """What the SMS provider reported about a sent message (NHS / GOV.UK Notify's lifecycle): handed
+    to the network and not yet confirmed, delivered to the handset, or failed."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+_DELIVERY_RANK = {Delivery.PENDING: 0, Delivery.FAILED: 1, Delivery.DELIVERED: 2}
+
+
+def later_delivery(current: Delivery | None, reported: Delivery) -> Delivery:
+    """Reports may repeat and arrive out of order: the state only moves forward, pending → failed →
+    delivered. `delivered` is final (nothing overwrites it); `failed` is final against a late
+    `pending`, but a later `delivered` wins (the handset confirmed it). The SMS ledger's upsert
+    (`SentLedger.record_delivery`) applies the same order."""
+    if current is None or _DELIVERY_RANK[reported] > _DELIVERY_RANK[current]:
+        return reported
+    return current
+
+
+class DeliveryReport(ContractModel):
+    """Signal `delivery_report` of `SmsReminderWorkflow`: the provider's report on the SMS of `key`
+    (`<workflow id>/v<visit version>/<recipient role>`), as the SMS ledger resolved it."""
+
+    key: str = Field(min_length=1, max_length=200)
+    status: Delivery
+    at: AwareDatetime  # delivered: the provider's delivery time; else when the report arrived
+
+
 class MessageRecord(ContractModel):
-    """One message decision: sent, skipped (with reason) or failed (with reason)."""
+    """One message decision: sent, skipped (with reason) or failed (with reason); for an SMS sent
+    through a gateway that reports deliveries, also what the provider reported (`delivery`)."""
 
     kind: MessageKind
     channel: MessageChannel
@@ -67,6 +99,25 @@ class MessageRecord(ContractModel):
     outcome: Outcome
     reason: Reason | None = None
     visit_version: int | None = None
+    delivery: Delivery | None = None  # None: not reported (the gateway gives no delivery reports)
+    delivery_at: AwareDatetime | None = None  # the moment of the last delivery change
+
+
+def reported_sms(messages: list[MessageRecord], version: int, role: RecipientRole) -> list[MessageRecord] | None:
+    """The sent SMS a delivery report on the message of `version` and `role` is about ([] when that
+    message was not sent); None when no message of theirs is recorded yet."""
+    records = [m for m in messages if m.visit_version == version and m.recipient is role]
+    if not records:
+        return None
+    return [m for m in records if m.outcome is Outcome.SENT and m.channel is MessageChannel.SMS]
+
+
+def later_report(kept: DeliveryReport | None, report: DeliveryReport) -> DeliveryReport:
+    """Of two reports on one SMS, the one to keep: the later in `later_delivery`'s order (on a tie the
+    one kept)."""
+    if kept is None or later_delivery(kept.status, report.status) is not kept.status:
+        return report
+    return kept
 
 
 SEND_SMS = "send_sms_reminder"
@@ -110,6 +161,23 @@ class ReminderStatus(ContractModel):
     reason: Reason | None = None
 
 
+def reminder_details(status: ReminderStatus) -> str:
+    """The Web UI's current details of a reminder: state, visit, next action, and the SMS deliveries
+    reported for the current visit version."""
+    state, reason, next_action = status.state, status.reason, status.next_action
+    when = f", next {next_action.kind} at {next_action.at.isoformat()}" if next_action else ""
+    deliveries = ", ".join(
+        f"{m.recipient.value} {m.delivery.value}"
+        for m in status.messages
+        if m.delivery is not None and m.visit_version == status.visit_version
+    )
+    return (
+        f"{state.value}{f' ({reason.value})' if reason else ''}: visit {status.start.isoformat()} "
+        f"at {status.clinic_id}/{status.reception_id}, version {status.visit_version}{when}"
+        f"{f'; SMS {deliveries}' if deliveries else ''}"
+    )
+
+
 class GroupState(StrEnum):
     SCHEDULED = "scheduled"
     DONE = "done"
@@ -122,6 +190,7 @@ class GroupStatus(ContractModel):
     state: GroupState
     start: AwareDatetime
     sms_flag: bool
+    clinic_id: str | None = None  # None only in the answer of a query served by an older worker
     participants: list[str]  # booking ids
     cancelled: list[str] = Field(default_factory=list)
     reminder_workflow_ids: list[str]

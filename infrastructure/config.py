@@ -28,6 +28,14 @@ class Settings(BaseModel):
     inbox: Literal["embedded", "http"] = "embedded"
     inbox_url: str | None = None
     inbox_token: str | None = Field(default=None, repr=False)
+    api_host: str = "127.0.0.1"  # the HTTP API (entrypoints/http)
+    api_port: int = 8000
+    jwt_issuer: str | None = None  # production: tokens from the region's OAuth2 server …
+    jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None  # … verified against its JWKS
+    jwt_clinics_claim: str = "clinics"  # the claim naming the clinics a client may act for
+    delivery_secret: str | None = Field(default=None, repr=False)  # the SMS provider's callbacks
+    delivery_url: str | None = None  # public URL of the delivery-report callback (46elks `whendelivered`)
     log_format: Literal["json", "console", "auto"] = "auto"
     local: bool = False  # set by `dev.py run`: a missing key is created in the data folder
     max_cached_workflows: int = 500  # measured: 240 MB worker RSS at 20k sleeping (1000: 335 MB)
@@ -60,6 +68,14 @@ class Settings(BaseModel):
             "inbox": os.environ.get("PM_INBOX"),
             "inbox_url": os.environ.get("INBOX_1177_URL"),
             "inbox_token": os.environ.get("INBOX_1177_TOKEN"),
+            "api_host": os.environ.get("PM_API_HOST"),
+            "api_port": os.environ.get("PM_API_PORT"),
+            "jwt_issuer": os.environ.get("PM_JWT_ISSUER"),
+            "jwt_audience": os.environ.get("PM_JWT_AUDIENCE"),
+            "jwt_jwks_url": os.environ.get("PM_JWT_JWKS_URL"),
+            "jwt_clinics_claim": os.environ.get("PM_JWT_CLINICS_CLAIM"),
+            "delivery_secret": os.environ.get("PM_DELIVERY_SECRET"),
+            "delivery_url": os.environ.get("PM_DELIVERY_URL"),
             "log_format": os.environ.get("PM_LOG_FORMAT"),
             "local": os.environ.get("PM_LOCAL"),
             "metrics_bind": os.environ.get("PM_METRICS_BIND"),

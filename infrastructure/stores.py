@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from adapters.audit import (
+    ApiKeys,
+    AuditTrail,
+    PostgresApiKeys,
+    PostgresAuditTrail,
+    SqliteApiKeys,
+    SqliteAuditTrail,
+)
 from adapters.directory import PostgresDirectory, SqlDirectory, SqliteDirectory
+from adapters.fhir_appointments import FhirAppointments, PostgresFhirAppointments, SqliteFhirAppointments
 from adapters.inbox import (
     HttpInbox,
     Inbox,
@@ -23,7 +32,13 @@ from adapters.inbox import (
 )
 from adapters.postgres import PostgresDatabase
 from adapters.sms import PostgresOutbox, SmsGateway, SqliteOutbox, SqlOutbox
-from adapters.sms_elks import ElksSmsGateway, PostgresSentLedger, SentLedger, SqliteSentLedger
+from adapters.sms_elks import (
+    ElksSmsGateway,
+    PostgresSentLedger,
+    SentLedger,
+    SqliteSentLedger,
+    delivery_callback_url,
+)
 from infrastructure.config import Settings
 
 ELKS_TIMEOUT_S = 10.0
@@ -73,6 +88,21 @@ class Stores:
         db = self.database
         return PostgresInbox(db) if db else SqliteInbox(self._file("inbox-1177.sqlite3"))
 
+    @cached_property
+    def audit(self) -> AuditTrail:
+        db = self.database
+        return PostgresAuditTrail(db) if db else SqliteAuditTrail(self._file("audit.sqlite3"))
+
+    @cached_property
+    def api_keys(self) -> ApiKeys:
+        db = self.database
+        return PostgresApiKeys(db) if db else SqliteApiKeys(self._file("api-keys.sqlite3"))
+
+    @cached_property
+    def fhir_appointments(self) -> FhirAppointments:
+        db = self.database
+        return PostgresFhirAppointments(db) if db else SqliteFhirAppointments(self._file("fhir.sqlite3"))
+
     def close(self) -> None:
         if self.database is not None:
             self.database.close()
@@ -105,17 +135,24 @@ class Stores:
 
 
 def sms_gateway(settings: Settings, stores: Stores) -> SmsGateway:
-    """The embedded outbox, or 46elks with the ledger of `stores` (S15)."""
+    """The embedded outbox, or 46elks with the ledger of `stores` (S15); with `PM_DELIVERY_URL`, each
+    SMS asks for delivery reports to that URL, authenticated by `PM_DELIVERY_SECRET`."""
     if settings.sms_gateway == "outbox":
         return stores.outbox
     if not settings.elks_username or not settings.elks_password:
         raise ValueError("the 46elks SMS gateway needs ELKS_USERNAME and ELKS_PASSWORD")
+    callback = None
+    if settings.delivery_url:
+        if not settings.delivery_secret:
+            raise ValueError("PM_DELIVERY_URL needs PM_DELIVERY_SECRET (the callback's password)")
+        callback = delivery_callback_url(settings.delivery_url, settings.delivery_secret)
     return ElksSmsGateway(
         settings.elks_url,
         settings.elks_username,
         settings.elks_password,
         stores.sms_ledger,
         timeout=ELKS_TIMEOUT_S,
+        delivery_url=callback,
     )
 
 

@@ -5,7 +5,8 @@ of requests with 5xx, not answer a share within the client's timeout, and refuse
 400 "Invalid to number" — always, before any random fault, so that each such number should see
 exactly one request. It counts requests and deliveries by `to` number (46elks has no idempotency
 key, so a number reached twice is an SMS sent twice), and answers `GET /a1/sms?to=…&end=…` with the
-messages it delivered to that number, like 46elks' history.
+messages it delivered to that number, like 46elks' history. A message sent with `whendelivered` gets
+its delivery report(s) POSTed to that URL shortly after, like 46elks does (`call_back`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,60 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+
+import httpx
 
 from testkit.fake_http import answer
+
+DELIVERED_TIME = "%Y-%m-%d %H:%M:%S.%f"
+"""The `delivered` field of 46elks' delivery reports: UTC without an offset."""
+
+
+def call_back(
+    url: str,
+    provider_id: str,
+    statuses: tuple[str, ...] = ("delivered",),
+    delay: float = 0.2,
+    attempts: int = 3,
+    retry_delay: float = 0.2,
+    answered: Callable[[dict[str, str], int | None], None] | None = None,
+) -> threading.Thread:
+    """POST 46elks' delivery reports for `provider_id` to its `whendelivered` URL, in a background
+    thread, `delay` s from now: a form (`id`, `status`, and `delivered` when delivered) with the
+    URL's user and password as HTTP Basic credentials, each report tried again (up to `attempts`)
+    unless answered 200–204. `answered(form, status)` sees every try (status None: no answer)."""
+    parts = urlsplit(url)
+    target = urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
+    auth = (unquote(parts.username or ""), unquote(parts.password or "")) if parts.username else None
+
+    def run() -> None:
+        time.sleep(delay)
+        with httpx.Client(auth=auth, timeout=5.0) as client:
+            for status in statuses:
+                form = {"id": provider_id, "status": status}
+                if status == "delivered":
+                    form["delivered"] = datetime.now(UTC).strftime(DELIVERED_TIME)
+                for attempt in range(attempts):
+                    try:
+                        code: int | None = client.post(target, data=form).status_code
+                    except httpx.HTTPError:
+                        code = None
+                    if answered is not None:
+                        answered(form, code)
+                    if code is not None and 200 <= code <= 204:
+                        break
+                    if attempt + 1 < attempts:
+                        time.sleep(retry_delay)
+
+    thread = threading.Thread(target=run, name="fake-46elks-callback", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
@@ -34,6 +82,9 @@ class ProviderConfig:
     timeout_delivers: bool = False  # a request that times out was still delivered (the answer was lost)
     invalid: set[str] = field(default_factory=set)  # E.164 numbers refused with 400 "Invalid to number"
     seed: int = 1
+    delivery_reports: bool = True  # call back a message sent with `whendelivered` (the gateway's choice)
+    report_sent_first: bool = False  # report `sent` before `delivered`, as 46elks may
+    report_delay_s: float = 0.5  # from accepting to the first report
 
 
 @dataclass
@@ -47,6 +98,8 @@ class ProviderStats:
     requests_by_to: Counter[str] = field(default_factory=Counter)
     delivered_by_to: Counter[str] = field(default_factory=Counter)
     history_requests: int = 0
+    reports: int = 0  # delivery-report POSTs answered 200–204
+    reports_refused: int = 0  # ... answered otherwise, or not at all (tried again)
     first_request: float | None = None
     last_delivery: float | None = None
 
@@ -61,6 +114,8 @@ class ProviderStats:
             "timeouts": self.timeouts,
             "invalid_400": self.invalid_400,
             "history_requests": self.history_requests,
+            "delivery_reports": self.reports,
+            "delivery_reports_refused": self.reports_refused,
         }
 
 
@@ -127,7 +182,23 @@ class FakeProvider:
             "status": "delivered",
         }
         self._history.setdefault(to, []).append(sent)
+        if form.get("whendelivered") and self.config.delivery_reports:
+            statuses = ("sent", "delivered") if self.config.report_sent_first else ("delivered",)
+            call_back(
+                form["whendelivered"],
+                sent["id"],
+                statuses,
+                delay=self.config.report_delay_s,
+                answered=self._count_report,
+            )
         return json.dumps({k: sent[k] for k in ("id", "created", "direction", "from", "to")})
+
+    def _count_report(self, form: dict[str, str], status: int | None) -> None:
+        with self._lock:
+            if status is not None and 200 <= status <= 204:
+                self.stats.reports += 1
+            else:
+                self.stats.reports_refused += 1
 
     def history(self, query: dict[str, str]) -> str:
         """46elks' history for one number: messages created after `end`, newest first (one page)."""

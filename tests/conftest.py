@@ -16,7 +16,6 @@ from security.keyring import Keyring
 from testkit.processes import venv_binary
 from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workflow tests)
 from tests.postgres_fixtures import (  # noqa: F401  (a real PostgreSQL server)
-    migrated_postgres_url,
     migrated_template,
     postgres_server,
     postgres_url,

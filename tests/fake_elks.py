@@ -1,7 +1,9 @@
 """A local HTTP server on 127.0.0.1 that answers like 46elks' SMS API.
 
 `POST /a1/sms` sends (as scripted); `GET /a1/sms?to=…&end=…` answers from `history`, the messages the
-fake accepted (2xx), newest first, like 46elks' "Fetch SMS history".
+fake accepted (2xx), newest first, like 46elks' "Fetch SMS history". A message accepted with
+`whendelivered` is reported to that URL shortly after, like 46elks does (`reports`: the statuses, in
+order; `callbacks`: each report tried and the status it got).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from testkit.fake_http import FakeEndpoint, Request, serve
+from testkit.fake_provider import call_back
 
 ELKS_TIME = "%Y-%m-%dT%H:%M:%S.%f"
 
@@ -27,14 +30,24 @@ class FakeElks(FakeEndpoint):
     body: str = json.dumps({"id": "s0a1b2c3d4", "status": "created", "direction": "outgoing"})
     history: list[dict[str, Any]] = field(default_factory=list)
     history_status: int = 200
+    reports: tuple[str, ...] = ("delivered",)  # () : no delivery reports at all
+    report_delay: float = 0.1
+    callbacks: list[tuple[dict[str, str], int | None]] = field(default_factory=list)
 
     def answered(self, request: Request, status: int, body: str) -> None:
         if 200 <= status < 300:
             form = request["form"]
             assert isinstance(form, dict)
-            self.history.insert(
-                0, self.entry(json.loads(body)["id"], form["to"], form["message"], form["from"])
-            )
+            provider_id = json.loads(body)["id"]
+            self.history.insert(0, self.entry(provider_id, form["to"], form["message"], form["from"]))
+            if form.get("whendelivered") and self.reports:
+                call_back(
+                    form["whendelivered"],
+                    provider_id,
+                    self.reports,
+                    delay=self.report_delay,
+                    answered=lambda f, s: self.callbacks.append((f, s)),
+                )
 
     @staticmethod
     def entry(id: str, to: str, message: str, sender: str, created: datetime | None = None) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """PostgreSQL fixtures: one real server per test session (`postgres_server`, started only when a test
-asks for it), a fresh, empty database per test (`postgres_url`), and a fresh database with the
-service's schema per test (`migrated_postgres_url`, copied from a template migrated once per session).
+asks for it), a fresh, empty database per test (`postgres_url`), and a template with the
+service's schema migrated once per session to copy from (`migrated_template`).
 See testkit/postgres.py."""
 
 from __future__ import annotations
@@ -37,14 +37,3 @@ def migrated_template(postgres_server: PostgresServer) -> str:
     name = "template_migrated"
     migrations.upgrade(postgres_server.create_database(name))
     return name
-
-
-@pytest.fixture
-def migrated_postgres_url(postgres_server: PostgresServer, migrated_template: str) -> Iterator[str]:
-    """A database with the service's current schema, for this test only."""
-    name = f"test_{uuid.uuid4().hex}"
-    url = postgres_server.create_database(name, template=migrated_template)
-    try:
-        yield url
-    finally:
-        postgres_server.drop_database(name)

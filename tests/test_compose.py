@@ -231,3 +231,13 @@ def test_dockerfile_copies_only_files_that_exist() -> None:
     for source in copied:
         assert (context / source).exists(), source
     assert re.search(r'CMD \["python", "worker.py"\]', dockerfile)
+
+
+def test_compose_serves_the_http_api_on_the_shared_stores_after_the_migrations() -> None:
+    services = compose()["services"]
+    api, worker = services["api"], services["worker"]
+    assert api["command"] == ["python", "-m", "entrypoints.http"]
+    assert api["environment"]["PM_DATABASE_URL"] == worker["environment"]["PM_DATABASE_URL"]
+    assert api["environment"]["PM_API_HOST"] == "0.0.0.0" and api["ports"] == ["127.0.0.1:8000:8000"]
+    assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert api["environment"]["PM_ENCRYPTION_KEYS"].startswith("${PM_ENCRYPTION_KEYS:?")

@@ -98,6 +98,7 @@ class GroupBookingWorkflow:
             state=self._state,
             start=self._group.start,
             sms_flag=self._group.sms_flag,
+            clinic_id=self._group.clinic_id,
             participants=[p.booking_id for p in self._group.participants],
             cancelled=sorted(self._cancelled),
             reminder_workflow_ids=[booking_reminder_id(p.booking_id) for p in self._group.participants],

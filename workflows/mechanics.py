@@ -1,6 +1,7 @@
 """Workflow-side mechanics that the reminder and the invitation share (as samples-python's
 `updatable_timer_lib.py` does for its sample): a directory read, a sleep that a change cuts short,
-a message recorded and counted, progress published for the work lists and the Web UI.
+a message recorded and counted, a delivery report applied and counted, progress published for the work
+lists and the Web UI.
 
 Workflow code only: time from `workflow.now()`, I/O through activities. Each helper issues the same
 commands, in the same order, as the code it replaced, so every saved history still replays.
@@ -16,7 +17,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 
 with workflow.unsafe.imports_passed_through():
-    from domain.status import MessageRecord
+    from domain.status import DeliveryReport, MessageRecord, later_delivery
 
 A = TypeVar("A")
 R = TypeVar("R")
@@ -61,6 +62,22 @@ def record_message(messages: list[MessageRecord], record: MessageRecord) -> None
             "reason": record.reason.value if record.reason else "",
         },
     )
+
+
+def record_delivery(record: MessageRecord, report: DeliveryReport) -> bool:
+    """Apply the provider's delivery report to a sent message (only forward: `later_delivery`) and
+    count the change (kind, channel, status) on the replay-safe meter; a repeat or a late report
+    changes and counts nothing. Issues no command. True if the message changed."""
+    delivery = later_delivery(record.delivery, report.status)
+    if delivery is record.delivery:
+        return False
+    record.delivery = delivery
+    record.delivery_at = report.at
+    counter = workflow.metric_meter().create_counter(
+        "patient_message_deliveries", "Delivery reports that changed a message, by kind, channel and status"
+    )
+    counter.add(1, {"kind": record.kind.value, "channel": record.channel.value, "status": delivery.value})
+    return True
 
 
 def upsert(updates: list[SearchAttributeUpdate], *, only_changed: bool) -> None:

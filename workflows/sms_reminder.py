@@ -3,7 +3,8 @@
 Sleep until the send moment of S6 unless the visit is rescheduled or cancelled; at the moment, read
 the directory and send one SMS per recipient (S3, S4, S9), each under its own idempotency key
 (visit version + recipient, S15). After sending it stays open until the visit starts, so that a
-reschedule still moves the reminder; a cancel ends it.
+reschedule still moves the reminder; a cancel ends it. While open, the SMS provider's delivery reports
+arrive as signal `delivery_report` and show on each message (`delivery`, docs/delivery-reports.md).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.status import (
         SEND_SMS,
         BookingView,
+        Delivery,
+        DeliveryReport,
         MessageChannel,
         MessageKind,
         MessageRecord,
@@ -42,13 +45,22 @@ with workflow.unsafe.imports_passed_through():
         RecipientRole,
         ReminderState,
         ReminderStatus,
+        later_delivery,
     )
     from domain.timing import plan_sms_send
-    from workflows.mechanics import publish, read_directory, record_message, sleep_unless, upsert
+    from workflows.mechanics import (
+        publish,
+        read_directory,
+        record_delivery,
+        record_message,
+        sleep_unless,
+        upsert,
+    )
 
 LEAN_HISTORY = "reminder-lean-history"
 """Patch id: directory reads as local activities, search attributes upserted only when they change.
 Reminders started before it replay the old path (docs/changing-workflows.md)."""
+ROLES = frozenset(r.value for r in RecipientRole)
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
 )
@@ -69,6 +81,8 @@ class SmsReminderWorkflow:
         self._reason: Reason | None = None
         self._next: NextAction | None = None
         self._lean = False
+        self._sending: int | None = None  # the version whose SMS are being sent
+        self._early_reports: dict[str, DeliveryReport] = {}  # reports that overtook their send's result
 
     @workflow.run
     async def run(self, booking: VisitBooking) -> ReminderStatus:
@@ -127,7 +141,10 @@ class SmsReminderWorkflow:
             return False
         for skip in plan.skipped:
             self._record(skip.role, version, Outcome.SKIPPED, reason=skip.reason)
+        self._sending = version
         results = await asyncio.gather(*(self._send_one(visit, r.role, version) for r in plan.recipients))
+        self._sending = None
+        self._early_reports.clear()
         outcomes = {r.outcome for r in results}
         self._next = None
         if Outcome.SENT in outcomes:
@@ -141,7 +158,7 @@ class SmsReminderWorkflow:
         return False
 
     async def _send_one(self, visit: VisitRef, role: RecipientRole, version: int) -> SendResult:
-        key = f"{workflow.info().workflow_id}/v{version}/{role.value}"
+        key = self._key(version, role)
         deadline = max(self._start - workflow.now(), timedelta(minutes=1))
         try:
             result = await workflow.execute_activity_method(
@@ -154,7 +171,15 @@ class SmsReminderWorkflow:
         except ActivityError:
             workflow.logger.warning("SMS provider unavailable until the visit", extra={"key": key})
             result = SendResult(outcome=Outcome.FAILED, reason=Reason.PROVIDER_UNAVAILABLE)
-        self._record(role, version, result.outcome, to=result.to, reason=result.reason)
+        pending = result.outcome is Outcome.SENT and result.delivery_pending
+        self._record(
+            role,
+            version,
+            result.outcome,
+            to=result.to,
+            reason=result.reason,
+            delivery=Delivery.PENDING if pending else None,
+        )
         return result
 
     async def _wait_for_change(self, version: int, until: datetime) -> bool:
@@ -216,6 +241,34 @@ class SmsReminderWorkflow:
         if change.sms_flag is not None:
             self._set_flag(None, change.sms_flag)
 
+    @workflow.signal
+    def delivery_report(self, report: DeliveryReport) -> None:
+        """The SMS provider's delivery report on one of this reminder's SMS (key `<workflow id>/v<visit
+        version>/<recipient role>`), as the SMS ledger resolved it. Moves the message's `delivery`
+        forward only: a repeat or a late `pending` changes nothing, `delivered` is final. A report for
+        another workflow, or a version and role without a sent SMS, changes nothing."""
+        target = self._parse_key(report.key)
+        if target is None:
+            workflow.logger.warning(
+                "delivery report for another reminder: ignored", extra={"key": report.key}
+            )
+            return
+        version, role = target
+        records = [m for m in self._messages if m.visit_version == version and m.recipient is role]
+        sent = [m for m in records if m.outcome is Outcome.SENT and m.channel is MessageChannel.SMS]
+        if not sent:
+            if not records and version == self._sending:
+                # The report overtook its send's result (a workflow task handles signals before
+                # activity results): keep it for `_record`.
+                earlier = self._early_reports.get(report.key)
+                if earlier is None or later_delivery(earlier.status, report.status) is not earlier.status:
+                    self._early_reports[report.key] = report
+                return
+            workflow.logger.warning("delivery report for no sent SMS: ignored", extra={"key": report.key})
+            return
+        if any([record_delivery(m, report) for m in sent]):
+            workflow.set_current_details(self._details())
+
     @workflow.query
     def status(self) -> ReminderStatus:
         return ReminderStatus(
@@ -239,6 +292,20 @@ class SmsReminderWorkflow:
 
     def _changed(self, version: int) -> bool:
         return self._version != version or self._cancelled
+
+    def _key(self, version: int, role: RecipientRole) -> str:
+        """The SMS's idempotency key (S15), also how a delivery report finds its message."""
+        return f"{workflow.info().workflow_id}/v{version}/{role.value}"
+
+    def _parse_key(self, key: str) -> tuple[int, RecipientRole] | None:
+        """(version, role) of one of this workflow's keys; None for any other string."""
+        parts = key.rsplit("/", 2)
+        if len(parts) != 3 or parts[0] != workflow.info().workflow_id:
+            return None
+        _, version, role = parts
+        if not (version.startswith("v") and version[1:].isdigit()) or role not in ROLES:
+            return None
+        return int(version[1:]), RecipientRole(role)
 
     def _add_booking(self, booking: VisitBooking) -> None:
         if booking.booking_id not in self._bookings:
@@ -282,6 +349,7 @@ class SmsReminderWorkflow:
         outcome: Outcome,
         to: str | None = None,
         reason: Reason | None = None,
+        delivery: Delivery | None = None,
     ) -> None:
         record = MessageRecord(
             kind=MessageKind.SMS_REMINDER,
@@ -292,17 +360,34 @@ class SmsReminderWorkflow:
             outcome=outcome,
             reason=reason,
             visit_version=version,
+            delivery=delivery,
         )
         record_message(self._messages, record)
+        early = self._early_reports.pop(self._key(version, role), None)
+        if early is not None and outcome is Outcome.SENT:
+            record_delivery(record, early)
 
     def _set_state(self, state: ReminderState, reason: Reason | None = None) -> None:
         self._state = state
         self._reason = reason
         next_at = self._next.at if self._next else None
-        when = f", next {self._next.kind} at {self._next.at.isoformat()}" if self._next else ""
         publish(
             search.progress(state.value, self._next and self._next.kind, next_at),
-            f"{state.value}{f' ({reason.value})' if reason else ''}: visit {self._start.isoformat()} "
-            f"at {self._visit.clinic_id}/{self._visit.reception_id}, version {self._version}{when}",
+            self._details(),
             only_changed=self._lean,
+        )
+
+    def _details(self) -> str:
+        """The Web UI's current details: state, visit, next action, and the SMS deliveries reported."""
+        state, reason = self._state, self._reason
+        when = f", next {self._next.kind} at {self._next.at.isoformat()}" if self._next else ""
+        deliveries = ", ".join(
+            f"{m.recipient.value} {m.delivery.value}"
+            for m in self._messages
+            if m.delivery is not None and m.visit_version == self._version
+        )
+        return (
+            f"{state.value}{f' ({reason.value})' if reason else ''}: visit {self._start.isoformat()} "
+            f"at {self._visit.clinic_id}/{self._visit.reception_id}, version {self._version}{when}"
+            f"{f'; SMS {deliveries}' if deliveries else ''}"
         )

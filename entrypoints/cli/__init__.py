@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 def refusal(err: Exception) -> str | None:
     """The one line that says what is wrong (and what to do), or None for an error that is a bug."""
     if isinstance(err, DirectoryLoadError):
-        count = len(err.problems)
-        return f"directory document refused ({count} problem{'s' * (count != 1)}): {'; '.join(err.problems)}"
+        return err.one_line()
     if isinstance(
         err, app.InputError | InvalidPatientId | UnknownPatientError | MissingKeyError | KeyringError
     ):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import application as app
+from adapters.audit import ApiClient
 from adapters.directory import load_directory_file
 from contracts.workflow_ids import group_booking_id, invitation_id
 from domain.booking import GroupBooking, VisitBooking
@@ -255,3 +256,27 @@ async def cmd_admin_migrate(args: argparse.Namespace, settings: Settings, stores
         raise app.InputError("set PM_DATABASE_URL to the service's PostgreSQL database to migrate it")
     applied = await asyncio.to_thread(stores.migrate)
     return {"migrations_applied": applied}
+
+
+async def cmd_api_key_create(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """A new API key for a system: printed once, stored only as its hash."""
+    client_id = app.check_system_id(args.client_id.strip(), "--client-id")
+    clinics = ["*"] if args.all_clinics else [app.check_system_id(c.strip(), "--clinic") for c in args.clinic]
+    if not clinics:
+        raise app.InputError(
+            "name the clinics the client may act for: --clinic ID (repeatable) or --all-clinics"
+        )
+    token = await asyncio.to_thread(stores.api_keys.create, ApiClient(client_id=client_id, clinics=clinics))
+    return {"client_id": client_id, "clinics": clinics, "api_key": token}
+
+
+async def cmd_api_key_revoke(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    client_id = app.check_system_id(args.client_id.strip(), "--client-id")
+    return {"client_id": client_id, "revoked": await asyncio.to_thread(stores.api_keys.revoke, client_id)}
+
+
+async def cmd_audit(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """The audit trail, newest last: who read or changed which workflow, when, with which outcome."""
+    workflow_id = app.check_system_id(args.workflow_id.strip(), "--workflow-id") if args.workflow_id else None
+    found = await asyncio.to_thread(stores.audit.records, workflow_id=workflow_id, limit=args.limit)
+    return [r.model_dump(mode="json") for r in found]

@@ -143,6 +143,23 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="apply the missing schema migrations to PM_DATABASE_URL (idempotent)"
     )
     migrate.set_defaults(func=c.cmd_admin_migrate)
+    keys = asub.add_parser("api-key", help="API keys of the systems calling the HTTP API")
+    ksub = keys.add_subparsers(dest="key_action", required=True)
+    create_key = ksub.add_parser("create", help="make a key (printed once, stored hashed)")
+    create_key.add_argument("--client-id", required=True, help="the calling system, e.g. vas-region")
+    create_key.add_argument("--clinic", action="append", default=[], help="a clinic it may act for (repeat)")
+    create_key.add_argument(
+        "--all-clinics", action="store_true", help="every clinic (e.g. the directory feed)"
+    )
+    create_key.set_defaults(func=c.cmd_api_key_create)
+    revoke_key = ksub.add_parser("revoke", help="revoke every key of a client")
+    revoke_key.add_argument("--client-id", required=True)
+    revoke_key.set_defaults(func=c.cmd_api_key_revoke)
+
+    audit = groups.add_parser("audit", help="the audit trail: who read or changed a patient's messages")
+    audit.add_argument("--workflow-id", help="only this workflow, e.g. sms-reminder-B1")
+    audit.add_argument("--limit", type=int, default=200, help="the newest N records (default 200)")
+    audit.set_defaults(func=c.cmd_audit)
 
     demo = groups.add_parser("demo", help="load the demo directory and book demo visits")
     demo.set_defaults(func=c.cmd_demo)

@@ -21,10 +21,18 @@ from adapters.sms import (
     PermanentSmsError,
     SmsGateway,
     SmsMessage,
+    SmsReceipt,
     SqlOutbox,
     TransientSmsError,
 )
-from adapters.sms_elks import ElksSmsGateway, SentLedger, SqliteSentLedger
+from adapters.sms_elks import (
+    DeliveryUpdate,
+    ElksSmsGateway,
+    SentLedger,
+    SqliteSentLedger,
+    delivery_callback_url,
+)
+from domain.status import Delivery
 from tests.adapters.conftest import Backend
 from tests.fake_elks import FakeElks
 
@@ -373,3 +381,129 @@ def test_S15_same_key_from_4_processes_is_sent_once_when_the_first_answer_is_los
     stored = ledger.get(message().key)
     assert stored is not None and stored.provider_id == "s-0"
     assert ledger.attempted_since(message().key) is None
+
+
+# --- delivery reports: `whendelivered` and the ledger's monotonic record ----------------------------
+
+SECRET = "dlr-secret-0123456789abcdef"
+CALLBACK = "https://pm.example/callbacks/sms/46elks"
+
+
+def test_elks_asks_for_delivery_reports_at_the_callback_url_with_its_credentials(
+    elks: FakeElks, sqlite_ledger: SentLedger
+) -> None:
+    elks.reports = ()  # nobody listens at pm.example
+    url = delivery_callback_url(CALLBACK, SECRET)
+    assert url == f"https://46elks:{SECRET}@pm.example/callbacks/sms/46elks"
+    sms = ElksSmsGateway(elks.url, "u", "p", sqlite_ledger, timeout=0.5, delivery_url=url)
+    with sms:
+        receipt = sms.send(message())
+        again = sms.send(message())
+    assert receipt.delivery_pending is True and again.delivery_pending is True
+    (request,) = elks.requests
+    assert request["form"] == {"from": "RegionDemo", "to": TO, "message": TEXT, "whendelivered": url}
+    assert "dontlog" not in request["form"] and "dryrun" not in request["form"]  # docs/delivery-reports.md
+
+
+def test_elks_without_a_callback_url_asks_for_no_delivery_reports(
+    elks: FakeElks, sqlite_ledger: SentLedger
+) -> None:
+    with gateway(elks, sqlite_ledger) as sms:
+        assert sms.send(message()).delivery_pending is False
+    assert "whendelivered" not in elks.requests[0]["form"]
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("https://user:pw@pm.example/cb", SECRET),
+        ("ftp://pm.example/cb", SECRET),
+        (CALLBACK, "short"),
+        (CALLBACK, "not/url@safe:0123456789"),
+    ],
+)
+def test_delivery_callback_url_refuses_bad_settings_without_echoing_the_secret(url: str, secret: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        delivery_callback_url(url, secret)
+    assert secret not in str(caught.value) and "pw" not in str(caught.value)
+
+
+def test_S15_S16_lost_answer_with_delivery_reports_is_still_found_by_its_text(
+    elks: FakeElks, sqlite_ledger: SentLedger
+) -> None:
+    """No `dontlog`: 46elks keeps the text, so the retry after a lost answer still finds the message
+    in the provider's history (to, from, text) instead of sending it twice."""
+    elks.reports, elks.delay = (), 1.0
+    url = delivery_callback_url(CALLBACK, SECRET)
+    with ElksSmsGateway(elks.url, "u", "p", sqlite_ledger, timeout=0.5, delivery_url=url) as sms:
+        with pytest.raises(TransientSmsError):
+            sms.send(message())
+        elks.delay = 0.0
+        receipt = sms.send(message())
+    assert len(elks.requests) == 1 and receipt.provider_id == "s0a1b2c3d4" and receipt.delivery_pending
+
+
+def sent(ledger: SentLedger, key: str = "sms-reminder-b1/v1/patient", provider_id: str = "s-1") -> str:
+    ledger.put(SmsReceipt(key=key, provider_id=provider_id, sent_at=datetime.now(UTC)))
+    return key
+
+
+def test_ledger_maps_a_delivery_report_to_its_key_and_moves_only_forward(ledger: SentLedger) -> None:
+    key = sent(ledger)
+    t0 = datetime(2027, 3, 28, 7, 0, 1, 250000, tzinfo=UTC)
+    first = ledger.record_delivery("s-1", "sent", None)
+    assert first == DeliveryUpdate(key=key, status=Delivery.PENDING, delivered_at=None)
+    delivered = ledger.record_delivery("s-1", "delivered", t0)
+    assert delivered == DeliveryUpdate(key=key, status=Delivery.DELIVERED, delivered_at=t0)
+    # Late, repeated and contradicting reports: delivered is final, its first time kept.
+    assert ledger.record_delivery("s-1", "sent", None) == delivered
+    assert ledger.record_delivery("s-1", "failed", None) == delivered
+    assert ledger.record_delivery("s-1", "delivered", t0 + timedelta(minutes=5)) == delivered
+    assert ledger.delivery("s-1") == "delivered"
+
+
+def test_ledger_failed_is_final_against_a_late_sent_but_not_against_delivered(ledger: SentLedger) -> None:
+    key = sent(ledger)
+    assert ledger.record_delivery("s-1", "failed", None) == DeliveryUpdate(key, Delivery.FAILED, None)
+    assert ledger.record_delivery("s-1", "sent", None) == DeliveryUpdate(key, Delivery.FAILED, None)
+    t0 = datetime(2027, 3, 28, 7, 5, tzinfo=UTC)
+    assert ledger.record_delivery("s-1", "delivered", t0) == DeliveryUpdate(key, Delivery.DELIVERED, t0)
+
+
+def test_ledger_report_for_an_unknown_provider_id_maps_to_nothing(ledger: SentLedger) -> None:
+    sent(ledger)
+    assert ledger.record_delivery("s-unknown", "delivered", datetime.now(UTC)) is None
+    assert ledger.delivery("s-unknown") == "delivered"  # kept, should its receipt come later
+    with pytest.raises(ValueError):
+        ledger.record_delivery("s-1", "queued", None)
+    assert ledger.delivery("s-1") is None
+
+
+REPORT_FROM_A_PROCESS = """
+    import os
+    from datetime import UTC, datetime
+    statuses = ["sent", "failed", "sent", "delivered", "sent", "failed"]
+    offset = os.getpid() % len(statuses)
+    ledger = stores.sms_ledger
+    ledger.get("warm-up")
+    ready()
+    seen = []
+    for i in range(30):
+        status = statuses[(i + offset) % len(statuses)]
+        update = ledger.record_delivery("s-1", status, datetime.now(UTC))
+        seen.append(update.status.value)
+    done(seen)
+"""
+
+
+def test_ledger_concurrent_reports_from_several_processes_never_regress(backend: Backend) -> None:
+    """API replicas answering callbacks of one message at once, in every order: what each sees only
+    moves forward (pending → failed → delivered), and `delivered` stays (the upsert decides on the
+    row it locked)."""
+    ledger = backend.stores().sms_ledger
+    sent(ledger)
+    rank = {"pending": 0, "failed": 1, "delivered": 2}
+    for seen in backend.run_together(REPORT_FROM_A_PROCESS, 4):
+        assert [rank[s] for s in seen] == sorted(rank[s] for s in seen)
+        assert seen[-1] == "delivered"
+    assert ledger.delivery("s-1") == "delivered"

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.sms import OutboxEntry, SqliteOutbox
@@ -93,13 +94,14 @@ def _pump(stream: Any, output: list[str], ready: threading.Event) -> None:
 def dev_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
     """`python dev.py run --demo` on free ports and a fresh data dir; SIGINT (Ctrl-C) stops it."""
     data_dir = tmp_path_factory.mktemp("dev-run")
-    port, ui_port, codec_port = free_ports(3)
+    port, ui_port, codec_port, api_port = free_ports(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PM_", "ELKS_"))}
     env |= {
         "PM_DATA_DIR": str(data_dir),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "PM_UI_PORT": str(ui_port),
         "PM_CODEC_PORT": str(codec_port),
+        "PM_API_PORT": str(api_port),
         "PM_LOG_FORMAT": "json",
         "PM_SMS_GATEWAY": "outbox",
         "PYTHONUNBUFFERED": "1",
@@ -329,3 +331,36 @@ def test_run_path_codec_server_decodes_for_the_local_web_ui(dev_run: DevRun) -> 
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(foreign, timeout=10)
     assert refused.value.code == 403
+
+
+def test_run_path_serves_the_http_api_and_its_docs_and_books_with_a_local_api_key(dev_run: DevRun) -> None:
+    """The README's curl booking, with a key made by `starter.py admin api-key create`."""
+    made = dev_run.starter("--json", "admin", "api-key", "create", "--client-id", "vas", "--clinic", "kir")
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)["api_key"]
+    api = f"http://127.0.0.1:{dev_run.env['PM_API_PORT']}"
+    assert httpx.get(f"{api}/docs", timeout=10).status_code == 200
+    assert "/v1/visits" in httpx.get(f"{api}/openapi.json", timeout=10).json()["paths"]
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0).isoformat()
+    body = {
+        "booking_id": "curl-1",
+        "patient_id": fx.PNR_ADULT_1177,
+        "clinic_id": fx.CLINIC_CONNECTED,
+        "reception_id": fx.RECEPTION_GENERAL,
+        "start": start,
+    }
+    booked = httpx.post(f"{api}/v1/visits", json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert booked.status_code == 201, booked.text
+    status = httpx.get(f"{api}/v1/visits/curl-1", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert status.status_code == 200 and status.json()["clinic_id"] == fx.CLINIC_CONNECTED
+    assert httpx.post(f"{api}/v1/visits", json=body, timeout=30).status_code == 401
+    lists = httpx.get(
+        f"{api}/v1/clinics/kir/work-lists", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    assert lists.status_code == 200 and "demo-plain" in {
+        i["request_id"] for i in lists.json()["bokningsbegaran"]
+    }
+    other = httpx.get(
+        f"{api}/v1/clinics/onh/work-lists", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    )
+    assert other.status_code == 403

@@ -1,0 +1,153 @@
+"""The audit trail (Patientdatalagen): who read or changed a patient's messages, what, when, with
+which outcome — append-only, never the patient data itself (system ids, action names, outcomes).
+
+And the API keys of the systems that call the HTTP API, stored hashed (SHA-256 of a 256-bit random
+token: a table leak gives no usable key), each with its client id and the clinics it may act for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from adapters.postgres import PostgresTable
+from adapters.sql import Connection, rows
+from adapters.sqlite import SqliteFile
+
+API_KEY_PREFIX = "pmk_"
+
+
+class AuditRecord(BaseModel):
+    at: datetime
+    actor: str  # a client id or a staff user id: never a patient's
+    action: str  # e.g. "visit.book", "request.status"
+    workflow_id: str | None = None
+    clinic_id: str | None = None
+    outcome: str  # "ok", or the refusal: "refused:403", "refused:422", …
+
+
+class AuditTrail:
+    """Append-only: `record` adds, `records` reads; nothing updates or deletes."""
+
+    _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)
+    _write: Callable[[], AbstractContextManager[Connection]]
+
+    def record(self, record: AuditRecord) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO audit (at, actor, action, workflow_id, clinic_id, outcome)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    record.at.astimezone(UTC).isoformat(),
+                    record.actor,
+                    record.action,
+                    record.workflow_id,
+                    record.clinic_id,
+                    record.outcome,
+                ),
+            )
+
+    def records(self, *, workflow_id: str | None = None, limit: int = 1000) -> list[AuditRecord]:
+        """The newest `limit` records (of one workflow when given), oldest first."""
+        where, params = ("WHERE workflow_id = ?", [workflow_id]) if workflow_id else ("", [])
+        with self._read() as conn:
+            found = rows(
+                conn.execute(
+                    f"SELECT at, actor, action, workflow_id, clinic_id, outcome FROM audit {where}"
+                    " ORDER BY seq DESC LIMIT ?",
+                    (*params, limit),
+                )
+            )
+        return [AuditRecord(**r) for r in reversed(list(found))]
+
+
+class ApiClient(BaseModel):
+    client_id: str
+    clinics: list[str]  # the clinics the client may act for; ["*"]: every clinic
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class ApiKeys:
+    """API keys by their SHA-256; the token itself is shown once, when it is made."""
+
+    _read: Callable[[], AbstractContextManager[Connection]]
+    _write: Callable[[], AbstractContextManager[Connection]]
+
+    def create(self, client: ApiClient) -> str:
+        """A new key for `client`: returns the token (stored only as its hash)."""
+        token = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO api_keys (digest, client_id, clinics, created_at) VALUES (?, ?, ?, ?)",
+                (_digest(token), client.client_id, json.dumps(client.clinics), datetime.now(UTC).isoformat()),
+            )
+        return token
+
+    def client(self, token: str) -> ApiClient | None:
+        """The client a token belongs to, or None (unknown or revoked)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT client_id, clinics FROM api_keys WHERE digest = ? AND revoked_at IS NULL",
+                (_digest(token),),
+            ).fetchone()
+        return ApiClient(client_id=row["client_id"], clinics=json.loads(row["clinics"])) if row else None
+
+    def revoke(self, client_id: str) -> int:
+        """Revoke every key of `client_id`; returns how many."""
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL",
+                (datetime.now(UTC).isoformat(), client_id),
+            ).rowcount
+
+
+class SqliteAuditTrail(AuditTrail, SqliteFile):
+    """The audit trail in an SQLite file of one host (`audit.sqlite3`)."""
+
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            workflow_id TEXT,
+            clinic_id TEXT,
+            outcome TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS audit_workflow ON audit (workflow_id);
+        CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+        CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END
+    """
+
+
+class PostgresAuditTrail(AuditTrail, PostgresTable):
+    """The audit trail in the service's PostgreSQL database (append-only by trigger, migration 0002)."""
+
+
+class SqliteApiKeys(ApiKeys, SqliteFile):
+    """The API keys in an SQLite file of one host (`api-keys.sqlite3`)."""
+
+    SCHEMA = """
+        CREATE TABLE IF NOT EXISTS api_keys (
+            digest TEXT PRIMARY KEY,
+            client_id TEXT NOT NULL,
+            clinics TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        )
+    """
+
+
+class PostgresApiKeys(ApiKeys, PostgresTable):
+    """The API keys in the service's PostgreSQL database (migration 0002)."""

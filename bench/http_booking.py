@@ -1,0 +1,169 @@
+"""Booking over HTTP against booking directly through the Python client, in one run.
+
+    python -m bench.http_booking [--n 1000] [--clients 32] [--json out.json]
+
+A fresh dev server, the real worker and the HTTP API as separate processes (`python worker.py`,
+`python -m entrypoints.http`), a directory of N fake patients. Phase "direct": N bookings through
+`application.book_visit` with `--clients` at a time, as a Python booking system would. Phase "http":
+N other bookings as `POST /v1/visits` with an API key, `--clients` concurrent connections (auth,
+the clinic check, the edge checks, the start and the audit record, each call). Prints bookings per
+second, the ratio (target ≥ 0.8×) and the p50/p99 latency of one booking call in each phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+import application as app
+from adapters.audit import ApiClient
+from bench.figures import percentile, table, write_json
+from bench.machine import load, machine
+from domain.booking import VisitBooking
+from infrastructure.config import Settings
+from infrastructure.stores import Stores
+from testkit.population import MAX_PATIENTS, RECEPTION, clinic_due_at, fake_patient, fake_pnr
+from testkit.processes import PYTHON, Child, DevServer, free_port
+from testkit.real_worker import connect_client, prepare_keys, real_worker, worker_env
+from testkit.waiting import due_moment, log
+
+TARGET = 0.8
+CLINIC = "http-bench"
+
+
+async def timed(calls: list[Any], clients: int) -> tuple[float, list[float]]:
+    """Run the coroutine factories `calls`, `clients` at a time; (wall seconds, latency of each)."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for call in calls:
+        queue.put_nowait(call)
+    latencies: list[float] = []
+
+    async def runner() -> None:
+        while not queue.empty():
+            call = queue.get_nowait()
+            began = time.perf_counter()
+            await call()
+            latencies.append(time.perf_counter() - began)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(runner() for _ in range(clients)))
+    return time.perf_counter() - started, latencies
+
+
+def figures(name: str, n: int, wall: float, latencies: list[float]) -> dict[str, Any]:
+    return {
+        "phase": name,
+        "n": n,
+        "per_s": round(n / wall, 1),
+        "p50_ms": round(1000 * (percentile(latencies, 50) or 0), 1),
+        "p99_ms": round(1000 * (percentile(latencies, 99) or 0), 1),
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.n > MAX_PATIENTS:
+        raise SystemExit(f"--n at most {MAX_PATIENTS} (one fake patient per booking)")
+    data_dir = Path(tempfile.mkdtemp(prefix="pm-http-bench-"))
+    server = DevServer(data_dir)
+    api_port = free_port()
+    results: dict[str, Any] = {"machine": machine(), "settings": {"n": args.n, "clients": args.clients}}
+    worker: Child | None = None
+    api: Child | None = None
+    try:
+        prepare_keys(data_dir)
+        server.start()
+        client = await connect_client(server.address, data_dir)
+        stores = Stores(Settings(data_dir=data_dir))
+        visit = due_moment(3600) + timedelta(days=2)
+        patients = [fake_patient(i) for i in range(2 * args.n)]
+        stores.directory.load_document(
+            {"clinics": [clinic_due_at(CLINIC, visit - timedelta(days=1), visit)], "patients": patients}
+        )
+        key = stores.api_keys.create(ApiClient(client_id="bench", clinics=[CLINIC]))
+        worker = real_worker(server.address, data_dir)
+        worker.start()
+        worker.wait_for_log("worker_started", timeout=60)
+        env = worker_env(server.address, data_dir, PM_API_PORT=str(api_port))
+        api = Child("api", [PYTHON, "-m", "entrypoints.http"], data_dir / "api.log", env)
+        api.start()
+        api.wait_for_log("api_started", timeout=60)
+
+        def booking(i: int) -> VisitBooking:
+            return VisitBooking(
+                booking_id=f"hb{i}",
+                patient_id=fake_pnr(i),
+                clinic_id=CLINIC,
+                reception_id=RECEPTION,
+                start=visit,
+            )
+
+        def direct(i: int) -> Any:
+            return lambda: app.book_visit(client, "patient-messaging", stores.directory, booking(i))
+
+        log(f"direct: {args.n} bookings through the Python client, {args.clients} at a time")
+        wall, latencies = await timed([direct(i) for i in range(args.n)], args.clients)
+        results["direct"] = figures("direct", args.n, wall, latencies)
+
+        limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{api_port}", headers=headers, limits=limits, timeout=60
+        ) as http:
+            failures: list[int] = []
+
+            def over_http(i: int) -> Any:
+                async def call() -> None:
+                    answer = await http.post(
+                        "/v1/visits",
+                        content=booking(i).model_dump_json(),
+                        headers={"Content-Type": "application/json"},
+                    )
+                    if answer.status_code != 201:
+                        failures.append(answer.status_code)
+
+                return call
+
+            log(f"http: {args.n} bookings as POST /v1/visits, {args.clients} connections")
+            wall, latencies = await timed([over_http(args.n + i) for i in range(args.n)], args.clients)
+        results["http"] = figures("http", args.n, wall, latencies) | {"failed": len(failures)}
+        results["ratio"] = round(results["http"]["per_s"] / results["direct"]["per_s"], 2)
+        results["loadavg_at_end"] = load()
+        stores.close()
+        return results
+    finally:
+        for child in (api, worker):
+            if child is not None:
+                child.stop()
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    r = asyncio.run(run(args))
+    rows = [[p["phase"], p["n"], p["per_s"], p["p50_ms"], p["p99_ms"]] for p in (r["direct"], r["http"])]
+    print()
+    print(table(["phase", "n", "bookings/s", "p50 ms", "p99 ms"], rows))
+    verdict = "PASS" if r["ratio"] >= TARGET else "FAIL"
+    failed = r["http"]["failed"]
+    print(f"{verdict}  HTTP bookings >= {TARGET}x direct starts: {r['ratio']} ({failed} failed calls)")
+    print(f"load at start {r['machine']['loadavg_at_start']}, at end {r['loadavg_at_end']}")
+    write_json(args.json, r | {"command": "python -m bench.http_booking " + " ".join(sys.argv[1:])})
+    sys.exit(0 if verdict == "PASS" and not r["http"]["failed"] else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The HTTP API: one ASGI app (FastAPI) for booking systems, with its OpenAPI description at
+`/openapi.json` and interactive docs at `/docs`.
+
+    python -m entrypoints.http        (PM_API_HOST, PM_API_PORT; TLS is the proxy's in front of it)
+
+Every `/v1` route needs a bearer token (`entrypoints/http/auth.py`); refusals are problem+json
+(`entrypoints/http/problems.py`); bodies are limited to `MAX_BODY_BYTES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+import application as app
+from adapters.directory import DirectoryLoadError
+from domain.identity import InvalidPatientId
+from entrypoints.http import delivery_reports, directory, fhir, invitations, visits
+from entrypoints.http.auth import Authenticator, Forbidden, Unauthenticated
+from entrypoints.http.problems import handle, handle_http, refuse
+from entrypoints.http.service import Service
+from infrastructure.config import Settings
+from infrastructure.stores import Stores
+from infrastructure.temporal_client import connect
+
+log = structlog.get_logger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024
+"""A directory document of a few thousand patients fits; anything larger is refused with 413."""
+REFUSALS: tuple[type[Exception], ...] = (
+    Unauthenticated,
+    Forbidden,
+    app.InputError,
+    InvalidPatientId,
+    DirectoryLoadError,
+    RequestValidationError,
+    ValidationError,
+)
+
+
+def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
+    """The app; it connects to Temporal when it starts (the same client as the worker's)."""
+    stores = stores or Stores(settings)
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        api.state.service = Service(settings=settings, stores=stores, client=await connect(settings))
+        api.state.authenticator = Authenticator(settings, stores.api_keys)
+        log.info(
+            "api_started",
+            namespace=settings.namespace,
+            stores="postgresql" if settings.database_url else "sqlite",
+            jwt=bool(settings.jwt_jwks_url),
+        )
+        yield
+        stores.close()
+
+    api = FastAPI(
+        title="Patient messaging",
+        version="1",
+        summary="SMS visit reminders and care invitations (vårdinbjudan) for Swedish healthcare",
+        lifespan=lifespan,
+    )
+    for refusal in REFUSALS:
+        api.add_exception_handler(refusal, handle)
+    api.add_exception_handler(HTTPException, handle_http)  # type: ignore[arg-type]
+    api.middleware("http")(limit_body)
+    api.include_router(visits.router)
+    api.include_router(invitations.router)
+    api.include_router(directory.router)
+    api.include_router(fhir.router)
+    api.include_router(delivery_reports.router)
+    return api
+
+
+async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Refuse a body over `MAX_BODY_BYTES` before reading it (by its length) or while reading it."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        return refuse(request, 413, f"the body is limited to {MAX_BODY_BYTES} bytes")
+    if length is None and request.method in ("POST", "PUT", "PATCH"):
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                return refuse(request, 413, f"the body is limited to {MAX_BODY_BYTES} bytes")
+        request._body = body  # the handler reads the buffered body
+    return await call_next(request)

@@ -1,0 +1,118 @@
+"""REST v1: care invitations and plain booking requests (V1–V14), and a clinic's work lists (V12)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+
+import application as app
+from contracts.workflow_ids import invitation_id
+from domain.invitation import (
+    CareInvitation,
+    Contact,
+    Conversion,
+    InvitationBooking,
+    InvitationStatus,
+    RequestChange,
+)
+from domain.types import SystemId
+from entrypoints.http.auth import Caller, caller
+from entrypoints.http.service import Service, service
+from entrypoints.http.visits import CancelRequest, Started
+
+router = APIRouter(prefix="/v1", tags=["care invitations"])
+Who = Annotated[Caller, Depends(caller)]
+With = Annotated[Service, Depends(service)]
+
+
+async def _status_for(svc: Service, who: Caller, request_id: str) -> InvitationStatus:
+    """The request's status, once the caller is known to act for its clinic (else 403)."""
+    found = await app.status(svc.client, invitation_id(request_id))
+    assert isinstance(found, InvitationStatus)
+    who.require_clinic(found.clinic_id)
+    return found
+
+
+@router.post("/requests", response_model=Started, status_code=status.HTTP_201_CREATED)
+async def create_request(request: CareInvitation, who: Who, svc: With, response: Response) -> Started:
+    """A care invitation, or a plain booking request with `"invitation": false` (V11). The same
+    request again answers 200 with the existing workflow."""
+    workflow_id = invitation_id(request.request_id)
+    async with svc.audited(who, "request.create", workflow_id, request.clinic_id):
+        who.require_clinic(request.clinic_id)
+        app.check_request(svc.stores.directory, request)
+        if await app.exists(svc.client, workflow_id):
+            response.status_code = status.HTTP_200_OK
+        await app.create_request(svc.client, svc.settings.task_queue, svc.stores.directory, request)
+    return Started(workflow_id=workflow_id)
+
+
+@router.get("/requests/{request_id}", response_model=InvitationStatus)
+async def request_status(request_id: SystemId, who: Who, svc: With) -> InvitationStatus:
+    async with svc.audited(who, "request.status", invitation_id(request_id)):
+        return await _status_for(svc, who, request_id)
+
+
+@router.post("/requests/{request_id}/convert", response_model=InvitationStatus)
+async def convert_request(
+    request_id: SystemId, conversion: Conversion, who: Who, svc: With
+) -> InvitationStatus:
+    """V11: "Ändra begäran – vårdinbjudan"."""
+    async with svc.audited(who, "request.convert", invitation_id(request_id)):
+        await _status_for(svc, who, request_id)
+        if conversion.window is not None:
+            app.check_window(conversion.window)
+        return await app.convert_request(svc.client, request_id, conversion)
+
+
+@router.post("/requests/{request_id}/change", response_model=InvitationStatus)
+async def change_request(
+    request_id: SystemId, change: RequestChange, who: Who, svc: With
+) -> InvitationStatus:
+    """V10: a new window or new limits; a message already sent is not sent again."""
+    async with svc.audited(who, "request.change", invitation_id(request_id)):
+        await _status_for(svc, who, request_id)
+        if change.window is not None:
+            app.check_window(change.window)
+        return await app.change_request(svc.client, request_id, change)
+
+
+@router.post("/requests/{request_id}/booking", response_model=InvitationStatus)
+async def book_request(
+    request_id: SystemId, booking: InvitationBooking, who: Who, svc: With
+) -> InvitationStatus:
+    """V7–V9: booked by the patient (checked against the request, V8) or by staff; starts the visit's
+    SMS reminder."""
+    async with svc.audited(who, "request.book", invitation_id(request_id)):
+        await _status_for(svc, who, request_id)
+        return await app.book_invitation(svc.client, request_id, booking)
+
+
+@router.post("/requests/{request_id}/contact", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
+async def record_contact(request_id: SystemId, contact: Contact, who: Who, svc: With) -> Started:
+    """V7: the patient contacted the clinic; no more reminders."""
+    workflow_id = invitation_id(request_id)
+    async with svc.audited(who, "request.contact", workflow_id):
+        await _status_for(svc, who, request_id)
+        await app.record_contact(svc.client, request_id, contact)
+    return Started(workflow_id=workflow_id)
+
+
+@router.post("/requests/{request_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
+async def cancel_request(request_id: SystemId, cancel: CancelRequest, who: Who, svc: With) -> Started:
+    """V14: staff cancel the invitation or request."""
+    workflow_id = invitation_id(request_id)
+    async with svc.audited(who, "request.cancel", workflow_id):
+        await _status_for(svc, who, request_id)
+        await app.cancel(svc.client, workflow_id, reason=cancel.reason)
+    return Started(workflow_id=workflow_id)
+
+
+@router.get("/clinics/{clinic_id}/work-lists", response_model=app.WorkLists, tags=["work lists"])
+async def work_lists(clinic_id: SystemId, who: Who, svc: With) -> app.WorkLists:
+    """V12, V13: Vårdinbjudan, Bokningsbegäran, Uppföljning of one clinic."""
+    async with svc.audited(who, "clinic.work_lists", clinic_id=clinic_id):
+        who.require_clinic(clinic_id)
+        app.check_clinic(svc.stores.directory, clinic_id)
+        return await app.work_lists(svc.client, clinic_id)

@@ -1,0 +1,54 @@
+"""What every route of the HTTP API shares: the Temporal client, the stores, the settings, and the
+audit trail of each call that reads or changes a patient's messages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import Request
+from temporalio.client import Client
+
+from adapters.audit import AuditRecord
+from entrypoints.http.auth import Caller
+from entrypoints.http.problems import status_and_detail
+from infrastructure.config import Settings
+from infrastructure.stores import Stores
+
+
+@dataclass
+class Service:
+    settings: Settings
+    stores: Stores
+    client: Client
+
+    @asynccontextmanager
+    async def audited(
+        self, caller: Caller, action: str, workflow_id: str | None = None, clinic_id: str | None = None
+    ) -> AsyncIterator[None]:
+        """Record the call (who, what, when, outcome; never patient data), refused or not."""
+        outcome = "ok"
+        try:
+            yield
+        except Exception as err:
+            found = status_and_detail(err)
+            outcome = f"refused:{found[0]}" if found else "error"
+            raise
+        finally:
+            record = AuditRecord(
+                at=datetime.now(UTC),
+                actor=caller.client_id,
+                action=action,
+                workflow_id=workflow_id,
+                clinic_id=clinic_id,
+                outcome=outcome,
+            )
+            await asyncio.to_thread(self.stores.audit.record, record)
+
+
+def service(request: Request) -> Service:
+    """FastAPI dependency: the service of this app."""
+    return request.app.state.service

@@ -1,0 +1,208 @@
+"""REST v1: the SMS reminders of booked visits, team visits and group bookings (S1–S16).
+
+The clinic of a booking is checked against the caller's before anything starts or changes: from the
+body when booking, from the workflow's status afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response, status
+from pydantic import AwareDatetime
+
+import application as app
+from contracts.workflow_ids import booking_reminder_id, reminder_id, team_reminder_id
+from contracts.workflow_ids import group_booking_id as group_workflow_id
+from domain.booking import GroupBooking, VisitBooking
+from domain.status import GroupStatus, ReminderStatus
+from domain.types import ContractModel, SystemId
+from entrypoints.http.auth import Caller, caller
+from entrypoints.http.service import Service, service
+
+router = APIRouter(prefix="/v1", tags=["visits"])
+Who = Annotated[Caller, Depends(caller)]
+With = Annotated[Service, Depends(service)]
+
+
+class Started(ContractModel):
+    workflow_id: str
+
+
+class StartChange(ContractModel):
+    start: AwareDatetime
+
+
+class FlagChange(ContractModel):
+    sms_flag: bool
+
+
+class CancelRequest(ContractModel):
+    reason: str | None = None
+
+
+async def _status_for(svc: Service, who: Caller, workflow_id: str) -> ReminderStatus | GroupStatus:
+    """The workflow's status, once the caller is known to act for its clinic (else 403)."""
+    found = await app.status(svc.client, workflow_id)
+    assert isinstance(found, ReminderStatus | GroupStatus)
+    who.require_clinic(found.clinic_id or "")
+    return found
+
+
+# --- single and team visits ---
+
+
+@router.post("/visits", response_model=Started, status_code=status.HTTP_201_CREATED)
+async def book_visit(booking: VisitBooking, who: Who, svc: With, response: Response) -> Started:
+    """Book a visit: starts its SMS reminder; a team visit's HOSP booking joins the team's (S11).
+    The same booking again answers 200 with the existing workflow."""
+    workflow_id = reminder_id(booking)
+    async with svc.audited(who, "visit.book", workflow_id, booking.clinic_id):
+        who.require_clinic(booking.clinic_id)
+        app.check_visit_booking(svc.stores.directory, booking)
+        if await app.exists(svc.client, workflow_id):
+            response.status_code = status.HTTP_200_OK
+        await app.book_visit(svc.client, svc.settings.task_queue, svc.stores.directory, booking)
+    return Started(workflow_id=workflow_id)
+
+
+@router.get("/visits/{booking_id}", response_model=ReminderStatus)
+async def visit_status(booking_id: SystemId, who: Who, svc: With) -> ReminderStatus | GroupStatus:
+    workflow_id = booking_reminder_id(booking_id)
+    async with svc.audited(who, "visit.status", workflow_id):
+        return await _status_for(svc, who, workflow_id)
+
+
+@router.post("/visits/{booking_id}/reschedule", response_model=ReminderStatus)
+async def reschedule_visit(
+    booking_id: SystemId, change: StartChange, who: Who, svc: With
+) -> ReminderStatus | GroupStatus:
+    """S15: the reminder moves with the visit."""
+    workflow_id = booking_reminder_id(booking_id)
+    async with svc.audited(who, "visit.reschedule", workflow_id):
+        await _status_for(svc, who, workflow_id)
+        return await app.reschedule(svc.client, workflow_id, change.start)
+
+
+@router.put("/visits/{booking_id}/sms-flag", response_model=ReminderStatus)
+async def visit_sms_flag(
+    booking_id: SystemId, change: FlagChange, who: Who, svc: With
+) -> ReminderStatus | GroupStatus:
+    """S10: staff turn the SMS off or on again; S8: not off for a booking made in 1177 (409)."""
+    workflow_id = booking_reminder_id(booking_id)
+    async with svc.audited(who, "visit.sms_flag", workflow_id):
+        await _status_for(svc, who, workflow_id)
+        return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag)
+
+
+@router.post("/visits/{booking_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
+async def cancel_visit(booking_id: SystemId, cancel: CancelRequest, who: Who, svc: With) -> Started:
+    """S15: a cancelled visit gets no reminder."""
+    workflow_id = booking_reminder_id(booking_id)
+    async with svc.audited(who, "visit.cancel", workflow_id):
+        await _status_for(svc, who, workflow_id)
+        await app.cancel(svc.client, workflow_id, reason=cancel.reason)
+    return Started(workflow_id=workflow_id)
+
+
+@router.get("/team-visits/{team_visit_id}", response_model=ReminderStatus)
+async def team_visit_status(team_visit_id: SystemId, who: Who, svc: With) -> ReminderStatus | GroupStatus:
+    workflow_id = team_reminder_id(team_visit_id)
+    async with svc.audited(who, "team_visit.status", workflow_id):
+        return await _status_for(svc, who, workflow_id)
+
+
+@router.post("/team-visits/{team_visit_id}/reschedule", response_model=ReminderStatus)
+async def reschedule_team_visit(
+    team_visit_id: SystemId, change: StartChange, who: Who, svc: With
+) -> ReminderStatus | GroupStatus:
+    """S11, S15: a reschedule moves the whole team visit."""
+    workflow_id = team_reminder_id(team_visit_id)
+    async with svc.audited(who, "team_visit.reschedule", workflow_id):
+        await _status_for(svc, who, workflow_id)
+        return await app.reschedule(svc.client, workflow_id, change.start)
+
+
+@router.put("/team-visits/{team_visit_id}/bookings/{booking_id}/sms-flag", response_model=ReminderStatus)
+async def team_booking_sms_flag(
+    team_visit_id: SystemId, booking_id: SystemId, change: FlagChange, who: Who, svc: With
+) -> ReminderStatus | GroupStatus:
+    """S11: the flag of one HOSP booking of the team visit."""
+    workflow_id = team_reminder_id(team_visit_id)
+    async with svc.audited(who, "team_visit.sms_flag", workflow_id):
+        await _status_for(svc, who, workflow_id)
+        return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag, booking_id)
+
+
+@router.post(
+    "/team-visits/{team_visit_id}/bookings/{booking_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Started,
+)
+async def cancel_team_booking(
+    team_visit_id: SystemId, booking_id: SystemId, cancel: CancelRequest, who: Who, svc: With
+) -> Started:
+    """S11, S15: one HOSP booking cancelled; the reminder is cancelled when all are."""
+    workflow_id = team_reminder_id(team_visit_id)
+    async with svc.audited(who, "team_visit.cancel", workflow_id):
+        await _status_for(svc, who, workflow_id)
+        await app.cancel(svc.client, workflow_id, booking_id, cancel.reason)
+    return Started(workflow_id=workflow_id)
+
+
+# --- group bookings (S13) ---
+
+
+@router.post("/groups", response_model=Started, status_code=status.HTTP_201_CREATED)
+async def book_group(group: GroupBooking, who: Who, svc: With, response: Response) -> Started:
+    """Book a group (form OW11): one child reminder per participant, one SMS flag for the group."""
+    workflow_id = group_workflow_id(group.group_booking_id)
+    async with svc.audited(who, "group.book", workflow_id, group.clinic_id):
+        who.require_clinic(group.clinic_id)
+        app.check_group(svc.stores.directory, group)
+        if await app.exists(svc.client, workflow_id):
+            response.status_code = status.HTTP_200_OK
+        await app.book_group(svc.client, svc.settings.task_queue, svc.stores.directory, group)
+    return Started(workflow_id=workflow_id)
+
+
+@router.get("/groups/{group_booking_id}", response_model=GroupStatus)
+async def group_status(group_booking_id: SystemId, who: Who, svc: With) -> ReminderStatus | GroupStatus:
+    workflow_id = group_workflow_id(group_booking_id)
+    async with svc.audited(who, "group.status", workflow_id):
+        return await _status_for(svc, who, workflow_id)
+
+
+@router.post("/groups/{group_booking_id}/reschedule", response_model=GroupStatus)
+async def reschedule_group(
+    group_booking_id: SystemId, change: StartChange, who: Who, svc: With
+) -> ReminderStatus | GroupStatus:
+    workflow_id = group_workflow_id(group_booking_id)
+    async with svc.audited(who, "group.reschedule", workflow_id):
+        await _status_for(svc, who, workflow_id)
+        return await app.reschedule(svc.client, workflow_id, change.start)
+
+
+@router.put("/groups/{group_booking_id}/sms-flag", response_model=GroupStatus)
+async def group_sms_flag(
+    group_booking_id: SystemId, change: FlagChange, who: Who, svc: With
+) -> ReminderStatus | GroupStatus:
+    workflow_id = group_workflow_id(group_booking_id)
+    async with svc.audited(who, "group.sms_flag", workflow_id):
+        await _status_for(svc, who, workflow_id)
+        return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag)
+
+
+class GroupCancel(CancelRequest):
+    booking_id: SystemId | None = None  # one participant only
+
+
+@router.post(
+    "/groups/{group_booking_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started
+)
+async def cancel_group(group_booking_id: SystemId, cancel: GroupCancel, who: Who, svc: With) -> Started:
+    workflow_id = group_workflow_id(group_booking_id)
+    async with svc.audited(who, "group.cancel", workflow_id):
+        await _status_for(svc, who, workflow_id)
+        await app.cancel(svc.client, workflow_id, cancel.booking_id, cancel.reason)
+    return Started(workflow_id=workflow_id)

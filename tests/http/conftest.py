@@ -1,0 +1,143 @@
+"""The HTTP API on a real uvicorn server on 127.0.0.1, a worker and the time-skipping Temporal server;
+API keys for a client of the demo clinic (`api.token`), of another clinic (`api.other_token`) and for
+every clinic (`api.all_token`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+
+from adapters.audit import ApiClient
+from demo import data as fx
+from entrypoints.http.app import create_app
+from infrastructure.config import Settings
+from infrastructure.namespace_setup import register_search_attributes
+from infrastructure.stores import Stores
+from security.codec import data_converter
+from security.keyring import ENV_VAR, Keyring
+from testkit.http_server import UvicornThread
+from testkit.processes import venv_binary
+from tests.harness import Harness
+
+
+@dataclass
+class Api:
+    url: str
+    http: httpx.AsyncClient
+    harness: Harness
+    stores: Stores
+    token: str
+    other_token: str
+    all_token: str
+
+    def auth(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}"}
+
+    async def get(self, path: str, token: str | None = None) -> httpx.Response:
+        return await self.http.get(path, headers=self.auth(token))
+
+    async def post(self, path: str, body: Any, token: str | None = None) -> httpx.Response:
+        return await self.http.post(path, json=body, headers=self.auth(token))
+
+    async def put(self, path: str, body: Any, token: str | None = None) -> httpx.Response:
+        return await self.http.put(path, json=body, headers=self.auth(token))
+
+
+@asynccontextmanager
+async def running_api(tmp_path: Path, **settings: Any) -> AsyncIterator[Api]:
+    """The API with `settings` (e.g. the JWT ones) over a fresh time-skipping server and a worker."""
+    keyring = Keyring.generate()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv(ENV_VAR, keyring.to_text())  # the app's client encrypts with the same keys
+        async with await WorkflowEnvironment.start_time_skipping(
+            data_converter=data_converter(keyring),
+            test_server_existing_path=venv_binary("temporal-test-server"),
+        ) as env:
+            await register_search_attributes(env.client, "default")
+            harness = Harness(env, tmp_path, fx.demo_document())
+            config = Settings(
+                temporal_address=env.client.service_client.config.target_host,
+                data_dir=tmp_path,
+                task_queue=harness.task_queue,
+                local=True,
+                **settings,
+            )
+            stores = Stores(config)
+            keys = stores.api_keys
+            token = keys.create(ApiClient(client_id="vas-kir", clinics=[fx.CLINIC_CONNECTED]))
+            other = keys.create(ApiClient(client_id="vas-onh", clinics=[fx.CLINIC_NOT_CONNECTED]))
+            every = keys.create(ApiClient(client_id="directory-feed", clinics=["*"]))
+            async with harness.worker():
+                with UvicornThread(create_app(config, stores)) as server:
+                    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                        yield Api(server.url, http, harness, stores, token, other, every)
+
+
+@pytest_asyncio.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    async with running_api(tmp_path) as running:
+        yield running
+
+
+@dataclass
+class ElksApi(Api):
+    """The API with delivery reports on: the worker sends through the 46elks adapter to the fake
+    46elks (`elks`, a `tests.fake_elks.FakeElks`), which calls back `callback` with the Basic
+    credentials of `secret`."""
+
+    elks: Any = None
+    secret: str = ""
+    callback: str = ""
+
+
+@pytest_asyncio.fixture
+async def api_with_elks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, elks: Any) -> AsyncIterator[ElksApi]:
+    """As `api`, with `PM_SMS_GATEWAY=46elks` against the fake 46elks and delivery reports to the
+    API's own `POST /callbacks/sms/46elks` (PM_DELIVERY_URL, PM_DELIVERY_SECRET)."""
+    import uuid
+
+    from infrastructure.stores import sms_gateway
+    from testkit.processes import HOST, free_port
+
+    keyring = Keyring.generate()
+    monkeypatch.setenv(ENV_VAR, keyring.to_text())
+    secret = "dlr-" + uuid.uuid4().hex
+    port = free_port()
+    callback = f"http://{HOST}:{port}/callbacks/sms/46elks"
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(keyring), test_server_existing_path=venv_binary("temporal-test-server")
+    ) as env:
+        await register_search_attributes(env.client, "default")
+        harness = Harness(env, tmp_path, fx.demo_document())
+        settings = Settings(
+            temporal_address=env.client.service_client.config.target_host,
+            data_dir=tmp_path,
+            task_queue=harness.task_queue,
+            local=True,
+            sms_gateway="46elks",
+            elks_url=elks.url,
+            elks_username="u-test",
+            elks_password="p-test",
+            delivery_secret=secret,
+            delivery_url=callback,
+        )
+        stores = Stores(settings)
+        keys = stores.api_keys
+        token = keys.create(ApiClient(client_id="vas-kir", clinics=[fx.CLINIC_CONNECTED]))
+        other = keys.create(ApiClient(client_id="vas-onh", clinics=[fx.CLINIC_NOT_CONNECTED]))
+        every = keys.create(ApiClient(client_id="directory-feed", clinics=["*"]))
+        gateway = sms_gateway(settings, stores)
+        async with harness.worker(sms=gateway):
+            with UvicornThread(create_app(settings, stores), port=port) as server:
+                async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                    yield ElksApi(
+                        server.url, http, harness, stores, token, other, every, elks, secret, callback
+                    )
