@@ -177,8 +177,6 @@ class SqliteInbox(SqlInbox, SqliteFile):
     """The embedded inbox in an SQLite file of one host (`inbox-1177.sqlite3`)."""
 
 
-
-
 class PostgresInbox(SqlInbox, PostgresTable):
     """The embedded inbox in the service's PostgreSQL database (tables from the migrations)."""
 
@@ -189,7 +187,7 @@ class PostgresInbox(SqlInbox, PostgresTable):
 class InboxLedger:
     """Key → receipt of messages the inbox endpoint accepted; the first receipt for a key is kept.
 
-    The same shape as `adapters.sms_elks.SentLedger`, with the inbox's receipt fields.
+    The same shape as `adapters.sms_ledger.SentLedger`, with the inbox's receipt fields.
     """
 
     _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)

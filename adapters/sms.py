@@ -1,10 +1,10 @@
 """Sending SMS behind a small interface, idempotent per key (S15: never twice for the same visit version).
 
 `SmsGateway` is the port; the outbox (`SqliteOutbox`, `PostgresOutbox`) is the embedded gateway for
-local use and tests, and `ElksSmsGateway` (in `adapters.sms_elks`, with its ledger) talks to an HTTP
-API shaped like 46elks'; `infrastructure/stores.py` picks one from the settings. Errors are split
-into permanent (do not retry) and transient (retry); no exception message or log line here contains
-a phone number or a message text.
+local use and tests, and `ElksSmsGateway` (in `adapters.sms_elks`, its ledger in `adapters.sms_ledger`)
+talks to an HTTP API shaped like 46elks'; `infrastructure/stores.py` picks one from the settings.
+Errors are split into permanent (do not retry) and transient (retry); no exception message or log
+line here contains a phone number or a message text.
 """
 
 from __future__ import annotations

@@ -1,70 +1,36 @@
-"""SMS through an HTTP API shaped like 46elks', made idempotent per key by a ledger (S15).
+"""SMS through an HTTP API shaped like 46elks', made idempotent per key by the SMS ledger (S15,
+adapters/sms_ledger.py).
 
-46elks takes no idempotency key: `SentLedger` remembers which keys the provider accepted and which
-attempts are unanswered, and `ElksSmsGateway` resolves an unanswered attempt from the provider's
+46elks takes no idempotency key: `ElksSmsGateway` records in the `SentLedger` which keys the provider
+accepted and which attempts are unanswered, and resolves an unanswered attempt from the provider's
 history before sending again. With a callback URL each message asks for 46elks' delivery reports
-(`whendelivered`), which the ledger maps back to message keys (`record_delivery`, docs/delivery-reports.md).
+(`whendelivered`), which the ledger maps back to message keys (docs/delivery-reports.md).
 Errors are split into permanent (do not retry) and transient (retry); no exception message or log line
 here contains a phone number, a message text or the callback's secret.
 """
 
 from __future__ import annotations
 
-import fcntl
 import re
-import threading
-import zlib
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import structlog
 
-from adapters.postgres import PostgresTable
 from adapters.sms import PermanentSmsError, SmsMessage, SmsReceipt, TransientSmsError
-from adapters.sql import Connection
-from adapters.sqlite import SqliteFile
-from domain.status import Delivery
+from adapters.sms_ledger import SentLedger
 
-__all__ = [
-    "DELIVERY_USER",
-    "ELKS_DELIVERY",
-    "DeliveryUpdate",
-    "ElksSmsGateway",
-    "PostgresSentLedger",
-    "SentLedger",
-    "SqliteSentLedger",
-    "delivery_callback_url",
-]
+__all__ = ["DELIVERY_USER", "ElksSmsGateway", "delivery_callback_url"]
 
 log = structlog.get_logger(__name__)
 
 ELKS_TIME = "%Y-%m-%dT%H:%M:%S.%f"
 """46elks' timestamps: UTC without an offset."""
-ELKS_DELIVERY = {"sent": Delivery.PENDING, "delivered": Delivery.DELIVERED, "failed": Delivery.FAILED}
-"""The `status` of 46elks' delivery reports, in the words of `MessageRecord.delivery`."""
 DELIVERY_USER = "46elks"
 """The Basic-auth user name of the delivery-report callback (its password is `PM_DELIVERY_SECRET`)."""
 _URL_SAFE_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,}")
-
-_RANK = "CASE {} WHEN 'delivered' THEN 2 WHEN 'failed' THEN 1 ELSE 0 END"
-_FORWARD = f"{_RANK.format('excluded.status')} > {_RANK.format('sms_delivery.status')}"
-RECORD_DELIVERY = f"""
-    INSERT INTO sms_delivery (provider_id, status, delivered_at, updated_at) VALUES (?, ?, ?, ?)
-    ON CONFLICT (provider_id) DO UPDATE SET
-        status = CASE WHEN {_FORWARD} THEN excluded.status ELSE sms_delivery.status END,
-        delivered_at = CASE WHEN {_FORWARD} THEN excluded.delivered_at ELSE sms_delivery.delivered_at END,
-        updated_at = CASE WHEN {_FORWARD} THEN excluded.updated_at ELSE sms_delivery.updated_at END
-    RETURNING status, delivered_at
-"""
-"""One upsert that only moves a message's status forward (sent → failed → delivered, as
-`domain.status.later_delivery`), decided by the database against the row it locked: two API replicas
-answering callbacks of the same message at once cannot regress it, and a repeat changes nothing."""
 
 
 def delivery_callback_url(url: str, secret: str) -> str:
@@ -79,153 +45,6 @@ def delivery_callback_url(url: str, secret: str) -> str:
             "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
     return urlunsplit(parts._replace(netloc=f"{DELIVERY_USER}:{secret}@{parts.netloc}"))
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-class SentLedger:
-    """Key → receipt of messages the provider accepted (the first receipt for a key is kept), and
-    key → moment of the first attempt whose outcome is not known yet; one send of a key at a time.
-
-    Shared by every worker when it lives in PostgreSQL, so a retry on any host resolves an attempt
-    made on another (S15). `sms_delivery` keeps the provider's delivery reports, by provider id.
-    """
-
-    def get(self, key: str) -> SmsReceipt | None:
-        with self._read() as conn:
-            row = conn.execute("SELECT provider_id, sent_at FROM sent WHERE key = ?", (key,)).fetchone()
-        return SmsReceipt(key=key, provider_id=row["provider_id"], sent_at=row["sent_at"]) if row else None
-
-    def put(self, receipt: SmsReceipt) -> None:
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO sent (key, provider_id, sent_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                (receipt.key, receipt.provider_id, receipt.sent_at.isoformat()),
-            )
-            conn.execute("DELETE FROM attempted WHERE key = ?", (receipt.key,))
-
-    def attempt(self, key: str, at: datetime) -> None:
-        """Note that `key` is about to be sent; the first moment is kept until a receipt is put."""
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO attempted (key, first_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                (key, at.isoformat()),
-            )
-
-    def attempted_since(self, key: str) -> datetime | None:
-        """The first unanswered attempt for `key`, if an earlier send may have reached the provider."""
-        with self._read() as conn:
-            row = conn.execute("SELECT first_at FROM attempted WHERE key = ?", (key,)).fetchone()
-        return datetime.fromisoformat(row["first_at"]) if row else None
-
-    def claimed(self, provider_id: str) -> bool:
-        """Whether a receipt with this provider id is already recorded (for any key)."""
-        with self._read() as conn:
-            return (
-                conn.execute("SELECT 1 FROM sent WHERE provider_id = ?", (provider_id,)).fetchone()
-                is not None
-            )
-
-    def key_of(self, provider_id: str) -> str | None:
-        """The message key the provider's id was recorded for (to map a delivery report)."""
-        with self._read() as conn:
-            row = conn.execute("SELECT key FROM sent WHERE provider_id = ?", (provider_id,)).fetchone()
-        return row["key"] if row else None
-
-    def record_delivery(
-        self, provider_id: str, status: str, delivered_at: datetime | None, at: datetime | None = None
-    ) -> DeliveryUpdate | None:
-        """Keep a delivery report (`status`: 46elks' `sent`, `delivered` or `failed`); the status only
-        moves forward (`RECORD_DELIVERY`). Returns the message's key and its resulting delivery, or
-        None when no message of ours has this provider id (the report is still kept)."""
-        if status not in ELKS_DELIVERY:
-            raise ValueError(f"unknown delivery status '{status}'")
-        at = (at or _now()).astimezone(UTC)
-        when = (delivered_at or at).astimezone(UTC).isoformat() if status == "delivered" else None
-        with self._write() as conn:
-            row = conn.execute(RECORD_DELIVERY, (provider_id, status, when, at.isoformat())).fetchone()
-            sent = conn.execute(
-                "SELECT key FROM sent WHERE provider_id = ? ORDER BY key LIMIT 1", (provider_id,)
-            ).fetchone()
-        if sent is None or row is None:
-            return None
-        stored_at = row["delivered_at"]
-        return DeliveryUpdate(
-            key=sent["key"],
-            status=ELKS_DELIVERY[row["status"]],
-            delivered_at=datetime.fromisoformat(stored_at) if stored_at else None,
-        )
-
-    def delivery(self, provider_id: str) -> str | None:
-        """The provider's last recorded status of `provider_id` (`sent`, `delivered`, `failed`)."""
-        with self._read() as conn:
-            row = conn.execute(
-                "SELECT status FROM sms_delivery WHERE provider_id = ?", (provider_id,)
-            ).fetchone()
-        return row["status"] if row else None
-
-    def exclusive(self, key: str) -> AbstractContextManager[None]:
-        """While held, no other thread or process (on this host, or any host sharing the ledger) sends
-        `key`."""
-        raise NotImplementedError
-
-    _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)
-    _write: Callable[[], AbstractContextManager[Connection]]
-
-
-@dataclass(frozen=True)
-class DeliveryUpdate:
-    """A delivery report mapped to our message: its key and its delivery after the report."""
-
-    key: str
-    status: Delivery
-    delivered_at: datetime | None
-
-
-class SqliteSentLedger(SentLedger, SqliteFile):
-    """The ledger in an SQLite file of one host (`sms-ledger.sqlite3`): exclusive per key across the
-    threads and processes of this host, through stripes of a lock file."""
-
-    SCHEMA = """
-        CREATE TABLE IF NOT EXISTS sent (
-            key TEXT PRIMARY KEY,
-            provider_id TEXT NOT NULL,
-            sent_at TEXT NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS sent_provider_id ON sent (provider_id);
-        CREATE TABLE IF NOT EXISTS attempted (
-            key TEXT PRIMARY KEY,
-            first_at TEXT NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS sms_delivery (
-            provider_id TEXT PRIMARY KEY,
-            status TEXT NOT NULL,
-            delivered_at TEXT,
-            updated_at TEXT NOT NULL
-        );
-    """
-    _STRIPES = 64
-
-    def __init__(self, path: Path | str, **options: float) -> None:
-        super().__init__(path, **options)
-        self._locks = [threading.Lock() for _ in range(self._STRIPES)]
-
-    @contextmanager
-    def exclusive(self, key: str) -> Iterator[None]:
-        stripe = zlib.crc32(key.encode()) % self._STRIPES
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._locks[stripe], open(self.path.with_suffix(".lock"), "a+b") as lock_file:
-            fcntl.lockf(lock_file, fcntl.LOCK_EX, 1, stripe)  # released when the file closes
-            yield
-
-
-class PostgresSentLedger(SentLedger, PostgresTable):
-    """The ledger in the service's PostgreSQL database, shared by every worker on every host."""
-
-    def exclusive(self, key: str) -> AbstractContextManager[None]:
-        return self.database.exclusive(f"sms-key:{key}")
 
 
 class ElksSmsGateway:
@@ -285,13 +104,13 @@ class ElksSmsGateway:
             ):
                 log.info("sms_found_in_provider_history", key=message.key, provider_id=found)
                 return self._record(message.key, found)
-            self._ledger.attempt(message.key, _now())
+            self._ledger.attempt(message.key, datetime.now(UTC))
             provider_id = self._post(message)
             log.info("sms_sent", key=message.key, provider_id=provider_id)
             return self._record(message.key, provider_id)
 
     def _record(self, key: str, provider_id: str) -> SmsReceipt:
-        receipt = SmsReceipt(key=key, provider_id=provider_id, sent_at=_now())
+        receipt = SmsReceipt(key=key, provider_id=provider_id, sent_at=datetime.now(UTC))
         self._ledger.put(receipt)
         # Another process may have recorded this key first: the first receipt is the one that counts.
         return self._ledger.get(key) or receipt

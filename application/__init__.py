@@ -20,6 +20,7 @@ from application.invitations import (
     convert_request,
     create_request,
     record_contact,
+    start_request,
 )
 from application.visits import (
     book_group,
@@ -27,6 +28,8 @@ from application.visits import (
     cancel,
     reschedule,
     set_sms_flag,
+    start_group,
+    start_visit_reminder,
     visit_workflow_id,
 )
 from application.work_lists import WorkListItem, WorkLists, work_lists
@@ -62,6 +65,9 @@ __all__ = [
     "record_contact",
     "reschedule",
     "set_sms_flag",
+    "start_group",
+    "start_request",
+    "start_visit_reminder",
     "status",
     "visit_workflow_id",
     "work_lists",

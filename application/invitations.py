@@ -36,6 +36,14 @@ async def create_request(
 
     Creating the same request twice creates no second workflow and is not an error.
     """
+    workflow_id, _ = await start_request(client, task_queue, directory, request)
+    return workflow_id
+
+
+async def start_request(
+    client: Client, task_queue: str, directory: Directory, request: CareInvitation
+) -> tuple[str, bool]:
+    """`create_request`, telling also whether this call started it (False: it existed)."""
     check_request(directory, request)
     workflow_id = invitation_id(request.request_id)
     kind = "Care invitation" if request.invitation else "Booking request"
@@ -50,8 +58,9 @@ async def create_request(
             **START_ONCE,
         )
     except WorkflowAlreadyStartedError:
-        log.info("request_already_closed", workflow_id=workflow_id)
-    return workflow_id
+        log.info("request_already_created", workflow_id=workflow_id)
+        return workflow_id, False
+    return workflow_id, True
 
 
 def _request_attributes(request: CareInvitation) -> TypedSearchAttributes:

@@ -32,10 +32,11 @@ from workflows.sms_reminder import SmsReminderWorkflow
 log = structlog.get_logger(__name__)
 
 START_ONCE: dict[str, Any] = {
-    "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+    "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
     "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
 }
-"""Starting the same booking, group or request twice creates no second workflow and is not an error."""
+"""Starting the same booking, group or request twice creates no second workflow and is not an error:
+the server refuses the second start (running or closed), which the use case answers as "exists"."""
 
 
 async def book_visit(client: Client, task_queue: str, directory: Directory, booking: VisitBooking) -> str:
@@ -43,6 +44,15 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
 
     Booking the same visit twice creates no second workflow and is not an error.
     """
+    workflow_id, _ = await start_visit_reminder(client, task_queue, directory, booking)
+    return workflow_id
+
+
+async def start_visit_reminder(
+    client: Client, task_queue: str, directory: Directory, booking: VisitBooking
+) -> tuple[str, bool]:
+    """`book_visit`, telling also whether this call started the reminder (False: it existed; a team
+    visit's booking joins its reminder either way, True)."""
     clinic = check_visit_booking(directory, booking)
     workflow_id = reminder_id(booking)
     summary = f"SMS reminder {workflow_id} at {booking.clinic_id}/{booking.reception_id}"
@@ -67,8 +77,9 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
             **options,
         )
     except WorkflowAlreadyStartedError:
-        log.info("reminder_already_closed", workflow_id=workflow_id)  # booked twice: nothing to start
-    return workflow_id
+        log.info("reminder_already_booked", workflow_id=workflow_id)  # booked twice: nothing to start
+        return workflow_id, False
+    return workflow_id, True
 
 
 def _reminder_attributes(clinic: Clinic, booking: VisitBooking) -> TypedSearchAttributes:
@@ -87,6 +98,14 @@ def _reminder_attributes(clinic: Clinic, booking: VisitBooking) -> TypedSearchAt
 
 async def book_group(client: Client, task_queue: str, directory: Directory, group: GroupBooking) -> str:
     """Start a group booking (S13) with one child reminder per participant."""
+    workflow_id, _ = await start_group(client, task_queue, directory, group)
+    return workflow_id
+
+
+async def start_group(
+    client: Client, task_queue: str, directory: Directory, group: GroupBooking
+) -> tuple[str, bool]:
+    """`book_group`, telling also whether this call started it (False: it existed)."""
     check_group(directory, group)
     workflow_id = group_booking_id(group.group_booking_id)
     try:
@@ -99,8 +118,9 @@ async def book_group(client: Client, task_queue: str, directory: Directory, grou
             **START_ONCE,
         )
     except WorkflowAlreadyStartedError:
-        log.info("group_already_closed", workflow_id=workflow_id)
-    return workflow_id
+        log.info("group_already_booked", workflow_id=workflow_id)
+        return workflow_id, False
+    return workflow_id, True
 
 
 def visit_workflow_id(booking_id: str | None = None, team_visit_id: str | None = None) -> str:

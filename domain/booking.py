@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from domain.types import ContractModel, PatientIdStr, SystemId
+from domain.types import ContractModel, Moment, PatientIdStr, SystemId
 
 
 class Channel(StrEnum):
@@ -43,7 +43,7 @@ class VisitBooking(ContractModel):
     patient_id: PatientIdStr
     clinic_id: SystemId
     reception_id: SystemId
-    start: AwareDatetime
+    start: Moment
     channel: Channel = Channel.VAS
     sms_flag: bool = True
     team_visit_id: SystemId | None = None
@@ -67,7 +67,7 @@ class GroupBooking(ContractModel):
     group_booking_id: SystemId
     clinic_id: SystemId
     reception_id: SystemId
-    start: AwareDatetime
+    start: Moment
     sms_flag: bool = True
     participants: list[GroupParticipant] = Field(min_length=1)
 
@@ -93,7 +93,7 @@ class GroupBooking(ContractModel):
 class Reschedule(ContractModel):
     """Update `reschedule`: the visit moves to `start` (S15)."""
 
-    start: AwareDatetime
+    start: Moment
 
 
 class SmsFlagChange(ContractModel):
@@ -113,5 +113,5 @@ class Cancellation(ContractModel):
 class GroupChange(ContractModel):
     """A change of a group booking (S13) passed on to each participant's reminder."""
 
-    start: AwareDatetime | None = None
+    start: Moment | None = None
     sms_flag: bool | None = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import Field, model_validator
 
-from domain.types import ClockTime, ContractModel, MobileNumber, PatientIdStr, SystemId
+from domain.types import ClockTime, ContractModel, MobileNumber, Moment, PatientIdStr, SystemId
 
 HSA_ID_PATTERN = r"^SE[0-9]{10}-[A-Za-z0-9]{1,18}$"
 """An HSA-id (Inera's catalogue of units and staff): `SE`, the organisation number, `-`, an id."""
@@ -70,8 +70,8 @@ class SmsConsent(ContractModel):
 
     clinic_id: SystemId | None = None
     source: Literal["VAS", "1177"]
-    given_at: AwareDatetime
-    withdrawn_at: AwareDatetime | None = None
+    given_at: Moment
+    withdrawn_at: Moment | None = None
 
     @model_validator(mode="after")
     def _scope_matches_source(self) -> SmsConsent:

@@ -11,12 +11,12 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from domain.identity import mask_patient_id
 from domain.status import MessageRecord, NextAction
 from domain.timing import local_date, local_time
-from domain.types import ContractModel, PatientIdStr, SystemId
+from domain.types import ContractModel, Moment, PatientIdStr, SystemId
 
 
 class Weekday(StrEnum):
@@ -190,7 +190,7 @@ class InvitationBooking(ContractModel):
     """Update `book`: the invitation was booked, by the patient in 1177 or by staff (V7, V8, V9)."""
 
     booking_id: SystemId
-    start: AwareDatetime
+    start: Moment
     by: BookedBy
 
 
@@ -264,7 +264,7 @@ class BookedVisit(ContractModel):
     """The booked visit of an invitation and the id of its SMS reminder workflow (V9)."""
 
     booking_id: str
-    start: AwareDatetime
+    start: Moment
     by: BookedBy
     reminder_workflow_id: str
 

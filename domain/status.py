@@ -103,7 +103,9 @@ class MessageRecord(ContractModel):
     delivery_at: AwareDatetime | None = None  # the moment of the last delivery change
 
 
-def reported_sms(messages: list[MessageRecord], version: int, role: RecipientRole) -> list[MessageRecord] | None:
+def reported_sms(
+    messages: list[MessageRecord], version: int, role: RecipientRole
+) -> list[MessageRecord] | None:
     """The sent SMS a delivery report on the message of `version` and `role` is about ([] when that
     message was not sent); None when no message of theirs is recorded yet."""
     records = [m for m in messages if m.visit_version == version and m.recipient is role]
@@ -135,6 +137,20 @@ class ReminderState(StrEnum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     FAILED = "failed"
+
+
+def state_after_sending(
+    sends: list[tuple[Outcome, Reason | None]], messages: list[MessageRecord], version: int
+) -> tuple[ReminderState, Reason | None]:
+    """A reminder's state once the SMS of `version` are sent (`sends`: each send's outcome and reason):
+    sent if one went out, else failed (the first reason given), else skipped (the first reason recorded
+    for `version`)."""
+    outcomes = {outcome for outcome, _ in sends}
+    if Outcome.SENT in outcomes:
+        return ReminderState.SENT, None
+    if Outcome.FAILED in outcomes:
+        return ReminderState.FAILED, next(reason for _, reason in sends if reason)
+    return ReminderState.SKIPPED, next((m.reason for m in messages if m.visit_version == version), None)
 
 
 class BookingView(ContractModel):

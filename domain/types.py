@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import time
+from datetime import UTC, datetime, time
 from typing import Annotated
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,12 +25,53 @@ SYSTEM_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 SYSTEM_ID_RULE = "up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 _SYSTEM_ID = re.compile(SYSTEM_ID_PATTERN)
 
-SystemId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=f"^{SYSTEM_ID_PATTERN}$")]
+def _looks_like_a_patient_id(value: str) -> bool:
+    try:
+        parse_patient_id(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _not_a_patient_id(value: str) -> str:
+    if _looks_like_a_patient_id(value):
+        raise ValueError("a system id must not be a personnummer, samordningsnummer or reservnummer")
+    return value
+
+
+SystemId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=f"^{SYSTEM_ID_PATTERN}$"),
+    AfterValidator(_not_a_patient_id),
+]
+"""A booking, request, clinic or reception id: the safe alphabet, and never a patient id (it ends up
+in workflow ids, search attributes and logs)."""
 
 
 def is_system_id(value: str) -> bool:
-    """True for a booking, request, clinic, reception or key id in the safe alphabet."""
-    return _SYSTEM_ID.fullmatch(value) is not None
+    """True for a booking, request, clinic, reception or key id in the safe alphabet (not a patient id)."""
+    return _SYSTEM_ID.fullmatch(value) is not None and not _looks_like_a_patient_id(value)
+
+
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
+
+
+def is_plausible(moment: datetime) -> bool:
+    """Within the years the calendar arithmetic can move through, in its own offset and in UTC."""
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        return False
+    return moment.tzinfo is None or EARLIEST_YEAR <= moment.astimezone(UTC).year <= LATEST_YEAR
+
+
+def _plausible(moment: datetime) -> datetime:
+    if not is_plausible(moment):
+        raise ValueError(f"a time must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return moment
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
+"""A time with a UTC offset within years the calendar arithmetic of S6 and V3 can move through (a
+visit in the year 9999 would overflow the day before)."""
 
 PatientIdStr = Annotated[str, AfterValidator(lambda raw: parse_patient_id(raw).value)]
 """A patient id in canonical form; invalid ids are refused without echoing them."""

@@ -32,13 +32,8 @@ from adapters.inbox import (
 )
 from adapters.postgres import PostgresDatabase
 from adapters.sms import PostgresOutbox, SmsGateway, SqliteOutbox, SqlOutbox
-from adapters.sms_elks import (
-    ElksSmsGateway,
-    PostgresSentLedger,
-    SentLedger,
-    SqliteSentLedger,
-    delivery_callback_url,
-)
+from adapters.sms_elks import ElksSmsGateway, delivery_callback_url
+from adapters.sms_ledger import PostgresSentLedger, SentLedger, SqliteSentLedger
 from infrastructure.config import Settings
 
 ELKS_TIMEOUT_S = 10.0

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.sms import SqliteOutbox
+from contracts.workflow_ids import parse_sms_key
 from testkit.waiting import wait_until
 
 
@@ -37,7 +38,8 @@ def resends_absorbed(data_dir: Path, prefix: str) -> int:
 def check_outbox(data_dir: Path, prefix: str, n: int) -> dict[str, Any]:
     rows = outbox_rows(data_dir, prefix)
     keys = Counter(r.key for r in rows)
-    workflows = Counter(r.key.split("/")[0] for r in rows)
+    sms_keys = {k: parse_sms_key(k) for k in keys}
+    workflows = Counter(sms.workflow_id for r in rows if (sms := sms_keys[r.key]))
     numbers = Counter(r.to for r in rows)
     result = {
         "expected": n,
@@ -45,7 +47,7 @@ def check_outbox(data_dir: Path, prefix: str, n: int) -> dict[str, Any]:
         "keys_twice": sum(1 for c in keys.values() if c > 1),
         "bookings_with_two_sms": sum(1 for c in workflows.values() if c > 1),
         "numbers_with_two_sms": sum(1 for c in numbers.values() if c > 1),
-        "keys_not_v1": sum(1 for k in keys if "/v1/" not in k),
+        "keys_not_v1": sum(1 for sms in sms_keys.values() if sms is None or sms.version != 1),
         "resends_absorbed_by_key": resends_absorbed(data_dir, prefix),
     }
     result["ok"] = (

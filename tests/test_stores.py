@@ -10,7 +10,8 @@ import pytest
 from adapters.directory import PostgresDirectory, SqliteDirectory
 from adapters.inbox import HttpInbox, PostgresInbox, SqliteInbox
 from adapters.sms import PostgresOutbox, SqliteOutbox
-from adapters.sms_elks import ElksSmsGateway, PostgresSentLedger, SqliteSentLedger
+from adapters.sms_elks import ElksSmsGateway
+from adapters.sms_ledger import PostgresSentLedger, SqliteSentLedger
 from infrastructure.config import Settings
 from infrastructure.stores import SchemaOutOfDateError, Stores, inbox, sms_gateway
 

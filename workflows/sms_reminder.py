@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from functools import partial
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -19,6 +20,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from contracts import search_attributes as search
     from contracts.activities import DirectoryReads, ReminderSends, SendReminder, SendResult, VisitRef
+    from contracts.workflow_ids import parse_sms_key, sms_key
     from domain.booking import (
         S8_FLAG_LOCKED,
         Cancellation,
@@ -45,7 +47,10 @@ with workflow.unsafe.imports_passed_through():
         RecipientRole,
         ReminderState,
         ReminderStatus,
-        later_delivery,
+        later_report,
+        reminder_details,
+        reported_sms,
+        state_after_sending,
     )
     from domain.timing import plan_sms_send
     from workflows.mechanics import (
@@ -60,7 +65,6 @@ with workflow.unsafe.imports_passed_through():
 LEAN_HISTORY = "reminder-lean-history"
 """Patch id: directory reads as local activities, search attributes upserted only when they change.
 Reminders started before it replay the old path (docs/changing-workflows.md)."""
-ROLES = frozenset(r.value for r in RecipientRole)
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
 )
@@ -96,7 +100,7 @@ class SmsReminderWorkflow:
             clinic = await read_directory(DirectoryReads.load_clinic, self._visit.clinic_id, local=self._lean)
             if await self._remind(clinic, version):
                 continue  # rescheduled or cancelled before the decision
-            if not await self._wait_for_change(version, until=self._start):
+            if not await sleep_unless(partial(self._changed, version), until=self._start):
                 break  # the visit has started: nothing more to remind
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._cancelled:
@@ -121,7 +125,7 @@ class SmsReminderWorkflow:
             self._next = NextAction(kind=SEND_SMS, at=plan.at)
             self._set_state(ReminderState.SCHEDULED)
             self._planned_version = version
-            if await self._wait_for_change(version, until=plan.at):
+            if await sleep_unless(partial(self._changed, version), until=plan.at):
                 return True
 
     async def _send(self, version: int) -> bool:
@@ -145,20 +149,14 @@ class SmsReminderWorkflow:
         results = await asyncio.gather(*(self._send_one(visit, r.role, version) for r in plan.recipients))
         self._sending = None
         self._early_reports.clear()
-        outcomes = {r.outcome for r in results}
         self._next = None
-        if Outcome.SENT in outcomes:
-            self._set_state(ReminderState.SENT)
-        elif Outcome.FAILED in outcomes:
-            self._set_state(ReminderState.FAILED, next(r.reason for r in results if r.reason))
-        else:
-            first = next((m.reason for m in self._messages if m.visit_version == version), None)
-            self._set_state(ReminderState.SKIPPED, first)
+        sends = [(r.outcome, r.reason) for r in results]
+        self._set_state(*state_after_sending(sends, self._messages, version))
         self._planned_version = version
         return False
 
     async def _send_one(self, visit: VisitRef, role: RecipientRole, version: int) -> SendResult:
-        key = self._key(version, role)
+        key = sms_key(workflow.info().workflow_id, version, role)
         deadline = max(self._start - workflow.now(), timedelta(minutes=1))
         try:
             result = await workflow.execute_activity_method(
@@ -181,10 +179,6 @@ class SmsReminderWorkflow:
             delivery=Delivery.PENDING if pending else None,
         )
         return result
-
-    async def _wait_for_change(self, version: int, until: datetime) -> bool:
-        """Sleep until `until` unless the visit is rescheduled or cancelled (True if it was)."""
-        return await sleep_unless(lambda: self._changed(version), until)
 
     # --- the contract: updates, signals, query (SPEC §5) ---
 
@@ -243,31 +237,26 @@ class SmsReminderWorkflow:
 
     @workflow.signal
     def delivery_report(self, report: DeliveryReport) -> None:
-        """The SMS provider's delivery report on one of this reminder's SMS (key `<workflow id>/v<visit
-        version>/<recipient role>`), as the SMS ledger resolved it. Moves the message's `delivery`
-        forward only: a repeat or a late `pending` changes nothing, `delivered` is final. A report for
-        another workflow, or a version and role without a sent SMS, changes nothing."""
-        target = self._parse_key(report.key)
-        if target is None:
+        """The SMS provider's delivery report on one of this reminder's SMS (by its `sms_key`), as the
+        SMS ledger resolved it: moves the message's `delivery` forward only (`later_delivery`). A report
+        for another workflow, or a version and role without a sent SMS, changes nothing."""
+        key = parse_sms_key(report.key)
+        if key is None or key.workflow_id != workflow.info().workflow_id:
             workflow.logger.warning(
                 "delivery report for another reminder: ignored", extra={"key": report.key}
             )
             return
-        version, role = target
-        records = [m for m in self._messages if m.visit_version == version and m.recipient is role]
-        sent = [m for m in records if m.outcome is Outcome.SENT and m.channel is MessageChannel.SMS]
+        sent = reported_sms(self._messages, key.version, key.role)
+        if sent is None and key.version == self._sending:
+            # The report overtook its send's result (a workflow task handles signals before activity
+            # results): keep it for `_record`.
+            self._early_reports[report.key] = later_report(self._early_reports.get(report.key), report)
+            return
         if not sent:
-            if not records and version == self._sending:
-                # The report overtook its send's result (a workflow task handles signals before
-                # activity results): keep it for `_record`.
-                earlier = self._early_reports.get(report.key)
-                if earlier is None or later_delivery(earlier.status, report.status) is not earlier.status:
-                    self._early_reports[report.key] = report
-                return
             workflow.logger.warning("delivery report for no sent SMS: ignored", extra={"key": report.key})
             return
         if any([record_delivery(m, report) for m in sent]):
-            workflow.set_current_details(self._details())
+            workflow.set_current_details(reminder_details(self.status()))
 
     @workflow.query
     def status(self) -> ReminderStatus:
@@ -292,20 +281,6 @@ class SmsReminderWorkflow:
 
     def _changed(self, version: int) -> bool:
         return self._version != version or self._cancelled
-
-    def _key(self, version: int, role: RecipientRole) -> str:
-        """The SMS's idempotency key (S15), also how a delivery report finds its message."""
-        return f"{workflow.info().workflow_id}/v{version}/{role.value}"
-
-    def _parse_key(self, key: str) -> tuple[int, RecipientRole] | None:
-        """(version, role) of one of this workflow's keys; None for any other string."""
-        parts = key.rsplit("/", 2)
-        if len(parts) != 3 or parts[0] != workflow.info().workflow_id:
-            return None
-        _, version, role = parts
-        if not (version.startswith("v") and version[1:].isdigit()) or role not in ROLES:
-            return None
-        return int(version[1:]), RecipientRole(role)
 
     def _add_booking(self, booking: VisitBooking) -> None:
         if booking.booking_id not in self._bookings:
@@ -363,7 +338,7 @@ class SmsReminderWorkflow:
             delivery=delivery,
         )
         record_message(self._messages, record)
-        early = self._early_reports.pop(self._key(version, role), None)
+        early = self._early_reports.pop(sms_key(workflow.info().workflow_id, version, role), None)
         if early is not None and outcome is Outcome.SENT:
             record_delivery(record, early)
 
@@ -373,21 +348,6 @@ class SmsReminderWorkflow:
         next_at = self._next.at if self._next else None
         publish(
             search.progress(state.value, self._next and self._next.kind, next_at),
-            self._details(),
+            reminder_details(self.status()),
             only_changed=self._lean,
-        )
-
-    def _details(self) -> str:
-        """The Web UI's current details: state, visit, next action, and the SMS deliveries reported."""
-        state, reason = self._state, self._reason
-        when = f", next {self._next.kind} at {self._next.at.isoformat()}" if self._next else ""
-        deliveries = ", ".join(
-            f"{m.recipient.value} {m.delivery.value}"
-            for m in self._messages
-            if m.delivery is not None and m.visit_version == self._version
-        )
-        return (
-            f"{state.value}{f' ({reason.value})' if reason else ''}: visit {self._start.isoformat()} "
-            f"at {self._visit.clinic_id}/{self._visit.reception_id}, version {self._version}{when}"
-            f"{f'; SMS {deliveries}' if deliveries else ''}"
         )

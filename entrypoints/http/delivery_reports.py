@@ -24,10 +24,13 @@ import structlog
 from fastapi import APIRouter, Depends, Request, Response, status
 from temporalio.service import RPCError
 
-from adapters.sms_elks import DELIVERY_USER, ELKS_DELIVERY
+from adapters.sms_elks import DELIVERY_USER
+from adapters.sms_ledger import ELKS_DELIVERY
 from application import workflow_calls
 from application.errors import EndedError, NotFoundError
+from contracts.workflow_ids import parse_sms_key
 from domain.status import DeliveryReport
+from domain.types import is_plausible
 from entrypoints.http.problems import problem
 from entrypoints.http.service import Service, service
 from infrastructure.config import Settings
@@ -68,7 +71,8 @@ def _parse_time(raw: str) -> datetime | None:
         moment = datetime.fromisoformat(raw.strip())
     except ValueError:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment if is_plausible(moment) else None
 
 
 async def _read_form(request: Request) -> tuple[str, str, datetime | None]:
@@ -119,13 +123,10 @@ async def elks_delivery_report(request: Request, svc: With) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def workflow_id_of(key: str) -> str:
-    """The reminder of an SMS key `<workflow id>/v<version>/<role>`: all before the last two `/`."""
-    return key.rsplit("/", 2)[0]
-
-
 async def record_delivery(svc: Service, report: DeliveryReport) -> None:
-    """Signal the report to its reminder; EndedError/NotFoundError when it has ended or never was."""
-    await workflow_calls.signal(
-        svc.client, workflow_id_of(report.key), SmsReminderWorkflow.delivery_report, report
-    )
+    """Signal the report to the reminder its key names (`parse_sms_key`); EndedError/NotFoundError when
+    it has ended or never was (NotFoundError also for a key of no reminder's SMS)."""
+    key = parse_sms_key(report.key)
+    if key is None:
+        raise NotFoundError("the SMS key names no reminder")
+    await workflow_calls.signal(svc.client, key.workflow_id, SmsReminderWorkflow.delivery_report, report)

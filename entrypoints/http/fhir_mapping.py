@@ -113,6 +113,8 @@ def parse_appointment(body: bytes, appointment_id: str) -> Appointment:
         raise app.InputError(f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
     except UnicodeDecodeError as err:
         raise app.InputError(f"the body is not UTF-8 text (byte offset {err.start})") from None
+    except (RecursionError, ValueError):  # nested too deep, or a number of thousands of digits
+        raise app.InputError("the body is JSON nested too deep or with too large a number") from None
     if not isinstance(data, dict) or data.get("resourceType") != "Appointment":
         raise app.InputError("the body must be a FHIR Appointment resource (resourceType 'Appointment')")
     try:

@@ -40,11 +40,12 @@ async def create_request(request: CareInvitation, who: Who, svc: With, response:
     request again answers 200 with the existing workflow."""
     workflow_id = invitation_id(request.request_id)
     async with svc.audited(who, "request.create", workflow_id, request.clinic_id):
-        who.require_clinic(request.clinic_id)
-        app.check_request(svc.stores.directory, request)
-        if await app.exists(svc.client, workflow_id):
+        who.require_clinic(request.clinic_id)  # the use case checks the rest before it starts anything
+        _, started = await app.start_request(
+            svc.client, svc.settings.task_queue, svc.stores.directory, request
+        )
+        if not started:
             response.status_code = status.HTTP_200_OK
-        await app.create_request(svc.client, svc.settings.task_queue, svc.stores.directory, request)
     return Started(workflow_id=workflow_id)
 
 

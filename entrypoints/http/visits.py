@@ -58,11 +58,13 @@ async def book_visit(booking: VisitBooking, who: Who, svc: With, response: Respo
     The same booking again answers 200 with the existing workflow."""
     workflow_id = reminder_id(booking)
     async with svc.audited(who, "visit.book", workflow_id, booking.clinic_id):
-        who.require_clinic(booking.clinic_id)
-        app.check_visit_booking(svc.stores.directory, booking)
-        if await app.exists(svc.client, workflow_id):
+        who.require_clinic(booking.clinic_id)  # the use case checks the rest before it starts anything
+        joined = booking.team_visit_id is not None and await app.exists(svc.client, workflow_id)
+        _, started = await app.start_visit_reminder(
+            svc.client, svc.settings.task_queue, svc.stores.directory, booking
+        )
+        if joined or not started:
             response.status_code = status.HTTP_200_OK
-        await app.book_visit(svc.client, svc.settings.task_queue, svc.stores.directory, booking)
     return Started(workflow_id=workflow_id)
 
 
@@ -158,11 +160,10 @@ async def book_group(group: GroupBooking, who: Who, svc: With, response: Respons
     """Book a group (form OW11): one child reminder per participant, one SMS flag for the group."""
     workflow_id = group_workflow_id(group.group_booking_id)
     async with svc.audited(who, "group.book", workflow_id, group.clinic_id):
-        who.require_clinic(group.clinic_id)
-        app.check_group(svc.stores.directory, group)
-        if await app.exists(svc.client, workflow_id):
+        who.require_clinic(group.clinic_id)  # the use case checks the rest before it starts anything
+        _, started = await app.start_group(svc.client, svc.settings.task_queue, svc.stores.directory, group)
+        if not started:
             response.status_code = status.HTTP_200_OK
-        await app.book_group(svc.client, svc.settings.task_queue, svc.stores.directory, group)
     return Started(workflow_id=workflow_id)
 
 

@@ -25,13 +25,8 @@ from adapters.sms import (
     SqlOutbox,
     TransientSmsError,
 )
-from adapters.sms_elks import (
-    DeliveryUpdate,
-    ElksSmsGateway,
-    SentLedger,
-    SqliteSentLedger,
-    delivery_callback_url,
-)
+from adapters.sms_elks import ElksSmsGateway, delivery_callback_url
+from adapters.sms_ledger import DeliveryUpdate, SentLedger, SqliteSentLedger
 from domain.status import Delivery
 from tests.adapters.conftest import Backend
 from tests.fake_elks import FakeElks

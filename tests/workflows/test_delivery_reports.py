@@ -13,6 +13,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 
 from adapters.sms import SmsMessage, SmsReceipt, SqlOutbox
+from contracts.workflow_ids import SmsKey, parse_sms_key, sms_key
 from demo import data as fx
 from domain.booking import VisitBooking
 from domain.status import Delivery, DeliveryReport, Outcome, RecipientRole, ReminderState, ReminderStatus
@@ -172,3 +173,12 @@ async def test_a_report_that_overtakes_its_sends_result_is_kept(harness: Harness
         )
     [message] = status.messages
     assert status.state is ReminderState.SENT and message.delivery is Delivery.DELIVERED
+
+
+def test_the_sms_key_names_its_reminder_version_and_role_and_parses_back() -> None:
+    """One codec builds the key the workflow sends under and splits it where a report comes back."""
+    key = sms_key("sms-reminder-team-t1", 3, RecipientRole.GUARDIAN_1)
+    assert key == "sms-reminder-team-t1/v3/guardian_1"
+    assert parse_sms_key(key) == SmsKey("sms-reminder-team-t1", 3, RecipientRole.GUARDIAN_1)
+    for other in ("", "sms-reminder-d1", "sms-reminder-d1/3/patient", "d1/v/patient", "d1/v1/nurse"):
+        assert parse_sms_key(other) is None

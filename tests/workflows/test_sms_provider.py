@@ -7,7 +7,8 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from adapters.sms_elks import ElksSmsGateway, SqliteSentLedger
+from adapters.sms_elks import ElksSmsGateway
+from adapters.sms_ledger import SqliteSentLedger
 from demo import data as fx
 from domain.booking import VisitBooking
 from domain.status import Outcome, Reason, ReminderState
