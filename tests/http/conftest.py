@@ -28,6 +28,18 @@ from testkit.processes import venv_binary
 from tests.harness import Harness
 
 
+def booking(booking_id: str, start: str, **extra: Any) -> dict[str, Any]:
+    """A visit booking body of the demo patient at the demo reception."""
+    return {
+        "booking_id": booking_id,
+        "patient_id": fx.PNR_ADULT_1177,
+        "clinic_id": fx.CLINIC_CONNECTED,
+        "reception_id": fx.RECEPTION_GENERAL,
+        "start": start,
+        **extra,
+    }
+
+
 @dataclass
 class Api:
     url: str

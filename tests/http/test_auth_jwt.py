@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from demo import data as fx
 from testkit.fake_http import FakeEndpoint, serve
-from tests.http.conftest import Api, running_api
+from tests.http.conftest import Api, booking, running_api
 
 ISSUER = "https://login.region.example"
 AUDIENCE = "patient-messaging"
@@ -62,23 +62,13 @@ async def jwt_api(tmp_path: Path, issuer: tuple[Issuer, str]) -> AsyncIterator[A
         yield api
 
 
-def visit(booking_id: str, start: str) -> dict[str, Any]:
-    return {
-        "booking_id": booking_id,
-        "patient_id": fx.PNR_ADULT_1177,
-        "clinic_id": fx.CLINIC_CONNECTED,
-        "reception_id": fx.RECEPTION_GENERAL,
-        "start": start,
-    }
-
-
 async def test_a_jwt_of_the_region_with_the_clinic_in_its_claim_may_book(
     jwt_api: Api, issuer: tuple[Issuer, str]
 ) -> None:
     signer, _ = issuer
     start = (await jwt_api.harness.local(days=3, hour=10)).isoformat()
     token = signer.token(clinics=[fx.CLINIC_CONNECTED])
-    booked = await jwt_api.post("/v1/visits", visit("J1", start), token=token)
+    booked = await jwt_api.post("/v1/visits", booking("J1", start), token=token)
     assert booked.status_code == 201, booked.text
     [record] = jwt_api.stores.audit.records(workflow_id="sms-reminder-J1")
     assert (record.actor, record.outcome) == ("vas-region", "ok")
@@ -91,7 +81,7 @@ async def test_a_jwt_for_another_clinic_is_403_and_starts_nothing(
 ) -> None:
     signer, _ = issuer
     start = (await jwt_api.harness.local(days=3, hour=10)).isoformat()
-    refused = await jwt_api.post("/v1/visits", visit("J2", start), token=signer.token(clinics=["onh"]))
+    refused = await jwt_api.post("/v1/visits", booking("J2", start), token=signer.token(clinics=["onh"]))
     assert refused.status_code == 403
     assert (await jwt_api.get("/v1/visits/J2", token=signer.token(clinics=["*"]))).status_code == 404
 
@@ -115,7 +105,7 @@ async def test_expired_tampered_foreign_or_misaddressed_jwts_are_401(
         (signer.token(clinics=clinics, aud="another-service"), "not valid"),
         (signer.token(clinics=clinics, iss="https://evil.example"), "not valid"),
     ):
-        refused = await jwt_api.post("/v1/visits", visit("J3", start), token=token)
+        refused = await jwt_api.post("/v1/visits", booking("J3", start), token=token)
         assert refused.status_code == 401, refused.text
         assert why in refused.json()["detail"]
     assert (await jwt_api.get("/v1/visits/J3", token=good)).status_code == 404

@@ -9,23 +9,12 @@ from typing import Any
 
 import httpx
 
-from demo import data as fx
 from domain.status import ReminderState
 from tests.harness import eventually
-from tests.http.conftest import ElksApi
+from tests.http.conftest import ElksApi, booking
 
 CALLBACK = "/callbacks/sms/46elks"
 PROVIDER_ID = "s0a1b2c3d4"  # the fake 46elks' id of every message it accepts
-
-
-def booking(booking_id: str, start: str) -> dict[str, Any]:
-    return {
-        "booking_id": booking_id,
-        "patient_id": fx.PNR_ADULT_1177,
-        "clinic_id": fx.CLINIC_CONNECTED,
-        "reception_id": fx.RECEPTION_GENERAL,
-        "start": start,
-    }
 
 
 async def reminded(api: ElksApi, booking_id: str = "D1") -> dict[str, Any]:

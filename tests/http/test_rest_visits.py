@@ -9,18 +9,7 @@ from typing import Any
 from demo import data as fx
 from domain.status import ReminderState
 from tests.harness import eventually
-from tests.http.conftest import Api
-
-
-def booking(booking_id: str, start: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "booking_id": booking_id,
-        "patient_id": fx.PNR_ADULT_1177,
-        "clinic_id": fx.CLINIC_CONNECTED,
-        "reception_id": fx.RECEPTION_GENERAL,
-        "start": start,
-        **extra,
-    }
+from tests.http.conftest import Api, booking
 
 
 async def test_S6_S15_book_over_http_then_the_sms_the_day_before_at_09_then_status(api: Api) -> None:
