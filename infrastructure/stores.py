@@ -8,7 +8,9 @@ backend, a migration in `adapters/migrations/versions/`, and a method here (docs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
+from typing import TypeVar
 
 from adapters.audit import (
     ApiKeys,
@@ -37,6 +39,7 @@ from adapters.sms_ledger import PostgresSentLedger, SentLedger, SqliteSentLedger
 from infrastructure.config import Settings
 
 ELKS_TIMEOUT_S = 10.0
+T = TypeVar("T")
 
 
 class SchemaOutOfDateError(RuntimeError):
@@ -54,49 +57,46 @@ class Stores:
         url = self.settings.database_url
         return PostgresDatabase(url) if url else None
 
-    def _file(self, name: str) -> str:
+    def _open(
+        self, postgres: Callable[[PostgresDatabase], T], sqlite: Callable[[str], T], file_name: str
+    ) -> T:
+        """The store in the shared database, or in its file of the data folder."""
+        if self.database is not None:
+            return postgres(self.database)
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return str(self.settings.data_dir / name)
+        return sqlite(str(self.settings.data_dir / file_name))
 
     @cached_property
     def directory(self) -> SqlDirectory:
-        db = self.database
-        return PostgresDirectory(db) if db else SqliteDirectory(self._file("directory.sqlite3"))
+        return self._open(PostgresDirectory, SqliteDirectory, "directory.sqlite3")
 
     @cached_property
     def sms_ledger(self) -> SentLedger:
-        db = self.database
-        return PostgresSentLedger(db) if db else SqliteSentLedger(self._file("sms-ledger.sqlite3"))
+        return self._open(PostgresSentLedger, SqliteSentLedger, "sms-ledger.sqlite3")
 
     @cached_property
     def outbox(self) -> SqlOutbox:
-        db = self.database
-        return PostgresOutbox(db) if db else SqliteOutbox(self._file("outbox.sqlite3"))
+        return self._open(PostgresOutbox, SqliteOutbox, "outbox.sqlite3")
 
     @cached_property
     def inbox_ledger(self) -> InboxLedger:
-        db = self.database
-        return PostgresInboxLedger(db) if db else SqliteInboxLedger(self._file("inbox-ledger.sqlite3"))
+        return self._open(PostgresInboxLedger, SqliteInboxLedger, "inbox-ledger.sqlite3")
 
     @cached_property
     def embedded_inbox(self) -> SqlInbox:
-        db = self.database
-        return PostgresInbox(db) if db else SqliteInbox(self._file("inbox-1177.sqlite3"))
+        return self._open(PostgresInbox, SqliteInbox, "inbox-1177.sqlite3")
 
     @cached_property
     def audit(self) -> AuditTrail:
-        db = self.database
-        return PostgresAuditTrail(db) if db else SqliteAuditTrail(self._file("audit.sqlite3"))
+        return self._open(PostgresAuditTrail, SqliteAuditTrail, "audit.sqlite3")
 
     @cached_property
     def api_keys(self) -> ApiKeys:
-        db = self.database
-        return PostgresApiKeys(db) if db else SqliteApiKeys(self._file("api-keys.sqlite3"))
+        return self._open(PostgresApiKeys, SqliteApiKeys, "api-keys.sqlite3")
 
     @cached_property
     def fhir_appointments(self) -> FhirAppointments:
-        db = self.database
-        return PostgresFhirAppointments(db) if db else SqliteFhirAppointments(self._file("fhir.sqlite3"))
+        return self._open(PostgresFhirAppointments, SqliteFhirAppointments, "fhir.sqlite3")
 
     def close(self) -> None:
         if self.database is not None:

@@ -26,14 +26,6 @@ Who = Annotated[Caller, Depends(caller)]
 With = Annotated[Service, Depends(service)]
 
 
-async def _status_for(svc: Service, who: Caller, request_id: str) -> InvitationStatus:
-    """The request's status, once the caller is known to act for its clinic (else 403)."""
-    found = await app.status(svc.client, invitation_id(request_id))
-    assert isinstance(found, InvitationStatus)
-    who.require_clinic(found.clinic_id)
-    return found
-
-
 @router.post("/requests", response_model=Started, status_code=status.HTTP_201_CREATED)
 async def create_request(request: CareInvitation, who: Who, svc: With, response: Response) -> Started:
     """A care invitation, or a plain booking request with `"invitation": false` (V11). The same
@@ -50,9 +42,9 @@ async def create_request(request: CareInvitation, who: Who, svc: With, response:
 
 
 @router.get("/requests/{request_id}", response_model=InvitationStatus)
-async def request_status(request_id: SystemId, who: Who, svc: With) -> InvitationStatus:
+async def request_status(request_id: SystemId, who: Who, svc: With) -> app.Status:
     async with svc.audited(who, "request.status", invitation_id(request_id)):
-        return await _status_for(svc, who, request_id)
+        return await svc.status_for(who, invitation_id(request_id))
 
 
 @router.post("/requests/{request_id}/convert", response_model=InvitationStatus)
@@ -61,7 +53,7 @@ async def convert_request(
 ) -> InvitationStatus:
     """V11: "Ändra begäran – vårdinbjudan"."""
     async with svc.audited(who, "request.convert", invitation_id(request_id)):
-        await _status_for(svc, who, request_id)
+        await svc.status_for(who, invitation_id(request_id))
         if conversion.window is not None:
             app.check_window(conversion.window)
         return await app.convert_request(svc.client, request_id, conversion)
@@ -73,7 +65,7 @@ async def change_request(
 ) -> InvitationStatus:
     """V10: a new window or new limits; a message already sent is not sent again."""
     async with svc.audited(who, "request.change", invitation_id(request_id)):
-        await _status_for(svc, who, request_id)
+        await svc.status_for(who, invitation_id(request_id))
         if change.window is not None:
             app.check_window(change.window)
         return await app.change_request(svc.client, request_id, change)
@@ -86,7 +78,7 @@ async def book_request(
     """V7–V9: booked by the patient (checked against the request, V8) or by staff; starts the visit's
     SMS reminder."""
     async with svc.audited(who, "request.book", invitation_id(request_id)):
-        await _status_for(svc, who, request_id)
+        await svc.status_for(who, invitation_id(request_id))
         return await app.book_invitation(svc.client, request_id, booking)
 
 
@@ -95,7 +87,7 @@ async def record_contact(request_id: SystemId, contact: Contact, who: Who, svc: 
     """V7: the patient contacted the clinic; no more reminders."""
     workflow_id = invitation_id(request_id)
     async with svc.audited(who, "request.contact", workflow_id):
-        await _status_for(svc, who, request_id)
+        await svc.status_for(who, invitation_id(request_id))
         await app.record_contact(svc.client, request_id, contact)
     return Started(workflow_id=workflow_id)
 
@@ -105,7 +97,7 @@ async def cancel_request(request_id: SystemId, cancel: CancelRequest, who: Who, 
     """V14: staff cancel the invitation or request."""
     workflow_id = invitation_id(request_id)
     async with svc.audited(who, "request.cancel", workflow_id):
-        await _status_for(svc, who, request_id)
+        await svc.status_for(who, invitation_id(request_id))
         await app.cancel(svc.client, workflow_id, reason=cancel.reason)
     return Started(workflow_id=workflow_id)
 

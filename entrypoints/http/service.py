@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from fastapi import Request
 from temporalio.client import Client
 
+import application as app
 from adapters.audit import AuditRecord
 from entrypoints.http.auth import Caller
 from entrypoints.http.problems import status_and_detail
@@ -24,6 +25,13 @@ class Service:
     settings: Settings
     stores: Stores
     client: Client
+
+    async def status_for(self, who: Caller, workflow_id: str) -> app.Status:
+        """The workflow's status, once the caller is known to act for its clinic (else 403): the check
+        before any call on an existing workflow."""
+        found = await app.status(self.client, workflow_id)
+        who.require_clinic(found.clinic_id or "")  # an older worker's group status has no clinic
+        return found
 
     @asynccontextmanager
     async def audited(

@@ -41,14 +41,6 @@ class CancelRequest(ContractModel):
     reason: str | None = None
 
 
-async def _status_for(svc: Service, who: Caller, workflow_id: str) -> ReminderStatus | GroupStatus:
-    """The workflow's status, once the caller is known to act for its clinic (else 403)."""
-    found = await app.status(svc.client, workflow_id)
-    assert isinstance(found, ReminderStatus | GroupStatus)
-    who.require_clinic(found.clinic_id or "")
-    return found
-
-
 # --- single and team visits ---
 
 
@@ -69,31 +61,27 @@ async def book_visit(booking: VisitBooking, who: Who, svc: With, response: Respo
 
 
 @router.get("/visits/{booking_id}", response_model=ReminderStatus)
-async def visit_status(booking_id: SystemId, who: Who, svc: With) -> ReminderStatus | GroupStatus:
+async def visit_status(booking_id: SystemId, who: Who, svc: With) -> app.Status:
     workflow_id = booking_reminder_id(booking_id)
     async with svc.audited(who, "visit.status", workflow_id):
-        return await _status_for(svc, who, workflow_id)
+        return await svc.status_for(who, workflow_id)
 
 
 @router.post("/visits/{booking_id}/reschedule", response_model=ReminderStatus)
-async def reschedule_visit(
-    booking_id: SystemId, change: StartChange, who: Who, svc: With
-) -> ReminderStatus | GroupStatus:
+async def reschedule_visit(booking_id: SystemId, change: StartChange, who: Who, svc: With) -> app.Status:
     """S15: the reminder moves with the visit."""
     workflow_id = booking_reminder_id(booking_id)
     async with svc.audited(who, "visit.reschedule", workflow_id):
-        await _status_for(svc, who, workflow_id)
+        await svc.status_for(who, workflow_id)
         return await app.reschedule(svc.client, workflow_id, change.start)
 
 
 @router.put("/visits/{booking_id}/sms-flag", response_model=ReminderStatus)
-async def visit_sms_flag(
-    booking_id: SystemId, change: FlagChange, who: Who, svc: With
-) -> ReminderStatus | GroupStatus:
+async def visit_sms_flag(booking_id: SystemId, change: FlagChange, who: Who, svc: With) -> app.Status:
     """S10: staff turn the SMS off or on again; S8: not off for a booking made in 1177 (409)."""
     workflow_id = booking_reminder_id(booking_id)
     async with svc.audited(who, "visit.sms_flag", workflow_id):
-        await _status_for(svc, who, workflow_id)
+        await svc.status_for(who, workflow_id)
         return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag)
 
 
@@ -102,37 +90,37 @@ async def cancel_visit(booking_id: SystemId, cancel: CancelRequest, who: Who, sv
     """S15: a cancelled visit gets no reminder."""
     workflow_id = booking_reminder_id(booking_id)
     async with svc.audited(who, "visit.cancel", workflow_id):
-        await _status_for(svc, who, workflow_id)
+        await svc.status_for(who, workflow_id)
         await app.cancel(svc.client, workflow_id, reason=cancel.reason)
     return Started(workflow_id=workflow_id)
 
 
 @router.get("/team-visits/{team_visit_id}", response_model=ReminderStatus)
-async def team_visit_status(team_visit_id: SystemId, who: Who, svc: With) -> ReminderStatus | GroupStatus:
+async def team_visit_status(team_visit_id: SystemId, who: Who, svc: With) -> app.Status:
     workflow_id = team_reminder_id(team_visit_id)
     async with svc.audited(who, "team_visit.status", workflow_id):
-        return await _status_for(svc, who, workflow_id)
+        return await svc.status_for(who, workflow_id)
 
 
 @router.post("/team-visits/{team_visit_id}/reschedule", response_model=ReminderStatus)
 async def reschedule_team_visit(
     team_visit_id: SystemId, change: StartChange, who: Who, svc: With
-) -> ReminderStatus | GroupStatus:
+) -> app.Status:
     """S11, S15: a reschedule moves the whole team visit."""
     workflow_id = team_reminder_id(team_visit_id)
     async with svc.audited(who, "team_visit.reschedule", workflow_id):
-        await _status_for(svc, who, workflow_id)
+        await svc.status_for(who, workflow_id)
         return await app.reschedule(svc.client, workflow_id, change.start)
 
 
 @router.put("/team-visits/{team_visit_id}/bookings/{booking_id}/sms-flag", response_model=ReminderStatus)
 async def team_booking_sms_flag(
     team_visit_id: SystemId, booking_id: SystemId, change: FlagChange, who: Who, svc: With
-) -> ReminderStatus | GroupStatus:
+) -> app.Status:
     """S11: the flag of one HOSP booking of the team visit."""
     workflow_id = team_reminder_id(team_visit_id)
     async with svc.audited(who, "team_visit.sms_flag", workflow_id):
-        await _status_for(svc, who, workflow_id)
+        await svc.status_for(who, workflow_id)
         return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag, booking_id)
 
 
@@ -147,7 +135,7 @@ async def cancel_team_booking(
     """S11, S15: one HOSP booking cancelled; the reminder is cancelled when all are."""
     workflow_id = team_reminder_id(team_visit_id)
     async with svc.audited(who, "team_visit.cancel", workflow_id):
-        await _status_for(svc, who, workflow_id)
+        await svc.status_for(who, workflow_id)
         await app.cancel(svc.client, workflow_id, booking_id, cancel.reason)
     return Started(workflow_id=workflow_id)
 
@@ -168,29 +156,27 @@ async def book_group(group: GroupBooking, who: Who, svc: With, response: Respons
 
 
 @router.get("/groups/{group_booking_id}", response_model=GroupStatus)
-async def group_status(group_booking_id: SystemId, who: Who, svc: With) -> ReminderStatus | GroupStatus:
+async def group_status(group_booking_id: SystemId, who: Who, svc: With) -> app.Status:
     workflow_id = group_workflow_id(group_booking_id)
     async with svc.audited(who, "group.status", workflow_id):
-        return await _status_for(svc, who, workflow_id)
+        return await svc.status_for(who, workflow_id)
 
 
 @router.post("/groups/{group_booking_id}/reschedule", response_model=GroupStatus)
 async def reschedule_group(
     group_booking_id: SystemId, change: StartChange, who: Who, svc: With
-) -> ReminderStatus | GroupStatus:
+) -> app.Status:
     workflow_id = group_workflow_id(group_booking_id)
     async with svc.audited(who, "group.reschedule", workflow_id):
-        await _status_for(svc, who, workflow_id)
+        await svc.status_for(who, workflow_id)
         return await app.reschedule(svc.client, workflow_id, change.start)
 
 
 @router.put("/groups/{group_booking_id}/sms-flag", response_model=GroupStatus)
-async def group_sms_flag(
-    group_booking_id: SystemId, change: FlagChange, who: Who, svc: With
-) -> ReminderStatus | GroupStatus:
+async def group_sms_flag(group_booking_id: SystemId, change: FlagChange, who: Who, svc: With) -> app.Status:
     workflow_id = group_workflow_id(group_booking_id)
     async with svc.audited(who, "group.sms_flag", workflow_id):
-        await _status_for(svc, who, workflow_id)
+        await svc.status_for(who, workflow_id)
         return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag)
 
 
@@ -204,6 +190,6 @@ class GroupCancel(CancelRequest):
 async def cancel_group(group_booking_id: SystemId, cancel: GroupCancel, who: Who, svc: With) -> Started:
     workflow_id = group_workflow_id(group_booking_id)
     async with svc.audited(who, "group.cancel", workflow_id):
-        await _status_for(svc, who, workflow_id)
+        await svc.status_for(who, workflow_id)
         await app.cancel(svc.client, workflow_id, cancel.booking_id, cancel.reason)
     return Started(workflow_id=workflow_id)
