@@ -8,8 +8,9 @@
 Set-up creates `.venv/` and installs the project with its test extras (again only when
 pyproject.toml changed), and installs PostgreSQL's server binaries when they are missing (Debian's
 `postgresql`, with apt-get when running as root; otherwise it says what to install): the tests and
-benchmarks start a throw-away server of their own (testkit/postgres.py). Ctrl-C stops everything `run`
-started.
+benchmarks start a throw-away server of their own (testkit/postgres.py). `test` also installs
+Debian's `chromium` when it is missing, for the browser tests (Playwright drives it; no download).
+Ctrl-C stops everything `run` started.
 """
 
 from __future__ import annotations
@@ -74,6 +75,25 @@ def ensure_postgres() -> None:
         print(f"apt-get failed (exit {code}): the tests that need PostgreSQL will fail", flush=True)
 
 
+def ensure_chromium() -> None:
+    """Install Chromium (Debian's `chromium`) for the browser tests when it is missing; Playwright
+    drives it as it is, and never downloads a browser (tests/web)."""
+    if shutil.which("chromium"):
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        print("Chromium is not installed: install it (e.g. `sudo apt-get install -y chromium`); "
+              "the browser tests fail until then", flush=True)
+        return
+    print("installing Chromium (apt-get install chromium) ...", flush=True)
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]
+    code = subprocess.call(install, env=env)
+    if code:  # a stale package list: refresh it once
+        code = subprocess.call(["apt-get", "update", "-qq"], env=env) or subprocess.call(install, env=env)
+    if code:
+        print(f"apt-get failed (exit {code}): the browser tests will fail", flush=True)
+
+
 def in_venv() -> bool:
     return Path(sys.prefix).resolve() == VENV.resolve()
 
@@ -134,6 +154,9 @@ def local_environment(settings: Any, ui_port: int, codec_port: int) -> dict[str,
         "PM_CODEC_TOKEN": os.environ.get("PM_CODEC_TOKEN") or secrets.token_urlsafe(32),
         "PM_CODEC_LOCAL_UI": "1",
         "PM_CODEC_ORIGINS": origins,
+        # The staff page: demo users log in without a password, unless a real identity provider is set.
+        "PM_WEB_DEMO_LOGIN": "0" if os.environ.get("PM_OIDC_METADATA_URL") else "1",
+        "PM_WEB_SESSION_SECRET": os.environ.get("PM_WEB_SESSION_SECRET") or secrets.token_urlsafe(32),
     }
 
 
@@ -175,6 +198,7 @@ def run(demo: bool) -> int:
         print(
             f"ready: Temporal {host}:{port}, Web UI http://localhost:{ui_port}, "
             f"HTTP API http://{settings.api_host}:{settings.api_port}/docs, "
+            f"staff page http://{settings.api_host}:{settings.api_port}/staff/, "
             f"data {settings.data_dir} (Ctrl-C stops)",
             flush=True,
         )
@@ -228,6 +252,7 @@ def main() -> int:
         return run(args.demo)
     if args.command == "bench":
         return bench(args.name, args.bench_args)
+    ensure_chromium()
     return test(args.pytest_args)
 
 

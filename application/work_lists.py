@@ -21,6 +21,7 @@ class WorkListItem(BaseModel):
     state: str | None
     next_action: str | None
     next_action_at: datetime | None
+    waiting_since: datetime | None = None  # when the request came in (its workflow's start)
 
 
 class WorkLists(BaseModel):
@@ -53,6 +54,7 @@ async def work_lists(client: Client, clinic_id: str) -> WorkLists:
                 state=attributes.get(search.STATE),
                 next_action=attributes.get(search.NEXT_ACTION),
                 next_action_at=attributes.get(search.NEXT_ACTION_AT),
+                waiting_since=execution.start_time,
             )
         )
     for items in lists.values():

@@ -18,7 +18,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from application.errors import EndedError, NotFoundError, RejectedError
 from contracts.workflow_ids import GROUP_PREFIX, INVITATION_PREFIX, REMINDER_PREFIX
-from domain.invitation import InvitationStatus
+from domain.booking import GroupBooking, VisitBooking
+from domain.invitation import CareInvitation, InvitationStatus
 from domain.status import GroupStatus, ReminderStatus
 from workflows.care_invitation import CareInvitationWorkflow
 from workflows.group_booking import GroupBookingWorkflow
@@ -34,13 +35,14 @@ R = TypeVar("R")
 class WorkflowKind:
     prefix: str
     workflow: type
+    input_type: type
     status_type: type[Status]
 
 
 KINDS = (
-    WorkflowKind(REMINDER_PREFIX, SmsReminderWorkflow, ReminderStatus),  # also team visits (S11)
-    WorkflowKind(GROUP_PREFIX, GroupBookingWorkflow, GroupStatus),
-    WorkflowKind(INVITATION_PREFIX, CareInvitationWorkflow, InvitationStatus),
+    WorkflowKind(REMINDER_PREFIX, SmsReminderWorkflow, VisitBooking, ReminderStatus),  # also teams (S11)
+    WorkflowKind(GROUP_PREFIX, GroupBookingWorkflow, GroupBooking, GroupStatus),
+    WorkflowKind(INVITATION_PREFIX, CareInvitationWorkflow, CareInvitation, InvitationStatus),
 )
 
 
@@ -57,7 +59,7 @@ async def query_status(client: Client, workflow_id: str) -> Status:
     try:
         return await client.get_workflow_handle(workflow_id).query(status_query)
     except RPCError as err:
-        raise _not_found(err, workflow_id) from None
+        raise not_found(err, workflow_id) from None
 
 
 async def exists(client: Client, workflow_id: str) -> bool:
@@ -95,7 +97,7 @@ def _name(handler: Callable[..., Any]) -> str:
     return handler.__name__
 
 
-def _not_found(err: RPCError, workflow_id: str) -> Exception:
+def not_found(err: RPCError, workflow_id: str) -> Exception:
     if err.status == RPCStatusCode.NOT_FOUND:
         return NotFoundError(f"no workflow '{workflow_id}'")
     return err
@@ -108,7 +110,7 @@ async def _ended_or_missing(err: RPCError, client: Client, workflow_id: str) -> 
     try:
         described = await _describe(client, workflow_id)
     except RPCError as missing:
-        return _not_found(missing, workflow_id)
+        return not_found(missing, workflow_id)
     status = WorkflowExecutionStatus(described.workflow_execution_info.status).name.lower()
     return EndedError(f"workflow '{workflow_id}' has ended: nothing to change ({status})")
 

@@ -192,3 +192,11 @@ def demo_document() -> dict[str, Any]:
             },
         ],
     }
+
+
+DEMO_STAFF = {
+    "sara": ("Sara Lind", [CLINIC_CONNECTED]),
+    "olle": ("Olle Berg", [CLINIC_NOT_CONNECTED]),
+}
+"""The local login of `dev.py run` (PM_WEB_DEMO_LOGIN): user id → (name, clinics). Sara works at the
+demo clinic with the demo data; Olle at the other one, to show that a page of clinic `kir` refuses him."""

@@ -283,6 +283,7 @@ class InvitationStatus(ContractModel):
     weekdays: list[Weekday] | None = None
     time_of_day: TimeOfDay = TimeOfDay.ANY
     visit_type: str
+    patient_info: PatientInfo | None = None  # the clinic's texts for the patient
     booked: BookedVisit | None = None
     work_list: WorkList
 
@@ -308,6 +309,7 @@ def invitation_status(
         weekdays=request.weekdays,
         time_of_day=request.time_of_day,
         visit_type=request.visit_type,
+        patient_info=request.patient_info,
         booked=booked,
         work_list=work_list(state),
     )

@@ -34,6 +34,13 @@ class Settings(BaseModel):
     jwt_audience: str | None = None
     jwt_jwks_url: str | None = None  # … verified against its JWKS
     jwt_clinics_claim: str = "clinics"  # the claim naming the clinics a client may act for
+    oidc_metadata_url: str | None = None  # the staff page's OpenID provider: its discovery document URL
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = Field(default=None, repr=False)
+    oidc_clinics_claim: str = "clinics"  # the ID token claim naming the clinics a staff member works for
+    web_session_secret: str | None = Field(default=None, repr=False)  # signs the staff page's cookies
+    web_session_hours: float = Field(default=10, gt=0)  # a login lasts a working day
+    web_demo_login: bool = False  # `dev.py run`: log in as a demo user, without a password
     delivery_secret: str | None = Field(default=None, repr=False)  # the SMS provider's callbacks
     delivery_url: str | None = None  # public URL of the delivery-report callback (46elks `whendelivered`)
     log_format: Literal["json", "console", "auto"] = "auto"
@@ -74,6 +81,13 @@ class Settings(BaseModel):
             "jwt_audience": os.environ.get("PM_JWT_AUDIENCE"),
             "jwt_jwks_url": os.environ.get("PM_JWT_JWKS_URL"),
             "jwt_clinics_claim": os.environ.get("PM_JWT_CLINICS_CLAIM"),
+            "oidc_metadata_url": os.environ.get("PM_OIDC_METADATA_URL"),
+            "oidc_client_id": os.environ.get("PM_OIDC_CLIENT_ID"),
+            "oidc_client_secret": os.environ.get("PM_OIDC_CLIENT_SECRET"),
+            "oidc_clinics_claim": os.environ.get("PM_OIDC_CLINICS_CLAIM"),
+            "web_session_secret": os.environ.get("PM_WEB_SESSION_SECRET"),
+            "web_session_hours": os.environ.get("PM_WEB_SESSION_HOURS"),
+            "web_demo_login": os.environ.get("PM_WEB_DEMO_LOGIN"),
             "delivery_secret": os.environ.get("PM_DELIVERY_SECRET"),
             "delivery_url": os.environ.get("PM_DELIVERY_URL"),
             "log_format": os.environ.get("PM_LOG_FORMAT"),

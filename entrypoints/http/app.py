@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 import application as app
 from adapters.directory import DirectoryLoadError
 from domain.identity import InvalidPatientId
+from entrypoints import web
 from entrypoints.http import delivery_reports, directory, fhir, invitations, visits
 from entrypoints.http.auth import Authenticator, Forbidden, Unauthenticated
 from entrypoints.http.problems import handle, handle_http, refuse
@@ -68,15 +69,27 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     for refusal in REFUSALS:
-        api.add_exception_handler(refusal, handle)
-    api.add_exception_handler(HTTPException, handle_http)  # type: ignore[arg-type]
+        api.add_exception_handler(refusal, on_refusal)
+    api.add_exception_handler(HTTPException, on_refusal)
     api.middleware("http")(limit_body)
     api.include_router(visits.router)
     api.include_router(invitations.router)
     api.include_router(directory.router)
     api.include_router(fhir.router)
     api.include_router(delivery_reports.router)
+    web.install(api, settings)
     return api
+
+
+async def on_refusal(request: Request, err: Exception) -> Response:
+    """A refusal as a Swedish page on the staff page, else as the API's problem (or OperationOutcome)."""
+    if web.is_staff_page(request):
+        page = await web.refused(request, err)
+        if page is not None:
+            return page
+    if isinstance(err, HTTPException):
+        return await handle_http(request, err)
+    return await handle(request, err)
 
 
 async def limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -43,8 +43,8 @@ async def create_request(request: CareInvitation, who: Who, svc: With, response:
 
 @router.get("/requests/{request_id}", response_model=InvitationStatus)
 async def request_status(request_id: SystemId, who: Who, svc: With) -> app.Status:
-    async with svc.audited(who, "request.status", invitation_id(request_id)):
-        return await svc.status_for(who, invitation_id(request_id))
+    async with svc.on_workflow(who, "request.status", invitation_id(request_id)) as found:
+        return found
 
 
 @router.post("/requests/{request_id}/convert", response_model=InvitationStatus)
@@ -52,8 +52,7 @@ async def convert_request(
     request_id: SystemId, conversion: Conversion, who: Who, svc: With
 ) -> InvitationStatus:
     """V11: "Ändra begäran – vårdinbjudan"."""
-    async with svc.audited(who, "request.convert", invitation_id(request_id)):
-        await svc.status_for(who, invitation_id(request_id))
+    async with svc.on_workflow(who, "request.convert", invitation_id(request_id)):
         if conversion.window is not None:
             app.check_window(conversion.window)
         return await app.convert_request(svc.client, request_id, conversion)
@@ -64,8 +63,7 @@ async def change_request(
     request_id: SystemId, change: RequestChange, who: Who, svc: With
 ) -> InvitationStatus:
     """V10: a new window or new limits; a message already sent is not sent again."""
-    async with svc.audited(who, "request.change", invitation_id(request_id)):
-        await svc.status_for(who, invitation_id(request_id))
+    async with svc.on_workflow(who, "request.change", invitation_id(request_id)):
         if change.window is not None:
             app.check_window(change.window)
         return await app.change_request(svc.client, request_id, change)
@@ -77,8 +75,7 @@ async def book_request(
 ) -> InvitationStatus:
     """V7–V9: booked by the patient (checked against the request, V8) or by staff; starts the visit's
     SMS reminder."""
-    async with svc.audited(who, "request.book", invitation_id(request_id)):
-        await svc.status_for(who, invitation_id(request_id))
+    async with svc.on_workflow(who, "request.book", invitation_id(request_id)):
         return await app.book_invitation(svc.client, request_id, booking)
 
 
@@ -86,8 +83,7 @@ async def book_request(
 async def record_contact(request_id: SystemId, contact: Contact, who: Who, svc: With) -> Started:
     """V7: the patient contacted the clinic; no more reminders."""
     workflow_id = invitation_id(request_id)
-    async with svc.audited(who, "request.contact", workflow_id):
-        await svc.status_for(who, invitation_id(request_id))
+    async with svc.on_workflow(who, "request.contact", workflow_id):
         await app.record_contact(svc.client, request_id, contact)
     return Started(workflow_id=workflow_id)
 
@@ -96,8 +92,7 @@ async def record_contact(request_id: SystemId, contact: Contact, who: Who, svc: 
 async def cancel_request(request_id: SystemId, cancel: CancelRequest, who: Who, svc: With) -> Started:
     """V14: staff cancel the invitation or request."""
     workflow_id = invitation_id(request_id)
-    async with svc.audited(who, "request.cancel", workflow_id):
-        await svc.status_for(who, invitation_id(request_id))
+    async with svc.on_workflow(who, "request.cancel", workflow_id):
         await app.cancel(svc.client, workflow_id, reason=cancel.reason)
     return Started(workflow_id=workflow_id)
 

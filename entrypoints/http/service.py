@@ -21,6 +21,11 @@ from infrastructure.stores import Stores
 
 
 @dataclass
+class AuditEntry:
+    clinic_id: str | None
+
+
+@dataclass
 class Service:
     settings: Settings
     stores: Stores
@@ -34,13 +39,24 @@ class Service:
         return found
 
     @asynccontextmanager
+    async def on_workflow(self, who: Caller, action: str, workflow_id: str) -> AsyncIterator[app.Status]:
+        """An audited call on an existing workflow, once the caller is known to act for its clinic
+        (else 403); the audit record names the clinic."""
+        async with self.audited(who, action, workflow_id) as entry:
+            found = await self.status_for(who, workflow_id)
+            entry.clinic_id = found.clinic_id
+            yield found
+
+    @asynccontextmanager
     async def audited(
         self, caller: Caller, action: str, workflow_id: str | None = None, clinic_id: str | None = None
-    ) -> AsyncIterator[None]:
-        """Record the call (who, what, when, outcome; never patient data), refused or not."""
+    ) -> AsyncIterator[AuditEntry]:
+        """Record the call (who, what, when, outcome; never patient data), refused or not; the body
+        may name the clinic once it knows it."""
         outcome = "ok"
+        entry = AuditEntry(clinic_id)
         try:
-            yield
+            yield entry
         except Exception as err:
             found = status_and_detail(err)
             outcome = f"refused:{found[0]}" if found else "error"
@@ -51,7 +67,7 @@ class Service:
                 actor=caller.client_id,
                 action=action,
                 workflow_id=workflow_id,
-                clinic_id=clinic_id,
+                clinic_id=entry.clinic_id,
                 outcome=outcome,
             )
             await asyncio.to_thread(self.stores.audit.record, record)

@@ -63,16 +63,15 @@ async def book_visit(booking: VisitBooking, who: Who, svc: With, response: Respo
 @router.get("/visits/{booking_id}", response_model=ReminderStatus)
 async def visit_status(booking_id: SystemId, who: Who, svc: With) -> app.Status:
     workflow_id = booking_reminder_id(booking_id)
-    async with svc.audited(who, "visit.status", workflow_id):
-        return await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "visit.status", workflow_id) as found:
+        return found
 
 
 @router.post("/visits/{booking_id}/reschedule", response_model=ReminderStatus)
 async def reschedule_visit(booking_id: SystemId, change: StartChange, who: Who, svc: With) -> app.Status:
     """S15: the reminder moves with the visit."""
     workflow_id = booking_reminder_id(booking_id)
-    async with svc.audited(who, "visit.reschedule", workflow_id):
-        await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "visit.reschedule", workflow_id):
         return await app.reschedule(svc.client, workflow_id, change.start)
 
 
@@ -80,8 +79,7 @@ async def reschedule_visit(booking_id: SystemId, change: StartChange, who: Who, 
 async def visit_sms_flag(booking_id: SystemId, change: FlagChange, who: Who, svc: With) -> app.Status:
     """S10: staff turn the SMS off or on again; S8: not off for a booking made in 1177 (409)."""
     workflow_id = booking_reminder_id(booking_id)
-    async with svc.audited(who, "visit.sms_flag", workflow_id):
-        await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "visit.sms_flag", workflow_id):
         return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag)
 
 
@@ -89,8 +87,7 @@ async def visit_sms_flag(booking_id: SystemId, change: FlagChange, who: Who, svc
 async def cancel_visit(booking_id: SystemId, cancel: CancelRequest, who: Who, svc: With) -> Started:
     """S15: a cancelled visit gets no reminder."""
     workflow_id = booking_reminder_id(booking_id)
-    async with svc.audited(who, "visit.cancel", workflow_id):
-        await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "visit.cancel", workflow_id):
         await app.cancel(svc.client, workflow_id, reason=cancel.reason)
     return Started(workflow_id=workflow_id)
 
@@ -98,8 +95,8 @@ async def cancel_visit(booking_id: SystemId, cancel: CancelRequest, who: Who, sv
 @router.get("/team-visits/{team_visit_id}", response_model=ReminderStatus)
 async def team_visit_status(team_visit_id: SystemId, who: Who, svc: With) -> app.Status:
     workflow_id = team_reminder_id(team_visit_id)
-    async with svc.audited(who, "team_visit.status", workflow_id):
-        return await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "team_visit.status", workflow_id) as found:
+        return found
 
 
 @router.post("/team-visits/{team_visit_id}/reschedule", response_model=ReminderStatus)
@@ -108,8 +105,7 @@ async def reschedule_team_visit(
 ) -> app.Status:
     """S11, S15: a reschedule moves the whole team visit."""
     workflow_id = team_reminder_id(team_visit_id)
-    async with svc.audited(who, "team_visit.reschedule", workflow_id):
-        await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "team_visit.reschedule", workflow_id):
         return await app.reschedule(svc.client, workflow_id, change.start)
 
 
@@ -119,8 +115,7 @@ async def team_booking_sms_flag(
 ) -> app.Status:
     """S11: the flag of one HOSP booking of the team visit."""
     workflow_id = team_reminder_id(team_visit_id)
-    async with svc.audited(who, "team_visit.sms_flag", workflow_id):
-        await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "team_visit.sms_flag", workflow_id):
         return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag, booking_id)
 
 
@@ -134,8 +129,7 @@ async def cancel_team_booking(
 ) -> Started:
     """S11, S15: one HOSP booking cancelled; the reminder is cancelled when all are."""
     workflow_id = team_reminder_id(team_visit_id)
-    async with svc.audited(who, "team_visit.cancel", workflow_id):
-        await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "team_visit.cancel", workflow_id):
         await app.cancel(svc.client, workflow_id, booking_id, cancel.reason)
     return Started(workflow_id=workflow_id)
 
@@ -158,8 +152,8 @@ async def book_group(group: GroupBooking, who: Who, svc: With, response: Respons
 @router.get("/groups/{group_booking_id}", response_model=GroupStatus)
 async def group_status(group_booking_id: SystemId, who: Who, svc: With) -> app.Status:
     workflow_id = group_workflow_id(group_booking_id)
-    async with svc.audited(who, "group.status", workflow_id):
-        return await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "group.status", workflow_id) as found:
+        return found
 
 
 @router.post("/groups/{group_booking_id}/reschedule", response_model=GroupStatus)
@@ -167,16 +161,14 @@ async def reschedule_group(
     group_booking_id: SystemId, change: StartChange, who: Who, svc: With
 ) -> app.Status:
     workflow_id = group_workflow_id(group_booking_id)
-    async with svc.audited(who, "group.reschedule", workflow_id):
-        await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "group.reschedule", workflow_id):
         return await app.reschedule(svc.client, workflow_id, change.start)
 
 
 @router.put("/groups/{group_booking_id}/sms-flag", response_model=GroupStatus)
 async def group_sms_flag(group_booking_id: SystemId, change: FlagChange, who: Who, svc: With) -> app.Status:
     workflow_id = group_workflow_id(group_booking_id)
-    async with svc.audited(who, "group.sms_flag", workflow_id):
-        await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "group.sms_flag", workflow_id):
         return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag)
 
 
@@ -189,7 +181,6 @@ class GroupCancel(CancelRequest):
 )
 async def cancel_group(group_booking_id: SystemId, cancel: GroupCancel, who: Who, svc: With) -> Started:
     workflow_id = group_workflow_id(group_booking_id)
-    async with svc.audited(who, "group.cancel", workflow_id):
-        await svc.status_for(who, workflow_id)
+    async with svc.on_workflow(who, "group.cancel", workflow_id):
         await app.cancel(svc.client, workflow_id, cancel.booking_id, cancel.reason)
     return Started(workflow_id=workflow_id)

@@ -1,0 +1,88 @@
+"""The staff page ("Mitt arbetsflöde") under `/staff`, served by the HTTP API's app: Swedish pages
+over the same application layer as `/v1`, with an OpenID Connect login (or demo users locally),
+per-clinic access, CSRF-checked forms and an audit record of every view and action."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from entrypoints.http.problems import status_and_detail
+from entrypoints.web import actions, login, pages
+from entrypoints.web.session import SESSION_COOKIE, CsrfRefused, LoginRequired
+from entrypoints.web.swedish import refusal
+from entrypoints.web.templates import HERE, render
+from infrastructure.config import Settings
+
+log = structlog.get_logger(__name__)
+PREFIX = "/staff"
+
+
+def install(api: FastAPI, settings: Settings) -> None:
+    """Add the staff page's routes, static files, session cookie and refusal pages to `api`."""
+    secret = settings.web_session_secret
+    if secret is None:
+        secret = secrets.token_urlsafe(32)
+        log.warning(
+            "web_session_secret_missing", effect="logins last until the API restarts, one replica only"
+        )
+    api.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=int(timedelta(hours=settings.web_session_hours).total_seconds()),
+        path=PREFIX,
+        same_site="lax",  # strict would drop the cookie on the identity provider's redirect back
+        https_only=True,  # Secure (browsers accept it on http://127.0.0.1 and localhost too)
+    )
+    api.state.oidc = login.oidc_client(settings)
+    api.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static")
+    api.include_router(login.router)
+    api.include_router(pages.router)
+    api.include_router(actions.router)
+    api.add_exception_handler(LoginRequired, _to_login)
+    api.add_exception_handler(CsrfRefused, _csrf_refused)
+
+
+def is_staff_page(request: Request) -> bool:
+    path = request.url.path
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+async def _to_login(request: Request, err: Exception) -> Response:
+    return RedirectResponse(request.url_for("staff_login_page"), status_code=303)
+
+
+async def _csrf_refused(request: Request, err: Exception) -> Response:
+    message = "Formuläret har gått ut eller kom inte från den här sidan. Ladda om sidan och försök igen."
+    return render(request, "message.html", status_code=403, title="Inget ändrades", message=message)
+
+
+async def refused(request: Request, err: Exception) -> Response | None:
+    """A refusal on a staff page as a Swedish page (status as the API's); None for a bug."""
+    found = status_and_detail(err)
+    if found is None:
+        return None
+    status, detail = found
+    posted = request.method == "POST"
+    back = request.headers.get("referer") if posted else None
+    return render(
+        request,
+        "message.html",
+        status_code=status,
+        title="Inget ändrades" if posted else "Kan inte visas",
+        message=refusal(err, detail),
+        back=_same_site(request, back),
+    )
+
+
+def _same_site(request: Request, url: str | None) -> str | None:
+    """The page to go back to, only when it is one of ours."""
+    base = str(request.base_url).rstrip("/")
+    return url if url and url.startswith(base + PREFIX + "/") else None

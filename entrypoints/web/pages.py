@@ -1,0 +1,158 @@
+"""The staff page's views ("Mitt arbetsflöde"): a clinic's work lists, one request, one visit reminder.
+
+Each view reads through the same application layer as `GET /v1/...`, checks the user's clinic on the
+server first, and is recorded in the audit trail. Patient ids are masked; the full identity only
+after "Visa" (a POST, audited as `web.patient.reveal`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+import application as app
+from application.identity import PatientIdentity, patient_identity
+from contracts.workflow_ids import booking_reminder_id, invitation_id
+from domain.invitation import InvitationState, is_open
+from domain.types import SystemId
+from entrypoints.http.service import Service, service
+from entrypoints.web import swedish
+from entrypoints.web.session import StaffUser, check_csrf, staff_user, take_flash
+from entrypoints.web.templates import render
+
+router = APIRouter(prefix="/staff")
+User = Annotated[StaffUser, Depends(staff_user)]
+With = Annotated[Service, Depends(service)]
+PAGE_SIZE = 20
+SORTS = {
+    "next": lambda i: (i.next_action_at is None, i.next_action_at or datetime.max.replace(tzinfo=UTC)),
+    "waited": lambda i: i.waiting_since or datetime.max.replace(tzinfo=UTC),  # longest waiting first
+    "state": lambda i: (i.state or "", i.request_id),
+    "id": lambda i: i.request_id,
+}
+
+
+@router.get("/", name="staff_home")
+async def home(request: Request, user: User) -> Response:
+    return RedirectResponse(request.url_for("staff_work_lists", clinic_id=user.clinics[0]), status_code=303)
+
+
+@router.get("/clinics/{clinic_id}", name="staff_work_lists")
+async def work_lists(
+    request: Request,
+    clinic_id: SystemId,
+    user: User,
+    svc: With,
+    tab: Annotated[str, Query(alias="list", pattern="^(vardinbjudan|bokningsbegaran|uppfoljning)$")] = (
+        "vardinbjudan"
+    ),
+    reception: Annotated[str, Query(max_length=64)] = "",  # blank: every reception
+    sort: Annotated[str, Query(pattern="^-?(next|waited|state|id)$")] = "next",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    """V12, V13: the three lists with counts; the chosen one filtered, sorted and paged."""
+    async with svc.audited(user.caller, "web.work_lists", clinic_id=clinic_id):
+        user.caller.require_clinic(clinic_id)
+        clinic = app.check_clinic(svc.stores.directory, clinic_id)
+        lists = await app.work_lists(svc.client, clinic_id)
+    items = [i for i in getattr(lists, tab) if reception in ("", i.reception_id)]
+    items.sort(key=SORTS[sort.lstrip("-")], reverse=sort.startswith("-"))
+    pages = max(1, -(-len(items) // PAGE_SIZE))
+    shown = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    details = await asyncio.gather(
+        *(app.status(svc.client, i.workflow_id) for i in shown), return_exceptions=True
+    )
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "item": item,
+            "status": None if isinstance(found, BaseException) else found,
+            "waited": swedish.waited(item.waiting_since, now),
+        }
+        for item, found in zip(shown, details, strict=True)
+    ]
+    counts = {name: len(getattr(lists, name)) for name in swedish.LISTS}
+    return render(
+        request,
+        "lists.html",
+        clinic=clinic,
+        tab=tab,
+        rows=rows,
+        counts=counts,
+        reception=reception,
+        sort=sort,
+        page=page,
+        pages=pages,
+        flash=take_flash(request),
+    )
+
+
+@router.get("/visits", name="staff_find_visit")
+async def find_visit(request: Request, user: User, booking_id: Annotated[SystemId, Query()]) -> Response:
+    """The search box of the lists page: a visit reminder by its booking id."""
+    return RedirectResponse(request.url_for("staff_visit_page", booking_id=booking_id), status_code=303)
+
+
+@router.get("/requests/{request_id}", name="staff_request_page")
+async def request_page(request: Request, request_id: SystemId, user: User, svc: With) -> Response:
+    return await _request_view(request, request_id, user, svc, None)
+
+
+@router.post(
+    "/requests/{request_id}/identity", dependencies=[Depends(check_csrf)], name="staff_request_identity"
+)
+async def request_identity(request: Request, request_id: SystemId, user: User, svc: With) -> Response:
+    workflow_id = invitation_id(request_id)
+    identity = await _reveal(svc, user, workflow_id)
+    return await _request_view(request, request_id, user, svc, identity)
+
+
+@router.get("/visits/{booking_id}", name="staff_visit_page")
+async def visit_page(request: Request, booking_id: SystemId, user: User, svc: With) -> Response:
+    return await _visit_view(request, booking_id, user, svc, None)
+
+
+@router.post("/visits/{booking_id}/identity", dependencies=[Depends(check_csrf)], name="staff_visit_identity")
+async def visit_identity(request: Request, booking_id: SystemId, user: User, svc: With) -> Response:
+    identity = await _reveal(svc, user, booking_reminder_id(booking_id))
+    return await _visit_view(request, booking_id, user, svc, identity)
+
+
+async def _reveal(svc: Service, user: StaffUser, workflow_id: str) -> PatientIdentity:
+    """The full identity, for a user of the workflow's clinic: audited."""
+    async with svc.on_workflow(user.caller, "web.patient.reveal", workflow_id):
+        return await patient_identity(svc.client, svc.stores.directory, workflow_id)
+
+
+async def _request_view(
+    request: Request, request_id: str, user: StaffUser, svc: Service, identity: PatientIdentity | None
+) -> Response:
+    workflow_id = invitation_id(request_id)
+    async with svc.on_workflow(user.caller, "web.request.view", workflow_id) as found:
+        pass
+    context: dict[str, Any] = {"status": found, "identity": identity, "flash": take_flash(request)}
+    state = InvitationState(found.state)
+    context |= {"open": is_open(state), "plain": state is InvitationState.REQUEST}
+    return render(request, "request.html", **context)
+
+
+async def _visit_view(
+    request: Request, booking_id: str, user: StaffUser, svc: Service, identity: PatientIdentity | None
+) -> Response:
+    workflow_id = booking_reminder_id(booking_id)
+    async with svc.on_workflow(user.caller, "web.visit.view", workflow_id) as found:
+        pass
+    booking = next((b for b in found.bookings if b.booking_id == booking_id), None)
+    return render(
+        request,
+        "visit.html",
+        status=found,
+        booking=booking,
+        booking_id=booking_id,
+        identity=identity,
+        flash=take_flash(request),
+    )
