@@ -126,6 +126,9 @@ def main() -> None:
         help="the worker's stores: SQLite files, or a throw-away PostgreSQL server (testkit.postgres)",
     )
     parser.add_argument("--json", help="write the figures to this file")
+    parser.add_argument(
+        "--flame", help="write an SVG flame graph of the worker during the reminders' drain (py-spy)"
+    )
     parser.add_argument("--data-dir", help="use (and keep) this folder instead of a fresh temporary one")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")
     parser.add_argument(

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
+import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -17,6 +20,7 @@ from temporalio.client import Client
 
 import application as app
 from bench import bare
+from bench.costs import phase_costs
 from bench.figures import lateness
 from bench.machine import load
 from bench.meters import CpuMeter, RssMonitor, child_rss_mb
@@ -31,6 +35,25 @@ from testkit.real_worker import connect_client, prepare_keys, real_worker
 from testkit.waiting import bounded_gather, due_moment, log, wait_until
 
 BARE_QUEUE = "bench-bare"
+
+
+@contextmanager
+def flame_graph(path: str | None, pid: int | None) -> Iterator[None]:
+    """py-spy samples `pid` (the worker) meanwhile and writes an SVG flame graph to `path`."""
+    if not path or pid is None:
+        yield
+        return
+    spy = subprocess.Popen(
+        [str(Path(PYTHON).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "100",
+         "--format", "flamegraph", "--output", path, "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes the graph on Ctrl-C
+        spy.wait(timeout=60)
+        log(f"flame graph of the worker during the drain: {path}")
 
 
 class Bench:
@@ -170,7 +193,8 @@ class Bench:
         figures = self._figures(n, starts_s, due, bare.read_done(self.data_dir))
         figures["worker_rss_peak_mb"] = None  # the real worker is idle here
         self.bare_worker.stop()  # its idle pollers would take CPU from the later phases
-        return figures | result | {"started_before_due": starts_s < self.gap(n)}
+        costs = await phase_costs(self.client, [f"bench-bare-{i}" for i in range(n)])
+        return figures | result | {"started_before_due": starts_s < self.gap(n), "costs": costs}
 
     async def reminders(self, n: int) -> dict[str, Any]:
         due = due_moment(self.gap(n))
@@ -186,10 +210,11 @@ class Bench:
                 m.sent_at.timestamp() for m in self.outbox.messages() if m.key.startswith("sms-reminder-br")
             ]
 
-        result = await self._drain("reminders", n, lambda: len(sent()), due, starts_s)
-        return (
-            self._figures(n, starts_s, due, sent()) | result | {"started_before_due": starts_s < self.gap(n)}
-        )
+        with flame_graph(self.args.flame, self.worker.pid):
+            result = await self._drain("reminders", n, lambda: len(sent()), due, starts_s)
+        figures = self._figures(n, starts_s, due, sent())
+        costs = await phase_costs(self.client, [f"sms-reminder-br{i}" for i in range(n)])  # sent, not ended
+        return figures | result | {"started_before_due": starts_s < self.gap(n), "costs": costs}
 
     async def invitations(self, n: int) -> dict[str, Any]:
         due = due_moment(self.gap(n))
@@ -225,11 +250,9 @@ class Bench:
             ]
 
         result = await self._drain("invitations", n, lambda: len(delivered()), due, starts_s)
-        return (
-            self._figures(n, starts_s, due, delivered())
-            | result
-            | {"started_before_due": starts_s < self.gap(n)}
-        )
+        figures = self._figures(n, starts_s, due, delivered())
+        costs = await phase_costs(self.client, [f"care-invitation-bi{i}" for i in range(n)])  # invited
+        return figures | result | {"started_before_due": starts_s < self.gap(n), "costs": costs}
 
     async def sleeping(self, levels: list[int]) -> list[dict[str, Any]]:
         self.add_clinic(fake_clinic("bench-sleep"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.costs import SAMPLE, cost_rows
 from bench.figures import table
 
 TARGET_STARTS = 0.8
@@ -91,6 +92,10 @@ def report(results: dict[str, Any]) -> None:
     if rows:
         print()
         print(table(headers, rows))
+    cost_headers, costs = cost_rows(results)
+    if costs:
+        print(f"\ncost per workflow (means over the histories of up to {SAMPLE} of each phase):")
+        print(table(cost_headers, costs))
     if results.get("sleeping"):
         sleeping = [
             [r["sleeping"], r["asleep"], r["starts_per_s"], r["asleep_after_s"],

@@ -241,3 +241,7 @@ def test_compose_serves_the_http_api_on_the_shared_stores_after_the_migrations()
     assert api["environment"]["PM_API_HOST"] == "0.0.0.0" and api["ports"] == ["127.0.0.1:8000:8000"]
     assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert api["environment"]["PM_ENCRYPTION_KEYS"].startswith("${PM_ENCRYPTION_KEYS:?")
+    # the staff page: one session secret for every replica (required), the region's OpenID provider
+    assert api["environment"]["PM_WEB_SESSION_SECRET"].startswith("${PM_WEB_SESSION_SECRET:?")
+    assert {"PM_OIDC_METADATA_URL", "PM_OIDC_CLIENT_ID", "PM_OIDC_CLIENT_SECRET"} <= set(api["environment"])
+    assert "PM_WEB_DEMO_LOGIN" not in api["environment"]

@@ -43,6 +43,7 @@ def install(api: FastAPI, settings: Settings) -> None:
     )
     api.state.oidc = login.oidc_client(settings)
     api.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static")
+    api.add_api_route("/", _to_staff_page, include_in_schema=False)  # `dev.py run` opens on the lists
     api.include_router(login.router)
     api.include_router(pages.router)
     api.include_router(actions.router)
@@ -53,6 +54,10 @@ def install(api: FastAPI, settings: Settings) -> None:
 def is_staff_page(request: Request) -> bool:
     path = request.url.path
     return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+async def _to_staff_page(request: Request) -> Response:
+    return RedirectResponse(request.url_for("staff_home"), status_code=303)
 
 
 async def _to_login(request: Request, err: Exception) -> Response:

@@ -36,6 +36,20 @@ SORTS = {
 }
 
 
+def page_of(
+    items: list[app.WorkListItem], reception: str, sort: str, page: int
+) -> tuple[list[app.WorkListItem], int]:
+    """The rows of page `page` (from 1) of a list: of one reception (blank: all), sorted by `sort`
+    (`-` first: descending); and the number of pages (at least 1)."""
+    chosen = sorted(
+        (i for i in items if reception in ("", i.reception_id)),
+        key=SORTS[sort.lstrip("-")],
+        reverse=sort.startswith("-"),
+    )
+    pages = max(1, -(-len(chosen) // PAGE_SIZE))
+    return chosen[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], pages
+
+
 @router.get("/", name="staff_home")
 async def home(request: Request, user: User) -> Response:
     return RedirectResponse(request.url_for("staff_work_lists", clinic_id=user.clinics[0]), status_code=303)
@@ -59,10 +73,7 @@ async def work_lists(
         user.caller.require_clinic(clinic_id)
         clinic = app.check_clinic(svc.stores.directory, clinic_id)
         lists = await app.work_lists(svc.client, clinic_id)
-    items = [i for i in getattr(lists, tab) if reception in ("", i.reception_id)]
-    items.sort(key=SORTS[sort.lstrip("-")], reverse=sort.startswith("-"))
-    pages = max(1, -(-len(items) // PAGE_SIZE))
-    shown = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown, pages = page_of(getattr(lists, tab), reception, sort, page)
     details = await asyncio.gather(
         *(app.status(svc.client, i.workflow_id) for i in shown), return_exceptions=True
     )

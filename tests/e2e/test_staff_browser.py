@@ -29,6 +29,9 @@ CHROMIUM_ARGS = [
 ]
 UNLABELLED = """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
     .filter(c => c.labels.length === 0).map(c => c.name || c.id)"""
+UNREACHABLE = """() => [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select')]
+    .filter(c => c.tabIndex < 0 || c.disabled).map(c => c.outerHTML.slice(0, 80))"""
+NO_SCRIPT = "() => document.scripts.length"  # no script: every action is a link or a form's button
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +59,13 @@ def staff_url(dev_run: DevRun, path: str = "/staff/") -> str:
 
 
 def shot(page: Page, name: str) -> None:
-    """Save the page as a test artefact, and check that every form control on it has a label."""
+    """Save the page as a test artefact, and check that every form control on it has a label and
+    every control is in the keyboard's tab order (native links and buttons, no script)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
     assert page.evaluate(UNLABELLED) == [], f"form controls without a label on {page.url}"
+    assert page.evaluate(UNREACHABLE) == [], f"controls the keyboard cannot reach on {page.url}"
+    assert page.evaluate(NO_SCRIPT) == 0
 
 
 def log_in(page: Page, dev_run: DevRun, user: str) -> None:

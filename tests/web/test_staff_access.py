@@ -19,6 +19,8 @@ async def _state(site: Site, request_id: str) -> str:
 
 
 async def test_staff_page_needs_a_login_and_its_cookie_is_secure_httponly_and_same_site(site: Site) -> None:
+    root = await site.staff.get("/")
+    assert root.status_code == 303 and root.headers["location"].endswith("/staff/")
     anonymous = await site.staff.get("/staff/")
     assert anonymous.status_code == 303 and anonymous.headers["location"].endswith("/staff/login")
     assert (await site.staff.log_in("sara")).status_code == 303
