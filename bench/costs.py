@@ -38,12 +38,11 @@ def payload_bytes(message: Message) -> int:
     for field, value in message.ListFields():
         if field.message_type is None:
             continue
-        if field.message_type.GetOptions().map_entry:
-            total += sum(payload_bytes(v) for v in value.values() if isinstance(v, Message))
-        elif field.label == field.LABEL_REPEATED:
-            total += sum(payload_bytes(v) for v in value)
-        else:
+        if isinstance(value, Message):
             total += payload_bytes(value)
+        else:  # a repeated field or a map
+            items = value.values() if hasattr(value, "values") else value
+            total += sum(payload_bytes(v) for v in items if isinstance(v, Message))
     return total
 
 
