@@ -10,7 +10,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from adapters.directory import Directory
 from application import workflow_calls as calls
-from application.checks import check_future, check_request
+from application.checks import check_future, check_request, check_window
 from application.visits import START_ONCE
 from contracts import search_attributes as search
 from contracts.workflow_ids import invitation_id
@@ -77,12 +77,16 @@ def _request_attributes(request: CareInvitation) -> TypedSearchAttributes:
 
 
 async def convert_request(client: Client, request_id: str, conversion: Conversion) -> InvitationStatus:
-    """V11: "Ändra begäran – vårdinbjudan"."""
+    """V11: "Ändra begäran – vårdinbjudan" (a new window must not have ended)."""
+    if conversion.window is not None:
+        check_window(conversion.window)
     return await calls.update(client, invitation_id(request_id), CareInvitationWorkflow.convert, conversion)
 
 
 async def change_request(client: Client, request_id: str, change: RequestChange) -> InvitationStatus:
-    """V10: staff change the window or the limits of an open request."""
+    """V10: staff change the window or the limits of an open request (a new window must not have ended)."""
+    if change.window is not None:
+        check_window(change.window)
     return await calls.update(
         client, invitation_id(request_id), CareInvitationWorkflow.change_request, change
     )

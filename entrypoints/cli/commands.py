@@ -153,7 +153,7 @@ def _window_from_args(args: argparse.Namespace) -> DateWindow | None:
     if first > last:
         raise app.InputError(f"--first-date {first} is after --last-date {last}")
     window = DateWindow(first_date=first, last_date=last)
-    app.check_window(window)
+    app.check_window(window)  # before connecting (the use cases check it again)
     return window
 
 

@@ -53,8 +53,6 @@ async def convert_request(
 ) -> InvitationStatus:
     """V11: "Ändra begäran – vårdinbjudan"."""
     async with svc.on_workflow(who, "request.convert", invitation_id(request_id)):
-        if conversion.window is not None:
-            app.check_window(conversion.window)
         return await app.convert_request(svc.client, request_id, conversion)
 
 
@@ -64,8 +62,6 @@ async def change_request(
 ) -> InvitationStatus:
     """V10: a new window or new limits; a message already sent is not sent again."""
     async with svc.on_workflow(who, "request.change", invitation_id(request_id)):
-        if change.window is not None:
-            app.check_window(change.window)
         return await app.change_request(svc.client, request_id, change)
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 import application as app
 from contracts.workflow_ids import booking_reminder_id, invitation_id
-from domain.invitation import Contact, Conversion, DateWindow, InvitationBooking, RequestChange
+from domain.invitation import Contact, Conversion, InvitationBooking, RequestChange
 from domain.timing import at_local
 from domain.types import SystemId
 from entrypoints.http.service import Service, service
@@ -23,180 +23,111 @@ router = APIRouter(prefix="/staff", dependencies=[Depends(check_csrf)])
 User = Annotated[StaffUser, Depends(staff_user)]
 With = Annotated[Service, Depends(service)]
 Text = Annotated[str, Form(max_length=200)]
-Day = Annotated[date, Form()]
+Call = Callable[[], Awaitable[Any]]
 
 
-async def _act(
-    request: Request,
-    user: StaffUser,
-    svc: Service,
-    action: str,
-    workflow_id: str,
-    call: Callable[[], Awaitable[Any]],
-    done: str,
-    page: str,
-    **page_ids: str,
-) -> Response:
-    """Run `call` on the workflow (refused with 403 outside the user's clinics), audited as `action`,
-    then back to `page` with `done`."""
-    async with svc.on_workflow(user.caller, f"web.{action}", workflow_id):
-        await call()
-    flash(request, done)
-    return RedirectResponse(request.url_for(page, **page_ids), status_code=303)
+def limits_form(
+    first_date: Annotated[date, Form()],
+    last_date: Annotated[date, Form()],
+    time_of_day: Annotated[str, Form()] = "any",
+    weekdays: Annotated[list[str] | None, Form()] = None,
+) -> dict[str, Any]:
+    """The window and limits as the form shows them (no weekday ticked: any day)."""
+    window = {"first_date": first_date, "last_date": last_date}
+    return {"window": window, "weekdays": weekdays or [], "time_of_day": time_of_day}
 
 
-def _window(first_date: date | None, last_date: date | None) -> DateWindow | None:
-    if first_date is None and last_date is None:
-        return None
-    return DateWindow.model_validate({"first_date": first_date, "last_date": last_date})
+Limits = Annotated[dict[str, Any], Depends(limits_form)]
+
+
+class Acts:
+    """One action of `user` on a workflow: refused with 403 outside the user's clinics, audited as
+    `web.<action>`, then back to the workflow's page with `done`."""
+
+    def __init__(self, request: Request, user: User, svc: With) -> None:
+        self.request, self.user, self.svc = request, user, svc
+
+    async def on_request(self, request_id: str, action: str, call: Call, done: str) -> Response:
+        return await self._act(invitation_id(request_id), f"request.{action}", call, done,
+                               "staff_request_page", request_id=request_id)  # fmt: skip
+
+    async def on_visit(self, booking_id: str, action: str, call: Call, done: str) -> Response:
+        return await self._act(booking_reminder_id(booking_id), f"visit.{action}", call, done,
+                               "staff_visit_page", booking_id=booking_id)  # fmt: skip
+
+    async def _act(
+        self, workflow_id: str, action: str, call: Call, done: str, page: str, **ids: str
+    ) -> Response:
+        async with self.svc.on_workflow(self.user.caller, f"web.{action}", workflow_id):
+            await call()
+        flash(self.request, done)
+        return RedirectResponse(self.request.url_for(page, **ids), status_code=303)
+
+
+Act = Annotated[Acts, Depends()]
 
 
 # --- a care invitation or booking request (V7–V14) ---
 
 
 @router.post("/requests/{request_id}/contact", name="staff_record_contact")
-async def record_contact(
-    request: Request, request_id: SystemId, user: User, svc: With, note: Text = ""
-) -> Response:
+async def record_contact(request_id: SystemId, act: Act, note: Text = "") -> Response:
     """V7: the patient called; no more reminders."""
     contact = Contact(note=note.strip() or None)
-    return await _act(
-        request,
-        user,
-        svc,
-        "request.contact",
-        invitation_id(request_id),
-        lambda: app.record_contact(svc.client, request_id, contact),
+    return await act.on_request(
+        request_id, "contact", lambda: app.record_contact(act.svc.client, request_id, contact),
         "Kontakten är registrerad: inga fler påminnelser skickas.",
-        "staff_request_page",
-        request_id=request_id,
-    )
+    )  # fmt: skip
 
 
 @router.post("/requests/{request_id}/cancel", name="staff_cancel_request")
-async def cancel_request(
-    request: Request, request_id: SystemId, user: User, svc: With, reason: Text = ""
-) -> Response:
+async def cancel_request(request_id: SystemId, act: Act, reason: Text = "") -> Response:
     """V14: nothing more is sent."""
     workflow_id = invitation_id(request_id)
-    return await _act(
-        request,
-        user,
-        svc,
-        "request.cancel",
-        workflow_id,
-        lambda: app.cancel(svc.client, workflow_id, reason=reason.strip() or None),
+    return await act.on_request(
+        request_id, "cancel", lambda: app.cancel(act.svc.client, workflow_id, reason=reason.strip() or None),
         "Ärendet är makulerat: inget mer skickas.",
-        "staff_request_page",
-        request_id=request_id,
-    )
+    )  # fmt: skip
 
 
 @router.post("/requests/{request_id}/book", name="staff_book_request")
 async def book_request(
-    request: Request,
     request_id: SystemId,
-    user: User,
-    svc: With,
+    act: Act,
     booking_id: Annotated[str, Form()],
-    day: Day,
+    day: Annotated[date, Form()],
     at: Annotated[time, Form()],
 ) -> Response:
     """V7–V9: staff book the visit (any time, V8); its SMS reminder starts."""
 
     async def book() -> None:
-        booking = InvitationBooking.model_validate(
-            {"booking_id": booking_id.strip(), "start": at_local(day, at), "by": "staff"}
-        )
-        await app.book_invitation(svc.client, request_id, booking)
+        fields = {"booking_id": booking_id.strip(), "start": at_local(day, at), "by": "staff"}
+        await app.book_invitation(act.svc.client, request_id, InvitationBooking.model_validate(fields))
 
-    return await _act(
-        request,
-        user,
-        svc,
-        "request.book",
-        invitation_id(request_id),
-        book,
-        "Besöket är bokat och dess SMS-påminnelse startad.",
-        "staff_request_page",
-        request_id=request_id,
-    )
+    return await act.on_request(request_id, "book", book, "Besöket är bokat och dess SMS-påminnelse startad.")
 
 
 @router.post("/requests/{request_id}/change", name="staff_change_request")
-async def change_request(
-    request: Request,
-    request_id: SystemId,
-    user: User,
-    svc: With,
-    first_date: Day,
-    last_date: Day,
-    time_of_day: Annotated[str, Form()] = "any",
-    weekdays: Annotated[list[str] | None, Form()] = None,
-) -> Response:
-    """V10: the window and limits as the form shows them (no weekday ticked: any day)."""
+async def change_request(request_id: SystemId, act: Act, limits: Limits) -> Response:
+    """V10: the window and limits as the form shows them."""
 
     async def change() -> None:
-        fields = {
-            "window": _window(first_date, last_date),
-            "weekdays": weekdays or [],
-            "time_of_day": time_of_day,
-        }
-        change = RequestChange.model_validate(fields)
-        if change.window is not None:
-            app.check_window(change.window)
-        await app.change_request(svc.client, request_id, change)
+        await app.change_request(act.svc.client, request_id, RequestChange.model_validate(limits))
 
-    return await _act(
-        request,
-        user,
-        svc,
-        "request.change",
-        invitation_id(request_id),
-        change,
-        "Begäran är ändrad.",
-        "staff_request_page",
-        request_id=request_id,
-    )
+    return await act.on_request(request_id, "change", change, "Begäran är ändrad.")
 
 
 @router.post("/requests/{request_id}/convert", name="staff_convert_request")
 async def convert_request(
-    request: Request,
-    request_id: SystemId,
-    user: User,
-    svc: With,
-    first_date: Day,
-    last_date: Day,
-    time_of_day: Annotated[str, Form()] = "any",
-    weekdays: Annotated[list[str] | None, Form()] = None,
-    referral_id: Annotated[str, Form()] = "",
+    request_id: SystemId, act: Act, limits: Limits, referral_id: Annotated[str, Form()] = ""
 ) -> Response:
     """V11: "Ändra begäran – vårdinbjudan": the plain request becomes a care invitation."""
 
     async def convert() -> None:
-        fields = {
-            "window": _window(first_date, last_date),
-            "weekdays": weekdays or [],
-            "time_of_day": time_of_day,
-            "referral_id": referral_id.strip() or None,
-        }
-        conversion = Conversion.model_validate(fields)
-        if conversion.window is not None:
-            app.check_window(conversion.window)
-        await app.convert_request(svc.client, request_id, conversion)
+        conversion = Conversion.model_validate(limits | {"referral_id": referral_id.strip() or None})
+        await app.convert_request(act.svc.client, request_id, conversion)
 
-    return await _act(
-        request,
-        user,
-        svc,
-        "request.convert",
-        invitation_id(request_id),
-        convert,
-        "Begäran är nu en vårdinbjudan.",
-        "staff_request_page",
-        request_id=request_id,
-    )
+    return await act.on_request(request_id, "convert", convert, "Begäran är nu en vårdinbjudan.")
 
 
 # --- a visit reminder (S10, S8, S15) ---
@@ -204,42 +135,22 @@ async def convert_request(
 
 @router.post("/visits/{booking_id}/sms-flag", name="staff_visit_sms_flag")
 async def visit_sms_flag(
-    request: Request,
-    booking_id: SystemId,
-    user: User,
-    svc: With,
-    sms_flag: Annotated[str, Form(pattern="^(on|off)$")],
+    booking_id: SystemId, act: Act, sms_flag: Annotated[str, Form(pattern="^(on|off)$")]
 ) -> Response:
     """S10: staff turn the SMS off or on again; S8: never off for a booking made in 1177."""
-    workflow_id = booking_reminder_id(booking_id)
     on = sms_flag == "on"
-    return await _act(
-        request,
-        user,
-        svc,
-        "visit.sms_flag",
-        workflow_id,
-        lambda: app.set_sms_flag(svc.client, workflow_id, on),
+    workflow_id = booking_reminder_id(booking_id)
+    return await act.on_visit(
+        booking_id, "sms_flag", lambda: app.set_sms_flag(act.svc.client, workflow_id, on),
         f"SMS-påminnelsen är {'påslagen' if on else 'avstängd'}.",
-        "staff_visit_page",
-        booking_id=booking_id,
-    )
+    )  # fmt: skip
 
 
 @router.post("/visits/{booking_id}/cancel", name="staff_cancel_visit")
-async def cancel_visit(
-    request: Request, booking_id: SystemId, user: User, svc: With, reason: Text = ""
-) -> Response:
+async def cancel_visit(booking_id: SystemId, act: Act, reason: Text = "") -> Response:
     """S15: a cancelled visit gets no reminder."""
     workflow_id = booking_reminder_id(booking_id)
-    return await _act(
-        request,
-        user,
-        svc,
-        "visit.cancel",
-        workflow_id,
-        lambda: app.cancel(svc.client, workflow_id, reason=reason.strip() or None),
+    return await act.on_visit(
+        booking_id, "cancel", lambda: app.cancel(act.svc.client, workflow_id, reason=reason.strip() or None),
         "Besöket är avbokat: ingen påminnelse skickas.",
-        "staff_visit_page",
-        booking_id=booking_id,
-    )
+    )  # fmt: skip
