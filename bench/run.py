@@ -1,6 +1,7 @@
 """Throughput, lateness and worker memory of the real worker against a bare Temporal baseline.
 
-    python -m bench.run [--n 1000] [--sleeping 1000,10000,20000] [--json out.json] [--data-dir DIR]
+    python -m bench.run [--n 1000] [--sleeping 1000,10000,20000] [--sleeping-invitations 10000]
+                        [--flame worker.svg] [--json out.json] [--data-dir DIR]
 
 One run on a FRESH dev server in a temporary folder (`dev.dev_server_command` + `--headless`, free
 loopback port), with the real worker as a subprocess (`python worker.py`, configured by environment,
@@ -14,8 +15,13 @@ JSON logs in `<data_dir>/worker.log`):
 3. invitations: N `CareInvitationWorkflow`s through `operations.create_request` whose window starts
    exactly six weeks after the due moment at the clinic's invitation send time (V3), so the
    invitation is due then. Completion = the message is in the embedded 1177 inbox;
-4. sleeping: reminders of visits three weeks ahead, started up to each level of `--sleeping`; the
-   worker's RSS is read from /proc once they are all started and asleep.
+4. sleeping: reminders of visits three weeks ahead, started up to each level of `--sleeping`, then
+   `--sleeping-invitations` care invitations asleep until their first message; after each step the
+   worker's and the server's RSS are read from /proc once all are started and asleep.
+
+After the drains, each phase's cost per workflow is counted from the histories of 50 of its workflows
+(`bench/costs.py`). The verdicts need a quiet machine: above a load of 1.5 at the start the figures
+are printed without one.
 
 No timer is shortened and no test-only code path is used: the due moment is an ordinary clinic setting.
 Completions are counted from the outbox, the inbox and the bare worker's record, never by waiting on
@@ -71,7 +77,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             results["invitations"] = await bench.invitations(args.n)
         levels = [int(x) for x in args.sleeping.split(",") if x.strip()] if args.sleeping else []
         if "sleeping" in phases and levels:
-            results["sleeping"] = await bench.sleeping(sorted(levels))
+            results["sleeping"] = await bench.sleeping(sorted(levels), args.sleeping_invitations)
         results["worker_starts"] = bench.worker.starts
         results["worker_rss_end_mb"] = rss_mb(bench.worker.pid)
     finally:
@@ -125,6 +131,10 @@ def main() -> None:
         default="sqlite",
         help="the worker's stores: SQLite files, or a throw-away PostgreSQL server (testkit.postgres)",
     )
+    parser.add_argument(
+        "--sleeping-invitations", type=int, default=0,
+        help="after the sleeping reminders, this many care invitations asleep until their first message",
+    )  # fmt: skip
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument(
         "--flame", help="write an SVG flame graph of the worker during the reminders' drain (py-spy)"

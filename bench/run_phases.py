@@ -254,52 +254,76 @@ class Bench:
         costs = await phase_costs(self.client, [f"care-invitation-bi{i}" for i in range(n)])  # invited
         return figures | result | {"started_before_due": starts_s < self.gap(n), "costs": costs}
 
-    async def sleeping(self, levels: list[int]) -> list[dict[str, Any]]:
+    async def sleeping(self, levels: list[int], invitations: int = 0) -> list[dict[str, Any]]:
+        """Reminders of visits three weeks ahead started up to each level, then `invitations` care
+        invitations whose window opens in 20 weeks (asleep until six weeks before it, V3): one row per
+        step, with its start rate and the worker's and server's RSS once all are asleep."""
         self.add_clinic(fake_clinic("bench-sleep"))
         visit = at_local(local_date(datetime.now(UTC)) + timedelta(days=21), dtime(10, 0))
-        query = "ClinicId = 'bench-sleep' AND WorkflowState = 'scheduled' AND ExecutionStatus = 'Running'"
-        started = 0
-        rows = []
-        for level in levels:
-            log(f"sleeping: starting reminders {started}..{level - 1} (visits {visit.date()})")
-            self.rss.reset()
-            book = self.booker("bs", "bench-sleep", visit)
-            t0 = time.monotonic()
-            self.cpu.start()
-            starts_s = await bounded_gather(range(started, level), book)  # type: ignore[arg-type]
-            previous, started = started, level
+        first = local_date(datetime.now(UTC)) + timedelta(weeks=20)
+        window = DateWindow(first_date=first, last_date=first + timedelta(days=30))
+        book = self.booker("bs", "bench-sleep", visit)
 
-            async def asleep() -> int:
-                return (await self.client.count_workflows(query)).count
+        async def invite(i: int) -> None:
+            request = CareInvitation(
+                request_id=f"bsi{i}", referral_id=f"ref{i}", patient_id=fake_pnr(i % self.patients),
+                clinic_id="bench-sleep", reception_id=RECEPTION, visit_kind="new", visit_type="Nybesök",
+                reason="Kontroll", window=window,
+            )  # fmt: skip
+            await app.create_request(self.client, "patient-messaging", self.directory, request)
 
-            count, ok = await wait_until(
-                asleep,
-                lambda c, lvl=level: c >= lvl,
-                timeout=120 + level / 5,
-                interval=2,
-                progress=lambda c, lvl=level: f"sleeping: {c}/{lvl} asleep",
-            )
-            settled_s = time.monotonic() - t0
-            cpu = self.cpu.stop()
-            await asyncio.sleep(self.args.settle)
-            samples = []
-            for _ in range(3):
-                samples.append(child_rss_mb(self.worker))
-                await asyncio.sleep(1)
-            row = {
-                "sleeping": level,
-                "asleep": count,
-                "all_asleep": ok,
-                "starts_per_s": round((level - previous) / starts_s, 1) if starts_s else None,
-                "asleep_after_s": round(settled_s, 1),
-                "cpu_ms_per_workflow": {
-                    k: round(v * 1000 / (level - previous), 1) for k, v in cpu.items() if v is not None
-                },
-                "worker_rss_mb": samples[-1],
-                "worker_rss_peak_mb": self.rss.peak or None,
-                "server_rss_mb": child_rss_mb(self.server),
-                "load": load(),
-            }
-            log(f"sleeping {level}: worker RSS {row['worker_rss_mb']} MB (peak {row['worker_rss_peak_mb']})")
-            rows.append(row)
+        bounds = zip([0, *levels], levels, strict=False)
+        steps = [("reminders", previous, level, book) for previous, level in bounds]
+        if invitations:
+            steps.append(("invitations", 0, invitations, invite))
+        rows, asleep_before = [], 0
+        for kind, previous, level, start in steps:
+            log(f"sleeping: starting {kind} {previous}..{level - 1}")
+            rows.append(await self._asleep_step(kind, previous, level, start, asleep_before))
+            asleep_before += level - previous
         return rows
+
+    async def _asleep_step(
+        self, kind: str, previous: int, level: int, start: Callable[[int], Awaitable[None]], before: int
+    ) -> dict[str, Any]:
+        query = "ClinicId = 'bench-sleep' AND WorkflowState = 'scheduled' AND ExecutionStatus = 'Running'"
+        total = before + level - previous
+        self.rss.reset()
+        t0 = time.monotonic()
+        self.cpu.start()
+        starts_s = await bounded_gather(range(previous, level), start)  # type: ignore[arg-type]
+
+        async def asleep() -> int:
+            return (await self.client.count_workflows(query)).count
+
+        count, ok = await wait_until(
+            asleep,
+            lambda c: c >= total,
+            timeout=120 + (level - previous) / 5,
+            interval=2,
+            progress=lambda c: f"sleeping: {c}/{total} asleep",
+        )
+        settled_s = time.monotonic() - t0
+        cpu = self.cpu.stop()
+        await asyncio.sleep(self.args.settle)
+        samples = []
+        for _ in range(3):
+            samples.append(child_rss_mb(self.worker))
+            await asyncio.sleep(1)
+        row = {
+            "kind": kind,
+            "sleeping": total,
+            "asleep": count,
+            "all_asleep": ok,
+            "starts_per_s": round((level - previous) / starts_s, 1) if starts_s else None,
+            "asleep_after_s": round(settled_s, 1),
+            "cpu_ms_per_workflow": {
+                k: round(v * 1000 / (level - previous), 1) for k, v in cpu.items() if v is not None
+            },
+            "worker_rss_mb": samples[-1],
+            "worker_rss_peak_mb": self.rss.peak or None,
+            "server_rss_mb": child_rss_mb(self.server),
+            "load": load(),
+        }
+        log(f"sleeping {total}: worker RSS {row['worker_rss_mb']} MB (peak {row['worker_rss_peak_mb']})")
+        return row
