@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -159,3 +160,43 @@ def test_a_user_of_another_clinic_is_refused_the_demo_clinic_in_the_browser(
         assert answer is not None and answer.status == 403, path
         expect(page.get_by_role("alert")).to_contain_text("behörighet")
     shot(page, "08-forbidden")
+
+
+def test_V8_V10_V14_staff_change_book_and_cancel_in_the_browser(dev_run: DevRun, page: Page) -> None:
+    log_in(page, dev_run, "sara")
+
+    # V10: new limits for demo-far: Tuesdays, mornings.
+    page.goto(staff_url(dev_run, "/staff/requests/demo-far"))
+    change = page.locator("form", has=page.get_by_role("button", name="Spara ändring"))
+    change.get_by_label("tis", exact=True).check()
+    change.get_by_label("Tid på dagen").select_option("morning")
+    change.get_by_role("button", name="Spara ändring").click()
+    expect(page.get_by_role("status")).to_have_text("Begäran är ändrad.")
+    expect(page.locator(".facts")).to_contain_text("förmiddag")
+
+    # V8, V9: staff book demo-letter outside its window; the visit gets its reminder, then is cancelled.
+    page.goto(staff_url(dev_run, "/staff/requests/demo-letter"))
+    first_day = page.locator("#window").inner_text().split(" – ")[0]
+    visit_day = (date.today() + timedelta(days=2)).isoformat()  # weeks before the window: staff may
+    assert visit_day < first_day
+    page.get_by_label("Boknings-id (från VAS)").fill("demo-letter-visit")
+    page.get_by_label("Dag", exact=True).fill(visit_day)
+    page.get_by_label("Tid", exact=True).fill("16:30")
+    page.get_by_role("button", name="Boka besök").click()
+    expect(page.get_by_role("status")).to_contain_text("Besöket är bokat")
+    expect(page.locator("#state")).to_have_text("Bokad")
+    page.get_by_role("link", name="demo-letter-visit").click()
+    expect(page.get_by_role("heading", name="SMS-påminnelse för besök demo-letter-visit")).to_be_visible()
+    expect(page.locator(".facts")).to_contain_text(f"{visit_day} 16:30")
+    page.get_by_label("Orsak").fill("patienten avbokade")
+    page.get_by_role("button", name="Avboka besöket").click()
+    expect(page.get_by_role("status")).to_contain_text("Besöket är avbokat")
+    expect(page.locator("#state")).to_have_text("Makulerad")
+
+    # V14: a request is cancelled with a reason; nothing more is sent.
+    page.goto(staff_url(dev_run, "/staff/requests/demo-plain"))
+    page.get_by_label("Orsak").fill("remissen återkallad")
+    page.get_by_role("button", name="Makulera ärendet").click()
+    expect(page.get_by_role("status")).to_contain_text("Ärendet är makulerat")
+    expect(page.locator("#state")).to_have_text("Makulerad")
+    shot(page, "09-cancelled")
