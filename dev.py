@@ -60,38 +60,29 @@ def ensure_postgres() -> None:
         return
     except RuntimeError:
         pass
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        print(
-            "PostgreSQL is not installed: install it (e.g. `sudo apt-get install -y postgresql`); "
-            "the tests that need it fail until then",
-            flush=True,
-        )
-        return
-    print("installing PostgreSQL (apt-get install postgresql) ...", flush=True)
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "postgresql"]
-    code = subprocess.call(["apt-get", "update", "-qq"], env=env) or subprocess.call(install, env=env)
-    if code:
-        print(f"apt-get failed (exit {code}): the tests that need PostgreSQL will fail", flush=True)
+    apt_install("postgresql", "PostgreSQL", "the tests that need PostgreSQL")
 
 
 def ensure_chromium() -> None:
     """Install Chromium (Debian's `chromium`) for the browser tests when it is missing; Playwright
-    drives it as it is, and never downloads a browser (tests/web)."""
-    if shutil.which("chromium"):
-        return
+    drives it as it is, and never downloads a browser (tests/e2e/test_staff_browser.py)."""
+    if not shutil.which("chromium"):
+        apt_install("chromium", "Chromium", "the browser tests")
+
+
+def apt_install(package: str, name: str, needed_by: str) -> None:
+    """`apt-get install PACKAGE` as root (the package list refreshed first); without root or apt-get,
+    say what to install and go on: `needed_by` then fails with the same advice."""
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        print("Chromium is not installed: install it (e.g. `sudo apt-get install -y chromium`); "
-              "the browser tests fail until then", flush=True)
+        print(f"{name} is not installed: install it (e.g. `sudo apt-get install -y {package}`); "
+              f"{needed_by} fail until then", flush=True)  # fmt: skip
         return
-    print("installing Chromium (apt-get install chromium) ...", flush=True)
+    print(f"installing {name} (apt-get install {package}) ...", flush=True)
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"]
-    code = subprocess.call(install, env=env)
-    if code:  # a stale package list: refresh it once
-        code = subprocess.call(["apt-get", "update", "-qq"], env=env) or subprocess.call(install, env=env)
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", package]
+    code = subprocess.call(["apt-get", "update", "-qq"], env=env) or subprocess.call(install, env=env)
     if code:
-        print(f"apt-get failed (exit {code}): the browser tests will fail", flush=True)
+        print(f"apt-get failed (exit {code}): {needed_by} will fail", flush=True)
 
 
 def in_venv() -> bool:

@@ -84,14 +84,15 @@ def operation_outcome(status: int, detail: str, **headers: str) -> JSONResponse:
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers or None)
 
 
-def is_fhir(request: Request) -> bool:
+def is_under(request: Request, prefix: str) -> bool:
+    """Whether the request's path is `prefix` or below it (`/fhir`, `/staff`)."""
     path = request.url.path
-    return path == FHIR_PREFIX or path.startswith(FHIR_PREFIX + "/")
+    return path == prefix or path.startswith(prefix + "/")
 
 
 def refuse(request: Request, status: int, detail: str, **headers: str) -> JSONResponse:
     """The refusal in the format of the request's API: an OperationOutcome on `/fhir`, else a problem."""
-    answer = operation_outcome if is_fhir(request) else problem
+    answer = operation_outcome if is_under(request, FHIR_PREFIX) else problem
     return answer(status, detail, **headers)
 
 

@@ -31,20 +31,15 @@ class Service:
     stores: Stores
     client: Client
 
-    async def status_for(self, who: Caller, workflow_id: str) -> app.Status:
-        """The workflow's status, once the caller is known to act for its clinic (else 403): the check
-        before any call on an existing workflow."""
-        found = await app.status(self.client, workflow_id)
-        who.require_clinic(found.clinic_id or "")  # an older worker's group status has no clinic
-        return found
-
     @asynccontextmanager
     async def on_workflow(self, who: Caller, action: str, workflow_id: str) -> AsyncIterator[app.Status]:
         """An audited call on an existing workflow, once the caller is known to act for its clinic
-        (else 403); the audit record names the clinic."""
+        (else 403): the check before any call on an existing workflow. The audit record names the
+        clinic."""
         async with self.audited(who, action, workflow_id) as entry:
-            found = await self.status_for(who, workflow_id)
+            found = await app.status(self.client, workflow_id)
             entry.clinic_id = found.clinic_id
+            who.require_clinic(found.clinic_id or "")  # an older worker's group status has no clinic
             yield found
 
     @asynccontextmanager

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from entrypoints.http.problems import status_and_detail
+from entrypoints.http.problems import is_under, status_and_detail
 from entrypoints.web import actions, login, pages
 from entrypoints.web.session import SESSION_COOKIE, CsrfRefused, LoginRequired
 from entrypoints.web.swedish import refusal
@@ -52,8 +52,7 @@ def install(api: FastAPI, settings: Settings) -> None:
 
 
 def is_staff_page(request: Request) -> bool:
-    path = request.url.path
-    return path == PREFIX or path.startswith(PREFIX + "/")
+    return is_under(request, PREFIX)
 
 
 async def _to_staff_page(request: Request) -> Response:

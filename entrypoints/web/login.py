@@ -5,7 +5,6 @@ token's claim `PM_OIDC_CLINICS_CLAIM`; a user with none is not let in."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
 import structlog
@@ -15,10 +14,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from demo.data import DEMO_STAFF
 from entrypoints.web.session import (
-    CSRF_FIELD,
     StaffUser,
     check_csrf,
     csrf_token,
+    ensure_csrf_token,
     flash,
     log_in,
     log_out,
@@ -51,8 +50,7 @@ def _settings(request: Request) -> Settings:
 
 @router.get("/login", response_class=HTMLResponse, name="staff_login_page")
 async def login_page(request: Request) -> Response:
-    if not request.session.get(CSRF_FIELD):  # the demo form's token, before anyone is logged in
-        request.session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    ensure_csrf_token(request)
     settings = _settings(request)
     demo = sorted(DEMO_STAFF.items()) if settings.web_demo_login else []
     return render(

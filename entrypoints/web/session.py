@@ -41,7 +41,13 @@ class CsrfRefused(Exception):
 def log_in(request: Request, user: StaffUser) -> None:
     request.session.clear()  # a new session at login: nothing from before survives (fixation)
     request.session["user"] = user.model_dump()
-    request.session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    ensure_csrf_token(request)
+
+
+def ensure_csrf_token(request: Request) -> None:
+    """A CSRF token for this session's forms (the login form's too, before anyone is logged in)."""
+    if not request.session.get(CSRF_FIELD):
+        request.session[CSRF_FIELD] = secrets.token_urlsafe(32)
 
 
 def log_out(request: Request) -> None:

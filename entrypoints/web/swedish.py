@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 
 import application as app
 from domain.timing import STOCKHOLM
-from entrypoints.http.auth import Forbidden, Unauthenticated
+from entrypoints.http.auth import Forbidden
 
 LISTS = {"vardinbjudan": "Vårdinbjudan", "bokningsbegaran": "Bokningsbegäran", "uppfoljning": "Uppföljning"}
 
@@ -169,8 +169,6 @@ def translate(message: str) -> str | None:
 def refusal(err: Exception, detail: str) -> str:
     """The one Swedish sentence a staff member sees for a refused page or action (`detail`: the
     API's one-line message of the same refusal)."""
-    if isinstance(err, Unauthenticated):
-        return "Du är inte inloggad."
     if isinstance(err, Forbidden):
         return "Du har inte behörighet till den här kliniken. Inget ändrades."
     if isinstance(err, HTTPException) and err.status_code in PAGES:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,25 @@ def booking(booking_id: str, start: str, **extra: Any) -> dict[str, Any]:
         "clinic_id": fx.CLINIC_CONNECTED,
         "reception_id": fx.RECEPTION_GENERAL,
         "start": start,
+        **extra,
+    }
+
+
+async def request_body(api: Api, request_id: str, **extra: Any) -> dict[str, Any]:
+    today = (await api.harness.local(days=0, hour=12)).date()
+    return {
+        "request_id": request_id,
+        "referral_id": f"ref-{request_id}",
+        "patient_id": fx.PNR_ADULT_1177,
+        "clinic_id": fx.CLINIC_CONNECTED,
+        "reception_id": fx.RECEPTION_GENERAL,
+        "visit_kind": "new",
+        "visit_type": "Nybesök kirurgi",
+        "reason": "Bedömning efter remiss",
+        "window": {
+            "first_date": (today + timedelta(days=20)).isoformat(),
+            "last_date": (today + timedelta(days=40)).isoformat(),
+        },
         **extra,
     }
 

@@ -3,31 +3,9 @@ visit's SMS reminder starts, V9), contact, cancel; refusals as problem+json."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 from demo import data as fx
 from tests.harness import eventually
-from tests.http.conftest import Api
-
-
-async def request_body(api: Api, request_id: str, **extra: Any) -> dict[str, Any]:
-    today = (await api.harness.local(days=0, hour=12)).date()
-    return {
-        "request_id": request_id,
-        "referral_id": f"ref-{request_id}",
-        "patient_id": fx.PNR_ADULT_1177,
-        "clinic_id": fx.CLINIC_CONNECTED,
-        "reception_id": fx.RECEPTION_GENERAL,
-        "visit_kind": "new",
-        "visit_type": "Nybesök kirurgi",
-        "reason": "Bedömning efter remiss",
-        "window": {
-            "first_date": (today + timedelta(days=20)).isoformat(),
-            "last_date": (today + timedelta(days=40)).isoformat(),
-        },
-        **extra,
-    }
+from tests.http.conftest import Api, request_body
 
 
 async def test_V9_staff_book_the_invitation_over_http_and_the_visit_gets_its_sms_reminder(

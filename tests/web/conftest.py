@@ -14,8 +14,7 @@ import httpx
 import pytest_asyncio
 
 from tests.harness import eventually
-from tests.http.conftest import Api, running_api
-from tests.http.test_rest_invitations import request_body
+from tests.http.conftest import Api, request_body, running_api
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
