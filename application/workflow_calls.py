@@ -23,7 +23,7 @@ from domain.invitation import CareInvitation, InvitationStatus
 from domain.status import GroupStatus, ReminderStatus
 from workflows.care_invitation import CareInvitationWorkflow
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import SmsReminderWorkflow
+from workflows.sms_reminder import SmsReminder
 
 Status = ReminderStatus | GroupStatus | InvitationStatus
 W = TypeVar("W")
@@ -40,7 +40,7 @@ class WorkflowKind:
 
 
 KINDS = (
-    WorkflowKind(REMINDER_PREFIX, SmsReminderWorkflow, VisitBooking, ReminderStatus),  # also teams (S11)
+    WorkflowKind(REMINDER_PREFIX, SmsReminder, VisitBooking, ReminderStatus),  # also teams (S11)
     WorkflowKind(GROUP_PREFIX, GroupBookingWorkflow, GroupBooking, GroupStatus),
     WorkflowKind(INVITATION_PREFIX, CareInvitationWorkflow, CareInvitation, InvitationStatus),
 )

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
+from domain.directory import SmsTiming
 from domain.types import ContractModel, Moment, PatientIdStr, SystemId
 
 
@@ -54,6 +55,15 @@ class VisitBooking(ContractModel):
         if self.channel is Channel.SELF_1177 and not self.sms_flag:
             raise ValueError(S8_FLAG_LOCKED)
         return self
+
+
+class ReminderStart(VisitBooking):
+    """The start input of `SmsReminderWorkflow`: the booking and, when a booking started it, the clinic's
+    S6 settings as the booking read them (the reminder plans its send moment without reading the
+    directory again). None for a reminder that a group booking or an invitation starts, and for those
+    started before the field existed: they read the clinic themselves."""
+
+    sms_timing: SmsTiming | None = None
 
 
 class GroupParticipant(ContractModel):

@@ -30,6 +30,25 @@ class Reception(ContractModel):
         return self.display_name or self.name
 
 
+class SmsTiming(ContractModel):
+    """A clinic's S6 settings: days before, send time and sending window (Stockholm wall clock)."""
+
+    sms_days_before: int = Field(default=1, ge=0, le=14)
+    sms_send_time: ClockTime = time(9, 0)
+    sms_window_start: ClockTime = time(8, 0)
+    sms_window_end: ClockTime = time(20, 0)
+
+    @model_validator(mode="after")
+    def _window_is_ordered(self) -> SmsTiming:
+        _check_window(self.sms_window_start, self.sms_window_end)
+        return self
+
+
+def _check_window(start: time, end: time) -> None:
+    if start >= end:
+        raise ValueError("sms_window_start must be before sms_window_end")
+
+
 class Clinic(ContractModel):
     """A klinik. S14: `sms_connected`; S6: days before, send time and sending window."""
 
@@ -46,8 +65,7 @@ class Clinic(ContractModel):
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> Clinic:
-        if self.sms_window_start >= self.sms_window_end:
-            raise ValueError("sms_window_start must be before sms_window_end")
+        _check_window(self.sms_window_start, self.sms_window_end)
         ids = [r.reception_id for r in self.receptions]
         if len(ids) != len(set(ids)):
             raise ValueError("reception_id must be unique within a clinic")
@@ -55,6 +73,15 @@ class Clinic(ContractModel):
 
     def reception(self, reception_id: str) -> Reception | None:
         return next((r for r in self.receptions if r.reception_id == reception_id), None)
+
+    @property
+    def sms_timing(self) -> SmsTiming:
+        return SmsTiming(
+            sms_days_before=self.sms_days_before,
+            sms_send_time=self.sms_send_time,
+            sms_window_start=self.sms_window_start,
+            sms_window_end=self.sms_window_end,
+        )
 
 
 class Guardian(ContractModel):

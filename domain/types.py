@@ -25,6 +25,7 @@ SYSTEM_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 SYSTEM_ID_RULE = "up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 _SYSTEM_ID = re.compile(SYSTEM_ID_PATTERN)
 
+
 def _looks_like_a_patient_id(value: str) -> bool:
     try:
         parse_patient_id(value)

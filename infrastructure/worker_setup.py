@@ -22,9 +22,9 @@ from infrastructure.config import Settings
 from infrastructure.stores import Stores, inbox, sms_gateway
 from workflows.care_invitation import CareInvitationWorkflow
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import SmsReminderWorkflow
+from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow
 
-WORKFLOWS = [SmsReminderWorkflow, GroupBookingWorkflow, CareInvitationWorkflow]
+WORKFLOWS = [SmsReminder, SmsReminderWorkflow, GroupBookingWorkflow, CareInvitationWorkflow]
 MAX_CONCURRENT_ACTIVITIES = 32
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +26,7 @@ from domain.status import ReminderStatus
 from domain.timing import at_local, local_date
 from infrastructure.worker_setup import MAX_CONCURRENT_ACTIVITIES, Activities, build_worker
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import SmsReminderWorkflow
+from workflows.sms_reminder import SmsReminder
 
 T = TypeVar("T")
 
@@ -70,7 +71,7 @@ class Harness:
 
     async def book(self, booking: VisitBooking) -> WorkflowHandle[Any, Any]:
         workflow_id = await app.book_visit(self.client, self.task_queue, self.directory, booking)
-        return self.client.get_workflow_handle_for(SmsReminderWorkflow.run, workflow_id)
+        return self.client.get_workflow_handle_for(SmsReminder.run, workflow_id)
 
     async def book_group(self, group: GroupBooking) -> WorkflowHandle[Any, Any]:
         workflow_id = await app.book_group(self.client, self.task_queue, self.directory, group)
@@ -102,10 +103,13 @@ async def eventually(
 
 @dataclass
 class HistoryShape:
-    """What a workflow's history costs the server: the activities it scheduled, the search attributes
-    of each upsert, and the attributes its start came with."""
+    """What a workflow's history costs the server: the activities it scheduled, the local activities it
+    recorded, its markers (local activities and patches), the search attributes of each upsert, and
+    the attributes its start came with."""
 
     activities: list[str]
+    local_activities: list[str]
+    markers: list[str]
     upserts: list[set[str]]
     started_with: set[str]
 
@@ -117,6 +121,16 @@ async def history_shape(handle: WorkflowHandle[Any, Any]) -> HistoryShape:
             e.activity_task_scheduled_event_attributes.activity_type.name
             for e in events
             if e.HasField("activity_task_scheduled_event_attributes")
+        ],
+        local_activities=[
+            json.loads(e.marker_recorded_event_attributes.details["data"].payloads[0].data)["activity_type"]
+            for e in events
+            if e.marker_recorded_event_attributes.marker_name == "core_local_activity"
+        ],
+        markers=[
+            e.marker_recorded_event_attributes.marker_name
+            for e in events
+            if e.HasField("marker_recorded_event_attributes")
         ],
         upserts=[
             set(e.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields)

@@ -1,10 +1,15 @@
-"""SmsReminderWorkflow: the SMS reminder of one booked visit, or of one team visit (S1–S16).
+"""SmsReminder: the SMS reminder of one booked visit, or of one team visit (S1–S16).
 
 Sleep until the send moment of S6 unless the visit is rescheduled or cancelled; at the moment, read
 the directory and send one SMS per recipient (S3, S4, S9), each under its own idempotency key
 (visit version + recipient, S15). After sending it stays open until the visit starts, so that a
 reschedule still moves the reminder; a cancel ends it. While open, the SMS provider's delivery reports
 arrive as signal `delivery_report` and show on each message (`delivery`, docs/delivery-reports.md).
+
+Two workflow types run this reminder (docs/changing-workflows.md): `SmsReminder`, which a booking
+starts, and `SmsReminderWorkflow`, the type of reminders booked before it and of those a group booking
+or an invitation starts, which carries the patch of their older histories. A patch costs every
+workflow a marker and a visibility upsert; a new type costs none (issue 13).
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ with workflow.unsafe.imports_passed_through():
         Cancellation,
         Channel,
         GroupChange,
+        ReminderStart,
         Reschedule,
         SmsFlagChange,
         VisitBooking,
         check_new_start,
     )
-    from domain.directory import Clinic
+    from domain.directory import Clinic, SmsTiming
     from domain.identity import mask_patient_id
     from domain.status import (
         SEND_SMS,
@@ -71,9 +77,9 @@ SEND_RETRY = RetryPolicy(
 
 
 @workflow.defn
-class SmsReminderWorkflow:
+class SmsReminder:
     @workflow.init
-    def __init__(self, booking: VisitBooking) -> None:
+    def __init__(self, booking: ReminderStart) -> None:
         self._visit = booking
         self._start = booking.start
         self._version = 1
@@ -89,15 +95,23 @@ class SmsReminderWorkflow:
         self._early_reports: dict[str, DeliveryReport] = {}  # reports that overtook their send's result
 
     @workflow.run
-    async def run(self, booking: VisitBooking) -> ReminderStatus:
-        self._lean = workflow.patched(LEAN_HISTORY)
+    async def run(self, booking: ReminderStart) -> ReminderStatus:
+        """A booked reminder: its first send moment planned with the clinic's S6 settings that the
+        booking read (`sms_timing`), so its first task reads no directory."""
+        return await self._run(booking, lean=True, booked=booking.sms_timing)
+
+    async def _run(self, booking: ReminderStart, *, lean: bool, booked: SmsTiming | None) -> ReminderStatus:
+        self._lean = lean
         upsert(
             search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value),
             only_changed=self._lean,
         )
         while not self._cancelled:
             version = self._version
-            clinic = await read_directory(DirectoryReads.load_clinic, self._visit.clinic_id, local=self._lean)
+            clinic = booked or await read_directory(
+                DirectoryReads.load_clinic, self._visit.clinic_id, local=self._lean
+            )
+            booked = None  # a changed visit is planned with the clinic as it is then
             if await self._remind(clinic, version):
                 continue  # rescheduled or cancelled before the decision
             if not await sleep_unless(partial(self._changed, version), until=self._start):
@@ -109,7 +123,7 @@ class SmsReminderWorkflow:
         self._planned_version = self._version
         return self.status()
 
-    async def _remind(self, clinic: Clinic | None, version: int) -> bool:
+    async def _remind(self, clinic: Clinic | SmsTiming | None, version: int) -> bool:
         """Wait for the send moment of S6 and send; True if the visit changed first."""
         while True:
             now = workflow.now()
@@ -351,3 +365,14 @@ class SmsReminderWorkflow:
             reminder_details(self.status()),
             only_changed=self._lean,
         )
+
+
+@workflow.defn
+class SmsReminderWorkflow(SmsReminder):
+    """The reminders booked before `SmsReminder` existed, and those that a group booking (S13) or an
+    invitation (V9) starts: the same reminder, reading the clinic in its first task, with the patch
+    its older histories need."""
+
+    @workflow.run
+    async def run(self, booking: ReminderStart) -> ReminderStatus:
+        return await self._run(booking, lean=workflow.patched(LEAN_HISTORY), booked=None)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from domain.directory import Clinic
+from domain.directory import Clinic, SmsTiming
 from domain.status import Reason
 from domain.timing import (
     MIN_LEAD,
@@ -36,6 +36,11 @@ def local(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> datetime:
 
 
 # --- local date and time helpers ---------------------------------------------------------------
+
+
+def test_S6_settings_alone_refuse_an_unordered_window() -> None:
+    with pytest.raises(ValidationError, match="sms_window_start must be before sms_window_end"):
+        SmsTiming(sms_window_start=time(20, 0), sms_window_end=time(8, 0))
 
 
 def test_S6_local_date_and_time_are_stockholm_not_utc() -> None:
@@ -329,6 +334,7 @@ def test_S6_property_plan_is_in_window_not_before_now_and_two_hours_ahead(
     )
     now = visit - lead
     plan = plan_sms_send(visit, now, c)
+    assert plan_sms_send(visit, now, c.sms_timing) == plan  # the settings a booking hands its reminder
     if plan.at is None:
         assert plan.reason is Reason.TOO_LATE
         return

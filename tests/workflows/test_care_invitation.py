@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from domain.invitation import (
     WorkList,
 )
 from domain.status import MessageChannel, MessageKind, Outcome, ReminderState, ReminderStatus
-from domain.timing import local_date
+from domain.timing import local_date, local_time
 from tests.harness import Harness, eventually, history_shape
 
 
@@ -317,6 +317,24 @@ async def test_invitation_history_is_lean_clinic_read_locally_and_attributes_set
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED and s.next_action)
         shape = await history_shape(handle)
     assert shape.activities == ["send_invitation_message"]
+    assert shape.local_activities == ["load_clinic"]
     # invited: the state and the next reminder change; the work list (vårdinbjudan) does not
     assert shape.upserts == [{"TemporalChangeVersion"}, {"WorkflowState", "NextAction", "NextActionAt"}]
     assert shape.started_with == {"ClinicId", "ReceptionId", "WorkflowState", "WorkList"}
+
+
+async def test_V3_a_converted_request_reads_the_clinic_send_time_when_converted(
+    harness: Harness, document: dict[str, Any]
+) -> None:
+    """A plain request converted later (V11) plans with the clinic's send time as it is at the
+    conversion, not as it was when the request was created."""
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=60, last=90, invitation=False))
+        await until(harness, handle, lambda s: s.state is InvitationState.REQUEST)
+        document["clinics"][0] |= {"invitation_send_time": "13:15"}
+        harness.directory.load_document(document)
+        converted = await app.convert_request(harness.client, "r1", Conversion())
+        shape = await history_shape(handle)
+    assert shape.local_activities == ["load_clinic"]
+    assert converted.next_action is not None
+    assert local_time(converted.next_action.at) == time(13, 15)

@@ -13,6 +13,7 @@ from demo import data as fx
 from domain.booking import Reschedule, SmsFlagChange, VisitBooking
 from domain.status import Outcome, Reason, RecipientRole, ReminderState, ReminderStatus
 from tests.harness import Harness, history_shape
+from workflows.sms_reminder import SmsReminderWorkflow
 
 
 def visit(patient_id: str = fx.PNR_ADULT_1177, booking_id: str = "b1", **fields: Any) -> dict[str, Any]:
@@ -356,15 +357,18 @@ async def test_bad_reschedule_is_rejected_and_changes_nothing(harness: Harness) 
 async def test_reminder_history_is_lean_one_activity_per_sms_and_attributes_set_at_booking(
     harness: Harness,
 ) -> None:
-    """Issue 5: the directory reads are local activities and the search attributes (with the S6 moment)
-    come with the start, so a sent reminder costs one activity and one upsert (plus the patch's own)."""
+    """Issues 5 and 13: the search attributes (with the S6 moment) and the clinic's S6 settings come with
+    the booking, the recipients are read by a local activity, and the booked type carries no patch: a
+    sent reminder costs one activity, one local activity and one upsert (its state once sent)."""
     async with harness.worker():
         handle = await harness.book(VisitBooking(**visit(start=await harness.local(days=2, hour=10))))
         await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
         await harness.settled(handle, sent)
         shape = await history_shape(handle)
     assert shape.activities == ["send_reminder_sms"]
-    assert shape.upserts == [{"TemporalChangeVersion"}, {"WorkflowState", "NextAction", "NextActionAt"}]
+    assert shape.local_activities == ["plan_recipients"]
+    assert shape.upserts == [{"WorkflowState", "NextAction", "NextActionAt"}]
+    assert shape.markers == ["core_local_activity"]  # no patch marker
     assert shape.started_with == {
         "ClinicId",
         "ReceptionId",
@@ -373,3 +377,39 @@ async def test_reminder_history_is_lean_one_activity_per_sms_and_attributes_set_
         "NextAction",
         "NextActionAt",
     }
+
+
+async def test_S6_a_booked_reminder_plans_with_its_booking_and_a_reschedule_reads_the_clinic_again(
+    harness: Harness, document: dict[str, Any]
+) -> None:
+    """Issue 13: the booking hands the clinic's S6 settings to the reminder (no directory read in its
+    first task); a reschedule plans with the clinic as it is then (S6 settings changed meanwhile)."""
+    start = await harness.local(days=5, hour=10)
+    async with harness.worker():
+        handle = await harness.book(VisitBooking(**visit(start=start)))
+        status = await harness.settled(handle, lambda s: s.next_action is not None)
+        assert status.next_action is not None and status.next_action.at == await harness.local(days=4, hour=9)
+        assert (await history_shape(handle)).local_activities == []
+        document["clinics"][0] |= {"sms_days_before": 2, "sms_send_time": "17:00"}
+        harness.directory.load_document(document)
+        moved = await handle.execute_update(
+            "reschedule", Reschedule(start=await harness.local(days=6, hour=10)), result_type=ReminderStatus
+        )
+        assert (await history_shape(handle)).local_activities == ["load_clinic"]
+    assert moved.next_action is not None and moved.next_action.at == await harness.local(days=4, hour=17)
+
+
+async def test_S6_a_reminder_started_without_the_clinic_settings_reads_the_clinic(harness: Harness) -> None:
+    """The type a group booking or an invitation starts (and the reminders booked before issue 13)
+    reads the clinic itself, behind its patch."""
+    start = await harness.local(days=3, hour=10)
+    async with harness.worker():
+        handle = await harness.client.start_workflow(
+            SmsReminderWorkflow.run, VisitBooking(**visit(start=start)), id="sms-reminder-plain",
+            task_queue=harness.task_queue,
+        )  # fmt: skip
+        status = await harness.settled(handle, lambda s: s.next_action is not None)
+        shape = await history_shape(handle)
+    assert shape.local_activities == ["load_clinic"]
+    assert shape.markers == ["core_patch", "core_local_activity"]
+    assert status.next_action is not None and status.next_action.at == await harness.local(days=2, hour=9)
