@@ -71,8 +71,10 @@ def check_group(directory: Directory, group: GroupBooking) -> None:
         check_patient(directory, participant.patient_id, f"participant {participant.booking_id}")
 
 
-def check_request(directory: Directory, request: CareInvitation) -> None:
-    """Edge checks of a new booking request or invitation (V1 and V2 are checked by the model)."""
-    check_visit_place(directory, request.clinic_id, request.reception_id)
+def check_request(directory: Directory, request: CareInvitation) -> Clinic:
+    """Edge checks of a new booking request or invitation (V1 and V2 are checked by the model);
+    returns its clinic."""
+    clinic = check_visit_place(directory, request.clinic_id, request.reception_id)
     check_window(request.window)
     check_patient(directory, request.patient_id)
+    return clinic

@@ -19,12 +19,13 @@ from domain.invitation import (
     Contact,
     Conversion,
     InvitationBooking,
+    InvitationStart,
     InvitationStatus,
     RequestChange,
     initial_state,
     work_list,
 )
-from workflows.care_invitation import CareInvitationWorkflow
+from workflows.care_invitation import CareRequest
 
 log = structlog.get_logger(__name__)
 
@@ -44,13 +45,13 @@ async def start_request(
     client: Client, task_queue: str, directory: Directory, request: CareInvitation
 ) -> tuple[str, bool]:
     """`create_request`, telling also whether this call started it (False: it existed)."""
-    check_request(directory, request)
+    clinic = check_request(directory, request)
     workflow_id = invitation_id(request.request_id)
     kind = "Care invitation" if request.invitation else "Booking request"
     try:
         await client.start_workflow(
-            CareInvitationWorkflow.run,
-            request,
+            CareRequest.run,
+            InvitationStart(**dict(request), invitation_send_time=clinic.invitation_send_time),
             id=workflow_id,
             task_queue=task_queue,
             static_summary=f"{kind} {workflow_id} at {request.clinic_id}/{request.reception_id}",
@@ -80,7 +81,7 @@ async def convert_request(client: Client, request_id: str, conversion: Conversio
     """V11: "Ändra begäran – vårdinbjudan" (a new window must not have ended)."""
     if conversion.window is not None:
         check_window(conversion.window)
-    return await calls.update(client, invitation_id(request_id), CareInvitationWorkflow.convert, conversion)
+    return await calls.update(client, invitation_id(request_id), CareRequest.convert, conversion)
 
 
 async def change_request(client: Client, request_id: str, change: RequestChange) -> InvitationStatus:
@@ -88,16 +89,16 @@ async def change_request(client: Client, request_id: str, change: RequestChange)
     if change.window is not None:
         check_window(change.window)
     return await calls.update(
-        client, invitation_id(request_id), CareInvitationWorkflow.change_request, change
+        client, invitation_id(request_id), CareRequest.change_request, change
     )
 
 
 async def book_invitation(client: Client, request_id: str, booking: InvitationBooking) -> InvitationStatus:
     """V7–V9: the invitation is booked by the patient (checked against V8) or by staff."""
     check_future(booking.start)
-    return await calls.update(client, invitation_id(request_id), CareInvitationWorkflow.book, booking)
+    return await calls.update(client, invitation_id(request_id), CareRequest.book, booking)
 
 
 async def record_contact(client: Client, request_id: str, contact: Contact) -> None:
     """V7: the patient contacted the clinic."""
-    await calls.signal(client, invitation_id(request_id), CareInvitationWorkflow.contacted, contact)
+    await calls.signal(client, invitation_id(request_id), CareRequest.contacted, contact)

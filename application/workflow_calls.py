@@ -21,7 +21,7 @@ from contracts.workflow_ids import GROUP_PREFIX, INVITATION_PREFIX, REMINDER_PRE
 from domain.booking import GroupBooking, VisitBooking
 from domain.invitation import CareInvitation, InvitationStatus
 from domain.status import GroupStatus, ReminderStatus
-from workflows.care_invitation import CareInvitationWorkflow
+from workflows.care_invitation import CareRequest
 from workflows.group_booking import GroupBookingWorkflow
 from workflows.sms_reminder import SmsReminder
 
@@ -42,7 +42,7 @@ class WorkflowKind:
 KINDS = (
     WorkflowKind(REMINDER_PREFIX, SmsReminder, VisitBooking, ReminderStatus),  # also teams (S11)
     WorkflowKind(GROUP_PREFIX, GroupBookingWorkflow, GroupBooking, GroupStatus),
-    WorkflowKind(INVITATION_PREFIX, CareInvitationWorkflow, CareInvitation, InvitationStatus),
+    WorkflowKind(INVITATION_PREFIX, CareRequest, CareInvitation, InvitationStatus),
 )
 
 

@@ -1,6 +1,6 @@
 """Care invitations (vårdinbjudan) and plain booking requests (bokningsbegäran): SPEC §4 V1–V14, §5.
 
-The input of `CareInvitationWorkflow`, the arguments of its updates and signals, its `status` query
+The input of `CareRequest`, the arguments of its updates and signals, its `status` query
 result, and the pure rules the updates validate with (V8, V10, V11, V12). Pure code: no I/O, no Temporal.
 Validation errors never echo the input (`ContractModel`), so a personnummer never reaches a message.
 """
@@ -16,7 +16,7 @@ from pydantic import AfterValidator, Field, StringConstraints, field_validator, 
 from domain.identity import mask_patient_id
 from domain.status import MessageRecord, NextAction
 from domain.timing import local_date, local_time
-from domain.types import ContractModel, Moment, PatientIdStr, SystemId
+from domain.types import ClockTime, ContractModel, Moment, PatientIdStr, SystemId
 
 
 class Weekday(StrEnum):
@@ -121,7 +121,7 @@ V1_NO_REFERRAL = "a care invitation needs a referral (referral_id) (V1)"
 
 
 class CareInvitation(ContractModel):
-    """Input of `CareInvitationWorkflow`: a care invitation, or a plain booking request when
+    """Input of `CareRequest`: a care invitation, or a plain booking request when
     `invitation` is false (V11, V12 list "Bokningsbegäran"; it sends nothing until converted).
 
     V1: an invitation needs `referral_id`. A plain request may lack one; converting it (V11) then
@@ -150,6 +150,15 @@ class CareInvitation(ContractModel):
             raise ValueError(V1_NO_REFERRAL)
         return self
 
+
+
+class InvitationStart(CareInvitation):
+    """The start input of `CareRequest`: the request and, when it was created through
+    `application.create_request`, the clinic's V3 send time as the creation read it (an invitation plans
+    its first message without reading the directory). None for requests created before the field
+    existed; a plain request converted later (V11) reads the clinic at the conversion."""
+
+    invitation_send_time: ClockTime | None = None
 
 class RequestChange(ContractModel):
     """Update `change_request` (V10): new window and/or limits of an open invitation or request.
@@ -270,7 +279,7 @@ class BookedVisit(ContractModel):
 
 
 class InvitationStatus(ContractModel):
-    """Result of the `status` query of `CareInvitationWorkflow` (SPEC §5)."""
+    """Result of the `status` query of `CareRequest` (SPEC §5)."""
 
     state: InvitationState
     next_action: NextAction | None = None

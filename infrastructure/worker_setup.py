@@ -20,11 +20,11 @@ from adapters.letters import LetterService, build_letters
 from adapters.sms import SmsGateway
 from infrastructure.config import Settings
 from infrastructure.stores import Stores, inbox, sms_gateway
-from workflows.care_invitation import CareInvitationWorkflow
+from workflows.care_invitation import CareInvitationWorkflow, CareRequest
 from workflows.group_booking import GroupBookingWorkflow
 from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow
 
-WORKFLOWS = [SmsReminder, SmsReminderWorkflow, GroupBookingWorkflow, CareInvitationWorkflow]
+WORKFLOWS = [SmsReminder, SmsReminderWorkflow, GroupBookingWorkflow, CareRequest, CareInvitationWorkflow]
 MAX_CONCURRENT_ACTIVITIES = 32
 
 

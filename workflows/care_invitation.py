@@ -1,4 +1,4 @@
-"""CareInvitationWorkflow: one booking request or care invitation (vårdinbjudan), V1–V14.
+"""CareRequest: one booking request or care invitation (vårdinbjudan), V1–V14.
 
 A plain booking request waits, sending nothing, until it is converted, booked or cancelled (V11,
 V12). An invitation sleeps until six weeks before the window at the clinic's send time (V3, or at
@@ -6,6 +6,9 @@ once, V4), sends the invitation and two reminders 14 days apart (V6) by the chan
 uses (V5), unless it is booked, the patient contacts the clinic (V7) or staff cancel it (V14).
 Unanswered, or when the window has ended, it moves to the staff follow-up list (V13) and waits for
 staff. A booking starts the visit's SMS reminder, which outlives the invitation (V9).
+
+`CareRequest` is the type a request is created as; `CareInvitationWorkflow`, the type of requests
+created before it, carries the patch of their older histories (docs/changing-workflows.md, issue 13).
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.invitation import (
         BookedBy,
         BookedVisit,
-        CareInvitation,
         Contact,
         Conversion,
         InvitationBooking,
+        InvitationStart,
         InvitationState,
         InvitationStatus,
         RequestChange,
@@ -70,9 +73,9 @@ SENDING = (
 
 
 @workflow.defn
-class CareInvitationWorkflow:
+class CareRequest:
     @workflow.init
-    def __init__(self, request: CareInvitation) -> None:
+    def __init__(self, request: InvitationStart) -> None:
         self._request = request
         self._state = initial_state(request)
         self._sent: dict[Step, datetime] = {}
@@ -84,16 +87,19 @@ class CareInvitationWorkflow:
         self._lean = False
 
     @workflow.run
-    async def run(self, request: CareInvitation) -> InvitationStatus:
-        self._lean = workflow.patched(LEAN_HISTORY)
+    async def run(self, request: InvitationStart) -> InvitationStatus:
+        """A created request: an invitation plans with the V3 send time its creation read."""
+        return await self._run(request, lean=True, booked=request.invitation_send_time)
+
+    async def _run(self, request: InvitationStart, *, lean: bool, booked: time | None) -> InvitationStatus:
+        self._lean = lean
         upsert(search.request_place(request.clinic_id, request.reception_id), only_changed=self._lean)
         self._publish()
+        if self._state not in SENDING:
+            booked = None  # a plain request converted later (V11) reads the clinic then
         await workflow.wait_condition(lambda: self._state is not InvitationState.REQUEST)
         if self._state in SENDING:
-            clinic = await read_directory(
-                DirectoryReads.load_clinic, self._request.clinic_id, local=self._lean
-            )
-            await self._invite(clinic.invitation_send_time if clinic else DEFAULT_SEND_TIME)
+            await self._invite(booked or await self._send_time())
         if self._state is InvitationState.FOLLOW_UP:
             self._publish()
             await workflow.wait_condition(lambda: self._state is not InvitationState.FOLLOW_UP)
@@ -101,6 +107,11 @@ class CareInvitationWorkflow:
         self._next = None
         self._publish()
         return self.status()
+
+    async def _send_time(self) -> time:
+        """V3: the clinic's invitation send time, read now."""
+        clinic = await read_directory(DirectoryReads.load_clinic, self._request.clinic_id, local=self._lean)
+        return clinic.invitation_send_time if clinic else DEFAULT_SEND_TIME
 
     async def _invite(self, send_time: time) -> None:
         """V3–V6, V13: each message at its moment unless the invitation is answered first."""
@@ -280,3 +291,13 @@ class CareInvitationWorkflow:
             f"{self._request.reception_id}, window {window.first_date}–{window.last_date}{when}",
             only_changed=self._lean,
         )
+
+
+@workflow.defn
+class CareInvitationWorkflow(CareRequest):
+    """The requests created before `CareRequest` existed: the same workflow, reading the clinic when it
+    starts sending, with the patch its older histories need."""
+
+    @workflow.run
+    async def run(self, request: InvitationStart) -> InvitationStatus:
+        return await self._run(request, lean=workflow.patched(LEAN_HISTORY), booked=None)

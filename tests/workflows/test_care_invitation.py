@@ -25,6 +25,7 @@ from domain.invitation import (
 from domain.status import MessageChannel, MessageKind, Outcome, ReminderState, ReminderStatus
 from domain.timing import local_date, local_time
 from tests.harness import Harness, eventually, history_shape
+from workflows.care_invitation import CareInvitationWorkflow
 
 
 async def day(harness: Harness, days: int) -> date:
@@ -307,19 +308,20 @@ async def test_V1_converting_a_request_without_referral_is_refused_with_one_clea
     assert converted.state is InvitationState.INVITED  # window within six weeks: at once (V4)
 
 
-async def test_invitation_history_is_lean_clinic_read_locally_and_attributes_set_at_start(
+async def test_invitation_history_is_lean_send_time_and_attributes_set_at_start(
     harness: Harness,
 ) -> None:
-    """Issue 5: the clinic is read by a local activity and the place, state and work list come with the
-    start, so an invitation sent at once costs one activity and one progress upsert (plus the patch's)."""
+    """Issues 5 and 13: the place, state and work list and the clinic's V3 send time come with the start,
+    and the created type carries no patch, so an invitation sent at once costs one activity, one
+    progress upsert and no marker."""
     async with harness.worker():
         handle = await create(harness, await request(harness, first=20, last=60))  # V4: sent at once
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED and s.next_action)
         shape = await history_shape(handle)
     assert shape.activities == ["send_invitation_message"]
-    assert shape.local_activities == ["load_clinic"]
+    assert shape.local_activities == [] and shape.markers == []
     # invited: the state and the next reminder change; the work list (vårdinbjudan) does not
-    assert shape.upserts == [{"TemporalChangeVersion"}, {"WorkflowState", "NextAction", "NextActionAt"}]
+    assert shape.upserts == [{"WorkflowState", "NextAction", "NextActionAt"}]
     assert shape.started_with == {"ClinicId", "ReceptionId", "WorkflowState", "WorkList"}
 
 
@@ -338,3 +340,18 @@ async def test_V3_a_converted_request_reads_the_clinic_send_time_when_converted(
     assert shape.local_activities == ["load_clinic"]
     assert converted.next_action is not None
     assert local_time(converted.next_action.at) == time(13, 15)
+
+
+async def test_V3_a_request_of_the_older_type_reads_the_clinic_behind_its_patch(harness: Harness) -> None:
+    """Requests created before issue 13 run `CareInvitationWorkflow`: they read the clinic's send time
+    when they start sending, behind their patch."""
+    async with harness.worker():
+        handle = await harness.client.start_workflow(
+            CareInvitationWorkflow.run, await request(harness, first=20, last=60), id="care-invitation-r1",
+            task_queue=harness.task_queue, result_type=InvitationStatus,
+        )  # fmt: skip
+        invited = await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+        shape = await history_shape(handle)
+    assert shape.local_activities == ["load_clinic"]
+    assert shape.markers == ["core_patch", "core_local_activity"]
+    assert [m.kind for m in invited.messages] == [MessageKind.INVITATION]
