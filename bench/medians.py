@@ -57,6 +57,13 @@ def medians(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+VERDICT = {True: "PASS", False: "FAIL", None: "N/A"}
+
+
+def two(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+", help="the --json files of the runs")
@@ -68,8 +75,7 @@ def main() -> None:
     print()
     print(table(
         ["target", *[f"run {i + 1}" for i in range(len(runs))], "median (quiet runs)", "verdict"],
-        [[r["target"], *r["values"], r["median"], {True: "PASS", False: "FAIL", None: "N/A"}[r["pass"]]]
-         for r in rows],
+        [[r["target"], *map(two, r["values"]), two(r["median"]), VERDICT[r["pass"]]] for r in rows],
     ))  # fmt: skip
 
 

@@ -9,10 +9,10 @@ JSON logs in `<data_dir>/worker.log`):
 
 1. bare: N `BareWorkflow`s (one timer + one no-op activity, `bench/bare.py`, its own worker process
    configured like the real one) all due at the same moment;
-2. reminders: N `SmsReminderWorkflow`s booked through `operations.book_visit` at a clinic whose S6
+2. reminders: N reminders (`SmsReminder`) booked through `application.book_visit` at a clinic whose S6
    moment for the visit (3 h later) is that same kind of moment: send time = the due moment, sending
    window the whole day. Completion = the SMS is in the embedded outbox;
-3. invitations: N `CareInvitationWorkflow`s through `operations.create_request` whose window starts
+3. invitations: N invitations (`CareRequest`) through `application.create_request` whose window starts
    exactly six weeks after the due moment at the clinic's invitation send time (V3), so the
    invitation is due then. Completion = the message is in the embedded 1177 inbox;
 4. sleeping: reminders of visits three weeks ahead, started up to each level of `--sleeping`, then

@@ -38,7 +38,7 @@ def _check_ahead(start: datetime, now: datetime, what: str) -> None:
 
 
 class VisitBooking(ContractModel):
-    """One booked visit (besök): the input of `SmsReminderWorkflow`."""
+    """One booked visit (besök), as a booking system sends it (the reminder's input: `ReminderStart`)."""
 
     booking_id: SystemId
     patient_id: PatientIdStr
@@ -58,10 +58,10 @@ class VisitBooking(ContractModel):
 
 
 class ReminderStart(VisitBooking):
-    """The start input of `SmsReminderWorkflow`: the booking and, when a booking started it, the clinic's
-    S6 settings as the booking read them (the reminder plans its send moment without reading the
-    directory again). None for a reminder that a group booking or an invitation starts, and for those
-    started before the field existed: they read the clinic themselves."""
+    """The start input of `SmsReminder` (and `SmsReminderWorkflow`): the booking and, from
+    `application.book_visit`, the clinic's S6 settings as the booking read them, so the reminder plans
+    its send moment without reading the directory again. None for the reminders a group booking or an
+    invitation starts, and for those booked before the field existed: they read the clinic."""
 
     sms_timing: SmsTiming | None = None
 

@@ -76,12 +76,8 @@ class Clinic(ContractModel):
 
     @property
     def sms_timing(self) -> SmsTiming:
-        return SmsTiming(
-            sms_days_before=self.sms_days_before,
-            sms_send_time=self.sms_send_time,
-            sms_window_start=self.sms_window_start,
-            sms_window_end=self.sms_window_end,
-        )
+        """Its S6 settings alone (what a booking hands its reminder)."""
+        return SmsTiming.model_validate(self.model_dump(include=set(SmsTiming.model_fields)))
 
 
 class Guardian(ContractModel):
