@@ -147,6 +147,19 @@ class Bench:
 
         return book
 
+    def inviter(self, prefix: str, clinic_id: str, window: DateWindow) -> Callable[[int], Awaitable[None]]:
+        """Creates the care invitation `<prefix><i>` of fake patient i (modulo the directory's)."""
+
+        async def invite(i: int) -> None:
+            request = CareInvitation(
+                request_id=f"{prefix}{i}", referral_id=f"ref{i}", patient_id=fake_pnr(i % self.patients),
+                clinic_id=clinic_id, reception_id=RECEPTION, visit_kind="new", visit_type="Nybesök",
+                reason="Kontroll", window=window,
+            )  # fmt: skip
+            await app.create_request(self.client, "patient-messaging", self.directory, request)
+
+        return invite
+
     # --- phases -------------------------------------------------------------------------------------
 
     async def _drain(self, name: str, n: int, count: Any, due: datetime, started: float) -> dict[str, Any]:
@@ -226,21 +239,7 @@ class Bench:
         self.rss.reset()
         self.cpu.start()
 
-        async def create(i: int) -> None:
-            request = CareInvitation(
-                request_id=f"bi{i}",
-                referral_id=f"ref{i}",
-                patient_id=fake_pnr(i % self.patients),
-                clinic_id="bench-inv",
-                reception_id=RECEPTION,
-                visit_kind="new",
-                visit_type="Nybesök",
-                reason="Kontroll",
-                window=window,
-            )
-            await app.create_request(self.client, "patient-messaging", self.directory, request)
-
-        starts_s = await bounded_gather(range(n), create)  # type: ignore[arg-type]
+        starts_s = await bounded_gather(range(n), self.inviter("bi", "bench-inv", window))  # type: ignore[arg-type]
 
         def delivered() -> list[float]:
             return [
@@ -264,18 +263,10 @@ class Bench:
         window = DateWindow(first_date=first, last_date=first + timedelta(days=30))
         book = self.booker("bs", "bench-sleep", visit)
 
-        async def invite(i: int) -> None:
-            request = CareInvitation(
-                request_id=f"bsi{i}", referral_id=f"ref{i}", patient_id=fake_pnr(i % self.patients),
-                clinic_id="bench-sleep", reception_id=RECEPTION, visit_kind="new", visit_type="Nybesök",
-                reason="Kontroll", window=window,
-            )  # fmt: skip
-            await app.create_request(self.client, "patient-messaging", self.directory, request)
-
         bounds = zip([0, *levels], levels, strict=False)
         steps = [("reminders", previous, level, book) for previous, level in bounds]
         if invitations:
-            steps.append(("invitations", 0, invitations, invite))
+            steps.append(("invitations", 0, invitations, self.inviter("bsi", "bench-sleep", window)))
         rows, asleep_before = [], 0
         for kind, previous, level, start in steps:
             log(f"sleeping: starting {kind} {previous}..{level - 1}")
