@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,8 @@ def booking(booking_id: str, start: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def request_body(api: Api, request_id: str, **extra: Any) -> dict[str, Any]:
-    today = (await api.harness.local(days=0, hour=12)).date()
+def request_fields(request_id: str, today: date, **extra: Any) -> dict[str, Any]:
+    """A care invitation's body for `POST /v1/requests`, its window 20–40 days after `today`."""
     return {
         "request_id": request_id,
         "referral_id": f"ref-{request_id}",
@@ -58,6 +58,11 @@ async def request_body(api: Api, request_id: str, **extra: Any) -> dict[str, Any
         },
         **extra,
     }
+
+
+async def request_body(api: Api, request_id: str, **extra: Any) -> dict[str, Any]:
+    """`request_fields` as of the harness's (time-skipping) today."""
+    return request_fields(request_id, (await api.harness.local(days=0, hour=12)).date(), **extra)
 
 
 @dataclass

@@ -53,7 +53,7 @@ from entrypoints.http.fhir_mapping import (
 )
 from entrypoints.http.visits import CancelRequest, FlagChange, GroupCancel, StartChange
 from tests.harness import eventually
-from tests.http.conftest import Api, running_api
+from tests.http.conftest import Api, request_fields, running_api
 from tests.http.test_fhir import (
     HSA_GENERAL,
     HSA_HIDDEN,
@@ -503,21 +503,14 @@ def group(x: str) -> dict[str, Any]:
 
 
 def request(x: str) -> dict[str, Any]:
-    return {
-        "request_id": x,
-        "referral_id": f"ref-{x}",
-        "patient_id": fx.PNR_ADULT_1177,
-        "clinic_id": fx.CLINIC_CONNECTED,
-        "reception_id": fx.RECEPTION_GENERAL,
-        "visit_kind": "new",
-        "visit_type": "Nybesök kirurgi",
-        "reason": "Bedömning efter remiss",
-        "window": window(),
-        "weekdays": ["mon", "thu"],
-        "time_of_day": "morning",
-        "patient_info": {"visit_length": "30 minuter"},
-        "invitation": True,
-    }
+    return request_fields(
+        x,
+        datetime.now(STOCKHOLM).date(),
+        weekdays=["mon", "thu"],
+        time_of_day="morning",
+        patient_info={"visit_length": "30 minuter"},
+        invitation=True,
+    )
 
 
 def change(x: str) -> dict[str, Any]:
