@@ -52,6 +52,7 @@ async def main() -> None:
             activities,
             executor,
             max_cached_workflows=settings.max_cached_workflows,
+            sandboxed=settings.workflow_sandbox,
             activities_per_second=settings.sms_rate_limit,
         )
         log.info(
@@ -60,6 +61,7 @@ async def main() -> None:
             namespace=settings.namespace,
             metrics=settings.metrics_bind,
             activities_per_second=settings.sms_rate_limit,
+            workflow_sandbox=settings.workflow_sandbox,
             stores="postgresql" if settings.database_url else "sqlite",
         )
         try:

@@ -88,9 +88,7 @@ async def change_request(client: Client, request_id: str, change: RequestChange)
     """V10: staff change the window or the limits of an open request (a new window must not have ended)."""
     if change.window is not None:
         check_window(change.window)
-    return await calls.update(
-        client, invitation_id(request_id), CareRequest.change_request, change
-    )
+    return await calls.update(client, invitation_id(request_id), CareRequest.change_request, change)
 
 
 async def book_invitation(client: Client, request_id: str, booking: InvitationBooking) -> InvitationStatus:

@@ -3,10 +3,10 @@
     python -m bench.bare --address 127.0.0.1:7233 --data-dir DIR --task-queue bench-bare
 
 The worker is configured like the real one (same client, data converter, activity thread pool of
-`worker.MAX_CONCURRENT_ACTIVITIES`, the same `max_cached_workflows` and sandbox settings) and runs in its own
-process like the real worker, so the two are compared on equal terms. Each activity appends
-"<workflow id> <unix time>" to `<data_dir>/bare-done.txt`: the benchmark counts completions there,
-not with `handle.result()`.
+`worker.MAX_CONCURRENT_ACTIVITIES`, the same `max_cached_workflows` and workflow runner,
+`PM_WORKFLOW_SANDBOX`) and runs in its own process like the real worker, so the two are compared on
+equal terms. Each activity appends "<workflow id> <unix time>" to `<data_dir>/bare-done.txt`: the
+benchmark counts completions there, not with `handle.result()`.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ async def main() -> None:
     parser.add_argument("--task-queue", default="bench-bare")
     args = parser.parse_args()
     client = await connect(settings_for(args.address, args.data_dir))
+    settings = Settings.from_env()  # the real worker's environment: its cache and its runner
     recorder = bare.Recorder(args.data_dir / DONE_FILE)
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
         worker = Worker(
@@ -84,8 +85,8 @@ async def main() -> None:
             activities=[recorder.noop],
             activity_executor=executor,
             max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
-            max_cached_workflows=getattr(Settings.from_env(), "max_cached_workflows", 1000),
-            workflow_runner=workflow_runner(),
+            max_cached_workflows=settings.max_cached_workflows,
+            workflow_runner=workflow_runner(settings.workflow_sandbox),
         )
         print("bare_worker_started", flush=True)
         await worker.run()

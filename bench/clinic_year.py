@@ -117,7 +117,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             activities = Activities.wired(directory, outbox, "Varden", inbox, letters)
             with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
                 async with build_worker(
-                    env.client, "clinic-year", activities, executor, max_cached_workflows=1000
+                    env.client, "clinic-year", activities, executor, max_cached_workflows=1000, sandboxed=True
                 ):
                     now = await env.get_current_time()
                     today = local_date(now)

@@ -123,7 +123,8 @@ def main() -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="run bench.worker_variant with this setting, e.g. PM_BENCH_MAX_CACHED_WORKFLOWS=500",
+        help="a setting of the real and the bare worker, e.g. PM_WORKFLOW_SANDBOX=1; PM_BENCH_* runs "
+        "bench.worker_variant, e.g. PM_BENCH_MAX_CACHED_WORKFLOWS=500",
     )
     parser.add_argument(
         "--stores",

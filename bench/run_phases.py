@@ -62,7 +62,8 @@ class Bench:
         self.data_dir = data_dir
         self.server = DevServer(data_dir)
         extra = dict(item.split("=", 1) for item in args.worker_env)
-        module = "bench.worker_variant" if extra else None  # worker.py has no setting for these yet
+        variant = any(key.startswith("PM_BENCH_") for key in extra)  # worker.py has no setting for these
+        module = "bench.worker_variant" if variant else None
         database_url = getattr(args, "database_url", None)  # --stores postgresql
         stores_env = {"PM_DATABASE_URL": database_url} if database_url else {}
         self.worker = real_worker(self.server.address, data_dir, module, **extra, **stores_env)

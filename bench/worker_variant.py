@@ -5,10 +5,9 @@
 - `PM_BENCH_MAX_CACHED_WORKFLOWS` → `max_cached_workflows`;
 - `PM_BENCH_MAX_CONCURRENT_ACTIVITIES` → `worker.MAX_CONCURRENT_ACTIVITIES` (activity slots and threads);
 - `PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS` → `max_concurrent_workflow_tasks`;
-- `PM_BENCH_UNSANDBOXED=1` → `workflow_runner=UnsandboxedWorkflowRunner()` (to measure what the
-  sandbox costs; not a recommendation);
-- `PM_BENCH_PASSTHROUGH_ALL=1` → the sandbox with
-  `SandboxRestrictions.default.with_passthrough_all_modules()`.
+
+The workflow runner is a setting of the worker itself (`PM_WORKFLOW_SANDBOX=1`: the sandbox), which
+`bench.run --worker-env` passes to the real worker and the bare one alike.
 
 Everything else (client, payload codec, logging, activities, workflows) is `worker.main` as it is: the
 options are added by wrapping the `Worker` class that `worker.build_worker` constructs.
@@ -21,8 +20,7 @@ import contextlib
 import os
 from typing import Any
 
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker import Worker
 
 import worker
 from infrastructure import worker_setup as real
@@ -35,11 +33,6 @@ def overrides(env: dict[str, str] | None = None) -> dict[str, Any]:
         found["max_cached_workflows"] = int(env["PM_BENCH_MAX_CACHED_WORKFLOWS"])
     if env.get("PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS"):
         found["max_concurrent_workflow_tasks"] = int(env["PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS"])
-    if env.get("PM_BENCH_UNSANDBOXED") == "1":
-        found["workflow_runner"] = UnsandboxedWorkflowRunner()
-    if env.get("PM_BENCH_PASSTHROUGH_ALL") == "1":
-        restrictions = SandboxRestrictions.default.with_passthrough_all_modules()
-        found["workflow_runner"] = SandboxedWorkflowRunner(restrictions=restrictions)
     return found
 
 

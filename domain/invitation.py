@@ -151,7 +151,6 @@ class CareInvitation(ContractModel):
         return self
 
 
-
 class InvitationStart(CareInvitation):
     """The start input of `CareRequest`: the request and, when it was created through
     `application.create_request`, the clinic's V3 send time as the creation read it (an invitation plans
@@ -159,6 +158,7 @@ class InvitationStart(CareInvitation):
     existed; a plain request converted later (V11) reads the clinic at the conversion."""
 
     invitation_send_time: ClockTime | None = None
+
 
 class RequestChange(ContractModel):
     """Update `change_request` (V10): new window and/or limits of an open invitation or request.

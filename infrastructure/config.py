@@ -50,6 +50,7 @@ class Settings(BaseModel):
         default=None, gt=0
     )  # activities/s on the task queue (provider's rate)
     metrics_bind: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
+    workflow_sandbox: bool = False  # run workflows in the SDK's sandbox (docs/decisions.md: −22 % CPU off)
     tls: bool = False
     tls_cert: Path | None = None  # client certificate and key for mTLS
     tls_key: Path | None = None
@@ -94,6 +95,7 @@ class Settings(BaseModel):
             "local": os.environ.get("PM_LOCAL"),
             "metrics_bind": os.environ.get("PM_METRICS_BIND"),
             "max_cached_workflows": os.environ.get("PM_MAX_CACHED_WORKFLOWS"),
+            "workflow_sandbox": os.environ.get("PM_WORKFLOW_SANDBOX"),
             "sms_rate_limit": os.environ.get("PM_SMS_RATE_LIMIT"),
             "tls": os.environ.get("TEMPORAL_TLS"),
             "tls_cert": os.environ.get("TEMPORAL_TLS_CERT"),

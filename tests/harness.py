@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 import application as app
 from adapters.directory import SqliteDirectory
@@ -44,16 +45,17 @@ class Harness:
         self._today: date | None = None
 
     @asynccontextmanager
-    async def worker(self, sms: SmsGateway | None = None, sticky: bool = True) -> AsyncIterator[None]:
-        """Run a worker; `sticky=False` keeps no workflow cache, so that a stopped worker leaves no
-        sticky task queue behind (the time-skipping server would wait on it forever)."""
+    async def worker(self, sms: SmsGateway | None = None, sticky: bool = True) -> AsyncIterator[Worker]:
+        """Run a worker, its workflows in the sandbox (the guard of the unsandboxed production worker);
+        `sticky=False` keeps no workflow cache, so that a stopped worker leaves no sticky task queue
+        behind (the time-skipping server would wait on it forever)."""
         activities = Activities.wired(self.directory, sms or self.outbox, "Varden", self.inbox, self.letters)
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
             cache = 1000 if sticky else 0
             async with build_worker(
-                self.client, self.task_queue, activities, executor, max_cached_workflows=cache
-            ):
-                yield
+                self.client, self.task_queue, activities, executor, max_cached_workflows=cache, sandboxed=True
+            ) as worker:
+                yield worker
 
     async def now(self) -> datetime:
         return await self.env.get_current_time()

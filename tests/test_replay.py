@@ -1,4 +1,5 @@
-"""Safe change: the current workflow code must replay the saved histories of every workflow type.
+"""Safe change: the current workflow code must replay the saved histories of every workflow type, in the
+sandbox (as the workflow tests run) and unsandboxed (as production runs, `worker_setup.workflow_runner`).
 
 A change that breaks this would break running workflows: guard it with `workflow.patched` (see
 docs/changing-workflows.md) instead of re-recording the histories.
@@ -13,7 +14,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from infrastructure.worker_setup import WORKFLOWS
+from infrastructure.worker_setup import WORKFLOWS, workflow_runner
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -24,9 +25,11 @@ def test_every_workflow_type_has_a_saved_history() -> None:
     assert names == {w.__name__ for w in WORKFLOWS}
 
 
+@pytest.mark.parametrize("sandboxed", [True, False], ids=["sandboxed", "unsandboxed"])
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
-async def test_current_code_replays_saved_history(path: Path) -> None:
+async def test_current_code_replays_saved_history(path: Path, sandboxed: bool) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    runner = workflow_runner(sandboxed)
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter, workflow_runner=runner)
     result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure}"

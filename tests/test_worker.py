@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from infrastructure.config import Settings
 from infrastructure.stores import Stores
@@ -29,9 +31,20 @@ def test_sms_rate_limit_is_read_from_the_environment_and_must_be_positive(
         Settings.from_env()
 
 
-@pytest.mark.parametrize("rate", [None, 50.0])
-async def test_build_worker_passes_the_rate_and_cache_to_the_task_queue(
-    env: WorkflowEnvironment, tmp_path: Path, rate: float | None
+def test_the_workflow_sandbox_is_off_unless_the_environment_turns_it_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings.from_env().workflow_sandbox is False
+    monkeypatch.setenv("PM_WORKFLOW_SANDBOX", "1")
+    assert Settings.from_env().workflow_sandbox is True
+    monkeypatch.setenv("PM_WORKFLOW_SANDBOX", "sometimes")
+    with pytest.raises(ValidationError, match="workflow_sandbox"):
+        Settings.from_env()
+
+
+@pytest.mark.parametrize(("rate", "sandboxed"), [(None, False), (50.0, True)])
+async def test_build_worker_passes_the_rate_cache_and_runner_to_the_worker(
+    env: WorkflowEnvironment, tmp_path: Path, rate: float | None, sandboxed: bool
 ) -> None:
     settings = Settings(data_dir=tmp_path)
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
@@ -41,9 +54,12 @@ async def test_build_worker_passes_the_rate_and_cache_to_the_task_queue(
             activities_for(settings, Stores(settings)),
             executor,
             max_cached_workflows=123,
+            sandboxed=sandboxed,
             activities_per_second=rate,
         )
         async with worker:  # runs against the server (and lets its start-up checks finish)
             config = worker.config()
     assert config.get("max_task_queue_activities_per_second") == rate
     assert config.get("max_cached_workflows") == 123
+    runner = SandboxedWorkflowRunner if sandboxed else UnsandboxedWorkflowRunner
+    assert type(config.get("workflow_runner")) is runner

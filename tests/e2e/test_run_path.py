@@ -16,9 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from temporalio.worker import Replayer
 
 from adapters.sms import OutboxEntry, SqliteOutbox
 from demo import data as fx
+from infrastructure.config import Settings
+from infrastructure.temporal_client import connect
+from infrastructure.worker_setup import WORKFLOWS, workflow_runner
 from tests.e2e.conftest import TEMPORAL, DevRun
 
 pytestmark = pytest.mark.e2e
@@ -240,3 +244,23 @@ def test_run_path_serves_the_http_api_and_its_docs_and_books_with_a_local_api_ke
         f"{api}/v1/clinics/onh/work-lists", headers={"Authorization": f"Bearer {key}"}, timeout=30
     )
     assert other.status_code == 403
+
+
+async def test_run_path_histories_of_the_unsandboxed_worker_replay_in_the_sandbox(dev_run: DevRun) -> None:
+    """The guard of the unsandboxed production runner (issue 13): what the worker of the run path
+    recorded, for every workflow type of the demo, replays in the SDK's sandbox with its default
+    restrictions, where a clock read, a random number or I/O in workflow code would fail."""
+    assert any('"workflow_sandbox": false' in line for line in dev_run.output), dev_run.log()
+    client = await connect(Settings(temporal_address=dev_run.address, data_dir=dev_run.data_dir, local=True))
+    replayer = Replayer(
+        workflows=WORKFLOWS, data_converter=client.data_converter, workflow_runner=workflow_runner(True)
+    )
+    types, failures = set(), {}
+    async with replayer.workflow_replay_iterator(client.list_workflows().map_histories()) as results:
+        async for result in results:
+            started = result.history.events[0].workflow_execution_started_event_attributes
+            types.add(started.workflow_type.name)
+            if result.replay_failure is not None:
+                failures[result.history.workflow_id] = str(result.replay_failure)
+    assert types == {w.__name__ for w in WORKFLOWS} - {"CareInvitationWorkflow"}  # no parent starts it
+    assert failures == {}
