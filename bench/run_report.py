@@ -27,6 +27,16 @@ def cpu_ratio(bare_phase: dict[str, Any], phase: dict[str, Any]) -> float | None
     return round(bare_ms / phase_ms, 2) if bare_ms and phase_ms else None
 
 
+def _check(
+    target: str, figure: float | None, op: str, limit: float, judged: bool, **extra: Any
+) -> dict[str, Any]:
+    """One target: its text, the measured figure, its bound (`op` `limit`) and the verdict (None when
+    not `judged`: a noisy machine, or a run short of the size the target names)."""
+    passes = figure is not None and (figure >= limit if op == ">=" else figure <= limit)
+    return {"target": target, "value": figure, "figure": figure, "op": op, "limit": limit,
+            "pass": passes if judged else None, **extra}  # fmt: skip
+
+
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Issue 13's targets; a ratio gets no verdict (None) when the machine was not quiet at the start."""
     b = results.get("bare")
@@ -38,34 +48,25 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                                   ("completions_per_s", "completions", TARGET_COMPLETIONS)):  # fmt: skip
             if not (b and p and b.get(key) and p.get(key)):
                 continue
+            extra = {"cpu_estimate": cpu_ratio(b, p)} if what == "completions" else {}
             ratio = round(p[key] / b[key], 2)
-            check = {"target": f"{name[:-1]} {what} >= {target}x bare", "value": ratio}
-            check["pass"] = ratio >= target if quiet else None
-            if what == "completions":
-                check["cpu_estimate"] = cpu_ratio(b, p)
-            checks.append(check)
+            text = f"{name[:-1]} {what} >= {target}x bare"
+            checks.append(_check(text, ratio, ">=", target, quiet, **extra))
     rows = results.get("sleeping") or []
     if rows:
         top = rows[-1]
-        value = top["worker_rss_mb"]
         reached = top["sleeping"] >= TARGET_RSS_AT
-        checks.append(
-            {
-                "target": f"worker RSS <= {TARGET_RSS_MB:.0f} MB at {TARGET_RSS_AT:,} asleep",
-                "value": f"{value} MB at {top['sleeping']:,}" + ("" if reached else " (short of the number)"),
-                "pass": (value is not None and value <= TARGET_RSS_MB) if reached else None,
-            }
+        check = _check(f"worker RSS <= {TARGET_RSS_MB:.0f} MB at {TARGET_RSS_AT:,} asleep",
+                       top["worker_rss_mb"], "<=", TARGET_RSS_MB, reached)  # fmt: skip
+        check["value"] = f"{top['worker_rss_mb']} MB at {top['sleeping']:,}" + (
+            "" if reached else " (short of the number)"
         )
+        checks.append(check)
         steps = [r for r in rows if r.get("kind", "reminders") == "reminders" and r.get("starts_per_s")]
         if len(steps) >= 2:
             ratio = round(steps[-1]["starts_per_s"] / steps[0]["starts_per_s"], 2)
-            checks.append(
-                {
-                    "target": f"start rate of the last step >= {TARGET_STEP_RATE}x the first",
-                    "value": ratio,
-                    "pass": ratio >= TARGET_STEP_RATE if quiet else None,
-                }
-            )
+            target = f"start rate of the last step >= {TARGET_STEP_RATE}x the first"
+            checks.append(_check(target, ratio, ">=", TARGET_STEP_RATE, quiet))
     if not quiet:
         load = results["machine"]["loadavg_at_start"][0]
         checks.append({"target": f"no verdict on the ratios: load at the start not below {QUIET_LOAD}",
