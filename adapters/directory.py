@@ -54,6 +54,11 @@ class Directory(Protocol):
         """The patient (any spelling of the id) with the full consent history, or None."""
         ...
 
+    def has_patient(self, patient_id: str) -> bool:
+        """Whether the patient (any spelling of the id) is in the directory: the edge checks' question,
+        answered without reading contact details and consents."""
+        ...
+
 
 class UnknownPatientError(LookupError):
     """The patient is not in the directory (the message never contains the id)."""
@@ -124,6 +129,14 @@ class SqlDirectory:
         data = json.loads(row["data"])
         data["sms_consents"] = [dict(c) for c in consents]
         return Patient.model_validate(data)
+
+    def has_patient(self, patient_id: str) -> bool:
+        try:
+            key = _canonical(patient_id)
+        except InvalidPatientId:
+            return False
+        with self._read() as conn:
+            return conn.execute("SELECT 1 FROM patients WHERE patient_id = ?", (key,)).fetchone() is not None
 
     def receptions_by_hsa_id(self, hsa_id: str) -> list[tuple[Clinic, Reception]]:
         """The receptions whose `hsa_id` is `hsa_id`, with their clinics (none for a value that is no

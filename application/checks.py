@@ -52,7 +52,7 @@ def check_window(window: DateWindow) -> None:
 
 
 def check_patient(directory: Directory, patient_id: str, what: str = "the patient") -> None:
-    if directory.patient(patient_id) is None:
+    if not directory.has_patient(patient_id):
         raise InputError(f"{what} is not in the directory (load it with `starter.py directory load`)")
 
 

@@ -142,6 +142,13 @@ def test_patient_accepts_any_spelling_and_refuses_invalid_ids(loaded: SqlDirecto
     assert loaded.patient(luhn_pnr("20000101")) is None  # valid, not in the directory
 
 
+def test_has_patient_answers_as_patient_does_for_every_spelling(loaded: SqlDirectory) -> None:
+    compact = PNR_ADULT_1177.replace("-", "")
+    for spelling in (PNR_ADULT_1177, f"  {compact} ", "19800101-1234", "not an id", luhn_pnr("20000101")):
+        assert loaded.has_patient(spelling) is (loaded.patient(spelling) is not None)
+    assert loaded.has_patient(compact) is True
+
+
 def test_load_from_json_text_and_file(directory: SqlDirectory, tmp_path: Path) -> None:
     import json
 
