@@ -80,7 +80,7 @@ async def start_visit_reminder(
             id=workflow_id,
             task_queue=task_queue,
             static_summary=summary,
-            search_attributes=_reminder_attributes(clinic, booking),
+            search_attributes=reminder_attributes(clinic, booking),
             **options,
         )
     except WorkflowAlreadyStartedError:
@@ -89,7 +89,7 @@ async def start_visit_reminder(
     return workflow_id, True
 
 
-def _reminder_attributes(clinic: Clinic, booking: VisitBooking) -> TypedSearchAttributes:
+def reminder_attributes(clinic: Clinic, booking: VisitBooking) -> TypedSearchAttributes:
     """The reminder's search attributes at start, with the S6 send moment the workflow will plan, so
     that its first task need not upsert them (it upserts only what differs)."""
     updates = [

@@ -1,6 +1,6 @@
 """The 09:00 storm: N reminders due in the same minute, an SMS provider that takes `rate` requests/s.
 
-    python -m bench.storm [--n 5000] [--rate 50] [--no-limit] [--json out.json]
+    python -m bench.storm [--n 5000] [--rate 50] [--no-limit] [--worker-env KEY=VALUE] [--json out.json]
 
 A fresh dev server and the real worker (`PM_SMS_RATE_LIMIT=rate`: a task-queue activity rate limit)
 with `PM_SMS_GATEWAY=46elks`
@@ -41,11 +41,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     extra = {"PM_SMS_GATEWAY": "46elks", "ELKS_URL": url, "ELKS_USERNAME": "bench", "ELKS_PASSWORD": "bench"}
     if not args.no_limit:
         extra["PM_SMS_RATE_LIMIT"] = str(args.rate)
+    extra |= dict(item.split("=", 1) for item in args.worker_env)
     rig = Rig(data_dir, **extra)
     results: dict[str, Any] = {
         "command": args.command_line,
         "machine": machine(),
-        "settings": {"n": args.n, "rate": args.rate, "limit": not args.no_limit},
+        "settings": {"n": args.n, "rate": args.rate, "limit": not args.no_limit, "worker": args.worker_env},
     }
     started = time.monotonic()
     try:
@@ -89,6 +90,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="provider limit, requests per second")
     parser.add_argument("--no-limit", action="store_true", help="no task-queue activity rate limit")
     parser.add_argument("--gap", type=float, default=0.0, help="seconds from booking to the due moment")
+    parser.add_argument(
+        "--worker-env", action="append", default=[], metavar="KEY=VALUE",
+        help="a setting of the worker, e.g. PM_MAX_CACHED_WORKFLOWS=5000",
+    )  # fmt: skip
     parser.add_argument("--json")
     args = parser.parse_args()
     args.command_line = "python -m bench.storm " + " ".join(sys.argv[1:])
