@@ -1,6 +1,6 @@
 """What a start costs, with no worker running: N bare starts, N bare starts with a reminder's search
 attributes and summary, and N reminders booked through `application.book_visit`, one after the other on
-one fresh dev server.
+one fresh dev server (and bare starts with a summary alone, to split the two).
 
     python -m bench.starts [--n 2000] [--json out.json]
 
@@ -72,11 +72,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 static_summary=f"SMS reminder sms-reminder-sa{i} at {CLINIC}/{RECEPTION}",
             )  # fmt: skip
 
+        async def bare_with_summary(i: int) -> None:
+            await client.start_workflow(
+                bare.BareWorkflow.run, due.timestamp(), id=f"bare-s-{i}", task_queue="none",
+                static_summary=f"SMS reminder sms-reminder-s{i} at {CLINIC}/{RECEPTION}",
+            )  # fmt: skip
+
         async def book(i: int) -> None:
             await app.book_visit(client, "none", directory, booking("b", i))
 
         kinds: dict[str, Callable[[int], Awaitable[None]]] = {
             "bare": bare_start,
+            "bare + a summary": bare_with_summary,
             "bare + reminder's attributes and summary": bare_with_attributes,
             "reminder (book_visit)": book,
         }
