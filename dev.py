@@ -216,7 +216,7 @@ def test(pytest_args: list[str]) -> int:
     return tests or lint
 
 
-BENCHES = ("run", "medians", "storm", "faults", "two_hosts", "http_booking", "clinic_year", "scan")
+BENCHES = ("run", "medians", "starts", "storm", "faults", "two_hosts", "http_booking", "clinic_year", "scan")
 
 
 def bench(name: str, bench_args: list[str]) -> int:
