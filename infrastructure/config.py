@@ -50,7 +50,7 @@ class Settings(BaseModel):
         default=None, gt=0
     )  # activities/s on the task queue (provider's rate)
     metrics_bind: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
-    workflow_sandbox: bool = False  # run workflows in the SDK's sandbox (docs/decisions.md: −22 % CPU off)
+    workflow_sandbox: bool = False  # the SDK's sandbox, at a CPU cost (docs/performance.md §1)
     tls: bool = False
     tls_cert: Path | None = None  # client certificate and key for mTLS
     tls_key: Path | None = None

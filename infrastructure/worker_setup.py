@@ -29,7 +29,7 @@ MAX_CONCURRENT_ACTIVITIES = 32
 
 
 def workflow_runner(sandboxed: bool) -> WorkflowRunner:
-    """Production runs the workflows unsandboxed (22 % less worker CPU per reminder, issue 13); tests
+    """Production runs the workflows unsandboxed (22–24 % less worker CPU per reminder, issue 13); tests
     run them in the SDK's sandbox with its default restrictions, which re-imports the workflow modules
     for every run and refuses clocks, randomness and I/O at run time. The whole guard that takes the
     sandbox's place is in docs/changing-workflows.md."""
