@@ -2,8 +2,9 @@
 clock but `workflow.now()`, draw no random numbers or uuids, and touch no environment, file, process,
 thread or network.
 
-The sandbox checks this at run time on the paths a workflow takes; this scan checks every line of our
-own code, also on paths no test takes (issue 13: part of the guard the unsandboxed runner would need).
+The sandbox of the workflow tests checks this at run time on the paths a test takes; this scan checks
+every line of our own code, also on paths no test takes (issue 13: part of the guard that lets the
+worker run unsandboxed, docs/changing-workflows.md).
 Libraries that workflow code calls (pydantic, zoneinfo, phonenumbers, personnummer) are checked only
 by the sandboxed workflow tests.
 """
