@@ -40,32 +40,23 @@ class SmsTiming(ContractModel):
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> SmsTiming:
-        _check_window(self.sms_window_start, self.sms_window_end)
+        if self.sms_window_start >= self.sms_window_end:
+            raise ValueError("sms_window_start must be before sms_window_end")
         return self
 
 
-def _check_window(start: time, end: time) -> None:
-    if start >= end:
-        raise ValueError("sms_window_start must be before sms_window_end")
-
-
-class Clinic(ContractModel):
-    """A klinik. S14: `sms_connected`; S6: days before, send time and sending window."""
+class Clinic(SmsTiming):
+    """A klinik. S14: `sms_connected`; S6: days before, send time and sending window (`SmsTiming`)."""
 
     clinic_id: SystemId
     name: str = Field(min_length=1)
     phone: str | None = None
     sms_connected: bool = False
-    sms_days_before: int = Field(default=1, ge=0, le=14)
-    sms_send_time: ClockTime = time(9, 0)
-    sms_window_start: ClockTime = time(8, 0)
-    sms_window_end: ClockTime = time(20, 0)
     invitation_send_time: ClockTime = time(8, 0)
     receptions: list[Reception] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _window_is_ordered(self) -> Clinic:
-        _check_window(self.sms_window_start, self.sms_window_end)
+    def _receptions_are_unique(self) -> Clinic:
         ids = [r.reception_id for r in self.receptions]
         if len(ids) != len(set(ids)):
             raise ValueError("reception_id must be unique within a clinic")

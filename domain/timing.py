@@ -19,13 +19,11 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, model_validator
 
-from domain.directory import Clinic, SmsTiming
+from domain.directory import SmsTiming
 from domain.status import Reason
 from domain.types import ContractModel
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-S6Settings = Clinic | SmsTiming
-"""A clinic, or just its S6 settings (`Clinic.sms_timing`, as a booking hands them to its reminder)."""
 MIN_LEAD = timedelta(hours=2)
 """S6: a reminder is only sent while the visit is at least this far away."""
 
@@ -98,17 +96,17 @@ class SendPlan(ContractModel):
         return self
 
 
-def nominal_send_moment(visit_start: datetime, clinic: S6Settings) -> datetime:
+def nominal_send_moment(visit_start: datetime, clinic: SmsTiming) -> datetime:
     """S6: `clinic.sms_days_before` calendar days before the visit's local date, at the send time."""
     day = local_date(visit_start) - timedelta(days=clinic.sms_days_before)
     return at_local(day, clinic.sms_send_time)
 
 
-def _in_window(dt: datetime, clinic: S6Settings) -> bool:
+def _in_window(dt: datetime, clinic: SmsTiming) -> bool:
     return clinic.sms_window_start <= local_time(dt) < clinic.sms_window_end
 
 
-def _window_opening_from(candidate: datetime, clinic: S6Settings) -> datetime:
+def _window_opening_from(candidate: datetime, clinic: SmsTiming) -> datetime:
     """`candidate` if it is inside the window, else the next time the window opens (never earlier than
     `candidate`; an opening in a daylight-saving gap is skipped, one in the repeated autumn hour is
     tried at both of its occurrences)."""
@@ -124,7 +122,7 @@ def _window_opening_from(candidate: datetime, clinic: S6Settings) -> datetime:
     raise AssertionError("the sending window never opens")
 
 
-def plan_sms_send(visit_start: datetime, now: datetime, clinic: S6Settings) -> SendPlan:
+def plan_sms_send(visit_start: datetime, now: datetime, clinic: SmsTiming) -> SendPlan:
     """S6: when to send the reminder of a visit at `visit_start`, seen at `now`.
 
     1. The nominal moment (`nominal_send_moment`); if the clinic's send time lies outside its

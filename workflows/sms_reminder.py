@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
         VisitBooking,
         check_new_start,
     )
-    from domain.directory import Clinic, SmsTiming
+    from domain.directory import SmsTiming
     from domain.identity import mask_patient_id
     from domain.status import (
         SEND_SMS,
@@ -123,7 +123,7 @@ class SmsReminder:
         self._planned_version = self._version
         return self.status()
 
-    async def _remind(self, clinic: Clinic | SmsTiming | None, version: int) -> bool:
+    async def _remind(self, clinic: SmsTiming | None, version: int) -> bool:
         """Wait for the send moment of S6 and send; True if the visit changed first."""
         while True:
             now = workflow.now()
