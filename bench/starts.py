@@ -37,6 +37,7 @@ from testkit.real_worker import connect_client, prepare_keys
 from testkit.waiting import bounded_gather, due_moment, log
 
 CLINIC = "bench-starts"
+Starter = Callable[[int], Awaitable[None]]
 PATIENTS = 1000
 
 
@@ -60,31 +61,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             return VisitBooking(booking_id=f"{prefix}{i}", patient_id=fake_pnr(i % PATIENTS),
                                 clinic_id=CLINIC, reception_id=RECEPTION, start=visit)  # fmt: skip
 
-        async def bare_start(i: int) -> None:
-            await client.start_workflow(
-                bare.BareWorkflow.run, due.timestamp(), id=f"bare-{i}", task_queue="none"
-            )
+        def bare_start(prefix: str, summary: bool = False, attributes: bool = False) -> Starter:
+            """Starts bare workflow `<prefix><i>`, optionally with a reminder's summary and attributes."""
 
-        async def bare_with_attributes(i: int) -> None:
-            await client.start_workflow(
-                bare.BareWorkflow.run, due.timestamp(), id=f"bare-sa-{i}", task_queue="none",
-                search_attributes=reminder_attributes(clinic, booking("sa", i)),
-                static_summary=f"SMS reminder sms-reminder-sa{i} at {CLINIC}/{RECEPTION}",
-            )  # fmt: skip
+            async def start(i: int) -> None:
+                options: dict[str, Any] = {}
+                if summary:
+                    options["static_summary"] = f"SMS reminder {prefix}{i} at {CLINIC}/{RECEPTION}"
+                if attributes:
+                    options["search_attributes"] = reminder_attributes(clinic, booking(prefix, i))
+                await client.start_workflow(
+                    bare.BareWorkflow.run, due.timestamp(), id=f"{prefix}{i}", task_queue="none", **options
+                )
 
-        async def bare_with_summary(i: int) -> None:
-            await client.start_workflow(
-                bare.BareWorkflow.run, due.timestamp(), id=f"bare-s-{i}", task_queue="none",
-                static_summary=f"SMS reminder sms-reminder-s{i} at {CLINIC}/{RECEPTION}",
-            )  # fmt: skip
+            return start
 
         async def book(i: int) -> None:
             await app.book_visit(client, "none", directory, booking("b", i))
 
-        kinds: dict[str, Callable[[int], Awaitable[None]]] = {
-            "bare": bare_start,
-            "bare + a summary": bare_with_summary,
-            "bare + reminder's attributes and summary": bare_with_attributes,
+        kinds: dict[str, Starter] = {
+            "bare": bare_start("bare-"),
+            "bare + a summary": bare_start("bare-s-", summary=True),
+            "bare + reminder's attributes and summary": bare_start("bare-sa-", summary=True, attributes=True),
             "reminder (book_visit)": book,
         }
         for name, start in kinds.items():
