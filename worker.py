@@ -53,14 +53,13 @@ async def main() -> None:
             executor,
             max_cached_workflows=settings.max_cached_workflows,
             sandboxed=settings.workflow_sandbox,
-            activities_per_second=settings.sms_rate_limit,
         )
         log.info(
             "worker_started",
             task_queue=settings.task_queue,
             namespace=settings.namespace,
             metrics=settings.metrics_bind,
-            activities_per_second=settings.sms_rate_limit,
+            sms_rate_limit=settings.sms_rate_limit,
             workflow_sandbox=settings.workflow_sandbox,
             stores="postgresql" if settings.database_url else "sqlite",
         )

@@ -12,6 +12,7 @@ here contains a phone number, a message text or the callback's secret.
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
@@ -59,12 +60,18 @@ class ElksSmsGateway:
 
     With `delivery_url` (from `delivery_callback_url`: it holds the callback's secret, so it is never
     logged) every message asks for delivery reports (`whendelivered`) and its receipt says so.
+
+    With `rate` (requests per second), every request to the provider waits for its slot in the
+    ledger's sequence (`SentLedger.reserve_slot`), which every worker sharing the ledger draws from:
+    together they stay within the provider's rate, however many there are (the 09:00 storm).
     """
 
     CLOCK_SLACK = timedelta(minutes=5)
     """How far before our first attempt the provider's clock may have stamped the message."""
     HISTORY_PAGES = 10
     """At most this many history pages (100 messages each) are read for one recipient."""
+    RATE_NAME = "46elks"
+    """The ledger's name for the provider's rate limit."""
 
     def __init__(
         self,
@@ -74,10 +81,12 @@ class ElksSmsGateway:
         ledger: SentLedger,
         timeout: float = 10.0,
         delivery_url: str | None = None,
+        rate: float | None = None,
     ) -> None:
         self._url = base_url.rstrip("/") + "/a1/sms"
         self._ledger = ledger
         self._delivery_url = delivery_url
+        self._interval = 1.0 / rate if rate else None
         self._client = httpx.Client(auth=(username, password), timeout=httpx.Timeout(timeout))
 
     def close(self) -> None:
@@ -121,6 +130,7 @@ class ElksSmsGateway:
         cannot be read (sending blind could send twice)."""
         params = {"to": message.to, "end": since.astimezone(UTC).strftime(ELKS_TIME), "limit": "100"}
         for _ in range(self.HISTORY_PAGES):
+            self._wait_for_slot()
             try:
                 response = self._client.get(self._url, params=params)
                 response.raise_for_status()
@@ -143,11 +153,21 @@ class ElksSmsGateway:
             params["start"] = page["next"]
         return None
 
+    def _wait_for_slot(self) -> None:
+        """Wait for this request's slot of the provider's rate (no wait without a rate)."""
+        if self._interval is None:
+            return
+        now = time.time()
+        slot = self._ledger.reserve_slot(self.RATE_NAME, self._interval, now)
+        if slot > now:
+            time.sleep(slot - now)
+
     def _post(self, message: SmsMessage) -> str:
         """POST the message; return the provider's id or raise a Permanent/TransientSmsError."""
         form = {"from": message.sender, "to": message.to, "message": message.text}
         if self._delivery_url is not None:
             form["whendelivered"] = self._delivery_url
+        self._wait_for_slot()
         try:
             response = self._client.post(self._url, data=form)
         except httpx.TimeoutException:

@@ -1,5 +1,6 @@
-"""The SMS ledger that makes a gateway without idempotency keys idempotent per key (S15), and keeps the
-provider's delivery reports: one set of queries (`SentLedger`, adapters/sql.py) on SQLite or PostgreSQL.
+"""The SMS ledger that makes a gateway without idempotency keys idempotent per key (S15), keeps the
+provider's delivery reports and spaces the requests to the provider by its rate: one set of queries
+(`SentLedger`, adapters/sql.py) on SQLite or PostgreSQL.
 
 46elks takes no idempotency key: the ledger remembers which keys the provider accepted and which
 attempts are unanswered (`ElksSmsGateway` in adapters/sms_elks.py resolves those), and maps the
@@ -41,6 +42,15 @@ RECORD_DELIVERY = f"""
 """One upsert that only moves a message's status forward (sent → failed → delivered, as
 `domain.status.later_delivery`), decided by the database against the row it locked: two API replicas
 answering callbacks of the same message at once cannot regress it, and a repeat changes nothing."""
+
+RESERVE_SLOT = """
+    INSERT INTO request_slots (name, next_at) VALUES (?, ?)
+    ON CONFLICT (name) DO UPDATE SET
+        next_at = CASE WHEN request_slots.next_at > ? THEN request_slots.next_at ELSE ? END + ?
+    RETURNING next_at
+"""
+"""Takes the next free slot of a rate limit in one statement on the row it locks, and moves the next
+free slot one interval on: every process sharing the ledger draws from the same sequence."""
 
 
 class SentLedger:
@@ -124,6 +134,15 @@ class SentLedger:
             ).fetchone()
         return row["status"] if row else None
 
+    def reserve_slot(self, name: str, interval: float, now: float) -> float:
+        """Reserve the next request slot of the rate limit `name`, one every `interval` seconds across
+        every thread and process that shares the ledger; returns when it starts (unix time, `now`
+        or later). Slots are never given back: a request that is not made only leaves a gap."""
+        with self._write() as conn:
+            row = conn.execute(RESERVE_SLOT, (name, now + interval, now, now, interval)).fetchone()
+        assert row is not None  # RETURNING of an upsert always yields the row
+        return float(row["next_at"]) - interval
+
     def exclusive(self, key: str) -> AbstractContextManager[None]:
         """While held, no other thread or process (on this host, or any host sharing the ledger) sends
         `key`."""
@@ -162,6 +181,10 @@ class SqliteSentLedger(SentLedger, SqliteFile):
             status TEXT NOT NULL,
             delivered_at TEXT,
             updated_at TEXT NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS request_slots (
+            name TEXT PRIMARY KEY,
+            next_at REAL NOT NULL
         );
     """
     _STRIPES = 64

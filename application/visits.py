@@ -34,7 +34,7 @@ from domain.directory import Clinic
 from domain.status import SEND_SMS, GroupStatus, ReminderState, ReminderStatus
 from domain.timing import plan_sms_send
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import SmsReminder
+from workflows.sms_reminder import VisitReminder
 
 log = structlog.get_logger(__name__)
 
@@ -66,7 +66,7 @@ async def start_visit_reminder(
     # A team visit's booking joins its reminder by signal-with-start (S11); any other starts it once.
     options: dict[str, Any] = (
         {
-            "start_signal": SmsReminder.join.__name__,
+            "start_signal": VisitReminder.join.__name__,
             "start_signal_args": [booking],
             "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
         }
@@ -75,7 +75,7 @@ async def start_visit_reminder(
     )
     try:
         await client.start_workflow(
-            SmsReminder.run,
+            VisitReminder.run,
             ReminderStart(**dict(booking), sms_timing=clinic.sms_timing),
             id=workflow_id,
             task_queue=task_queue,
@@ -148,7 +148,7 @@ async def reschedule(client: Client, workflow_id: str, start: datetime) -> Remin
     change = Reschedule(start=start)
     if _is_group(workflow_id):
         return await calls.update(client, workflow_id, GroupBookingWorkflow.reschedule, change)
-    return await calls.update(client, workflow_id, SmsReminder.reschedule, change)
+    return await calls.update(client, workflow_id, VisitReminder.reschedule, change)
 
 
 async def set_sms_flag(
@@ -158,7 +158,7 @@ async def set_sms_flag(
     change = SmsFlagChange(sms_flag=sms_flag, booking_id=booking_id)
     if _is_group(workflow_id):
         return await calls.update(client, workflow_id, GroupBookingWorkflow.set_sms_flag, change)
-    return await calls.update(client, workflow_id, SmsReminder.set_sms_flag, change)
+    return await calls.update(client, workflow_id, VisitReminder.set_sms_flag, change)
 
 
 async def cancel(

@@ -23,7 +23,7 @@ from domain.invitation import CareInvitation, InvitationStatus
 from domain.status import GroupStatus, ReminderStatus
 from workflows.care_invitation import CareRequest
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import SmsReminder
+from workflows.sms_reminder import VisitReminder
 
 Status = ReminderStatus | GroupStatus | InvitationStatus
 W = TypeVar("W")
@@ -40,7 +40,7 @@ class WorkflowKind:
 
 
 KINDS = (
-    WorkflowKind(REMINDER_PREFIX, SmsReminder, VisitBooking, ReminderStatus),  # also teams (S11)
+    WorkflowKind(REMINDER_PREFIX, VisitReminder, VisitBooking, ReminderStatus),  # also teams (S11)
     WorkflowKind(GROUP_PREFIX, GroupBookingWorkflow, GroupBooking, GroupStatus),
     WorkflowKind(INVITATION_PREFIX, CareRequest, CareInvitation, InvitationStatus),
 )

@@ -26,6 +26,7 @@ EVENT_COUNTS = {
     "memo_upserts": "workflow_properties_modified_event_attributes",
     "signals": "workflow_execution_signaled_event_attributes",
     "updates": "workflow_execution_update_accepted_event_attributes",
+    "task_timeouts": "workflow_task_timed_out_event_attributes",
 }
 SAMPLE = 50
 
@@ -58,8 +59,9 @@ def history_costs(events: list[HistoryEvent]) -> dict[str, int]:
 
 
 async def phase_costs(client: Client, workflow_ids: list[str]) -> dict[str, Any]:
-    """The mean costs per workflow over the first `SAMPLE` of `workflow_ids`."""
-    sample = workflow_ids[:SAMPLE]
+    """The mean costs per workflow over `SAMPLE` of `workflow_ids`, spread evenly over them (the first
+    ones woke before any queue formed, the last ones after)."""
+    sample = workflow_ids[:: max(1, len(workflow_ids) // SAMPLE)][:SAMPLE]
 
     async def one(workflow_id: str) -> dict[str, int]:
         handle = client.get_workflow_handle(workflow_id)
@@ -78,6 +80,7 @@ COLUMNS = [
     ("timers", "timers"),
     ("upserts", "SA upserts"),
     ("signals", "signals"),
+    ("task_timeouts", "task timeouts"),
     ("payload_bytes", "payload B"),
     ("history_bytes", "history B"),
 ]

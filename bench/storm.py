@@ -1,15 +1,17 @@
 """The 09:00 storm: N reminders due in the same minute, an SMS provider that takes `rate` requests/s.
 
-    python -m bench.storm [--n 5000] [--rate 50] [--no-limit] [--worker-env KEY=VALUE] [--json out.json]
+    python -m bench.storm [--n 5000] [--rate 50] [--no-limit] [--worker-env KEY=VALUE] [--flame SVG]
+                          [--json out.json]
 
-A fresh dev server and the real worker (`PM_SMS_RATE_LIMIT=rate`: a task-queue activity rate limit)
-with `PM_SMS_GATEWAY=46elks`
-and `ELKS_URL` pointing at a local 46elks-shaped server (`testkit.fake_provider`) that answers 429 when
-more than `rate` requests arrive within a second. N visits are booked 3 h after one due moment at a
-clinic whose send time is that moment. Prints what was delivered, how many requests the provider
-refused with 429 (target 0) and the time to drain (last delivery minus the due moment).
+A fresh dev server and the real worker with `PM_SMS_GATEWAY=46elks`, `PM_SMS_RATE_LIMIT=rate` (the
+gateway spaces its requests by the SMS ledger's slots) and `ELKS_URL` pointing at a local 46elks-shaped
+server (`testkit.fake_provider`) that answers 429 when more than `rate` requests arrive within a
+second. N visits are booked 3 h after one due moment at a clinic whose send time is that moment.
+Prints what was delivered, how many requests the provider refused with 429 (target 0), the time to
+drain (last delivery minus the due moment), the CPU the server and the worker spent per SMS while
+draining, and what a reminder's history cost (`bench/costs.py`).
 
-`--no-limit` runs the worker without the task-queue rate limit, to see what the limit prevents.
+`--no-limit` runs the worker without `PM_SMS_RATE_LIMIT`, to see what the limit prevents.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.costs import phase_costs
 from bench.figures import table, write_json
 from bench.machine import load, machine
-from bench.meters import child_rss_mb
+from bench.meters import CpuMeter, child_rss_mb
+from bench.run_phases import flame_graph
 from testkit.fake_provider import FakeProvider, ProviderConfig
 from testkit.population import MAX_PATIENTS, fake_patient
 from testkit.rig import Rig
@@ -42,7 +46,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if not args.no_limit:
         extra["PM_SMS_RATE_LIMIT"] = str(args.rate)
     extra |= dict(item.split("=", 1) for item in args.worker_env)
-    rig = Rig(data_dir, **extra)
+    variant = any(key.startswith("PM_BENCH_") for key in extra)  # worker.py has no setting for these
+    rig = Rig(data_dir, "bench.worker_variant" if variant else None, **extra)
     results: dict[str, Any] = {
         "command": args.command_line,
         "machine": machine(),
@@ -51,20 +56,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     try:
         await rig.start([fake_patient(i) for i in range(args.n)])
+        cpu = CpuMeter({"server": lambda: rig.server.pid, "worker": lambda: rig.worker.pid})
         gap = args.gap or (20 + args.n / 80)
         due = due_moment(gap)
         log(f"booking {args.n} reminders due {due.isoformat()} (in {gap:.0f} s)")
         starts_s = await rig.book_storm("st", range(args.n), due)
         log(f"booked in {starts_s:.1f} s ({args.n / starts_s:.0f}/s)")
+        await asyncio.sleep(max(0.0, due.timestamp() - time.time()))
+        cpu.start()
         timeout = gap + 3 * args.n / args.rate + 300
-        _, ok = await wait_until(
-            lambda: len(provider.stats.delivered_by_to),
-            lambda d: d >= args.n,
-            timeout=timeout,
-            interval=0.5,
-            progress=lambda d: f"delivered {d}/{args.n}, 429s {provider.stats.rejected_429}",
-        )
+        with flame_graph(args.flame, rig.worker.pid):
+            _, ok = await wait_until(
+                lambda: len(provider.stats.delivered_by_to),
+                lambda d: d >= args.n,
+                timeout=timeout,
+                interval=0.5,
+                progress=lambda d: f"delivered {d}/{args.n}, 429s {provider.stats.rejected_429}",
+            )
         await asyncio.sleep(2)  # anything sent twice would arrive now
+        drain_cpu = cpu.stop()
         stats = provider.stats
         drain = (stats.last_delivery - due.timestamp()) if stats.last_delivery else None
         results |= {
@@ -74,6 +84,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "time_to_drain_s": round(drain, 1) if drain else None,
             "delivered_per_s": round(stats.delivered / drain, 1) if drain else None,
             "worker_rss_mb": child_rss_mb(rig.worker),
+            "cpu_ms_per_sms": {k: round(v * 1000 / args.n, 1) for k, v in drain_cpu.items() if v is not None},
+            "costs": await phase_costs(rig.client, [f"sms-reminder-st{i}" for i in range(args.n)]),
         }
     finally:
         await rig.stop()
@@ -94,6 +106,7 @@ def main() -> None:
         "--worker-env", action="append", default=[], metavar="KEY=VALUE",
         help="a setting of the worker, e.g. PM_MAX_CACHED_WORKFLOWS=5000",
     )  # fmt: skip
+    parser.add_argument("--flame", help="write an SVG flame graph of the worker while it drains (py-spy)")
     parser.add_argument("--json")
     args = parser.parse_args()
     args.command_line = "python -m bench.storm " + " ".join(sys.argv[1:])
@@ -102,7 +115,7 @@ def main() -> None:
     print()
     print(
         table(
-            ["n", "rate/s", "TQ limit", "delivered", "distinct", "twice", "429s", "drain s", "delivered/s"],
+            ["n", "rate/s", "limited", "delivered", "distinct", "twice", "429s", "drain s", "delivered/s"],
             [
                 [
                     r["settings"]["n"],
@@ -117,6 +130,12 @@ def main() -> None:
                 ]
             ],
         )
+    )
+    cpu, costs = r["cpu_ms_per_sms"], r["costs"]
+    print(
+        f"\nCPU ms per SMS while draining: server {cpu.get('server')}, worker {cpu.get('worker')}, "
+        f"bench and provider {cpu.get('bench')}; per reminder: {costs.get('events')} events, "
+        f"{costs.get('workflow_tasks')} workflow tasks, {costs.get('task_timeouts')} task timeouts"
     )
     verdict = "PASS" if p["rejected_429"] == 0 else "FAIL"
     print(f"\n{verdict}  provider rejections (429): {p['rejected_429']} (target 0)")

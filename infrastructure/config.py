@@ -46,9 +46,7 @@ class Settings(BaseModel):
     log_format: Literal["json", "console", "auto"] = "auto"
     local: bool = False  # set by `dev.py run`: a missing key is created in the data folder
     max_cached_workflows: int = 500  # measured: 240 MB worker RSS at 20k sleeping (1000: 335 MB)
-    sms_rate_limit: float | None = Field(
-        default=None, gt=0
-    )  # activities/s on the task queue (provider's rate)
+    sms_rate_limit: float | None = Field(default=None, gt=0)  # requests/s to the SMS provider, all workers
     metrics_bind: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
     workflow_sandbox: bool = False  # the SDK's sandbox, at a CPU cost (docs/performance.md §1)
     tls: bool = False

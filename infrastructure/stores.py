@@ -131,7 +131,8 @@ class Stores:
 
 def sms_gateway(settings: Settings, stores: Stores) -> SmsGateway:
     """The embedded outbox, or 46elks with the ledger of `stores` (S15); with `PM_DELIVERY_URL`, each
-    SMS asks for delivery reports to that URL, authenticated by `PM_DELIVERY_SECRET`."""
+    SMS asks for delivery reports to that URL, authenticated by `PM_DELIVERY_SECRET`; with
+    `PM_SMS_RATE_LIMIT`, the requests of every worker sharing the ledger stay within that rate."""
     if settings.sms_gateway == "outbox":
         return stores.outbox
     if not settings.elks_username or not settings.elks_password:
@@ -148,6 +149,7 @@ def sms_gateway(settings: Settings, stores: Stores) -> SmsGateway:
         stores.sms_ledger,
         timeout=ELKS_TIMEOUT_S,
         delivery_url=callback,
+        rate=settings.sms_rate_limit,
     )
 
 

@@ -22,9 +22,16 @@ from infrastructure.config import Settings
 from infrastructure.stores import Stores, inbox, sms_gateway
 from workflows.care_invitation import CareInvitationWorkflow, CareRequest
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow
+from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow, VisitReminder
 
-WORKFLOWS = [SmsReminder, SmsReminderWorkflow, GroupBookingWorkflow, CareRequest, CareInvitationWorkflow]
+WORKFLOWS = [
+    VisitReminder,
+    SmsReminder,
+    SmsReminderWorkflow,
+    GroupBookingWorkflow,
+    CareRequest,
+    CareInvitationWorkflow,
+]
 MAX_CONCURRENT_ACTIVITIES = 32
 
 
@@ -83,12 +90,10 @@ def build_worker(
     *,
     max_cached_workflows: int,
     sandboxed: bool,
-    activities_per_second: float | None = None,
 ) -> Worker:
     """The worker of all workflows and activities. `sandboxed`: tests run the workflows in the sandbox,
-    production does not (`workflow_runner`). `activities_per_second` caps the activities of the
-    whole task queue, server-side: the SMS provider's rate (the 09:00 storm). With the directory reads
-    as local activities, what it counts are the sends: SMS, 1177 messages and letters."""
+    production does not (`workflow_runner`). The SMS provider's rate is kept by the SMS gateway
+    (`PM_SMS_RATE_LIMIT`), since a reminder sends its SMS as local activities."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -98,5 +103,4 @@ def build_worker(
         max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
         max_cached_workflows=max_cached_workflows,
         workflow_runner=workflow_runner(sandboxed),
-        max_task_queue_activities_per_second=activities_per_second,
     )

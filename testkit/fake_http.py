@@ -16,7 +16,8 @@ Request = dict[str, object]
 @dataclass
 class FakeEndpoint:
     """What the fake answers (`scripted` first, in order, then `status`/`body`; after
-    `scripted_delays`, in order, then `delay`) and what it got."""
+    `scripted_delays`, in order, then `delay`) and what it got (each POST with its `arrived` time,
+    `time.monotonic()`)."""
 
     url: str = ""
     status: int = 200
@@ -57,6 +58,7 @@ def serve(fake: E, read: Callable[[BaseHTTPRequestHandler, str], Request]) -> It
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             request = read(self, self.rfile.read(length).decode())
+            request["arrived"] = time.monotonic()
             fake.requests.append(request)
             status, body = fake.scripted.pop(0) if fake.scripted else (fake.status, fake.body)
             fake.answered(request, status, body)

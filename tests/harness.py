@@ -27,7 +27,7 @@ from domain.status import ReminderStatus
 from domain.timing import at_local, local_date
 from infrastructure.worker_setup import MAX_CONCURRENT_ACTIVITIES, Activities, build_worker
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import SmsReminder
+from workflows.sms_reminder import VisitReminder
 
 T = TypeVar("T")
 
@@ -73,7 +73,7 @@ class Harness:
 
     async def book(self, booking: VisitBooking) -> WorkflowHandle[Any, Any]:
         workflow_id = await app.book_visit(self.client, self.task_queue, self.directory, booking)
-        return self.client.get_workflow_handle_for(SmsReminder.run, workflow_id)
+        return self.client.get_workflow_handle_for(VisitReminder.run, workflow_id)
 
     async def book_group(self, group: GroupBooking) -> WorkflowHandle[Any, Any]:
         workflow_id = await app.book_group(self.client, self.task_queue, self.directory, group)
@@ -105,10 +105,11 @@ async def eventually(
 
 @dataclass
 class HistoryShape:
-    """What a workflow's history costs the server: the activities it scheduled, the local activities it
-    recorded, its markers (local activities and patches), the search attributes of each upsert, and
-    the attributes its start came with."""
+    """What a workflow's history costs the server: its workflow tasks, the activities it scheduled, the
+    local activities it recorded, its markers (local activities and patches), the search attributes
+    of each upsert, and the attributes its start came with."""
 
+    workflow_tasks: int
     activities: list[str]
     local_activities: list[str]
     markers: list[str]
@@ -119,6 +120,7 @@ class HistoryShape:
 async def history_shape(handle: WorkflowHandle[Any, Any]) -> HistoryShape:
     events = [e async for e in handle.fetch_history_events()]
     return HistoryShape(
+        workflow_tasks=sum(e.HasField("workflow_task_completed_event_attributes") for e in events),
         activities=[
             e.activity_task_scheduled_event_attributes.activity_type.name
             for e in events

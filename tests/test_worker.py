@@ -1,4 +1,4 @@
-"""The worker's settings: the SMS provider's rate becomes a task-queue activity rate limit (storm)."""
+"""The worker's settings: the SMS provider's rate (kept by the gateway, storm), the cache and the runner."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ def test_the_workflow_sandbox_is_off_unless_the_environment_turns_it_on(
         Settings.from_env()
 
 
-@pytest.mark.parametrize(("rate", "sandboxed"), [(None, False), (50.0, True)])
-async def test_build_worker_passes_the_rate_cache_and_runner_to_the_worker(
-    env: WorkflowEnvironment, tmp_path: Path, rate: float | None, sandboxed: bool
+@pytest.mark.parametrize("sandboxed", [False, True])
+async def test_build_worker_passes_the_cache_and_runner_to_the_worker(
+    env: WorkflowEnvironment, tmp_path: Path, sandboxed: bool
 ) -> None:
     settings = Settings(data_dir=tmp_path)
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
@@ -55,11 +55,10 @@ async def test_build_worker_passes_the_rate_cache_and_runner_to_the_worker(
             executor,
             max_cached_workflows=123,
             sandboxed=sandboxed,
-            activities_per_second=rate,
         )
         async with worker:  # runs against the server (and lets its start-up checks finish)
             config = worker.config()
-    assert config.get("max_task_queue_activities_per_second") == rate
+    assert config.get("max_task_queue_activities_per_second") is None  # the gateway keeps the rate
     assert config.get("max_cached_workflows") == 123
     runner = SandboxedWorkflowRunner if sandboxed else UnsandboxedWorkflowRunner
     assert type(config.get("workflow_runner")) is runner

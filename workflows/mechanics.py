@@ -9,9 +9,9 @@ commands, in the same order, as the code it replaced, so every saved history sti
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
@@ -27,13 +27,19 @@ DIRECTORY_TIMEOUT = timedelta(seconds=30)
 DIRECTORY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 
+def activity_method(local: bool) -> Callable[..., Awaitable[Any]]:
+    """How to run an activity method: as a local activity (in the workflow task that asks for it, no
+    history events but its marker) or as a regular one (scheduled, then its result in a later task)."""
+    return workflow.execute_local_activity_method if local else workflow.execute_activity_method
+
+
 async def read_directory(activity: Callable[[S, A], R], arg: A, *, local: bool) -> R:
-    """A directory read: a local activity (no history events of its own), or, on the path of
-    workflows started before the lean-history patches, a regular one."""
-    execute = workflow.execute_local_activity_method if local else workflow.execute_activity_method
-    return await execute(
+    """A directory read: a local activity, or, on the path of workflows started before the
+    lean-history patches, a regular one."""
+    result: R = await activity_method(local)(
         activity, arg, start_to_close_timeout=DIRECTORY_TIMEOUT, retry_policy=DIRECTORY_RETRY
     )
+    return result
 
 
 async def sleep_unless(changed: Callable[[], bool], until: datetime) -> bool:

@@ -1,4 +1,4 @@
-"""SmsReminder: the SMS reminder of one booked visit, or of one team visit (S1–S16).
+"""VisitReminder: the SMS reminder of one booked visit, or of one team visit (S1–S16).
 
 Sleep until the send moment of S6 unless the visit is rescheduled or cancelled; at the moment, read
 the directory and send one SMS per recipient (S3, S4, S9), each under its own idempotency key
@@ -6,9 +6,10 @@ the directory and send one SMS per recipient (S3, S4, S9), each under its own id
 reschedule still moves the reminder; a cancel ends it. While open, the SMS provider's delivery reports
 arrive as signal `delivery_report` and show on each message (`delivery`, docs/delivery-reports.md).
 
-Two workflow types run this reminder (docs/changing-workflows.md): `SmsReminder`, which a booking
-starts, and `SmsReminderWorkflow`, the type of reminders booked before it and of those a group booking
-or an invitation starts, which carries the patch of their older histories. A patch costs every
+Three workflow types run this reminder (docs/changing-workflows.md): `VisitReminder`, which a booking
+starts, sends its SMS as local activities, in the workflow task that wakes it (the SMS gateway keeps
+the provider's rate); `SmsReminder` and `SmsReminderWorkflow`, the types of reminders booked before,
+and of those a group booking or an invitation starts, send them as activities. A patch costs every
 workflow a marker and a visibility upsert; a new type costs none (issue 13).
 """
 
@@ -60,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.timing import plan_sms_send
     from workflows.mechanics import (
+        activity_method,
         publish,
         read_directory,
         record_delivery,
@@ -77,7 +79,7 @@ SEND_RETRY = RetryPolicy(
 
 
 @workflow.defn
-class SmsReminder:
+class VisitReminder:
     @workflow.init
     def __init__(self, booking: ReminderStart) -> None:
         self._visit = booking
@@ -91,17 +93,22 @@ class SmsReminder:
         self._reason: Reason | None = None
         self._next: NextAction | None = None
         self._lean = False
+        self._local_sends = False
         self._sending: int | None = None  # the version whose SMS are being sent
         self._early_reports: dict[str, DeliveryReport] = {}  # reports that overtook their send's result
 
     @workflow.run
     async def run(self, booking: ReminderStart) -> ReminderStatus:
         """A booked reminder: its first send moment planned with the clinic's S6 settings that the
-        booking read (`sms_timing`), so its first task reads no directory."""
-        return await self._run(booking, lean=True, booked=booking.sms_timing)
+        booking read (`sms_timing`), so its first task reads no directory; its SMS sent as local
+        activities, so the task that wakes it sends them and the next one is the visit's start."""
+        return await self._run(booking, lean=True, booked=booking.sms_timing, local_sends=True)
 
-    async def _run(self, booking: ReminderStart, *, lean: bool, booked: SmsTiming | None) -> ReminderStatus:
+    async def _run(
+        self, booking: ReminderStart, *, lean: bool, booked: SmsTiming | None, local_sends: bool
+    ) -> ReminderStatus:
         self._lean = lean
+        self._local_sends = local_sends
         upsert(
             search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value),
             only_changed=self._lean,
@@ -173,7 +180,7 @@ class SmsReminder:
         key = sms_key(workflow.info().workflow_id, version, role)
         deadline = max(self._start - workflow.now(), timedelta(minutes=1))
         try:
-            result = await workflow.execute_activity_method(
+            result = await activity_method(local=self._local_sends)(
                 ReminderSends.send_reminder_sms,
                 SendReminder(key=key, role=role, visit=visit),
                 start_to_close_timeout=timedelta(seconds=30),
@@ -368,11 +375,22 @@ class SmsReminder:
 
 
 @workflow.defn
-class SmsReminderWorkflow(SmsReminder):
-    """The reminders booked before `SmsReminder` existed, and those that a group booking (S13) or an
-    invitation (V9) starts: the same reminder, reading the clinic in its first task, with the patch
-    its older histories need."""
+class SmsReminder(VisitReminder):
+    """The reminders booked between issue 13's first cut and `VisitReminder`: the same reminder, its
+    SMS sent as activities (the task that wakes it schedules them, the next one records them)."""
 
     @workflow.run
     async def run(self, booking: ReminderStart) -> ReminderStatus:
-        return await self._run(booking, lean=workflow.patched(LEAN_HISTORY), booked=None)
+        return await self._run(booking, lean=True, booked=booking.sms_timing, local_sends=False)
+
+
+@workflow.defn
+class SmsReminderWorkflow(VisitReminder):
+    """The reminders booked before `SmsReminder` existed, and those that a group booking (S13) or an
+    invitation (V9) starts: the same reminder, reading the clinic in its first task, with the patch
+    its older histories need, its SMS sent as activities."""
+
+    @workflow.run
+    async def run(self, booking: ReminderStart) -> ReminderStatus:
+        lean = workflow.patched(LEAN_HISTORY)
+        return await self._run(booking, lean=lean, booked=None, local_sends=False)

@@ -5,7 +5,7 @@ SMS the 46elks gateway sends (docs/delivery-reports.md).
 `PM_DELIVERY_SECRET`) and the form fields `id`, `status` (`sent`, `delivered`, `failed`) and
 `delivered` (UTC, when delivered). The report is kept in the SMS ledger, which maps the provider's id
 to our message key and only moves the status forward, then signalled to the reminder
-(`SmsReminderWorkflow.delivery_report`). Answers: 204 when taken (also for an id we never sent, and
+(`VisitReminder.delivery_report`). Answers: 204 when taken (also for an id we never sent, and
 for a reminder that has ended: 46elks then stops retrying), 401 for a wrong or missing secret, 422 for
 a malformed form (nothing recorded), 503 when Temporal cannot be reached (46elks retries).
 """
@@ -34,7 +34,7 @@ from domain.types import is_plausible
 from entrypoints.http.problems import problem
 from entrypoints.http.service import Service, service
 from infrastructure.config import Settings
-from workflows.sms_reminder import SmsReminderWorkflow
+from workflows.sms_reminder import VisitReminder
 
 router = APIRouter(tags=["delivery reports"])
 With = Annotated[Service, Depends(service)]
@@ -129,4 +129,4 @@ async def record_delivery(svc: Service, report: DeliveryReport) -> None:
     key = parse_sms_key(report.key)
     if key is None:
         raise NotFoundError("the SMS key names no reminder")
-    await workflow_calls.signal(svc.client, key.workflow_id, SmsReminderWorkflow.delivery_report, report)
+    await workflow_calls.signal(svc.client, key.workflow_id, VisitReminder.delivery_report, report)

@@ -6,6 +6,7 @@ processes racing on the same key; tests of the HTTP error mapping alone use a SQ
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import socket
 import threading
@@ -502,3 +503,51 @@ def test_ledger_concurrent_reports_from_several_processes_never_regress(backend:
         assert [rank[s] for s in seen] == sorted(rank[s] for s in seen)
         assert seen[-1] == "delivered"
     assert ledger.delivery("s-1") == "delivered"
+
+
+# --- the provider's rate, shared by every worker (the 09:00 storm) ----------------------------------
+
+
+def test_ledger_slots_of_a_rate_follow_one_another_and_restart_after_a_pause(ledger: SentLedger) -> None:
+    assert ledger.reserve_slot("46elks", 0.1, now=1000.0) == 1000.0
+    assert ledger.reserve_slot("46elks", 0.1, now=1000.0) == pytest.approx(1000.1)
+    assert ledger.reserve_slot("46elks", 0.1, now=1000.05) == pytest.approx(1000.2)  # not before its turn
+    assert ledger.reserve_slot("other", 0.1, now=1000.05) == 1000.05  # each rate its own sequence
+    assert ledger.reserve_slot("46elks", 0.1, now=2000.0) == 2000.0  # idle: no credit, no debt
+
+
+RESERVE_FROM_A_PROCESS = """
+    ledger = stores.sms_ledger
+    ledger.get("warm-up")
+    ready()
+    done([ledger.reserve_slot("46elks", 0.01, now=5000.0) for _ in range(25)])
+"""
+
+
+def test_ledger_slots_are_one_sequence_for_4_processes(backend: Backend) -> None:
+    """Four workers (or hosts, with PostgreSQL) reserving at once draw distinct slots, one interval
+    apart: together they make no more requests than the rate allows."""
+    slots = sorted(s for found in backend.run_together(RESERVE_FROM_A_PROCESS, 4) for s in found)
+    assert slots == pytest.approx([5000.0 + i * 0.01 for i in range(100)])
+
+
+def test_elks_with_a_rate_spaces_its_requests_across_threads(elks: FakeElks, ledger: SentLedger) -> None:
+    with ElksSmsGateway(elks.url, "u", "p", ledger, timeout=5.0, rate=20) as sms:
+        keys = [f"sms-reminder-r{i}/v1/patient" for i in range(8)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda k: sms.send(message(key=k)), keys))
+    arrivals = sorted(float(r["arrived"]) for r in elks.requests)  # type: ignore[arg-type]
+    assert len(arrivals) == 8
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert arrivals[-1] - arrivals[0] >= 7 * 0.05 - 0.01  # 20/s: 8 requests span 7 intervals
+    assert min(gaps) > 0.02  # never two at once (scheduling jitter aside)
+
+
+def test_elks_history_look_ups_count_against_the_rate(elks: FakeElks, sqlite_ledger: SentLedger) -> None:
+    sqlite_ledger.attempt(message().key, datetime.now(UTC) - timedelta(seconds=1))  # an earlier attempt
+    with ElksSmsGateway(elks.url, "u", "p", sqlite_ledger, timeout=5.0, rate=10) as sms:
+        t0 = time.monotonic()
+        sms.send(message())  # looks the attempt up in the history, then sends
+        elapsed = time.monotonic() - t0
+    assert len(elks.gets) == 1 and len(elks.requests) == 1
+    assert elapsed >= 0.09  # the POST waited one interval after the look-up

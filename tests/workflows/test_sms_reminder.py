@@ -1,4 +1,4 @@
-"""SmsReminderWorkflow on the time-skipping server: each S rule checked on `status` and the outbox."""
+"""The SMS reminder on the time-skipping server: each S rule checked on `status` and the outbox."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from temporalio.client import WorkflowUpdateFailedError
 
 import application as app
 from demo import data as fx
-from domain.booking import Reschedule, SmsFlagChange, VisitBooking
+from domain.booking import ReminderStart, Reschedule, SmsFlagChange, VisitBooking
 from domain.status import Outcome, Reason, RecipientRole, ReminderState, ReminderStatus
 from tests.harness import Harness, history_shape
-from workflows.sms_reminder import SmsReminderWorkflow
+from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow
 
 
 def visit(patient_id: str = fx.PNR_ADULT_1177, booking_id: str = "b1", **fields: Any) -> dict[str, Any]:
@@ -354,21 +354,23 @@ async def test_bad_reschedule_is_rejected_and_changes_nothing(harness: Harness) 
     assert status.visit_version == 1 and status.start == start
 
 
-async def test_reminder_history_is_lean_one_activity_per_sms_and_attributes_set_at_booking(
+async def test_reminder_history_is_lean_sent_in_the_task_that_wakes_it_and_attributes_set_at_booking(
     harness: Harness,
 ) -> None:
     """Issues 5 and 13: the search attributes (with the S6 moment) and the clinic's S6 settings come with
-    the booking, the recipients are read by a local activity, and the booked type carries no patch: a
-    sent reminder costs one activity, one local activity and one upsert (its state once sent)."""
+    the booking, and the booked type carries no patch; the recipients are read and the SMS sent by
+    local activities in the workflow task that wakes the reminder: a sent reminder costs two workflow
+    tasks, no activity and one upsert (its state once sent)."""
     async with harness.worker():
         handle = await harness.book(VisitBooking(**visit(start=await harness.local(days=2, hour=10))))
         await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
         await harness.settled(handle, sent)
         shape = await history_shape(handle)
-    assert shape.activities == ["send_reminder_sms"]
-    assert shape.local_activities == ["plan_recipients"]
+    assert shape.workflow_tasks == 2  # its start, and the moment it sends
+    assert shape.activities == []
+    assert shape.local_activities == ["plan_recipients", "send_reminder_sms"]
     assert shape.upserts == [{"WorkflowState", "NextAction", "NextActionAt"}]
-    assert shape.markers == ["core_local_activity"]  # no patch marker
+    assert shape.markers == ["core_local_activity"] * 2  # no patch marker
     assert shape.started_with == {
         "ClinicId",
         "ReceptionId",
@@ -397,6 +399,25 @@ async def test_S6_a_booked_reminder_plans_with_its_booking_and_a_reschedule_read
         )
         assert (await history_shape(handle)).local_activities == ["load_clinic"]
     assert moved.next_action is not None and moved.next_action.at == await harness.local(days=4, hour=17)
+
+
+async def test_a_reminder_of_the_type_booked_before_sends_its_sms_as_an_activity(harness: Harness) -> None:
+    """`SmsReminder`, the type booked before `VisitReminder`, keeps the commands its histories hold: the
+    SMS is an activity, recorded in a later workflow task."""
+    start = await harness.local(days=2, hour=10)
+    clinic = harness.directory.clinic(fx.CLINIC_CONNECTED)
+    assert clinic is not None
+    async with harness.worker():
+        handle = await harness.client.start_workflow(
+            SmsReminder.run, ReminderStart(**visit(start=start), sms_timing=clinic.sms_timing),
+            id="sms-reminder-before", task_queue=harness.task_queue,
+        )  # fmt: skip
+        await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
+        status = await harness.settled(handle, sent)
+        shape = await history_shape(handle)
+    assert status.state is ReminderState.SENT
+    assert shape.activities == ["send_reminder_sms"] and shape.local_activities == ["plan_recipients"]
+    assert shape.workflow_tasks == 3
 
 
 async def test_S6_a_reminder_started_without_the_clinic_settings_reads_the_clinic(harness: Harness) -> None:
