@@ -9,6 +9,7 @@ These are counts, not timings: the same on a busy machine as on a quiet one.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from statistics import mean
 from typing import Any
@@ -29,6 +30,23 @@ EVENT_COUNTS = {
     "task_timeouts": "workflow_task_timed_out_event_attributes",
 }
 SAMPLE = 50
+SETTLE_S = 60.0
+"""How long to wait for a sampled workflow's last task to complete before its history is counted."""
+IN_FLIGHT = (
+    "workflow_task_scheduled_event_attributes",
+    "workflow_task_started_event_attributes",
+    "workflow_task_timed_out_event_attributes",
+    "workflow_task_failed_event_attributes",
+    "activity_task_scheduled_event_attributes",
+    "activity_task_started_event_attributes",
+    "activity_task_completed_event_attributes",
+)
+
+
+def settled(events: list[HistoryEvent]) -> bool:
+    """Whether the history ends with no task pending: a phase is done when its message is out, which
+    can be before the task that sent it (a local activity) or the one after the activity completes."""
+    return bool(events) and not any(events[-1].HasField(name) for name in IN_FLIGHT)
 
 
 def payload_bytes(message: Message) -> int:
@@ -47,30 +65,65 @@ def payload_bytes(message: Message) -> int:
     return total
 
 
-def history_costs(events: list[HistoryEvent]) -> dict[str, int]:
-    """The cost figures of one workflow's history."""
+def history_costs(events: list[HistoryEvent]) -> dict[str, float]:
+    """The cost figures of one workflow's history, and the timing of the task its first timer woke."""
     present = Counter(name for e in events for name in EVENT_COUNTS.values() if e.HasField(name))
-    costs = {key: present[name] for key, name in EVENT_COUNTS.items()}
-    return costs | {
-        "events": len(events),
-        "payload_bytes": sum(payload_bytes(e) for e in events),
-        "history_bytes": sum(e.ByteSize() for e in events),
+    costs: dict[str, float] = {key: present[name] for key, name in EVENT_COUNTS.items()}
+    return (
+        costs
+        | wake_timing(events)
+        | {
+            "events": len(events),
+            "payload_bytes": sum(payload_bytes(e) for e in events),
+            "history_bytes": sum(e.ByteSize() for e in events),
+        }
+    )
+
+
+def wake_timing(events: list[HistoryEvent]) -> dict[str, float]:
+    """Seconds from the first timer's firing to the completion of the task it woke (`wake_to_done_s`),
+    and of that, the task's last attempt from its start to its completion (`wake_task_run_s`): the
+    queue's wait and the worker's run (for a storm reminder: the directory read and the sends)."""
+    fired = next((e for e in events if e.HasField("timer_fired_event_attributes")), None)
+    if fired is None:
+        return {}
+    after = [e for e in events if e.event_id > fired.event_id]
+    done = next((e for e in after if e.HasField("workflow_task_completed_event_attributes")), None)
+    if done is None:
+        return {}
+    task_started = "workflow_task_started_event_attributes"
+    started = next(e for e in reversed(after) if e.event_id < done.event_id and e.HasField(task_started))
+    return {
+        "wake_to_done_s": round(_seconds(done) - _seconds(fired), 2),
+        "wake_task_run_s": round(_seconds(done) - _seconds(started), 2),
     }
+
+
+def _seconds(event: HistoryEvent) -> float:
+    return event.event_time.ToDatetime().timestamp()
 
 
 async def phase_costs(client: Client, workflow_ids: list[str]) -> dict[str, Any]:
     """The mean costs per workflow over `SAMPLE` of `workflow_ids`, spread evenly over them (the first
-    ones woke before any queue formed, the last ones after)."""
+    ones woke before any queue formed, the last ones after), each once its last task completed."""
     sample = workflow_ids[:: max(1, len(workflow_ids) // SAMPLE)][:SAMPLE]
 
-    async def one(workflow_id: str) -> dict[str, int]:
+    async def one(workflow_id: str) -> dict[str, float]:
         handle = client.get_workflow_handle(workflow_id)
-        return history_costs([e async for e in handle.fetch_history_events()])
+        deadline = time.monotonic() + SETTLE_S
+        while True:
+            events = [e async for e in handle.fetch_history_events()]
+            if settled(events) or time.monotonic() > deadline:
+                return history_costs(events)
+            await asyncio.sleep(0.5)
 
     found = await asyncio.gather(*(one(w) for w in sample))
     if not found:
         return {}
-    return {key: round(mean(c[key] for c in found), 1) for key in found[0]} | {"sampled": len(found)}
+    keys = {key for c in found for key in c}  # a workflow whose timer never fired has no timing
+    return {key: round(mean(c[key] for c in found if key in c), 2) for key in sorted(keys)} | {
+        "sampled": len(found)
+    }
 
 
 COLUMNS = [

@@ -1,5 +1,5 @@
-"""The median of each target over several runs of one `bench.run` command (issue 13 asks for the median
-of 3), from the JSON files the runs wrote:
+"""The median of each target over several runs of one `bench.run` or `bench.storm` command (issue 13
+asks for the median of 3), from the JSON files the runs wrote:
 
     python -m bench.medians run-1.json run-2.json run-3.json
 

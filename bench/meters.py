@@ -1,5 +1,6 @@
-"""CPU and memory meters of processes, read from /proc: VmRSS, CPU seconds, the CPU used between two
-moments (`CpuMeter`) and a background sampler of the worker's peak RSS and the cores busy (`RssMonitor`)."""
+"""CPU and memory meters, read from /proc: VmRSS, CPU seconds, the CPU used between two moments
+(`CpuMeter`), the machine's cores busy, idle and stolen (`MachineMeter`) and a background sampler of
+the worker's peak RSS and the cores busy (`RssMonitor`)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,30 @@ def cpu_seconds(pid: int | None) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_ticks() -> list[int]:
+    """The machine's CPU time so far by state, in clock ticks: user, nice, system, idle, iowait, irq,
+    softirq, steal (the first line of /proc/stat)."""
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:9]]
+
+
+class MachineMeter:
+    """How many cores of the machine were busy, idle (or waiting for I/O) and stolen by the hypervisor
+    for other virtual machines, on average between `start()` and `stop()`."""
+
+    def start(self) -> None:
+        self._start, self._at = machine_ticks(), time.monotonic()
+
+    def stop(self) -> dict[str, float]:
+        ticks = [b - a for a, b in zip(self._start, machine_ticks(), strict=True)]
+        per_second = os.sysconf("SC_CLK_TCK") * (time.monotonic() - self._at)
+
+        def cores(*states: int) -> float:
+            return round(sum(ticks[i] for i in states) / per_second, 2)
+
+        return {"busy": cores(0, 1, 2, 5, 6), "idle": cores(3, 4), "steal": cores(7)}
 
 
 class CpuMeter:

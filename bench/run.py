@@ -9,7 +9,7 @@ JSON logs in `<data_dir>/worker.log`):
 
 1. bare: N `BareWorkflow`s (one timer + one no-op activity, `bench/bare.py`, its own worker process
    configured like the real one) all due at the same moment;
-2. reminders: N reminders (`SmsReminder`) booked through `application.book_visit` at a clinic whose S6
+2. reminders: N reminders (`VisitReminder`) booked through `application.book_visit` at a clinic whose S6
    moment for the visit (3 h later) is that same kind of moment: send time = the due moment, sending
    window the whole day. Completion = the SMS is in the embedded outbox;
 3. invitations: N invitations (`CareRequest`) through `application.create_request` whose window starts

@@ -27,7 +27,7 @@ def cpu_ratio(bare_phase: dict[str, Any], phase: dict[str, Any]) -> float | None
     return round(bare_ms / phase_ms, 2) if bare_ms and phase_ms else None
 
 
-def _check(
+def target_check(
     target: str, figure: float | None, op: str, limit: float, judged: bool, **extra: Any
 ) -> dict[str, Any]:
     """One target: its text, the measured figure, its bound (`op` `limit`) and the verdict (None when
@@ -51,12 +51,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             extra = {"cpu_estimate": cpu_ratio(b, p)} if what == "completions" else {}
             ratio = round(p[key] / b[key], 2)
             text = f"{name[:-1]} {what} >= {target}x bare"
-            checks.append(_check(text, ratio, ">=", target, quiet, **extra))
+            checks.append(target_check(text, ratio, ">=", target, quiet, **extra))
     rows = results.get("sleeping") or []
     if rows:
         top = rows[-1]
         reached = top["sleeping"] >= TARGET_RSS_AT
-        check = _check(f"worker RSS <= {TARGET_RSS_MB:.0f} MB at {TARGET_RSS_AT:,} asleep",
+        check = target_check(f"worker RSS <= {TARGET_RSS_MB:.0f} MB at {TARGET_RSS_AT:,} asleep",
                        top["worker_rss_mb"], "<=", TARGET_RSS_MB, reached)  # fmt: skip
         check["value"] = f"{top['worker_rss_mb']} MB at {top['sleeping']:,}" + (
             "" if reached else " (short of the number)"
@@ -66,7 +66,7 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         if len(steps) >= 2:
             ratio = round(steps[-1]["starts_per_s"] / steps[0]["starts_per_s"], 2)
             target = f"start rate of the last step >= {TARGET_STEP_RATE}x the first"
-            checks.append(_check(target, ratio, ">=", TARGET_STEP_RATE, quiet))
+            checks.append(target_check(target, ratio, ">=", TARGET_STEP_RATE, quiet))
     if not quiet:
         load = results["machine"]["loadavg_at_start"][0]
         checks.append({"target": f"no verdict on the ratios: load at the start not below {QUIET_LOAD}",
@@ -113,7 +113,12 @@ def report(results: dict[str, Any]) -> None:
                    "worker ms/wf", "worker RSS MB", "peak MB", "server RSS MB", "load"]  # fmt: skip
         print(table(headers, sleeping))
     print()
-    for check in results["targets"]:
+    print_targets(results["targets"])
+
+
+def print_targets(checks: list[dict[str, Any]]) -> None:
+    """One line per target: PASS, FAIL or N/A (no verdict), its text and the measured figure."""
+    for check in checks:
         verdict = {True: "PASS", False: "FAIL", None: "N/A "}[check["pass"]]
         extra = ""
         if check.get("cpu_estimate") is not None:
