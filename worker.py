@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import psycopg
 import structlog
@@ -53,6 +54,8 @@ async def main() -> None:
             executor,
             max_cached_workflows=settings.max_cached_workflows,
             sandboxed=settings.workflow_sandbox,
+            sticky_timeout=timedelta(seconds=settings.sticky_timeout),
+            poller_autoscaling=settings.poller_autoscaling,
         )
         log.info(
             "worker_started",
@@ -60,6 +63,8 @@ async def main() -> None:
             namespace=settings.namespace,
             metrics=settings.metrics_bind,
             sms_rate_limit=settings.sms_rate_limit,
+            sticky_timeout=settings.sticky_timeout,
+            poller_autoscaling=settings.poller_autoscaling,
             workflow_sandbox=settings.workflow_sandbox,
             stores="postgresql" if settings.database_url else "sqlite",
         )

@@ -4,7 +4,8 @@
                           [--json out.json]
 
 A fresh dev server and the real worker with `PM_SMS_GATEWAY=46elks`, `PM_SMS_RATE_LIMIT=rate` (the
-gateway spaces its requests by the SMS ledger's slots) and `ELKS_URL` pointing at a local 46elks-shaped
+gateway spaces its requests by the SMS ledger's slots), `PM_STICKY_TIMEOUT=120` and
+`PM_POLLER_AUTOSCALING=1` (as docker-compose.yml runs it) and `ELKS_URL` pointing at a local 46elks-shaped
 server (`testkit.fake_provider`) that answers 429 when more than `rate` requests arrive within a
 second. N visits are booked 3 h after one due moment at a clinic whose send time is that moment.
 Prints what was delivered, how many requests the provider refused with 429 (target 0), the time to
@@ -40,6 +41,9 @@ from testkit.waiting import due_moment, log, wait_until
 TARGET_N = 5000
 TARGET_RATE = 50.0
 TARGET_DRAIN_S = 120.0  # 41.7 SMS/s from the due moment (issue 13)
+WAVE_SETTINGS = {"PM_STICKY_TIMEOUT": "120", "PM_POLLER_AUTOSCALING": "1"}
+"""The worker as a region with a 09:00 wave runs it (docker-compose.yml, docs/performance.md §3);
+`--worker-env PM_STICKY_TIMEOUT=10 --worker-env PM_POLLER_AUTOSCALING=0` gives the SDK's defaults."""
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -51,6 +55,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     extra = {"PM_SMS_GATEWAY": "46elks", "ELKS_URL": url, "ELKS_USERNAME": "bench", "ELKS_PASSWORD": "bench"}
     if not args.no_limit:
         extra["PM_SMS_RATE_LIMIT"] = str(args.rate)
+    extra |= WAVE_SETTINGS
     extra |= dict(item.split("=", 1) for item in args.worker_env)
     variant = any(key.startswith("PM_BENCH_") for key in extra)  # worker.py has no setting for these
     rig = Rig(data_dir, "bench.worker_variant" if variant else None, **extra)

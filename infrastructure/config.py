@@ -47,6 +47,8 @@ class Settings(BaseModel):
     local: bool = False  # set by `dev.py run`: a missing key is created in the data folder
     max_cached_workflows: int = 500  # measured: 240 MB worker RSS at 20k sleeping (1000: 335 MB)
     sms_rate_limit: float | None = Field(default=None, gt=0)  # requests/s to the SMS provider, all workers
+    sticky_timeout: float = Field(default=10, gt=0)  # s a woken task waits for its worker's cache
+    poller_autoscaling: bool = False  # the SDK scales the workflow task pollers to the backlog (a 09:00 wave)
     metrics_bind: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
     workflow_sandbox: bool = False  # the SDK's sandbox, at a CPU cost (docs/performance.md §1)
     tls: bool = False
@@ -95,6 +97,8 @@ class Settings(BaseModel):
             "max_cached_workflows": os.environ.get("PM_MAX_CACHED_WORKFLOWS"),
             "workflow_sandbox": os.environ.get("PM_WORKFLOW_SANDBOX"),
             "sms_rate_limit": os.environ.get("PM_SMS_RATE_LIMIT"),
+            "sticky_timeout": os.environ.get("PM_STICKY_TIMEOUT"),
+            "poller_autoscaling": os.environ.get("PM_POLLER_AUTOSCALING"),
             "tls": os.environ.get("TEMPORAL_TLS"),
             "tls_cert": os.environ.get("TEMPORAL_TLS_CERT"),
             "tls_key": os.environ.get("TEMPORAL_TLS_KEY"),

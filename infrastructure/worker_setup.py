@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.directory_reads import DirectoryActivities
@@ -90,10 +91,19 @@ def build_worker(
     *,
     max_cached_workflows: int,
     sandboxed: bool,
+    sticky_timeout: timedelta = timedelta(seconds=10),
+    poller_autoscaling: bool = False,
 ) -> Worker:
     """The worker of all workflows and activities. `sandboxed`: tests run the workflows in the sandbox,
     production does not (`workflow_runner`). The SMS provider's rate is kept by the SMS gateway
-    (`PM_SMS_RATE_LIMIT`), since a reminder sends its SMS as local activities."""
+    (`PM_SMS_RATE_LIMIT`), since a reminder sends its SMS as local activities.
+
+    For a wave of reminders waking at one moment (the 09:00 storm, docs/performance.md §3):
+    `sticky_timeout` (`PM_STICKY_TIMEOUT`, the SDK's 10 s by default) is how long a woken task waits
+    on this worker's own queue before it goes to the shared one, whole history and all; and
+    `poller_autoscaling` (`PM_POLLER_AUTOSCALING`) lets the SDK add pollers while tasks queue up,
+    instead of its fixed five (one of them on the shared queue)."""
+    pollers = {"workflow_task_poller_behavior": PollerBehaviorAutoscaling()} if poller_autoscaling else {}
     return Worker(
         client,
         task_queue=task_queue,
@@ -103,4 +113,6 @@ def build_worker(
         max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
         max_cached_workflows=max_cached_workflows,
         workflow_runner=workflow_runner(sandboxed),
+        sticky_queue_schedule_to_start_timeout=sticky_timeout,
+        **pollers,
     )

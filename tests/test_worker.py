@@ -1,14 +1,20 @@
-"""The worker's settings: the SMS provider's rate (kept by the gateway, storm), the cache and the runner."""
+"""The worker's settings: the SMS provider's rate (kept by the gateway, storm), the wave settings, the
+cache and the runner."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker import (
+    PollerBehaviorAutoscaling,
+    PollerBehaviorSimpleMaximum,
+    UnsandboxedWorkflowRunner,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from infrastructure.config import Settings
@@ -40,6 +46,36 @@ def test_the_workflow_sandbox_is_off_unless_the_environment_turns_it_on(
     monkeypatch.setenv("PM_WORKFLOW_SANDBOX", "sometimes")
     with pytest.raises(ValidationError, match="workflow_sandbox"):
         Settings.from_env()
+
+
+def test_the_wave_settings_are_the_sdk_defaults_unless_the_environment_sets_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings.from_env()
+    assert (settings.sticky_timeout, settings.poller_autoscaling) == (10, False)
+    monkeypatch.setenv("PM_STICKY_TIMEOUT", "120")
+    monkeypatch.setenv("PM_POLLER_AUTOSCALING", "1")
+    settings = Settings.from_env()
+    assert (settings.sticky_timeout, settings.poller_autoscaling) == (120, True)
+    monkeypatch.setenv("PM_STICKY_TIMEOUT", "0")
+    with pytest.raises(ValidationError, match="sticky_timeout"):
+        Settings.from_env()
+
+
+async def test_build_worker_passes_the_wave_settings_to_the_worker(
+    env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
+        options = {"max_cached_workflows": 10, "sandboxed": False, "sticky_timeout": timedelta(seconds=120)}
+        activities = activities_for(settings, Stores(settings))
+        plain = build_worker(env.client, "plain", activities, executor, **options).config()
+        wave = build_worker(
+            env.client, "wave", activities, executor, **options, poller_autoscaling=True
+        ).config()
+    assert plain.get("sticky_queue_schedule_to_start_timeout") == timedelta(seconds=120)
+    assert isinstance(plain.get("workflow_task_poller_behavior"), PollerBehaviorSimpleMaximum)
+    assert isinstance(wave.get("workflow_task_poller_behavior"), PollerBehaviorAutoscaling)
 
 
 @pytest.mark.parametrize("sandboxed", [False, True])
