@@ -4,9 +4,10 @@
 
 The worker is configured like the real one (same client, data converter, activity thread pool of
 `worker.MAX_CONCURRENT_ACTIVITIES`, the same `max_cached_workflows` and workflow runner,
-`PM_WORKFLOW_SANDBOX`) and runs in its own process like the real worker, so the two are compared on
-equal terms. Each activity appends "<workflow id> <unix time>" to `<data_dir>/bare-done.txt`: the
-benchmark counts completions there, not with `handle.result()`.
+`PM_WORKFLOW_SANDBOX`, `PM_STICKY_TIMEOUT`, `PM_POLLER_AUTOSCALING`) and runs in its own process like
+the real worker, so the two are compared on equal terms. Each activity appends "<workflow id> <unix
+time>" to `<data_dir>/bare-done.txt`: the benchmark counts completions there, not with
+`handle.result()`.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ async def main() -> None:
     from bench import bare  # the workflow as `bench.bare.BareWorkflow`, not `__main__.BareWorkflow`
     from infrastructure.config import Settings
     from infrastructure.temporal_client import connect
-    from infrastructure.worker_setup import MAX_CONCURRENT_ACTIVITIES, workflow_runner
+    from infrastructure.worker_setup import MAX_CONCURRENT_ACTIVITIES, wave_options, workflow_runner
     from testkit.real_worker import settings_for
 
     parser = argparse.ArgumentParser()
@@ -75,7 +76,7 @@ async def main() -> None:
     parser.add_argument("--task-queue", default="bench-bare")
     args = parser.parse_args()
     client = await connect(settings_for(args.address, args.data_dir))
-    settings = Settings.from_env()  # the real worker's environment: its cache and its runner
+    settings = Settings.from_env()  # the real worker's environment: its cache, runner and wave settings
     recorder = bare.Recorder(args.data_dir / DONE_FILE)
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
         worker = Worker(
@@ -87,6 +88,7 @@ async def main() -> None:
             max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
             max_cached_workflows=settings.max_cached_workflows,
             workflow_runner=workflow_runner(settings.workflow_sandbox),
+            **wave_options(timedelta(seconds=settings.sticky_timeout), settings.poller_autoscaling),
         )
         print("bare_worker_started", flush=True)
         await worker.run()

@@ -206,8 +206,8 @@ class Bench:
         result = await self._drain("bare", n, lambda: len(bare.read_done(self.data_dir)), due, starts_s)
         figures = self._figures(n, starts_s, due, bare.read_done(self.data_dir))
         figures["worker_rss_peak_mb"] = None  # the real worker is idle here
+        costs = await phase_costs(self.client, [f"bench-bare-{i}" for i in range(n)])  # ended
         self.bare_worker.stop()  # its idle pollers would take CPU from the later phases
-        costs = await phase_costs(self.client, [f"bench-bare-{i}" for i in range(n)])
         return figures | result | {"started_before_due": starts_s < self.gap(n), "costs": costs}
 
     async def reminders(self, n: int) -> dict[str, Any]:

@@ -103,7 +103,6 @@ def build_worker(
     on this worker's own queue before it goes to the shared one, whole history and all; and
     `poller_autoscaling` (`PM_POLLER_AUTOSCALING`) lets the SDK add pollers while tasks queue up,
     instead of its fixed five (one of them on the shared queue)."""
-    pollers = {"workflow_task_poller_behavior": PollerBehaviorAutoscaling()} if poller_autoscaling else {}
     return Worker(
         client,
         task_queue=task_queue,
@@ -113,6 +112,14 @@ def build_worker(
         max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
         max_cached_workflows=max_cached_workflows,
         workflow_runner=workflow_runner(sandboxed),
-        sticky_queue_schedule_to_start_timeout=sticky_timeout,
-        **pollers,
+        **wave_options(sticky_timeout, poller_autoscaling),
     )
+
+
+def wave_options(sticky_timeout: timedelta, poller_autoscaling: bool) -> dict[str, Any]:
+    """The `Worker` options of `PM_STICKY_TIMEOUT` and `PM_POLLER_AUTOSCALING` (also for the bare
+    worker of `bench.run`, so that both are measured alike)."""
+    options: dict[str, Any] = {"sticky_queue_schedule_to_start_timeout": sticky_timeout}
+    if poller_autoscaling:
+        options["workflow_task_poller_behavior"] = PollerBehaviorAutoscaling()
+    return options
