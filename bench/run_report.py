@@ -40,7 +40,7 @@ def target_check(
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Issue 13's targets; a ratio gets no verdict (None) when the machine was not quiet at the start."""
     b = results.get("bare")
-    quiet = results["machine"]["loadavg_at_start"][0] < QUIET_LOAD
+    quiet = quiet_at_start(results)
     checks = []
     for name in ("reminders", "invitations"):
         p = results.get(name)
@@ -67,11 +67,22 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             ratio = round(steps[-1]["starts_per_s"] / steps[0]["starts_per_s"], 2)
             target = f"start rate of the last step >= {TARGET_STEP_RATE}x the first"
             checks.append(target_check(target, ratio, ">=", TARGET_STEP_RATE, quiet))
-    if not quiet:
-        load = results["machine"]["loadavg_at_start"][0]
-        checks.append({"target": f"no verdict on the ratios: load at the start not below {QUIET_LOAD}",
-                       "value": load, "pass": None})  # fmt: skip
-    return checks
+    return checks + loud_start(results, "the ratios")
+
+
+def quiet_at_start(results: dict[str, Any]) -> bool:
+    """Whether the run started below `QUIET_LOAD`, so that its timing figures get a verdict."""
+    return bool(results["machine"]["loadavg_at_start"][0] < QUIET_LOAD)
+
+
+def loud_start(results: dict[str, Any], what: str) -> list[dict[str, Any]]:
+    """The line saying that `what` got no verdict because the run started at too high a load (none
+    when it started quiet)."""
+    if quiet_at_start(results):
+        return []
+    load = results["machine"]["loadavg_at_start"][0]
+    return [{"target": f"no verdict on {what}: load at the start not below {QUIET_LOAD}", "value": load,
+             "pass": None}]  # fmt: skip
 
 
 def _ratio(p: dict[str, Any], b: dict[str, Any], key: str) -> float | None:

@@ -6,12 +6,11 @@
 - `PM_BENCH_MAX_CONCURRENT_ACTIVITIES` → `worker.MAX_CONCURRENT_ACTIVITIES` (activity slots and threads);
 - `PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS` → `max_concurrent_workflow_tasks`;
 - `PM_BENCH_WORKFLOW_TASK_POLLS` → `max_concurrent_workflow_task_polls`;
-- `PM_BENCH_POLLER_AUTOSCALING=1` → `workflow_task_poller_behavior=PollerBehaviorAutoscaling()`;
-- `PM_BENCH_STICKY_TIMEOUT` (seconds) → `sticky_queue_schedule_to_start_timeout`;
 - `PM_BENCH_SWITCH_INTERVAL` (seconds) → `sys.setswitchinterval`, how often a thread hands the GIL on;
 
-The workflow runner is a setting of the worker itself (`PM_WORKFLOW_SANDBOX=1`: the sandbox), which
-`bench.run --worker-env` passes to the real worker and the bare one alike.
+The workflow runner, the sticky timeout and the pollers' autoscaling are settings of the worker itself
+(`PM_WORKFLOW_SANDBOX`, `PM_STICKY_TIMEOUT`, `PM_POLLER_AUTOSCALING`), which `bench.run --worker-env`
+passes to the real worker and the bare one alike.
 
 Everything else (client, payload codec, logging, activities, workflows) is `worker.main` as it is: the
 options are added by wrapping the `Worker` class that `worker.build_worker` constructs.
@@ -23,10 +22,9 @@ import asyncio
 import contextlib
 import os
 import sys
-from datetime import timedelta
 from typing import Any
 
-from temporalio.worker import PollerBehaviorAutoscaling, Worker
+from temporalio.worker import Worker
 
 import worker
 from infrastructure import worker_setup as real
@@ -41,11 +39,6 @@ def overrides(env: dict[str, str] | None = None) -> dict[str, Any]:
         found["max_concurrent_workflow_tasks"] = int(env["PM_BENCH_MAX_CONCURRENT_WORKFLOW_TASKS"])
     if env.get("PM_BENCH_WORKFLOW_TASK_POLLS"):
         found["max_concurrent_workflow_task_polls"] = int(env["PM_BENCH_WORKFLOW_TASK_POLLS"])
-    if env.get("PM_BENCH_POLLER_AUTOSCALING"):
-        found["workflow_task_poller_behavior"] = PollerBehaviorAutoscaling()
-    if env.get("PM_BENCH_STICKY_TIMEOUT"):
-        seconds = float(env["PM_BENCH_STICKY_TIMEOUT"])
-        found["sticky_queue_schedule_to_start_timeout"] = timedelta(seconds=seconds)
     return found
 
 
