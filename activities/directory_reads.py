@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from temporalio import activity
 
+from activities.send_moment import read_send_moment
 from adapters.directory import Directory
 from contracts.activities import DirectoryReads, PlannedRecipient, PlannedSkip, RecipientPlan, VisitRef
 from domain.directory import Clinic
 from domain.phone import mask_mobile
-from domain.recipients import booking_blocker, reminder_recipients
-from domain.status import Reason
 
 
 class DirectoryActivities(DirectoryReads):
@@ -30,14 +29,10 @@ class DirectoryActivities(DirectoryReads):
     @activity.defn
     def plan_recipients(self, visit: VisitRef) -> RecipientPlan:
         """Decide at send time who gets the reminder (S1–S5, S7, S9–S11, S13, S14)."""
-        clinic = self._directory.clinic(visit.clinic_id)
-        blocker = booking_blocker(clinic, visit.reception_id, visit.bookings)
-        if blocker is not None or clinic is None:
-            return RecipientPlan(blocker=blocker or Reason.UNKNOWN_CLINIC)
-        reception = clinic.reception(visit.reception_id)
-        assert reception is not None  # booking_blocker refused unknown receptions
-        patient = self._directory.patient(visit.patient_id)
-        decision = reminder_recipients(patient, visit.clinic_id, reception, visit.start, visit.at)
+        moment = read_send_moment(self._directory, visit)
+        if moment.blocker is not None:
+            return RecipientPlan(blocker=moment.blocker)
+        decision = moment.decision
         return RecipientPlan(
             recipients=[PlannedRecipient(role=r.role, to=mask_mobile(r.mobile)) for r in decision.recipients],
             skipped=[PlannedSkip(role=s.role, reason=s.reason) for s in decision.skipped],

@@ -34,7 +34,7 @@ from domain.directory import Clinic
 from domain.status import SEND_SMS, GroupStatus, ReminderState, ReminderStatus
 from domain.timing import plan_sms_send
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import VisitReminder
+from workflows.sms_reminder import VisitReminder, VisitReminderV2
 
 log = structlog.get_logger(__name__)
 
@@ -75,7 +75,7 @@ async def start_visit_reminder(
     )
     try:
         await client.start_workflow(
-            VisitReminder.run,
+            VisitReminderV2.run,
             ReminderStart(**dict(booking), sms_timing=clinic.sms_timing),
             id=workflow_id,
             task_queue=task_queue,

@@ -9,7 +9,7 @@ JSON logs in `<data_dir>/worker.log`):
 
 1. bare: N `BareWorkflow`s (one timer + one no-op activity, `bench/bare.py`, its own worker process
    configured like the real one) all due at the same moment;
-2. reminders: N reminders (`VisitReminder`) booked through `application.book_visit` at a clinic whose S6
+2. reminders: N reminders (`VisitReminderV2`) booked through `application.book_visit` at a clinic whose S6
    moment for the visit (3 h later) is that same kind of moment: send time = the due moment, sending
    window the whole day. Completion = the SMS is in the embedded outbox;
 3. invitations: N invitations (`CareRequest`) through `application.create_request` whose window starts
@@ -138,7 +138,9 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--json", help="write the figures to this file")
     parser.add_argument(
-        "--flame", help="write an SVG flame graph of the worker during the reminders' drain (py-spy)"
+        "--flame",
+        help="write an SVG flame graph of the worker during the reminders' drain (py-spy; for a .txt "
+        "path, the collapsed stacks)",
     )
     parser.add_argument("--data-dir", help="use (and keep) this folder instead of a fresh temporary one")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")

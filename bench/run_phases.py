@@ -39,13 +39,14 @@ BARE_QUEUE = "bench-bare"
 
 @contextmanager
 def flame_graph(path: str | None, pid: int | None) -> Iterator[None]:
-    """py-spy samples `pid` (the worker) meanwhile and writes an SVG flame graph to `path`."""
+    """py-spy samples `pid` (the worker) meanwhile and writes an SVG flame graph to `path` (or, for a
+    path ending in `.txt`, the collapsed stacks, one line per stack with its count)."""
     if not path or pid is None:
         yield
         return
     spy = subprocess.Popen(
         [str(Path(PYTHON).parent / "py-spy"), "record", "--pid", str(pid), "--rate", "100",
-         "--format", "flamegraph", "--output", path, "--nonblocking"],
+         "--format", "raw" if path.endswith(".txt") else "flamegraph", "--output", path, "--nonblocking"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

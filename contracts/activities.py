@@ -11,6 +11,7 @@ from datetime import datetime
 
 from pydantic import Field
 from temporalio import activity
+from temporalio.exceptions import ActivityError, ApplicationError
 
 from domain.directory import Clinic
 from domain.invitation import CareInvitation
@@ -19,6 +20,8 @@ from domain.status import BookingView, MessageChannel, MessageKind, Outcome, Rea
 from domain.types import ContractModel
 
 NOT_IMPLEMENTED = "an activity interface: the worker registers the implementation in activities/"
+SMS_UNAVAILABLE = "SmsUnavailable"
+"""The type of `send_reminders`' error when the provider could not take an SMS (retried)."""
 
 
 class VisitRef(ContractModel):
@@ -63,6 +66,40 @@ class SendResult(ContractModel):
     delivery_pending: bool = False  # sent through a gateway that will report the delivery
 
 
+class SendReminders(ContractModel):
+    """Every SMS of one visit version: its recipients decided at the send moment (S9) and each sent
+    under its own key, `sms_key(workflow_id, version, role)` (S15)."""
+
+    workflow_id: str
+    version: int
+    visit: VisitRef
+
+
+class RecipientResult(SendResult):
+    role: RecipientRole
+
+
+class ReminderSendout(ContractModel):
+    """What `send_reminders` did: nothing when `blocker` is set (S1, S7, S10, S14); else the roles skipped
+    and one result per recipient, in the order patient, guardian 1, guardian 2."""
+
+    blocker: Reason | None = None
+    skipped: list[PlannedSkip] = Field(default_factory=list)
+    results: list[RecipientResult] = Field(default_factory=list)
+
+
+def last_sendout(error: ActivityError) -> ReminderSendout:
+    """What `send_reminders` had sent when it gave up (its last attempt's details); without them (the
+    directory could not be read), one failed message for the patient."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type == SMS_UNAVAILABLE and cause.details:
+        return ReminderSendout.model_validate(cause.details[0])
+    failed = RecipientResult(
+        role=RecipientRole.PATIENT, outcome=Outcome.FAILED, reason=Reason.PROVIDER_UNAVAILABLE
+    )
+    return ReminderSendout(results=[failed])
+
+
 class InvitationMessageRequest(ContractModel):
     key: str  # idempotency key: one per (request, message kind)
     step: Step
@@ -97,6 +134,14 @@ class ReminderSends:
     @activity.defn
     def send_reminder_sms(self, request: SendReminder) -> SendResult:
         """Send one reminder, idempotent per key; a refused number is recorded, not retried."""
+        raise NotImplementedError(NOT_IMPLEMENTED)
+
+    @activity.defn
+    def send_reminders(self, request: SendReminders) -> ReminderSendout:
+        """Decide who gets the reminder now and send each SMS (S1–S5, S7, S9–S11, S13–S16). If the
+        provider could not take one, raise `ApplicationError` (type `SMS_UNAVAILABLE`) with the
+        sendout so far as its details: a retry sends again under the same keys (those sent are
+        duplicates), and the last attempt's details say what went out."""
         raise NotImplementedError(NOT_IMPLEMENTED)
 
 

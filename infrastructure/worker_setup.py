@@ -23,9 +23,10 @@ from infrastructure.config import Settings
 from infrastructure.stores import Stores, inbox, sms_gateway
 from workflows.care_invitation import CareInvitationWorkflow, CareRequest
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow, VisitReminder
+from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow, VisitReminder, VisitReminderV2
 
 WORKFLOWS = [
+    VisitReminderV2,
     VisitReminder,
     SmsReminder,
     SmsReminderWorkflow,
@@ -67,6 +68,7 @@ class Activities:
             self.directory_reads.load_clinic,
             self.directory_reads.plan_recipients,
             self.reminders.send_reminder_sms,
+            self.reminders.send_reminders,
             self.invitations.send_invitation_message,
         ]
 

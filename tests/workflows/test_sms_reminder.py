@@ -13,7 +13,7 @@ from demo import data as fx
 from domain.booking import ReminderStart, Reschedule, SmsFlagChange, VisitBooking
 from domain.status import Outcome, Reason, RecipientRole, ReminderState, ReminderStatus
 from tests.harness import Harness, history_shape
-from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow
+from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow, VisitReminder
 
 
 def visit(patient_id: str = fx.PNR_ADULT_1177, booking_id: str = "b1", **fields: Any) -> dict[str, Any]:
@@ -358,19 +358,21 @@ async def test_reminder_history_is_lean_sent_in_the_task_that_wakes_it_and_attri
     harness: Harness,
 ) -> None:
     """Issues 5 and 13: the search attributes (with the S6 moment) and the clinic's S6 settings come with
-    the booking, and the booked type carries no patch; the recipients are read and the SMS sent by
-    local activities in the workflow task that wakes the reminder: a sent reminder costs two workflow
-    tasks, no activity and one upsert (its state once sent)."""
+    the booking, and the booked type carries no patch; one local activity reads the recipients and
+    sends the SMS in the workflow task that wakes the reminder: a sent reminder costs two workflow
+    tasks, no activity, one marker and one upsert (its state once sent)."""
     async with harness.worker():
         handle = await harness.book(VisitBooking(**visit(start=await harness.local(days=2, hour=10))))
         await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
         await harness.settled(handle, sent)
         shape = await history_shape(handle)
+        started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+    assert started.workflow_type.name == "VisitReminderV2"
     assert shape.workflow_tasks == 2  # its start, and the moment it sends
     assert shape.activities == []
-    assert shape.local_activities == ["plan_recipients", "send_reminder_sms"]
+    assert shape.local_activities == ["send_reminders"]
     assert shape.upserts == [{"WorkflowState", "NextAction", "NextActionAt"}]
-    assert shape.markers == ["core_local_activity"] * 2  # no patch marker
+    assert shape.markers == ["core_local_activity"]  # no patch marker
     assert shape.started_with == {
         "ClinicId",
         "ReceptionId",
@@ -399,6 +401,27 @@ async def test_S6_a_booked_reminder_plans_with_its_booking_and_a_reschedule_read
         )
         assert (await history_shape(handle)).local_activities == ["load_clinic"]
     assert moved.next_action is not None and moved.next_action.at == await harness.local(days=4, hour=17)
+
+
+async def test_a_visit_reminder_booked_before_plans_then_sends_as_two_local_activities(
+    harness: Harness,
+) -> None:
+    """`VisitReminder`, the type booked before `VisitReminderV2`, keeps the commands its histories hold:
+    the recipients' plan, then one local activity per SMS, in the task that wakes it."""
+    start = await harness.local(days=2, hour=10)
+    clinic = harness.directory.clinic(fx.CLINIC_CONNECTED)
+    assert clinic is not None
+    async with harness.worker():
+        handle = await harness.client.start_workflow(
+            VisitReminder.run, ReminderStart(**visit(start=start), sms_timing=clinic.sms_timing),
+            id="sms-reminder-visit-before", task_queue=harness.task_queue,
+        )  # fmt: skip
+        await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
+        status = await harness.settled(handle, sent)
+        shape = await history_shape(handle)
+    assert status.state is ReminderState.SENT and len(harness.outbox.messages()) == 1
+    assert shape.local_activities == ["plan_recipients", "send_reminder_sms"] and shape.activities == []
+    assert shape.workflow_tasks == 2
 
 
 async def test_a_reminder_of_the_type_booked_before_sends_its_sms_as_an_activity(harness: Harness) -> None:
