@@ -83,10 +83,16 @@ def history_costs(events: list[HistoryEvent]) -> dict[str, float]:
 def wake_timing(events: list[HistoryEvent]) -> dict[str, float]:
     """Seconds from the first timer's firing to the completion of the task it woke (`wake_to_done_s`),
     and of that, the task's last attempt from its start to its completion (`wake_task_run_s`): the
-    queue's wait and the worker's run (for a storm reminder: the directory read and the sends)."""
+    queue's wait and the worker's run (for a storm reminder: the directory read and the sends). And
+    how late the server fired that timer (`timer_fired_late_s`): the server's own backlog."""
     fired = next((e for e in events if e.HasField("timer_fired_event_attributes")), None)
     if fired is None:
         return {}
+    timer = next(e for e in events if e.event_id == fired.timer_fired_event_attributes.started_event_id)
+    due = (
+        _seconds(timer)
+        + timer.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds()
+    )
     after = [e for e in events if e.event_id > fired.event_id]
     done = next((e for e in after if e.HasField("workflow_task_completed_event_attributes")), None)
     if done is None:
@@ -96,6 +102,7 @@ def wake_timing(events: list[HistoryEvent]) -> dict[str, float]:
     return {
         "wake_to_done_s": round(_seconds(done) - _seconds(fired), 2),
         "wake_task_run_s": round(_seconds(done) - _seconds(started), 2),
+        "timer_fired_late_s": round(_seconds(fired) - due, 2),
     }
 
 

@@ -74,7 +74,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.timing import plan_sms_send
     from workflows.mechanics import (
         activity_method,
-        publish,
         read_directory,
         record_delivery,
         record_message,
@@ -95,6 +94,8 @@ class Sends(Enum):
     SENDOUT = "one local activity plans and sends them all"  # VisitReminderV2
 
 
+PUBLISH_DELAY = timedelta(minutes=10)
+"""How long after its SMS a sent `VisitReminderV2` shows as sent in the search attributes."""
 SENDOUT_TIMEOUT = timedelta(seconds=60)
 """One attempt of `send_reminders`: the directory reads and up to three SMS."""
 LOCAL_RETRY_THRESHOLD = timedelta(seconds=5)
@@ -122,6 +123,7 @@ class VisitReminder:
         self._lean = False
         self._sends = Sends.ACTIVITIES
         self._sending: int | None = None  # the version whose SMS are being sent
+        self._unpublished = False  # a state not yet in the search attributes and details
         self._early_reports: dict[str, DeliveryReport] = {}  # reports that overtook their send's result
 
     @workflow.run
@@ -148,6 +150,8 @@ class VisitReminder:
             booked = None  # a changed visit is planned with the clinic as it is then
             if await self._remind(clinic, version):
                 continue  # rescheduled or cancelled before the decision
+            if await self._publish_after_the_wave(version):
+                continue  # rescheduled or cancelled before it showed as sent
             if not await sleep_unless(partial(self._changed, version), until=self._start):
                 break  # the visit has started: nothing more to remind
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -232,9 +236,23 @@ class VisitReminder:
         self._sending = None
         self._early_reports.clear()
         self._next = None
-        sends = [(r.outcome, r.reason) for r in results]
-        self._set_state(*state_after_sending(sends, self._messages, version))
+        state, reason = state_after_sending([(r.outcome, r.reason) for r in results], self._messages, version)
+        later = self._sends is Sends.SENDOUT and state is ReminderState.SENT
+        self._set_state(state, reason, later=later)
         self._planned_version = version
+
+    async def _publish_after_the_wave(self, version: int) -> bool:
+        """`VisitReminderV2` shows a sent reminder as sent in the lists (search attributes)
+        `PUBLISH_DELAY` after it sent, so that the server's time at the send moment, when many
+        reminders wake together, goes to their SMS (issue 13); a skip or a failure, which someone may
+        act on, shows at once, and the `status` query and the details at once in every case. True if
+        the visit changed first (its new plan shows)."""
+        if not self._unpublished:
+            return False
+        if await sleep_unless(partial(self._changed, version), until=workflow.now() + PUBLISH_DELAY):
+            return True
+        self._publish()
+        return False
 
     async def _send_one(self, visit: VisitRef, role: RecipientRole, version: int) -> SendResult:
         key = sms_key(workflow.info().workflow_id, version, role)
@@ -423,15 +441,22 @@ class VisitReminder:
         if early is not None and outcome is Outcome.SENT:
             record_delivery(record, early)
 
-    def _set_state(self, state: ReminderState, reason: Reason | None = None) -> None:
+    def _set_state(self, state: ReminderState, reason: Reason | None = None, *, later: bool = False) -> None:
+        """The reminder's state: the `status` query and the Web UI's details (a query too) show it at
+        once; the search attributes now, or `later` (`_publish_after_the_wave`)."""
         self._state = state
         self._reason = reason
+        workflow.set_current_details(reminder_details(self.status()))
+        self._unpublished = later
+        if not later:
+            self._publish()
+
+    def _publish(self) -> None:
+        """Upsert the state's search attributes (those that changed) for the lists."""
+        self._unpublished = False
         next_at = self._next.at if self._next else None
-        publish(
-            search.progress(state.value, self._next and self._next.kind, next_at),
-            reminder_details(self.status()),
-            only_changed=self._lean,
-        )
+        progress = search.progress(self._state.value, self._next and self._next.kind, next_at)
+        upsert(progress, only_changed=self._lean)
 
 
 @workflow.defn

@@ -12,8 +12,8 @@ import application as app
 from demo import data as fx
 from domain.booking import ReminderStart, Reschedule, SmsFlagChange, VisitBooking
 from domain.status import Outcome, Reason, RecipientRole, ReminderState, ReminderStatus
-from tests.harness import Harness, history_shape
-from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow, VisitReminder
+from tests.harness import Harness, eventually, history_shape
+from workflows.sms_reminder import PUBLISH_DELAY, SmsReminder, SmsReminderWorkflow, VisitReminder
 
 
 def visit(patient_id: str = fx.PNR_ADULT_1177, booking_id: str = "b1", **fields: Any) -> dict[str, Any]:
@@ -359,16 +359,21 @@ async def test_reminder_history_is_lean_sent_in_the_task_that_wakes_it_and_attri
 ) -> None:
     """Issues 5 and 13: the search attributes (with the S6 moment) and the clinic's S6 settings come with
     the booking, and the booked type carries no patch; one local activity reads the recipients and
-    sends the SMS in the workflow task that wakes the reminder: a sent reminder costs two workflow
-    tasks, no activity, one marker and one upsert (its state once sent)."""
+    sends the SMS in the workflow task that wakes the reminder, which issues no upsert: the reminder
+    shows as sent in the search attributes `PUBLISH_DELAY` later, in one more task, and in its status
+    and details at once."""
     async with harness.worker():
         handle = await harness.book(VisitBooking(**visit(start=await harness.local(days=2, hour=10))))
         await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
         await harness.settled(handle, sent)
+        at_send = await history_shape(handle)
+        assert (await handle.query("__temporal_workflow_metadata")).current_details.startswith("sent")
+        await harness.sleep_until(await harness.local(days=1, hour=9, minute=1) + PUBLISH_DELAY)
+        await eventually(lambda: history_shape(handle), lambda shape: shape.workflow_tasks == 3)
         shape = await history_shape(handle)
         started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
     assert started.workflow_type.name == "VisitReminderV2"
-    assert shape.workflow_tasks == 2  # its start, and the moment it sends
+    assert at_send.workflow_tasks == 2 and at_send.upserts == []  # its start, and the moment it sends
     assert shape.activities == []
     assert shape.local_activities == ["send_reminders"]
     assert shape.upserts == [{"WorkflowState", "NextAction", "NextActionAt"}]
@@ -381,6 +386,23 @@ async def test_reminder_history_is_lean_sent_in_the_task_that_wakes_it_and_attri
         "NextAction",
         "NextActionAt",
     }
+
+
+async def test_a_skipped_reminder_shows_in_the_lists_at_once(
+    harness: Harness, document: dict[str, Any]
+) -> None:
+    """Issue 13: only a sent reminder's search attributes wait `PUBLISH_DELAY`; a skip (here S14: the
+    clinic disconnected before the send moment), which someone may act on, is upserted in the task
+    that decides it."""
+    async with harness.worker():
+        handle = await harness.book(VisitBooking(**visit(start=await harness.local(days=2, hour=10))))
+        document["clinics"][0] |= {"sms_connected": False}
+        harness.directory.load_document(document)
+        await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
+        status = await harness.settled(handle, lambda s: s.state is not ReminderState.SCHEDULED)
+        shape = await history_shape(handle)
+    assert status.state is ReminderState.SKIPPED and status.reason is Reason.CLINIC_NOT_CONNECTED
+    assert shape.workflow_tasks == 2 and shape.upserts == [{"WorkflowState", "NextAction", "NextActionAt"}]
 
 
 async def test_S6_a_booked_reminder_plans_with_its_booking_and_a_reschedule_reads_the_clinic_again(
