@@ -38,8 +38,8 @@ async def work_lists(client: Client, clinic_id: str) -> WorkLists:
     check_system_id(clinic_id, "the clinic id")  # it goes into the visibility query
     lists: dict[str, list[WorkListItem]] = {w.value: [] for w in WorkList if w is not WorkList.NONE}
     query = (
-        f"WorkflowType IN ('CareRequest', 'CareInvitationWorkflow') AND ExecutionStatus = 'Running' "
-        f"AND {search.CLINIC.name} = '{clinic_id}'"
+        "WorkflowType IN ('CareRequestV2', 'CareRequest', 'CareInvitationWorkflow') "
+        f"AND ExecutionStatus = 'Running' AND {search.CLINIC.name} = '{clinic_id}'"
     )
     async for execution in client.list_workflows(query):
         attributes = execution.typed_search_attributes

@@ -7,8 +7,10 @@ uses (V5), unless it is booked, the patient contacts the clinic (V7) or staff ca
 Unanswered, or when the window has ended, it moves to the staff follow-up list (V13) and waits for
 staff. A booking starts the visit's SMS reminder, which outlives the invitation (V9).
 
-`CareRequest` is the type a request is created as; `CareInvitationWorkflow`, the type of requests
-created before it, carries the patch of their older histories (docs/changing-workflows.md, issue 13).
+`CareRequestV2` is the type a request is created as: it upserts the state a sent message led to a
+while after the message (`PUBLISH_DELAY`). `CareRequest` and `CareInvitationWorkflow`, the types of
+requests created before, upsert it at once; the latter carries the patch of their older histories
+(docs/changing-workflows.md, issue 13).
 """
 
 from __future__ import annotations
@@ -52,7 +54,14 @@ with workflow.unsafe.imports_passed_through():
     from domain.status import MessageChannel, MessageRecord, NextAction, Outcome, Reason, RecipientRole
     from domain.timing import local_date
     from domain.types import describe_validation_error
-    from workflows.mechanics import publish, read_directory, record_message, sleep_unless, upsert
+    from workflows.mechanics import (
+        PUBLISH_DELAY,
+        publish,
+        read_directory,
+        record_message,
+        sleep_unless,
+        upsert,
+    )
     from workflows.sms_reminder import SmsReminderWorkflow
 
 DEFAULT_SEND_TIME = time(8, 0)
@@ -85,6 +94,8 @@ class CareRequest:
         self._revision = 0  # bumped by every change of the request (V10, V11)
         self._planned_revision = -1
         self._lean = False
+        self._publishes_later = False  # CareRequestV2: a sent message's state upserted PUBLISH_DELAY later
+        self._unpublished = False
 
     @workflow.run
     async def run(self, request: InvitationStart) -> InvitationStatus:
@@ -115,6 +126,7 @@ class CareRequest:
 
     async def _invite(self, send_time: time) -> None:
         """V3–V6, V13: each message at its moment unless the invitation is answered first."""
+        woke = False  # sending at a moment it slept until, as a wave of invitations may
         while self._state in SENDING:
             revision = self._revision
             now = workflow.now()
@@ -122,19 +134,38 @@ class CareRequest:
             if step.at > now:
                 self._next = NextAction(kind=step.step.value, at=step.at)
                 self._planned_revision = revision
+                if await self._publish_after_the_wave(revision):
+                    continue  # re-plan: the request changed, or it was answered
                 self._publish()
-                await self._wait_for_change(revision, until=step.at)
+                woke = await self._wait_for_change(revision, until=step.at)
                 continue  # re-plan: the moment came, the request changed, or it was answered
             if step.step is Step.FOLLOW_UP:
                 self._state = InvitationState.FOLLOW_UP
                 break
             await self._send(step.step)
+            self._unpublished = self._publishes_later and woke
+            woke = False
             self._planned_revision = revision
         self._next = None
 
-    async def _wait_for_change(self, revision: int, until: datetime) -> None:
-        """Sleep until `until` unless the request changes or the invitation is answered."""
-        await sleep_unless(lambda: self._revision != revision or self._state not in SENDING, until)
+    async def _publish_after_the_wave(self, revision: int) -> bool:
+        """`CareRequestV2` upserts the state a message sent at the moment it slept until led to
+        `PUBLISH_DELAY` after it, so that the server's time at the send moment, when many invitations
+        wake together, goes to their messages (issue 13); one sent at once (V4) shows at once, and the
+        details and the `status` query in every case. True if the request changed or was answered
+        first (then that shows)."""
+        if not self._unpublished:
+            return False
+        self._unpublished = False
+        workflow.set_current_details(self._details())
+        return await sleep_unless(
+            lambda: self._revision != revision or self._state not in SENDING, workflow.now() + PUBLISH_DELAY
+        )
+
+    async def _wait_for_change(self, revision: int, until: datetime) -> bool:
+        """Sleep until `until` unless the request changes or the invitation is answered; True if the
+        moment came."""
+        return not await sleep_unless(lambda: self._revision != revision or self._state not in SENDING, until)
 
     async def _send(self, step: Step) -> None:
         key = f"{workflow.info().workflow_id}/{step.value}"
@@ -279,18 +310,34 @@ class CareRequest:
 
     def _publish(self) -> None:
         """Search attributes and current details for the Web UI and the work lists (V12, V13)."""
+        self._unpublished = False
         kind, at = (self._next.kind, self._next.at) if self._next else (None, None)
-        when = f", next {kind} at {at.isoformat()}" if at else ""
+        updates = [
+            *search.progress(self._state.value, kind, at),
+            search.WORK_LIST.value_set(work_list(self._state).value),
+        ]
+        publish(updates, self._details(), only_changed=self._lean)
+
+    def _details(self) -> str:
+        """The Web UI's current details: state, visit type, place, window and next message."""
+        at = self._next.at if self._next else None
+        when = f", next {self._next.kind} at {at.isoformat()}" if self._next and at else ""
         window = self._request.window
-        publish(
-            [
-                *search.progress(self._state.value, kind, at),
-                search.WORK_LIST.value_set(work_list(self._state).value),
-            ],
+        return (
             f"{self._state.value}: {self._request.visit_type} at {self._request.clinic_id}/"
-            f"{self._request.reception_id}, window {window.first_date}–{window.last_date}{when}",
-            only_changed=self._lean,
+            f"{self._request.reception_id}, window {window.first_date}–{window.last_date}{when}"
         )
+
+
+@workflow.defn
+class CareRequestV2(CareRequest):
+    """The type `application.create_request` starts: `CareRequest` that upserts the state a sent
+    message led to `PUBLISH_DELAY` after it, not in the task that records the message (issue 13)."""
+
+    @workflow.run
+    async def run(self, request: InvitationStart) -> InvitationStatus:
+        self._publishes_later = True
+        return await self._run(request, lean=True, booked=request.invitation_send_time)
 
 
 @workflow.defn

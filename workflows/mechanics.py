@@ -23,6 +23,9 @@ A = TypeVar("A")
 R = TypeVar("R")
 S = TypeVar("S")
 
+PUBLISH_DELAY = timedelta(minutes=10)
+"""How long after a message the newest reminder and invitation types upsert the state it led to: the
+server's time at a send moment, when many wake together, goes to the messages (issue 13)."""
 DIRECTORY_TIMEOUT = timedelta(seconds=30)
 DIRECTORY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 

@@ -73,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.timing import plan_sms_send
     from workflows.mechanics import (
+        PUBLISH_DELAY,
         activity_method,
         read_directory,
         record_delivery,
@@ -94,8 +95,6 @@ class Sends(Enum):
     SENDOUT = "one local activity plans and sends them all"  # VisitReminderV2
 
 
-PUBLISH_DELAY = timedelta(minutes=10)
-"""How long after its SMS a sent `VisitReminderV2` shows as sent in the search attributes."""
 SENDOUT_TIMEOUT = timedelta(seconds=60)
 """One attempt of `send_reminders`: the directory reads and up to three SMS."""
 LOCAL_RETRY_THRESHOLD = timedelta(seconds=5)
@@ -163,6 +162,7 @@ class VisitReminder:
 
     async def _remind(self, clinic: SmsTiming | None, version: int) -> bool:
         """Wait for the send moment of S6 and send; True if the visit changed first."""
+        woke = False  # sending at a moment it slept until, as a wave of reminders may (not at booking)
         while True:
             now = workflow.now()
             if clinic is None:
@@ -173,14 +173,15 @@ class VisitReminder:
                 self._skip(plan.reason or Reason.TOO_LATE, version)
                 return False
             if plan.at <= now:
-                return await self._send(version)
+                return await self._send(version, woke)
             self._next = NextAction(kind=SEND_SMS, at=plan.at)
             self._set_state(ReminderState.SCHEDULED)
             self._planned_version = version
             if await sleep_unless(partial(self._changed, version), until=plan.at):
                 return True
+            woke = True
 
-    async def _send(self, version: int) -> bool:
+    async def _send(self, version: int, woke: bool) -> bool:
         visit = VisitRef(
             patient_id=self._visit.patient_id,
             clinic_id=self._visit.clinic_id,
@@ -190,7 +191,7 @@ class VisitReminder:
             at=workflow.now(),
         )
         if self._sends is Sends.SENDOUT:
-            await self._send_all(visit, version)
+            await self._send_all(visit, version, publish_later=woke)
             return False
         plan = await read_directory(DirectoryReads.plan_recipients, visit, local=self._lean)
         if self._changed(version):
@@ -205,7 +206,7 @@ class VisitReminder:
         self._sent(version, results)
         return False
 
-    async def _send_all(self, visit: VisitRef, version: int) -> None:
+    async def _send_all(self, visit: VisitRef, version: int, *, publish_later: bool) -> None:
         """One local activity reads who gets the reminder now and sends each SMS (S9, S15): the task
         that wakes the reminder sends them all. A visit changed meanwhile is planned anew after."""
         self._sending = version
@@ -230,23 +231,24 @@ class VisitReminder:
             self._record(skip.role, version, Outcome.SKIPPED, reason=skip.reason)
         for result in sendout.results:
             self._record_result(result.role, version, result)
-        self._sent(version, sendout.results)
+        self._sent(version, sendout.results, publish_later=publish_later)
 
-    def _sent(self, version: int, results: Sequence[SendResult]) -> None:
+    def _sent(self, version: int, results: Sequence[SendResult], *, publish_later: bool = False) -> None:
         self._sending = None
         self._early_reports.clear()
         self._next = None
         state, reason = state_after_sending([(r.outcome, r.reason) for r in results], self._messages, version)
-        later = self._sends is Sends.SENDOUT and state is ReminderState.SENT
+        later = publish_later and state is ReminderState.SENT
         self._set_state(state, reason, later=later)
         self._planned_version = version
 
     async def _publish_after_the_wave(self, version: int) -> bool:
-        """`VisitReminderV2` shows a sent reminder as sent in the lists (search attributes)
+        """`VisitReminderV2` shows a reminder that woke to send as sent in the lists (search attributes)
         `PUBLISH_DELAY` after it sent, so that the server's time at the send moment, when many
-        reminders wake together, goes to their SMS (issue 13); a skip or a failure, which someone may
-        act on, shows at once, and the `status` query and the details at once in every case. True if
-        the visit changed first (its new plan shows)."""
+        reminders wake together, goes to their SMS (issue 13). A skip or a failure, which someone may
+        act on, and a reminder sent as it was booked (after its moment) show at once; the `status`
+        query and the details at once in every case. True if the visit changed first (its new plan
+        shows)."""
         if not self._unpublished:
             return False
         if await sleep_unless(partial(self._changed, version), until=workflow.now() + PUBLISH_DELAY):

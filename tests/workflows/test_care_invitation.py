@@ -26,6 +26,7 @@ from domain.status import MessageChannel, MessageKind, Outcome, ReminderState, R
 from domain.timing import local_date, local_time
 from tests.harness import Harness, eventually, history_shape
 from workflows.care_invitation import CareInvitationWorkflow
+from workflows.mechanics import PUBLISH_DELAY
 
 
 async def day(harness: Harness, days: int) -> date:
@@ -313,16 +314,36 @@ async def test_invitation_history_is_lean_send_time_and_attributes_set_at_start(
 ) -> None:
     """Issues 5 and 13: the place, state and work list and the clinic's V3 send time come with the start,
     and the created type carries no patch, so an invitation sent at once costs one activity, one
-    progress upsert and no marker."""
+    progress upsert (at once: it was not sent at a moment it slept until) and no marker."""
     async with harness.worker():
         handle = await create(harness, await request(harness, first=20, last=60))  # V4: sent at once
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED and s.next_action)
+        await eventually(lambda: history_shape(handle), lambda shape: len(shape.upserts) == 1)
         shape = await history_shape(handle)
+        started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+    assert started.workflow_type.name == "CareRequestV2"
     assert shape.activities == ["send_invitation_message"]
     assert shape.local_activities == [] and shape.markers == []
     # invited: the state and the next reminder change; the work list (vårdinbjudan) does not
     assert shape.upserts == [{"WorkflowState", "NextAction", "NextActionAt"}]
     assert shape.started_with == {"ClinicId", "ReceptionId", "WorkflowState", "WorkList"}
+
+
+async def test_an_invitation_woken_to_send_upserts_its_state_after_the_wave(harness: Harness) -> None:
+    """Issue 13: an invitation sent at the V3 moment it slept until upserts the state it led to
+    `PUBLISH_DELAY` after the message, not in the task that records it; its status shows it at once."""
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=50, last=80))  # V3: day 8, 08:00
+        await harness.sleep_until(await harness.local(days=8, hour=8, minute=1))
+        status = await until(harness, handle, lambda s: s.state is InvitationState.INVITED and s.next_action)
+        at_send = await history_shape(handle)
+        await harness.env.sleep(PUBLISH_DELAY)
+        await eventually(lambda: history_shape(handle), lambda shape: len(shape.upserts) == 2)
+        shape = await history_shape(handle)
+    assert status.next_action is not None and status.next_action.kind == "reminder_1"
+    planned = {"NextAction", "NextActionAt"}  # the invitation's moment, in its first task
+    assert at_send.activities == ["send_invitation_message"] and at_send.upserts == [planned]
+    assert shape.upserts == [planned, {"WorkflowState", "NextAction", "NextActionAt"}]
 
 
 async def test_V3_a_converted_request_reads_the_clinic_send_time_when_converted(
