@@ -158,9 +158,7 @@ class CareRequest:
             return False
         self._unpublished = False
         workflow.set_current_details(self._details())
-        return await sleep_unless(
-            lambda: self._revision != revision or self._state not in SENDING, workflow.now() + PUBLISH_DELAY
-        )
+        return not await self._wait_for_change(revision, until=workflow.now() + PUBLISH_DELAY)
 
     async def _wait_for_change(self, revision: int, until: datetime) -> bool:
         """Sleep until `until` unless the request changes or the invitation is answered; True if the

@@ -122,7 +122,7 @@ class VisitReminder:
         self._lean = False
         self._sends = Sends.ACTIVITIES
         self._sending: int | None = None  # the version whose SMS are being sent
-        self._unpublished = False  # a state not yet in the search attributes and details
+        self._unpublished = False  # a state not yet in the search attributes (V2: after a wave)
         self._early_reports: dict[str, DeliveryReport] = {}  # reports that overtook their send's result
 
     @workflow.run

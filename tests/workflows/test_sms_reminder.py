@@ -425,44 +425,34 @@ async def test_S6_a_booked_reminder_plans_with_its_booking_and_a_reschedule_read
     assert moved.next_action is not None and moved.next_action.at == await harness.local(days=4, hour=17)
 
 
-async def test_a_visit_reminder_booked_before_plans_then_sends_as_two_local_activities(
-    harness: Harness,
+@pytest.mark.parametrize(
+    ("workflow", "local_activities", "activities", "tasks"),
+    [
+        (VisitReminder, ["plan_recipients", "send_reminder_sms"], [], 2),
+        (SmsReminder, ["plan_recipients"], ["send_reminder_sms"], 3),
+    ],
+    ids=["VisitReminder", "SmsReminder"],
+)
+async def test_a_reminder_of_a_type_booked_before_keeps_the_commands_of_its_histories(
+    harness: Harness, workflow: Any, local_activities: list[str], activities: list[str], tasks: int
 ) -> None:
-    """`VisitReminder`, the type booked before `VisitReminderV2`, keeps the commands its histories hold:
-    the recipients' plan, then one local activity per SMS, in the task that wakes it."""
+    """The types booked before `VisitReminderV2` keep the commands their histories hold: `VisitReminder`
+    asks the recipients' plan, then one local activity per SMS, in the task that wakes it; `SmsReminder`
+    sends the SMS as an activity, recorded in a later workflow task."""
     start = await harness.local(days=2, hour=10)
     clinic = harness.directory.clinic(fx.CLINIC_CONNECTED)
     assert clinic is not None
     async with harness.worker():
         handle = await harness.client.start_workflow(
-            VisitReminder.run, ReminderStart(**visit(start=start), sms_timing=clinic.sms_timing),
-            id="sms-reminder-visit-before", task_queue=harness.task_queue,
-        )  # fmt: skip
-        await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
-        status = await harness.settled(handle, sent)
-        shape = await history_shape(handle)
-    assert status.state is ReminderState.SENT and len(harness.outbox.messages()) == 1
-    assert shape.local_activities == ["plan_recipients", "send_reminder_sms"] and shape.activities == []
-    assert shape.workflow_tasks == 2
-
-
-async def test_a_reminder_of_the_type_booked_before_sends_its_sms_as_an_activity(harness: Harness) -> None:
-    """`SmsReminder`, the type booked before `VisitReminder`, keeps the commands its histories hold: the
-    SMS is an activity, recorded in a later workflow task."""
-    start = await harness.local(days=2, hour=10)
-    clinic = harness.directory.clinic(fx.CLINIC_CONNECTED)
-    assert clinic is not None
-    async with harness.worker():
-        handle = await harness.client.start_workflow(
-            SmsReminder.run, ReminderStart(**visit(start=start), sms_timing=clinic.sms_timing),
+            workflow.run, ReminderStart(**visit(start=start), sms_timing=clinic.sms_timing),
             id="sms-reminder-before", task_queue=harness.task_queue,
         )  # fmt: skip
         await harness.sleep_until(await harness.local(days=1, hour=9, minute=1))
         status = await harness.settled(handle, sent)
         shape = await history_shape(handle)
-    assert status.state is ReminderState.SENT
-    assert shape.activities == ["send_reminder_sms"] and shape.local_activities == ["plan_recipients"]
-    assert shape.workflow_tasks == 3
+    assert status.state is ReminderState.SENT and len(harness.outbox.messages()) == 1
+    assert shape.local_activities == local_activities and shape.activities == activities
+    assert shape.workflow_tasks == tasks
 
 
 async def test_S6_a_reminder_started_without_the_clinic_settings_reads_the_clinic(harness: Harness) -> None:
