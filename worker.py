@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 
 import psycopg
 import structlog
@@ -54,7 +53,7 @@ async def main() -> None:
             executor,
             max_cached_workflows=settings.max_cached_workflows,
             sandboxed=settings.workflow_sandbox,
-            sticky_timeout=timedelta(seconds=settings.sticky_timeout),
+            sticky_timeout=settings.sticky_queue_timeout,
             poller_autoscaling=settings.poller_autoscaling,
         )
         log.info(

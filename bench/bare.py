@@ -88,7 +88,7 @@ async def main() -> None:
             max_concurrent_activities=MAX_CONCURRENT_ACTIVITIES,
             max_cached_workflows=settings.max_cached_workflows,
             workflow_runner=workflow_runner(settings.workflow_sandbox),
-            **wave_options(timedelta(seconds=settings.sticky_timeout), settings.poller_autoscaling),
+            **wave_options(settings.sticky_queue_timeout, settings.poller_autoscaling),
         )
         print("bare_worker_started", flush=True)
         await worker.run()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -108,6 +109,11 @@ class Settings(BaseModel):
         }
         values = {k: v for k, v in env.items() if v} | overrides
         return cls.model_validate(values)
+
+    @property
+    def sticky_queue_timeout(self) -> timedelta:
+        """`sticky_timeout` as the `Worker` option takes it."""
+        return timedelta(seconds=self.sticky_timeout)
 
     @property
     def key_file(self) -> Path:

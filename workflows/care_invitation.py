@@ -318,8 +318,7 @@ class CareRequest:
 
     def _details(self) -> str:
         """The Web UI's current details: state, visit type, place, window and next message."""
-        at = self._next.at if self._next else None
-        when = f", next {self._next.kind} at {at.isoformat()}" if self._next and at else ""
+        when = f", next {self._next.kind} at {self._next.at.isoformat()}" if self._next else ""
         window = self._request.window
         return (
             f"{self._state.value}: {self._request.visit_type} at {self._request.clinic_id}/"
