@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import dev
@@ -23,6 +24,9 @@ import dev
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 HOST = "127.0.0.1"
+DEV_SERVER_STARTUP = timedelta(seconds=60)
+"""How long a dev server may take to start: the SDK's `start_local` waits 5 s, which a busy machine
+running the whole suite has overrun (connection refused at setup)."""
 
 
 def venv_binary(name: str) -> str:
