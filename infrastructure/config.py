@@ -46,7 +46,7 @@ class Settings(BaseModel):
     delivery_url: str | None = None  # public URL of the delivery-report callback (46elks `whendelivered`)
     log_format: Literal["json", "console", "auto"] = "auto"
     local: bool = False  # set by `dev.py run`: a missing key is created in the data folder
-    max_cached_workflows: int = 500  # measured: 240 MB worker RSS at 20k sleeping (1000: 335 MB)
+    max_cached_workflows: int = 1000  # the SDK's default: holds a wave of 1,000 (docs/performance.md §1, §2)
     sms_rate_limit: float | None = Field(default=None, gt=0)  # requests/s to the SMS provider, all workers
     sticky_timeout: float = Field(default=10, gt=0)  # s a woken task waits for its worker's cache
     poller_autoscaling: bool = False  # the SDK scales the workflow task pollers to the backlog (a 09:00 wave)
