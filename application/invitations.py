@@ -25,7 +25,7 @@ from domain.invitation import (
     initial_state,
     work_list,
 )
-from workflows.care_invitation import CareRequest, CareRequestV2
+from workflows.care_invitation import CareRequest, CareRequestV3
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +50,7 @@ async def start_request(
     kind = "Care invitation" if request.invitation else "Booking request"
     try:
         await client.start_workflow(
-            CareRequestV2.run,
+            CareRequestV3.run,
             InvitationStart(**dict(request), invitation_send_time=clinic.invitation_send_time),
             id=workflow_id,
             task_queue=task_queue,

@@ -12,6 +12,7 @@ from application.checks import check_system_id
 from contracts import search_attributes as search
 from contracts.workflow_ids import INVITATION_PREFIX
 from domain.invitation import WorkList
+from workflows.care_invitation import REQUEST_TYPES
 
 
 class WorkListItem(BaseModel):
@@ -38,7 +39,7 @@ async def work_lists(client: Client, clinic_id: str) -> WorkLists:
     check_system_id(clinic_id, "the clinic id")  # it goes into the visibility query
     lists: dict[str, list[WorkListItem]] = {w.value: [] for w in WorkList if w is not WorkList.NONE}
     query = (
-        "WorkflowType IN ('CareRequestV2', 'CareRequest', 'CareInvitationWorkflow') "
+        f"WorkflowType IN ({', '.join(repr(t.__name__) for t in REQUEST_TYPES)}) "
         f"AND ExecutionStatus = 'Running' AND {search.CLINIC.name} = '{clinic_id}'"
     )
     async for execution in client.list_workflows(query):

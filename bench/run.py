@@ -12,7 +12,7 @@ JSON logs in `<data_dir>/worker.log`):
 2. reminders: N reminders (`VisitReminderV2`) booked through `application.book_visit` at a clinic whose S6
    moment for the visit (3 h later) is that same kind of moment: send time = the due moment, sending
    window the whole day. Completion = the SMS is in the embedded outbox;
-3. invitations: N invitations (`CareRequestV2`) through `application.create_request` whose window starts
+3. invitations: N invitations (`CareRequestV3`) through `application.create_request` whose window starts
    exactly six weeks after the due moment at the clinic's invitation send time (V3), so the
    invitation is due then. Completion = the message is in the embedded 1177 inbox;
 4. sleeping: reminders of visits three weeks ahead, started up to each level of `--sleeping`, then

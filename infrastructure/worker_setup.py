@@ -21,7 +21,7 @@ from adapters.letters import LetterService, build_letters
 from adapters.sms import SmsGateway
 from infrastructure.config import Settings
 from infrastructure.stores import Stores, inbox, sms_gateway
-from workflows.care_invitation import CareInvitationWorkflow, CareRequest, CareRequestV2
+from workflows.care_invitation import REQUEST_TYPES
 from workflows.group_booking import GroupBookingWorkflow
 from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow, VisitReminder, VisitReminderV2
 
@@ -31,9 +31,7 @@ WORKFLOWS = [
     SmsReminder,
     SmsReminderWorkflow,
     GroupBookingWorkflow,
-    CareRequestV2,
-    CareRequest,
-    CareInvitationWorkflow,
+    *REQUEST_TYPES,
 ]
 MAX_CONCURRENT_ACTIVITIES = 32
 

@@ -7,10 +7,11 @@ uses (V5), unless it is booked, the patient contacts the clinic (V7) or staff ca
 Unanswered, or when the window has ended, it moves to the staff follow-up list (V13) and waits for
 staff. A booking starts the visit's SMS reminder, which outlives the invitation (V9).
 
-`CareRequestV2` is the type a request is created as: it upserts the state a sent message led to a
-while after the message (`PUBLISH_DELAY`). `CareRequest` and `CareInvitationWorkflow`, the types of
-requests created before, upsert it at once; the latter carries the patch of their older histories
-(docs/changing-workflows.md, issue 13).
+`CareRequestV3` is the type a request is created as: the task that wakes it sends the message as a
+local activity, and it upserts the state the message led to a while after it (`PUBLISH_DELAY`).
+`CareRequestV2`, the type of the requests created before it, sends the message as an activity (the
+next task records it); `CareRequest` and `CareInvitationWorkflow`, older still, upsert the state at
+once; the last carries the patch of their older histories (docs/changing-workflows.md, issue 13).
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.timing import local_date
     from domain.types import describe_validation_error
     from workflows.mechanics import (
+        LOCAL_RETRY_THRESHOLD,
         PUBLISH_DELAY,
+        activity_method,
         publish,
         read_directory,
         record_message,
@@ -71,6 +74,7 @@ CHANNEL_RETRY = RetryPolicy(
 LEAN_HISTORY = "invitation-lean-history"
 """Patch id: `load_clinic` as a local activity, search attributes upserted only when they change.
 Invitations started before it replay the old path (docs/changing-workflows.md)."""
+MESSAGE_TIMEOUT = timedelta(seconds=60)  # one attempt: the directory reads and the inbox call or letter
 MESSAGE_DEADLINE = timedelta(days=1)  # then the message is recorded as failed; the next one still follows
 WAITING = (InvitationState.REQUEST, InvitationState.FOLLOW_UP)
 SENDING = (
@@ -94,7 +98,8 @@ class CareRequest:
         self._revision = 0  # bumped by every change of the request (V10, V11)
         self._planned_revision = -1
         self._lean = False
-        self._publishes_later = False  # CareRequestV2: a sent message's state upserted PUBLISH_DELAY later
+        self._publishes_later = False  # V2, V3: a sent message's state upserted PUBLISH_DELAY later
+        self._local_send = False  # V3: the message sent as a local activity of the task that wakes it
         self._unpublished = False
 
     @workflow.run
@@ -149,11 +154,11 @@ class CareRequest:
         self._next = None
 
     async def _publish_after_the_wave(self, revision: int) -> bool:
-        """`CareRequestV2` upserts the state a message sent at the moment it slept until led to
-        `PUBLISH_DELAY` after it, so that the server's time at the send moment, when many invitations
-        wake together, goes to their messages (issue 13); one sent at once (V4) shows at once, and the
-        details and the `status` query in every case. True if the request changed or was answered
-        first (then that shows)."""
+        """`CareRequestV2` and `V3` upsert the state a message sent at the moment they slept until led
+        to `PUBLISH_DELAY` after it, so that the server's time at the send moment, when many
+        invitations wake together, goes to their messages (issue 13); one sent at once (V4) shows at
+        once, and the details and the `status` query in every case. True if the request changed or
+        was answered first (then that shows)."""
         if not self._unpublished:
             return False
         self._unpublished = False
@@ -167,13 +172,15 @@ class CareRequest:
 
     async def _send(self, step: Step) -> None:
         key = f"{workflow.info().workflow_id}/{step.value}"
+        local = {"local_retry_threshold": LOCAL_RETRY_THRESHOLD} if self._local_send else {}
         try:
-            result = await workflow.execute_activity_method(
+            result = await activity_method(self._local_send)(
                 InvitationSends.send_invitation_message,
                 InvitationMessageRequest(key=key, step=step, request=self._request, at=workflow.now()),
-                start_to_close_timeout=timedelta(seconds=60),
+                start_to_close_timeout=MESSAGE_TIMEOUT,
                 schedule_to_close_timeout=MESSAGE_DEADLINE,
                 retry_policy=CHANNEL_RETRY,
+                **local,
             )
         except ActivityError:
             workflow.logger.warning("message channel unavailable", extra={"key": key})
@@ -327,8 +334,21 @@ class CareRequest:
 
 
 @workflow.defn
+class CareRequestV3(CareRequest):
+    """The type `application.create_request` starts: `CareRequestV2` whose task that wakes it sends
+    the message as a local activity, so that a message costs the server no activity task and no
+    second workflow task (issue 13)."""
+
+    @workflow.run
+    async def run(self, request: InvitationStart) -> InvitationStatus:
+        self._publishes_later = True
+        self._local_send = True
+        return await self._run(request, lean=True, booked=request.invitation_send_time)
+
+
+@workflow.defn
 class CareRequestV2(CareRequest):
-    """The type `application.create_request` starts: `CareRequest` that upserts the state a sent
+    """The requests created before `CareRequestV3`: `CareRequest` that upserts the state a sent
     message led to `PUBLISH_DELAY` after it, not in the task that records the message (issue 13)."""
 
     @workflow.run
@@ -345,3 +365,7 @@ class CareInvitationWorkflow(CareRequest):
     @workflow.run
     async def run(self, request: InvitationStart) -> InvitationStatus:
         return await self._run(request, lean=workflow.patched(LEAN_HISTORY), booked=None)
+
+
+REQUEST_TYPES = (CareRequestV3, CareRequestV2, CareRequest, CareInvitationWorkflow)
+"""Every type a request runs as, the newest first: the worker registers them, the work lists query them."""

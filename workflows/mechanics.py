@@ -26,6 +26,9 @@ S = TypeVar("S")
 PUBLISH_DELAY = timedelta(minutes=10)
 """How long after a message the newest reminder and invitation types upsert the state it led to: the
 server's time at a send moment, when many wake together, goes to the messages (issue 13)."""
+LOCAL_RETRY_THRESHOLD = timedelta(seconds=5)
+"""A send as a local activity waits for its next try in the worker for up to this long, on a timer
+after (the SDK's default, a minute, would hold the woken task open for a minute of retries)."""
 DIRECTORY_TIMEOUT = timedelta(seconds=30)
 DIRECTORY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 

@@ -73,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.timing import plan_sms_send
     from workflows.mechanics import (
+        LOCAL_RETRY_THRESHOLD,
         PUBLISH_DELAY,
         activity_method,
         read_directory,
@@ -97,9 +98,6 @@ class Sends(Enum):
 
 SENDOUT_TIMEOUT = timedelta(seconds=60)
 """One attempt of `send_reminders`: the directory reads and up to three SMS."""
-LOCAL_RETRY_THRESHOLD = timedelta(seconds=5)
-"""A sendout waits for its next try in the worker for up to this long (2 s, 4 s), on a timer after
-(the SDK's default, a minute, would hold the woken task open for a minute of retries)."""
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=5)
 )

@@ -263,6 +263,6 @@ async def test_run_path_histories_of_the_unsandboxed_worker_replay_in_the_sandbo
             if result.replay_failure is not None:
                 failures[result.history.workflow_id] = str(result.replay_failure)
     # the types of the reminders and requests created before; no parent starts them
-    not_started = {"VisitReminder", "SmsReminder", "CareRequest", "CareInvitationWorkflow"}
+    not_started = {"VisitReminder", "SmsReminder", "CareRequestV2", "CareRequest", "CareInvitationWorkflow"}
     assert types == {w.__name__ for w in WORKFLOWS} - not_started
     assert failures == {}

@@ -9,6 +9,7 @@ import pytest
 from temporalio.client import WorkflowHandle
 
 import application as app
+from adapters.inbox import InboxMessage, InboxReceipt, SqliteInbox, TransientInboxError
 from demo import data as fx
 from domain.booking import VisitBooking
 from domain.invitation import (
@@ -17,6 +18,7 @@ from domain.invitation import (
     Conversion,
     DateWindow,
     InvitationBooking,
+    InvitationStart,
     InvitationState,
     InvitationStatus,
     RequestChange,
@@ -25,7 +27,7 @@ from domain.invitation import (
 from domain.status import MessageChannel, MessageKind, Outcome, ReminderState, ReminderStatus
 from domain.timing import local_date, local_time
 from tests.harness import Harness, eventually, history_shape
-from workflows.care_invitation import CareInvitationWorkflow
+from workflows.care_invitation import CareInvitationWorkflow, CareRequest, CareRequestV2
 from workflows.mechanics import PUBLISH_DELAY
 
 
@@ -313,17 +315,18 @@ async def test_invitation_history_is_lean_send_time_and_attributes_set_at_start(
     harness: Harness,
 ) -> None:
     """Issues 5 and 13: the place, state and work list and the clinic's V3 send time come with the start,
-    and the created type carries no patch, so an invitation sent at once costs one activity, one
-    progress upsert (at once: it was not sent at a moment it slept until) and no marker."""
+    and the created type carries no patch, so an invitation sent at once costs one local activity (its
+    marker), one progress upsert (at once: it was not sent at a moment it slept until) and one task."""
     async with harness.worker():
         handle = await create(harness, await request(harness, first=20, last=60))  # V4: sent at once
-        await until(harness, handle, lambda s: s.state is InvitationState.INVITED and s.next_action)
+        # no query meanwhile: a query that comes while the task sends would bring a task of its own
         await eventually(lambda: history_shape(handle), lambda shape: len(shape.upserts) == 1)
         shape = await history_shape(handle)
         started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
-    assert started.workflow_type.name == "CareRequestV2"
-    assert shape.activities == ["send_invitation_message"]
-    assert shape.local_activities == [] and shape.markers == []
+    assert started.workflow_type.name == "CareRequestV3"
+    assert shape.activities == [] and shape.local_activities == ["send_invitation_message"]
+    assert shape.markers == ["core_local_activity"], shape
+    assert shape.workflow_tasks == 1, shape
     # invited: the state and the next reminder change; the work list (vårdinbjudan) does not
     assert shape.upserts == [{"WorkflowState", "NextAction", "NextActionAt"}]
     assert shape.started_with == {"ClinicId", "ReceptionId", "WorkflowState", "WorkList"}
@@ -342,8 +345,63 @@ async def test_an_invitation_woken_to_send_upserts_its_state_after_the_wave(harn
         shape = await history_shape(handle)
     assert status.next_action is not None and status.next_action.kind == "reminder_1"
     planned = {"NextAction", "NextActionAt"}  # the invitation's moment, in its first task
-    assert at_send.activities == ["send_invitation_message"] and at_send.upserts == [planned]
+    assert at_send.local_activities == ["send_invitation_message"] and at_send.upserts == [planned]
+    assert at_send.activities == [] and at_send.workflow_tasks == 2  # planned; woken, sent, recorded
     assert shape.upserts == [planned, {"WorkflowState", "NextAction", "NextActionAt"}]
+
+
+class FlakyInbox:
+    """The 1177 inbox, unavailable for its first `failures` calls."""
+
+    def __init__(self, inbox: SqliteInbox, failures: int) -> None:
+        self.inbox, self.failures, self.calls = inbox, failures, 0
+
+    def deliver(self, message: InboxMessage) -> InboxReceipt:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise TransientInboxError("503 from the inbox")
+        return self.inbox.deliver(message)
+
+
+async def test_V5_an_inbox_unavailable_for_a_while_gets_the_invitation_once(harness: Harness) -> None:
+    """The message as a local activity (`CareRequestV3`) is retried with its key while the 1177 inbox
+    is unavailable, and delivered once."""
+    flaky = FlakyInbox(harness.inbox, failures=2)
+    harness.inbox = flaky  # type: ignore[assignment]
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=20, last=60))  # V4: sent at once
+        invited = await eventually(
+            lambda: status(handle), lambda s: s.state is InvitationState.INVITED, timeout=60
+        )
+        shape = await history_shape(handle)
+    assert flaky.calls == 3 and len(flaky.inbox.messages()) == 1
+    assert [(m.channel, m.outcome) for m in invited.messages] == [(MessageChannel.INBOX_1177, Outcome.SENT)]
+    # attempts 1 and 2 in the worker 5 s apart; the third after 10 s, on a timer: a marker each time
+    assert shape.local_activities == ["send_invitation_message"] * 2
+
+
+@pytest.mark.parametrize("workflow", [CareRequestV2, CareRequest], ids=["CareRequestV2", "CareRequest"])
+async def test_a_request_of_a_type_created_before_keeps_the_commands_of_its_histories(
+    harness: Harness, workflow: Any
+) -> None:
+    """The types created before `CareRequestV3` send the message as an activity, which a later
+    workflow task records, as their histories hold."""
+    invitation = await request(harness, first=20, last=60)  # V4: sent at once
+    clinic = harness.directory.clinic(fx.CLINIC_CONNECTED)
+    assert clinic is not None
+    start = InvitationStart(**dict(invitation), invitation_send_time=clinic.invitation_send_time)
+    async with harness.worker():
+        handle = await harness.client.start_workflow(
+            workflow.run,
+            start,
+            id="care-invitation-r1",
+            task_queue=harness.task_queue,
+            result_type=InvitationStatus,
+        )
+        invited = await until(harness, handle, lambda s: s.state is InvitationState.INVITED and s.next_action)
+        shape = await history_shape(handle)
+    assert kinds(invited) == [MessageKind.INVITATION] and len(harness.inbox.messages()) == 1
+    assert shape.activities == ["send_invitation_message"] and shape.local_activities == []
 
 
 async def test_V3_a_converted_request_reads_the_clinic_send_time_when_converted(
