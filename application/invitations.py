@@ -3,6 +3,8 @@ record a contact."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time
+
 import structlog
 from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes
@@ -20,11 +22,13 @@ from domain.invitation import (
     Conversion,
     InvitationBooking,
     InvitationStart,
+    InvitationState,
     InvitationStatus,
     RequestChange,
     initial_state,
     work_list,
 )
+from domain.invitation_schedule import next_step
 from workflows.care_invitation import CareRequest, CareRequestV3
 
 log = structlog.get_logger(__name__)
@@ -55,7 +59,7 @@ async def start_request(
             id=workflow_id,
             task_queue=task_queue,
             static_summary=f"{kind} {workflow_id} at {request.clinic_id}/{request.reception_id}",
-            search_attributes=_request_attributes(request),
+            search_attributes=_request_attributes(request, clinic.invitation_send_time),
             **START_ONCE,
         )
     except WorkflowAlreadyStartedError:
@@ -64,17 +68,21 @@ async def start_request(
     return workflow_id, True
 
 
-def _request_attributes(request: CareInvitation) -> TypedSearchAttributes:
-    """The request's search attributes at start (its place, state and work list, V12), so that its
-    first task need not upsert them."""
+def _request_attributes(request: CareInvitation, send_time: time) -> TypedSearchAttributes:
+    """The request's search attributes at start (its place, state and work list, V12, and an
+    invitation's first message as the workflow will plan it, V3), so that its first task need not
+    upsert them (it upserts only what differs: a message due at once, V4, is sent first)."""
     state = initial_state(request)
-    return search.at_start(
-        [
-            *search.request_place(request.clinic_id, request.reception_id),
-            search.STATE.value_set(state.value),
-            search.WORK_LIST.value_set(work_list(state).value),
-        ]
-    )
+    updates = [
+        *search.request_place(request.clinic_id, request.reception_id),
+        search.STATE.value_set(state.value),
+        search.WORK_LIST.value_set(work_list(state).value),
+    ]
+    now = datetime.now(UTC)
+    first = next_step(request.window, send_time, {}, now)
+    if state is InvitationState.SCHEDULED and first.at > now:
+        updates += [search.NEXT_ACTION.value_set(first.step.value), search.NEXT_ACTION_AT.value_set(first.at)]
+    return search.at_start(updates)
 
 
 async def convert_request(client: Client, request_id: str, conversion: Conversion) -> InvitationStatus:

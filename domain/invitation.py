@@ -89,11 +89,16 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+WINDOW_DATE = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2999, 12, 31))]
+"""A window's date: a calendar the schedule's arithmetic (V3: 42 days before, V13: the day after)
+can reach; a year 1 or 9999 is a typing error, refused at the edge."""
+
+
 class DateWindow(ContractModel):
     """V2: the dates (inclusive, Stockholm local calendar) in which the visit should take place."""
 
-    first_date: date
-    last_date: date
+    first_date: WINDOW_DATE
+    last_date: WINDOW_DATE
 
     @model_validator(mode="after")
     def _ordered(self) -> DateWindow:

@@ -100,6 +100,7 @@ class CareRequest:
         self._lean = False
         self._publishes_later = False  # V2, V3: a sent message's state upserted PUBLISH_DELAY later
         self._local_send = False  # V3: the message sent as a local activity of the task that wakes it
+        self._planned_at_start = False  # V3: the start's attributes carry the first message's plan
         self._unpublished = False
 
     @workflow.run
@@ -110,7 +111,8 @@ class CareRequest:
     async def _run(self, request: InvitationStart, *, lean: bool, booked: time | None) -> InvitationStatus:
         self._lean = lean
         upsert(search.request_place(request.clinic_id, request.reception_id), only_changed=self._lean)
-        self._publish()
+        if not (self._planned_at_start and self._state in SENDING):
+            self._publish()  # else the plan publishes it, with the first message the start carries
         if self._state not in SENDING:
             booked = None  # a plain request converted later (V11) reads the clinic then
         await workflow.wait_condition(lambda: self._state is not InvitationState.REQUEST)
@@ -337,12 +339,14 @@ class CareRequest:
 class CareRequestV3(CareRequest):
     """The type `application.create_request` starts: `CareRequestV2` whose task that wakes it sends
     the message as a local activity, so that a message costs the server no activity task and no
-    second workflow task (issue 13)."""
+    second workflow task; its start carries the first message's plan in the search attributes, so
+    that its first task upserts nothing (issue 13)."""
 
     @workflow.run
     async def run(self, request: InvitationStart) -> InvitationStatus:
         self._publishes_later = True
         self._local_send = True
+        self._planned_at_start = True
         return await self._run(request, lean=True, booked=request.invitation_send_time)
 
 

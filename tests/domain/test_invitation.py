@@ -36,6 +36,7 @@ from domain.invitation import (
 )
 from domain.status import MessageChannel, MessageKind, MessageRecord, NextAction, Outcome, RecipientRole
 from domain.timing import at_local
+from domain.types import describe_validation_error
 
 CET = timezone(timedelta(hours=1))
 CEST = timezone(timedelta(hours=2))
@@ -140,6 +141,23 @@ def test_V2_window_must_be_ordered() -> None:
         make(window={"first_date": "2027-05-01", "last_date": "2027-04-30"})
     one_day = make(window={"first_date": "2027-04-30", "last_date": "2027-04-30"})
     assert one_day.window.first_date == one_day.window.last_date
+
+
+@pytest.mark.parametrize(
+    ("window", "error"),
+    [
+        ({"first_date": "0001-01-01", "last_date": "2027-01-12"}, "first_date: Input should be greater"),
+        ({"first_date": "2027-01-01", "last_date": "9999-12-31"}, "last_date: Input should be less"),
+    ],
+    ids=["year_1", "year_9999"],
+)
+def test_V2_window_dates_the_schedule_cannot_reach_are_refused(window: dict[str, str], error: str) -> None:
+    """A window on the calendar's edges would overflow V3's 42 days before or V13's day after: a typing
+    error, refused with the request rather than failing the workflow's tasks."""
+    with pytest.raises(ValidationError) as refused:
+        make(window=window)
+    assert error in describe_validation_error(refused.value)
+    assert make(window={"first_date": "1900-01-01", "last_date": "2999-12-31"}).window.last_date.year == 2999
 
 
 @pytest.mark.parametrize(
