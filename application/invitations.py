@@ -73,16 +73,16 @@ def _request_attributes(request: CareInvitation, send_time: time) -> TypedSearch
     invitation's first message as the workflow will plan it, V3), so that its first task need not
     upsert them (it upserts only what differs: a message due at once, V4, is sent first)."""
     state = initial_state(request)
-    updates = [
-        *search.request_place(request.clinic_id, request.reception_id),
-        search.STATE.value_set(state.value),
-        search.WORK_LIST.value_set(work_list(state).value),
-    ]
     now = datetime.now(UTC)
     first = next_step(request.window, send_time, {}, now)
-    if state is InvitationState.SCHEDULED and first.at > now:
-        updates += [search.NEXT_ACTION.value_set(first.step.value), search.NEXT_ACTION_AT.value_set(first.at)]
-    return search.at_start(updates)
+    planned = state is InvitationState.SCHEDULED and first.at > now
+    return search.at_start(
+        [
+            *search.request_place(request.clinic_id, request.reception_id),
+            *search.progress(state.value, first.step.value if planned else None, first.at),
+            search.WORK_LIST.value_set(work_list(state).value),
+        ]
+    )
 
 
 async def convert_request(client: Client, request_id: str, conversion: Conversion) -> InvitationStatus:

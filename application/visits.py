@@ -92,15 +92,15 @@ async def start_visit_reminder(
 def reminder_attributes(clinic: Clinic, booking: VisitBooking) -> TypedSearchAttributes:
     """The reminder's search attributes at start, with the S6 send moment the workflow will plan, so
     that its first task need not upsert them (it upserts only what differs)."""
-    updates = [
-        *search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value),
-        search.STATE.value_set(ReminderState.SCHEDULED.value),
-    ]
     now = datetime.now(UTC)
     plan = plan_sms_send(booking.start, now, clinic)
-    if plan.at is not None and plan.at > now:
-        updates += [search.NEXT_ACTION.value_set(SEND_SMS), search.NEXT_ACTION_AT.value_set(plan.at)]
-    return search.at_start(updates)
+    planned = plan.at is not None and plan.at > now
+    return search.at_start(
+        [
+            *search.visit_place(booking.clinic_id, booking.reception_id, booking.channel.value),
+            *search.progress(ReminderState.SCHEDULED.value, SEND_SMS if planned else None, plan.at),
+        ]
+    )
 
 
 async def book_group(client: Client, task_queue: str, directory: Directory, group: GroupBooking) -> str:
