@@ -50,15 +50,15 @@ class BareWorkflow:
         )
 
 
-def read_done(data_dir: Path) -> list[float]:
-    """Completion times (unix) recorded so far."""
+def read_done(data_dir: Path, prefix: str) -> list[float]:
+    """Completion times (unix) recorded so far of the workflows whose id starts with `prefix`."""
     path = data_dir / DONE_FILE
     if not path.exists():
         return []
     times = []
     for line in path.read_text().splitlines():
         parts = line.split()
-        if len(parts) == 2:
+        if len(parts) == 2 and parts[0].startswith(prefix):
             times.append(float(parts[1]))
     return times
 

@@ -146,16 +146,17 @@ COLUMNS = [
 ]
 
 
-def cost_rows(results: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """The table of costs per workflow, bare first, each phase with its CPU per workflow."""
+def cost_rows(results: dict[str, Any], phases: tuple[str, ...]) -> tuple[list[str], list[list[Any]]]:
+    """The table of costs per workflow of `phases`, each with its CPU per workflow."""
     rows = []
-    for name in ("bare", "reminders", "invitations"):
+    for name in phases:
         phase = results.get(name) or {}
         costs = phase.get("costs")
         if not costs:
             continue
         cpu = phase.get("cpu_ms_per_workflow", {})
-        worker = cpu.get("bare_worker" if name == "bare" else "worker")
-        rows.append([name, *(costs.get(key) for key, _ in COLUMNS), cpu.get("server"), worker])
+        worker = cpu.get("bare_worker" if name.startswith("bare") else "worker")
+        label = name.replace("_", " ")
+        rows.append([label, *(costs.get(key) for key, _ in COLUMNS), cpu.get("server"), worker])
     headers = ["per workflow", *(title for _, title in COLUMNS), "server CPU ms", "worker CPU ms"]
     return headers, rows

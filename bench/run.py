@@ -15,7 +15,10 @@ JSON logs in `<data_dir>/worker.log`):
 3. invitations: N invitations (`CareRequestV3`) through `application.create_request` whose window starts
    exactly six weeks after the due moment at the clinic's invitation send time (V3), so the
    invitation is due then. Completion = the message is in the embedded 1177 inbox;
-4. sleeping: reminders of visits three weeks ahead, started up to each level of `--sleeping`, then
+4. bare again (after reminders or invitations): the server now holds their workflows, and a bare
+   start costs it more than on the fresh server (docs/performance.md §1, session 10). Each ratio is
+   taken against the mean of both bare phases, so that the baseline drifts as the phases between do;
+5. sleeping: reminders of visits three weeks ahead, started up to each level of `--sleeping`, then
    `--sleeping-invitations` care invitations asleep until their first message; after each step the
    worker's and the server's RSS are read from /proc once all are started and asleep.
 
@@ -45,7 +48,7 @@ from bench.figures import write_json
 from bench.machine import load, machine
 from bench.meters import rss_mb
 from bench.run_phases import Bench
-from bench.run_report import report, targets
+from bench.run_report import baseline, report, targets
 from testkit.postgres import PostgresServer
 from testkit.waiting import log
 
@@ -75,6 +78,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             results["reminders"] = await bench.reminders(args.n)
         if "invitations" in phases:
             results["invitations"] = await bench.invitations(args.n)
+        if "bare" in phases and phases & {"reminders", "invitations"}:  # the baseline's drift
+            results["bare_after"] = await bench.bare(args.n, again=True)
         levels = [int(x) for x in args.sleeping.split(",") if x.strip()] if args.sleeping else []
         if "sleeping" in phases and levels:
             results["sleeping"] = await bench.sleeping(sorted(levels), args.sleeping_invitations)
@@ -87,6 +92,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             postgres.stop()
     results["duration_s"] = round(time.monotonic() - started, 1)
     results["loadavg_at_end"] = load()
+    results["baseline"] = baseline(results)
     results["targets"] = targets(results)
     if args.scan:
         from bench import scan

@@ -165,6 +165,10 @@ class Bench:
     # --- phases -------------------------------------------------------------------------------------
 
     async def _drain(self, name: str, n: int, count: Any, due: datetime, started: float) -> dict[str, Any]:
+        """Wait until `count()` reaches `n`, polled four times a second: a count, not the rows (reading
+        1,000 rows and models costs ~11 ms a poll, CPU the phase under test would lose; the outbox
+        holds only the reminders' SMS and the inbox only the invitations', so their counts are the
+        phase's), the completion times read once at the end."""
         timeout = 120 + n / 3
         reached_count, ok = await wait_until(
             count,
@@ -193,21 +197,31 @@ class Bench:
             "load_after": load(),
         }
 
-    async def bare(self, n: int) -> dict[str, Any]:
+    async def bare(self, n: int, again: bool = False) -> dict[str, Any]:
+        """N bare workflows due at one moment; `again`: a second set (the baseline after the other
+        phases), its worker restarted."""
+        prefix = "bench-bare2-" if again else "bench-bare-"
+        if again:
+            self.bare_worker.start()
+            self.bare_worker.wait_for_log("bare_worker_started", timeout=60)
         due = due_moment(self.gap(n))
-        log(f"bare: starting {n} workflows due {due.isoformat()}")
+        log(f"bare{' again' if again else ''}: starting {n} workflows due {due.isoformat()}")
         self.cpu.start()
 
         async def start(i: int) -> None:
             await self.client.start_workflow(
-                bare.BareWorkflow.run, due.timestamp(), id=f"bench-bare-{i}", task_queue=BARE_QUEUE
+                bare.BareWorkflow.run, due.timestamp(), id=f"{prefix}{i}", task_queue=BARE_QUEUE
             )
 
         starts_s = await bounded_gather(range(n), start)  # type: ignore[arg-type]
-        result = await self._drain("bare", n, lambda: len(bare.read_done(self.data_dir)), due, starts_s)
-        figures = self._figures(n, starts_s, due, bare.read_done(self.data_dir))
+
+        def done() -> list[float]:
+            return bare.read_done(self.data_dir, prefix)
+
+        result = await self._drain("bare", n, lambda: len(done()), due, starts_s)
+        figures = self._figures(n, starts_s, due, done())
         figures["worker_rss_peak_mb"] = None  # the real worker is idle here
-        costs = await phase_costs(self.client, [f"bench-bare-{i}" for i in range(n)])  # ended
+        costs = await phase_costs(self.client, [f"{prefix}{i}" for i in range(n)])  # ended
         self.bare_worker.stop()  # its idle pollers would take CPU from the later phases
         return figures | result | {"started_before_due": starts_s < self.gap(n), "costs": costs}
 
@@ -226,7 +240,7 @@ class Bench:
             ]
 
         with flame_graph(self.args.flame, self.worker.pid):
-            result = await self._drain("reminders", n, lambda: len(sent()), due, starts_s)
+            result = await self._drain("reminders", n, self.outbox.count, due, starts_s)
         figures = self._figures(n, starts_s, due, sent())
         costs = await phase_costs(self.client, [f"sms-reminder-br{i}" for i in range(n)])  # sent, not ended
         return figures | result | {"started_before_due": starts_s < self.gap(n), "costs": costs}
@@ -250,7 +264,7 @@ class Bench:
                 if m.key.startswith("care-invitation-bi")
             ]
 
-        result = await self._drain("invitations", n, lambda: len(delivered()), due, starts_s)
+        result = await self._drain("invitations", n, self.inbox.count, due, starts_s)
         figures = self._figures(n, starts_s, due, delivered())
         costs = await phase_costs(self.client, [f"care-invitation-bi{i}" for i in range(n)])  # invited
         return figures | result | {"started_before_due": starts_s < self.gap(n), "costs": costs}

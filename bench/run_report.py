@@ -3,6 +3,7 @@ reminders asleep) and the tables it prints."""
 
 from __future__ import annotations
 
+from statistics import fmean
 from typing import Any
 
 from bench.costs import SAMPLE, cost_rows
@@ -16,6 +17,29 @@ TARGET_STEP_RATE = 0.8  # the start rate of the last step against the first
 QUIET_LOAD = 1.5
 """Above this 1-minute load average at the start, the ratios say more about the neighbours than about
 the code: the run prints its figures but no verdict on them."""
+
+
+PHASES = ("bare", "reminders", "invitations", "bare_after")
+"""The throughput phases in the order they run: bare again after the others (`bench/run.py`)."""
+
+
+def baseline(results: dict[str, Any]) -> dict[str, Any] | None:
+    """What the ratios are taken against: the mean of the bare phase before the others and after them
+    (a start costs the server more once it holds their workflows: docs/performance.md §1, session
+    10), or the one bare phase of a run without the other two."""
+    bares = [results[name] for name in ("bare", "bare_after") if results.get(name)]
+    if len(bares) < 2:
+        return bares[0] if bares else None
+
+    def mean(values: list[Any]) -> float | None:
+        return None if None in values else round(fmean(values), 1)
+
+    cpu = [b.get("cpu_ms_per_workflow", {}) for b in bares]
+    return {
+        "starts_per_s": mean([b.get("starts_per_s") for b in bares]),
+        "completions_per_s": mean([b.get("completions_per_s") for b in bares]),
+        "cpu_ms_per_workflow": {key: mean([c.get(key) for c in cpu]) for key in ("server", "bare_worker")},
+    }
 
 
 def cpu_ratio(bare_phase: dict[str, Any], phase: dict[str, Any]) -> float | None:
@@ -39,7 +63,7 @@ def target_check(
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Issue 13's targets; a ratio gets no verdict (None) when the machine was not quiet at the start."""
-    b = results.get("bare")
+    b = baseline(results)
     quiet = quiet_at_start(results)
     checks = []
     for name in ("reminders", "invitations"):
@@ -90,16 +114,16 @@ def _ratio(p: dict[str, Any], b: dict[str, Any], key: str) -> float | None:
 
 
 def report(results: dict[str, Any]) -> None:
-    b = results.get("bare") or {}
+    b = baseline(results) or {}
     rows = []
-    for name in ("bare", "reminders", "invitations"):
+    for name in PHASES:
         p = results.get(name)
         if not p:
             continue
         late, cpu = p["lateness_s"], p.get("cpu_ms_per_workflow", {})
-        worker_cpu = cpu.get("bare_worker" if name == "bare" else "worker")
+        worker_cpu = cpu.get("bare_worker" if name.startswith("bare") else "worker")
         rows.append(
-            [name, p["n"], p["completed"], p["starts_per_s"], _ratio(p, b, "starts_per_s"),
+            [name.replace("_", " "), p["n"], p["completed"], p["starts_per_s"], _ratio(p, b, "starts_per_s"),
              p["completions_per_s"], _ratio(p, b, "completions_per_s"), late["p50"], late["p99"], late["max"],
              cpu.get("server"), worker_cpu, cpu.get("bench"), p["worker_rss_peak_mb"], p["load_after"][0]]
         )  # fmt: skip
@@ -108,7 +132,12 @@ def report(results: dict[str, Any]) -> None:
     if rows:
         print()
         print(table(headers, rows))
-    cost_headers, costs = cost_rows(results)
+        if results.get("bare_after"):
+            print(
+                f"(x bare: against the mean of both bare phases, {b['starts_per_s']} starts/s and "
+                f"{b['completions_per_s']} done/s)"
+            )
+    cost_headers, costs = cost_rows(results, PHASES)
     if costs:
         print(f"\ncost per workflow (means over the histories of up to {SAMPLE} of each phase):")
         print(table(cost_headers, costs))
