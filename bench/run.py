@@ -15,9 +15,10 @@ JSON logs in `<data_dir>/worker.log`):
 3. invitations: N invitations (`CareRequestV3`) through `application.create_request` whose window starts
    exactly six weeks after the due moment at the clinic's invitation send time (V3), so the
    invitation is due then. Completion = the message is in the embedded 1177 inbox;
-4. bare again (after reminders or invitations): the server now holds their workflows, and a bare
-   start costs it more than on the fresh server (docs/performance.md §1, session 10). Each ratio is
-   taken against the mean of both bare phases, so that the baseline drifts as the phases between do;
+4. bare again (after reminders or invitations), on the server that now holds their workflows (a bare
+   start cost it up to 29 % more CPU than on the fresh server: docs/performance.md §1, session 10).
+   Each ratio is taken against the mean of both bare phases, which cancels a drift that grows with
+   the phases between;
 5. sleeping: reminders of visits three weeks ahead, started up to each level of `--sleeping`, then
    `--sleeping-invitations` care invitations asleep until their first message; after each step the
    worker's and the server's RSS are read from /proc once all are started and asleep.
