@@ -1,6 +1,6 @@
 """The 09:00 storm: N reminders due in the same minute, an SMS provider that takes `rate` requests/s.
 
-    python -m bench.storm [--n 5000] [--rate 50] [--no-limit] [--worker-env KEY=VALUE] [--flame SVG]
+    python -m bench.storm [--n 5000] [--rate 50] [--no-limit] [--worker-env KEY=VALUE] [--flame SVG] [--keep]
                           [--json out.json]
 
 A fresh dev server and the real worker with `PM_SMS_GATEWAY=46elks`, `PM_SMS_RATE_LIMIT=rate` (the
@@ -105,7 +105,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await rig.stop()
         provider.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if args.keep:
+            log(f"data folder kept: {data_dir} (the worker's log: worker.log)")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
     results["duration_s"] = round(time.monotonic() - started, 1)
     results["loadavg_at_end"] = load()
     results["targets"] = storm_targets(results)
@@ -123,6 +126,7 @@ def main() -> None:
         help="a setting of the worker, e.g. PM_MAX_CACHED_WORKFLOWS=5000",
     )  # fmt: skip
     parser.add_argument("--flame", help="write an SVG flame graph of the worker while it drains (py-spy)")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder (the worker's log)")
     parser.add_argument("--json")
     args = parser.parse_args()
     args.command_line = "python -m bench.storm " + " ".join(sys.argv[1:])
