@@ -25,7 +25,7 @@ PHASES = ("bare", "reminders", "invitations", "bare_after")
 
 def baseline(results: dict[str, Any]) -> dict[str, Any] | None:
     """What the ratios are taken against: the mean of the bare phase before the others and after them
-    (a start costs the server more once it holds their workflows: docs/performance.md §1, session
+    (a start can cost the server more once it holds their workflows: docs/performance.md §1, session
     10), or the one bare phase of a run without the other two."""
     bares = [results[name] for name in ("bare", "bare_after") if results.get(name)]
     if len(bares) < 2:
