@@ -1,7 +1,7 @@
 """The 09:00 storm: N reminders due in the same minute, an SMS provider that takes `rate` requests/s.
 
-    python -m bench.storm [--n 5000] [--rate 50] [--no-limit] [--worker-env KEY=VALUE] [--flame SVG] [--keep]
-                          [--json out.json]
+    python -m bench.storm [--n 5000] [--rate 50] [--no-limit] [--workers 2] [--worker-env KEY=VALUE]
+                          [--flame SVG] [--keep] [--json out.json]
 
 A fresh dev server and the real worker with `PM_SMS_GATEWAY=46elks`, `PM_SMS_RATE_LIMIT=rate` (the
 gateway spaces its requests by the SMS ledger's slots), `PM_STICKY_TIMEOUT=120` and
@@ -58,16 +58,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     extra |= WAVE_SETTINGS
     extra |= dict(item.split("=", 1) for item in args.worker_env)
     variant = any(key.startswith("PM_BENCH_") for key in extra)  # worker.py has no setting for these
-    rig = Rig(data_dir, "bench.worker_variant" if variant else None, **extra)
+    rig = Rig(data_dir, "bench.worker_variant" if variant else None, args.workers, **extra)
     results: dict[str, Any] = {
         "command": args.command_line,
         "machine": machine(),
-        "settings": {"n": args.n, "rate": args.rate, "limit": not args.no_limit, "worker": args.worker_env},
-    }
+        "settings": {
+            "n": args.n, "rate": args.rate, "limit": not args.no_limit, "worker": args.worker_env,
+            "workers": args.workers,
+        },
+    }  # fmt: skip
     started = time.monotonic()
     try:
         await rig.start([fake_patient(i) for i in range(args.n)])
-        cpu = CpuMeter({"server": lambda: rig.server.pid, "worker": lambda: rig.worker.pid})
+        workers = {w.name: (lambda w=w: w.pid) for w in rig.workers}
+        cpu = CpuMeter({"server": lambda: rig.server.pid, **workers})
         gap = args.gap or (20 + args.n / 80)
         due = due_moment(gap)
         log(f"booking {args.n} reminders due {due.isoformat()} (in {gap:.0f} s)")
@@ -88,6 +92,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         await asyncio.sleep(2)  # anything sent twice would arrive now
         drain_cpu = cpu.stop()
+        each_worker = [drain_cpu.pop(name) for name in workers]
+        drain_cpu["worker"] = None if None in each_worker else sum(each_worker)  # type: ignore[arg-type]
         drain_cores = cores.stop()
         stats = provider.stats
         drain = (stats.last_delivery - due.timestamp()) if stats.last_delivery else None
@@ -97,7 +103,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "provider": stats.as_dict(),
             "time_to_drain_s": round(drain, 1) if drain else None,
             "delivered_per_s": round(stats.delivered / drain, 1) if drain else None,
-            "worker_rss_mb": child_rss_mb(rig.worker),
+            "worker_rss_mb": max((child_rss_mb(w) or 0.0) for w in rig.workers),
             "cpu_ms_per_sms": {k: round(v * 1000 / args.n, 1) for k, v in drain_cpu.items() if v is not None},
             "cores_while_draining": drain_cores,
             "costs": await phase_costs(rig.client, [f"sms-reminder-st{i}" for i in range(args.n)]),
@@ -125,6 +131,9 @@ def main() -> None:
         "--worker-env", action="append", default=[], metavar="KEY=VALUE",
         help="a setting of the worker, e.g. PM_MAX_CACHED_WORKFLOWS=5000",
     )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes on one task queue (as docker-compose.yml)"
+    )
     parser.add_argument("--flame", help="write an SVG flame graph of the worker while it drains (py-spy)")
     parser.add_argument("--keep", action="store_true", help="keep the data folder (the worker's log)")
     parser.add_argument("--json")
@@ -153,7 +162,8 @@ def main() -> None:
     )
     cpu, costs = r["cpu_ms_per_sms"], r["costs"]
     print(
-        f"\nCPU ms per SMS while draining: server {cpu.get('server')}, worker {cpu.get('worker')}, "
+        f"\nCPU ms per SMS while draining: server {cpu.get('server')}, "
+        f"worker{'s' if r['settings']['workers'] > 1 else ''} {cpu.get('worker')}, "
         f"bench and provider {cpu.get('bench')}; per reminder: {costs.get('events')} events, "
         f"{costs.get('workflow_tasks')} workflow tasks, {costs.get('task_timeouts')} task timeouts"
     )

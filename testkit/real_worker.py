@@ -58,10 +58,12 @@ def worker_env(address: str, data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def real_worker(address: str, data_dir: Path, module: str | None = None, **extra: str) -> Child:
-    """`python worker.py` (or `python -m module`) configured by environment, JSON logs to worker.log."""
+def real_worker(
+    address: str, data_dir: Path, module: str | None = None, name: str = "worker", **extra: str
+) -> Child:
+    """`python worker.py` (or `python -m module`) configured by environment, JSON logs to `name`.log."""
     argv = [PYTHON, "-m", module] if module else [PYTHON, str(ROOT / "worker.py")]
-    return Child("worker", argv, data_dir / "worker.log", worker_env(address, data_dir, **extra))
+    return Child(name, argv, data_dir / f"{name}.log", worker_env(address, data_dir, **extra))
 
 
 async def connect_client(address: str, data_dir: Path, timeout: float = 60) -> Client:

@@ -12,18 +12,26 @@ from typing import Any
 from temporalio.client import Client
 
 from testkit.population import RECEPTION, clinic_due_at, fake_pnr
-from testkit.processes import DevServer
+from testkit.processes import Child, DevServer
 from testkit.real_worker import connect_client, prepare_keys, real_worker
 from testkit.waiting import bounded_gather, log
 
 
 class Rig:
-    """A fresh dev server, the directory with `patients` fake patients, the worker and a client."""
+    """A fresh dev server, the directory with `patients` fake patients, the worker (and `replicas - 1`
+    more worker processes on the same data folder and task queue, as docker-compose.yml runs two) and
+    a client."""
 
-    def __init__(self, data_dir: Path, worker_module: str | None = None, **worker_extra: str) -> None:
+    def __init__(
+        self, data_dir: Path, worker_module: str | None = None, replicas: int = 1, **worker_extra: str
+    ) -> None:
         self.data_dir = data_dir
         self.server = DevServer(data_dir)
         self.worker = real_worker(self.server.address, data_dir, worker_module, **worker_extra)
+        self.replicas = [
+            real_worker(self.server.address, data_dir, worker_module, f"worker-{i}", **worker_extra)
+            for i in range(2, replicas + 1)
+        ]
         from adapters.directory import SqliteDirectory
 
         self.directory = SqliteDirectory(data_dir / "directory.sqlite3")
@@ -36,13 +44,21 @@ class Rig:
         self.client = await connect_client(self.server.address, self.data_dir)
         self.directory.load_document({"clinics": [], "patients": patients})
         self.start_worker()
+        for replica in self.replicas:
+            replica.start()
+            replica.wait_for_log("worker_started", timeout=60)
+
+    @property
+    def workers(self) -> list[Child]:
+        return [self.worker, *self.replicas]
 
     def start_worker(self) -> None:
         self.worker.start()
         self.worker.wait_for_log("worker_started", timeout=60)
 
     async def stop(self) -> None:
-        self.worker.stop()
+        for worker in self.workers:
+            worker.stop()
         self.server.stop()
 
     async def book_storm(
