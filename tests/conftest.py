@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from infrastructure.namespace_setup import register_search_attributes
 from security.codec import data_converter
 from security.keyring import Keyring
-from testkit.processes import venv_binary
+from testkit.processes import start_time_skipping
 from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workflow tests)
 from tests.postgres_fixtures import (  # noqa: F401  (a real PostgreSQL server)
     migrated_template,
@@ -30,9 +30,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 @pytest_asyncio.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(Keyring.generate()),  # payloads encrypted, as in production
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as environment:
+    # payloads encrypted, as in production
+    async with await start_time_skipping(data_converter(Keyring.generate())) as environment:
         await register_search_attributes(environment.client, "default")
         yield environment

@@ -23,7 +23,7 @@ from contracts import search_attributes as search
 from demo import data as fx
 from security.codec import data_converter
 from security.keyring import Keyring
-from testkit.processes import DEV_SERVER_STARTUP, run_starter, venv_binary
+from testkit.processes import SERVER_STARTUP, run_starter, venv_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,7 +47,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
     keyring = Keyring.generate()
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
-        dev_server_startup_timeout=DEV_SERVER_STARTUP,
+        dev_server_startup_timeout=SERVER_STARTUP,
         data_converter=data_converter(keyring),
         ui=False,
     ) as env:

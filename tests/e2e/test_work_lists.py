@@ -26,7 +26,7 @@ from domain.invitation import CareInvitation, Conversion, DateWindow, Invitation
 from domain.timing import at_local, local_date
 from security.codec import data_converter
 from security.keyring import Keyring
-from testkit.processes import DEV_SERVER_STARTUP, run_starter, venv_binary
+from testkit.processes import SERVER_STARTUP, run_starter, venv_binary
 from tests.harness import Harness, eventually
 
 pytestmark = pytest.mark.e2e
@@ -77,7 +77,7 @@ async def clinic(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clin
     keyring = Keyring.generate()  # payloads encrypted as in production; the CLI gets the same key
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=venv_binary("temporal"),
-        dev_server_startup_timeout=DEV_SERVER_STARTUP,
+        dev_server_startup_timeout=SERVER_STARTUP,
         data_converter=data_converter(keyring),
         search_attributes=search.ALL,
         ui=False,

@@ -17,14 +17,13 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
 import application as app
 from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, Reschedule, VisitBooking
 from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking
 from infrastructure.namespace_setup import register_search_attributes
-from testkit.processes import venv_binary
+from testkit.processes import start_time_skipping
 from tests.harness import Harness
 
 HERE = Path(__file__).resolve().parent
@@ -127,9 +126,7 @@ async def main() -> None:
 
 
 async def record(scenario: Callable[[Harness], Awaitable[list[str]]]) -> None:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=venv_binary("temporal-test-server")
-    )
+    env = await start_time_skipping(pydantic_data_converter)
     async with env:
         await register_search_attributes(env.client, "default")
         with tempfile.TemporaryDirectory() as tmp:

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
 
 from adapters.audit import ApiClient
 from demo import data as fx
@@ -25,7 +24,7 @@ from infrastructure.stores import Stores
 from security.codec import data_converter
 from security.keyring import ENV_VAR, Keyring
 from testkit.http_server import UvicornThread
-from testkit.processes import venv_binary
+from testkit.processes import start_time_skipping
 from tests.harness import Harness
 
 
@@ -94,10 +93,7 @@ async def running_api(tmp_path: Path, **settings: Any) -> AsyncIterator[Api]:
     keyring = Keyring.generate()
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv(ENV_VAR, keyring.to_text())  # the app's client encrypts with the same keys
-        async with await WorkflowEnvironment.start_time_skipping(
-            data_converter=data_converter(keyring),
-            test_server_existing_path=venv_binary("temporal-test-server"),
-        ) as env:
+        async with await start_time_skipping(data_converter(keyring)) as env:
             await register_search_attributes(env.client, "default")
             harness = Harness(env, tmp_path, fx.demo_document())
             config = Settings(
@@ -149,9 +145,7 @@ async def api_with_elks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, elks: A
     secret = "dlr-" + uuid.uuid4().hex
     port = free_port()
     callback = f"http://{HOST}:{port}/callbacks/sms/46elks"
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(keyring), test_server_existing_path=venv_binary("temporal-test-server")
-    ) as env:
+    async with await start_time_skipping(data_converter(keyring)) as env:
         await register_search_attributes(env.client, "default")
         harness = Harness(env, tmp_path, fx.demo_document())
         settings = Settings(

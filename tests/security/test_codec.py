@@ -41,7 +41,7 @@ from security.keyring import (
     require_keyring,
     rotate_key_file,
 )
-from testkit.processes import venv_binary
+from testkit.processes import start_time_skipping
 from tests.harness import Harness
 
 PATIENT = {"patient_id": fx.PNR_ADULT_1177, "name": "Testa Testsson", "mobile": fx.e164(fx.MOBILE_ADULT_1177)}
@@ -208,10 +208,7 @@ def test_load_keyring_prefers_the_environment_then_the_file(tmp_path: Path) -> N
 
 @asynccontextmanager
 async def encrypted_env(keyring: Keyring) -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(keyring),
-        test_server_existing_path=venv_binary("temporal-test-server"),
-    ) as env:
+    async with await start_time_skipping(data_converter(keyring)) as env:
         await register_search_attributes(env.client, "default")
         yield env
 
