@@ -105,8 +105,12 @@ def loud_start(results: dict[str, Any], what: str) -> list[dict[str, Any]]:
     if quiet_at_start(results):
         return []
     load = results["machine"]["loadavg_at_start"][0]
-    return [{"target": f"no verdict on {what}: load at the start not below {QUIET_LOAD}", "value": load,
-             "pass": None}]  # fmt: skip
+    return [no_verdict(f"{what}: load at the start not below {QUIET_LOAD}", load)]
+
+
+def no_verdict(reason: str, value: Any) -> dict[str, Any]:
+    """The line saying that a target got no verdict, and why (`value`: the figure that says so)."""
+    return {"target": f"no verdict on {reason}", "value": value, "pass": None}
 
 
 def _ratio(p: dict[str, Any], b: dict[str, Any], key: str) -> float | None:

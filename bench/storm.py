@@ -32,7 +32,7 @@ from bench.figures import table, write_json
 from bench.machine import load, machine
 from bench.meters import CpuMeter, MachineMeter, child_rss_mb
 from bench.run_phases import flame_graph
-from bench.run_report import loud_start, print_targets, quiet_at_start, target_check
+from bench.run_report import loud_start, no_verdict, print_targets, quiet_at_start, target_check
 from testkit.fake_provider import FakeProvider, ProviderConfig
 from testkit.population import MAX_PATIENTS, fake_patient
 from testkit.rig import Rig
@@ -216,9 +216,8 @@ def storm_targets(r: dict[str, Any]) -> list[dict[str, Any]]:
                      r["time_to_drain_s"], "<=", TARGET_DRAIN_S, quiet_at_start(r) and named and settled),
     ]  # fmt: skip
     if not settled:
-        checks.append({"target": f"no verdict on the drain: bookings ended < {MIN_SETTLED_S:.0f} s before "
-                                 "the due moment (--gap)", "value": r.get("booked_before_due_s"),
-                       "pass": None})  # fmt: skip
+        reason = f"the drain: bookings ended < {MIN_SETTLED_S:.0f} s before the due moment (--gap)"
+        checks.append(no_verdict(reason, r.get("booked_before_due_s")))
     return checks + loud_start(r, "the drain")
 
 
