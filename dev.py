@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -133,21 +132,23 @@ def dev_server_command(
 
 def local_environment(settings: Any, ui_port: int, codec_port: int) -> dict[str, str]:
     """Local mode for the children: a key file in the data folder (created on first start, 0600) and a
-    codec server on loopback that the local Web UI may call (docs/encryption.md)."""
+    codec server on loopback that reads for named people only: a personal codec token, or a login at
+    the OpenID provider when `PM_CODEC_OIDC_*` is set (docs/encryption.md)."""
     from security.keyring import ensure_local_keyring
 
     ensure_local_keyring(settings.key_file)
     origins = f"http://localhost:{ui_port},http://127.0.0.1:{ui_port}"
-    return os.environ | {
+    inherited = {k: v for k, v in os.environ.items() if k not in ("PM_CODEC_TOKEN", "PM_CODEC_LOCAL_UI")}
+    return inherited | {
         "PM_LOCAL": "1",
         "PM_DATA_DIR": str(settings.data_dir),
+        "PM_CODEC_HOST": "127.0.0.1",
         "PM_CODEC_PORT": str(codec_port),
-        "PM_CODEC_TOKEN": os.environ.get("PM_CODEC_TOKEN") or secrets.token_urlsafe(32),
-        "PM_CODEC_LOCAL_UI": "1",
         "PM_CODEC_ORIGINS": origins,
         # The staff page: demo users log in without a password, unless a real identity provider is set.
         "PM_WEB_DEMO_LOGIN": "0" if os.environ.get("PM_OIDC_METADATA_URL") else "1",
-        "PM_WEB_SESSION_SECRET": os.environ.get("PM_WEB_SESSION_SECRET") or secrets.token_urlsafe(32),
+        # Every absolute URL (redirects, links) and the Host the API answers: its own address by default.
+        "PM_PUBLIC_URL": settings.public_base_url,
     }
 
 
@@ -168,8 +169,9 @@ def run(demo: bool) -> int:
         children.append(
             subprocess.Popen([str(VENV_PYTHON), "-m", "entrypoints.codec_server"], cwd=ROOT, env=env)
         )
-        codec = f"http://127.0.0.1:{codec_port}"
-        cmd = dev_server_command(settings.data_dir, host, port, ui_port, settings.namespace, codec)
+        # No `--ui-codec-endpoint`: the dev server's Web UI cannot send a person's token, so it shows
+        # payloads encrypted; people read them with the CLI and a personal codec token (printed below).
+        cmd = dev_server_command(settings.data_dir, host, port, ui_port, settings.namespace)
         children.append(subprocess.Popen(cmd, stdout=server_log, stderr=subprocess.STDOUT))
         wait_for_port(host, port, timeout=60)
         # `--search-attribute` applies only when the namespace is created: prepare an existing one too.
@@ -186,6 +188,13 @@ def run(demo: bool) -> int:
             subprocess.run(
                 [str(VENV_PYTHON), str(ROOT / "starter.py"), "demo"], cwd=ROOT, env=env, check=True
             )
+        print(
+            f"payloads: the Web UI shows them encrypted; to read them, make yourself a codec token once "
+            f"(`python starter.py admin codec-token create --operator YOUR-ID`), then `temporal workflow "
+            f"show --workflow-id ID --codec-endpoint http://127.0.0.1:{codec_port} --codec-auth "
+            f"'Bearer <token>'`: each read is audited under your id (docs/encryption.md)",
+            flush=True,
+        )
         print(
             f"ready: Temporal {host}:{port}, Web UI http://localhost:{ui_port}, "
             f"HTTP API http://{settings.api_host}:{settings.api_port}/docs, "

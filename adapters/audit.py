@@ -11,14 +11,15 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from pydantic import BaseModel
 
 from adapters.postgres import PostgresTable
 from adapters.sql import Connection, rows
-from adapters.sqlite import SqliteFile
+from adapters.sqlite import SqliteFile, connect, transaction
 
 API_KEY_PREFIX = "pmk_"
 
@@ -30,6 +31,8 @@ class AuditRecord(BaseModel):
     workflow_id: str | None = None
     clinic_id: str | None = None
     outcome: str  # "ok", or the refusal: "refused:403", "refused:422", …
+    namespace: str | None = None  # the Temporal namespace of a codec call (`codec.decode`)
+    payloads: int | None = None  # how many payloads a codec call decoded or encoded
 
 
 class AuditTrail:
@@ -41,8 +44,8 @@ class AuditTrail:
     def record(self, record: AuditRecord) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO audit (at, actor, action, workflow_id, clinic_id, outcome)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO audit (at, actor, action, workflow_id, clinic_id, outcome, namespace, payloads)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.at.astimezone(UTC).isoformat(),
                     record.actor,
@@ -50,6 +53,8 @@ class AuditTrail:
                     record.workflow_id,
                     record.clinic_id,
                     record.outcome,
+                    record.namespace,
+                    record.payloads,
                 ),
             )
 
@@ -59,7 +64,8 @@ class AuditTrail:
         with self._read() as conn:
             found = rows(
                 conn.execute(
-                    f"SELECT at, actor, action, workflow_id, clinic_id, outcome FROM audit {where}"
+                    "SELECT at, actor, action, workflow_id, clinic_id, outcome, namespace, payloads"
+                    f" FROM audit {where}"
                     " ORDER BY seq DESC LIMIT ?",
                     (*params, limit),
                 )
@@ -121,7 +127,9 @@ class SqliteAuditTrail(AuditTrail, SqliteFile):
             action TEXT NOT NULL,
             workflow_id TEXT,
             clinic_id TEXT,
-            outcome TEXT NOT NULL
+            outcome TEXT NOT NULL,
+            namespace TEXT,
+            payloads INTEGER
         );
         CREATE INDEX IF NOT EXISTS audit_workflow ON audit (workflow_id);
         CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
@@ -129,6 +137,25 @@ class SqliteAuditTrail(AuditTrail, SqliteFile):
         CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END
     """
+
+    ADDED_COLUMNS: ClassVar[dict[str, str]] = {"namespace": "TEXT", "payloads": "INTEGER"}  # codec calls
+    _columns_added = False
+
+    def _ensure_schema(self) -> None:
+        """The schema, and the columns an audit file of an earlier release lacks (SQLite has no
+        `ADD COLUMN IF NOT EXISTS`)."""
+        super()._ensure_schema()
+        if self._columns_added:
+            return
+        with self._ready_lock:
+            if self._columns_added:
+                return
+            with closing(connect(self.path)) as conn, transaction(conn):
+                present = {row["name"] for row in conn.execute("PRAGMA table_info(audit)")}
+                for name, kind in self.ADDED_COLUMNS.items():
+                    if name not in present:
+                        conn.execute(f"ALTER TABLE audit ADD COLUMN {name} {kind}")
+            self._columns_added = True
 
 
 class PostgresAuditTrail(AuditTrail, PostgresTable):

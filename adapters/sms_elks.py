@@ -3,19 +3,24 @@ adapters/sms_ledger.py).
 
 46elks takes no idempotency key: `ElksSmsGateway` records in the `SentLedger` which keys the provider
 accepted and which attempts are unanswered, and resolves an unanswered attempt from the provider's
-history before sending again. With a callback URL each message asks for 46elks' delivery reports
-(`whendelivered`), which the ledger maps back to message keys (docs/delivery-reports.md).
+history before sending again. With a callback each message asks for 46elks' delivery reports
+(`whendelivered`) at a URL of its own, which carries the message's key and a token made for that key
+only (`DeliveryCallback`, docs/delivery-reports.md); the ledger maps the reports back to message keys.
 Errors are split into permanent (do not retry) and transient (retry); no exception message or log line
-here contains a phone number, a message text or the callback's secret.
+here contains a phone number, a message text, the callback's secret or a message's token.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 import structlog
@@ -23,29 +28,71 @@ import structlog
 from adapters.sms import PermanentSmsError, SmsMessage, SmsReceipt, TransientSmsError
 from adapters.sms_ledger import SentLedger
 
-__all__ = ["DELIVERY_USER", "ElksSmsGateway", "delivery_callback_url"]
+__all__ = ["DELIVERY_USER", "DeliveryCallback", "ElksSmsGateway", "delivery_callback_url", "delivery_token"]
 
 log = structlog.get_logger(__name__)
 
 ELKS_TIME = "%Y-%m-%dT%H:%M:%S.%f"
 """46elks' timestamps: UTC without an offset."""
 DELIVERY_USER = "46elks"
-"""The Basic-auth user name of the delivery-report callback (its password is `PM_DELIVERY_SECRET`)."""
+"""The Basic-auth user name of the delivery-report callback (its password is the message's token)."""
+KEY_PARAMETER = "key"
+"""The query parameter of the callback URL that names the message (its idempotency key)."""
+_TOKEN_CONTEXT = b"pm/46elks-delivery-report/v1\n"
+"""What the token's HMAC covers before the key: the secret signs nothing else with the same input."""
 _URL_SAFE_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,}")
 
 
-def delivery_callback_url(url: str, secret: str) -> str:
-    """`url` (the public URL of `POST /callbacks/sms/46elks`) with the Basic-auth credentials 46elks
-    presents when it calls it back (`https://46elks:<secret>@host/...`, as 46elks documents)."""
+def delivery_token(secret: str, key: str) -> str:
+    """The delivery-report token of the message `key`: HMAC-SHA256 keyed by `PM_DELIVERY_SECRET`, in
+    unpadded base64url (43 characters of A-Z a-z 0-9 - _). It opens the callback for that message only."""
+    digest = hmac.new(secret.encode(), _TOKEN_CONTEXT + key.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class DeliveryCallback:
+    """The `whendelivered` URL of each message: `url` (the public URL of `POST /callbacks/sms/46elks`)
+    with the message's key in the query and its token as the Basic-auth password 46elks presents
+    (`https://46elks:<token>@host/callbacks/sms/46elks?key=<key>`, as 46elks documents). The key holds
+    system ids only (`<workflow id>/v<n>/<role>`); the secret itself is never in a URL."""
+
+    url: str
+    secret: str = field(repr=False)
+
+    def url_for(self, key: str) -> str:
+        """The callback URL of the message `key` (holds its token: never logged)."""
+        parts = urlsplit(self.url)
+        token = delivery_token(self.secret, key)
+        return urlunsplit(
+            parts._replace(
+                netloc=f"{DELIVERY_USER}:{token}@{parts.netloc}",
+                query=f"{KEY_PARAMETER}={quote(key, safe='')}",
+            )
+        )
+
+
+def delivery_callback_url(url: str, secret: str) -> DeliveryCallback:
+    """The per-message callback of `PM_DELIVERY_URL` and `PM_DELIVERY_SECRET`, both checked: an http(s)
+    URL without user, password, query or fragment, and a secret of at least 16 URL-safe characters.
+    The errors name the setting, never its value."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
-        raise ValueError("PM_DELIVERY_URL must be an http(s) URL without user name or password")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+    ):
+        raise ValueError(
+            "PM_DELIVERY_URL must be an http(s) URL without user name, password, query or fragment"
+        )
     if not _URL_SAFE_SECRET.fullmatch(secret):
         raise ValueError(
             "PM_DELIVERY_SECRET must be at least 16 characters of A-Z a-z 0-9 . _ ~ - "
             "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
-    return urlunsplit(parts._replace(netloc=f"{DELIVERY_USER}:{secret}@{parts.netloc}"))
+    return DeliveryCallback(url, secret)
 
 
 class ElksSmsGateway:
@@ -58,8 +105,9 @@ class ElksSmsGateway:
     no other key has claimed counts as sent. Sends of one key are serialised by the ledger (across
     the threads and processes that share it).
 
-    With `delivery_url` (from `delivery_callback_url`: it holds the callback's secret, so it is never
-    logged) every message asks for delivery reports (`whendelivered`) and its receipt says so.
+    With `delivery` (from `delivery_callback_url`) every message asks for delivery reports
+    (`whendelivered`) at its own URL, whose token opens the callback for that message only (never
+    logged), and its receipt says so.
 
     With `rate` (requests per second), every request to the provider waits for its slot in the
     ledger's sequence (`SentLedger.reserve_slot`), which every worker sharing the ledger draws from:
@@ -80,12 +128,12 @@ class ElksSmsGateway:
         password: str,
         ledger: SentLedger,
         timeout: float = 10.0,
-        delivery_url: str | None = None,
+        delivery: DeliveryCallback | None = None,
         rate: float | None = None,
     ) -> None:
         self._url = base_url.rstrip("/") + "/a1/sms"
         self._ledger = ledger
-        self._delivery_url = delivery_url
+        self._delivery = delivery
         self._interval = 1.0 / rate if rate else None
         self._client = httpx.Client(auth=(username, password), timeout=httpx.Timeout(timeout))
 
@@ -102,7 +150,7 @@ class ElksSmsGateway:
 
     def send(self, message: SmsMessage) -> SmsReceipt:
         receipt = self._send(message)
-        return receipt.model_copy(update={"delivery_pending": self._delivery_url is not None})
+        return receipt.model_copy(update={"delivery_pending": self._delivery is not None})
 
     def _send(self, message: SmsMessage) -> SmsReceipt:
         with self._ledger.exclusive(message.key):
@@ -163,8 +211,8 @@ class ElksSmsGateway:
     def _post(self, message: SmsMessage) -> str:
         """POST the message; return the provider's id or raise a Permanent/TransientSmsError."""
         form = {"from": message.sender, "to": message.to, "message": message.text}
-        if self._delivery_url is not None:
-            form["whendelivered"] = self._delivery_url
+        if self._delivery is not None:
+            form["whendelivered"] = self._delivery.url_for(message.key)
         self._wait_for_slot()
         try:
             response = self._client.post(self._url, data=form)

@@ -12,8 +12,9 @@ from application.checks import (
     check_visit_booking,
     check_visit_place,
     check_window,
+    check_workflow_id,
 )
-from application.errors import EndedError, InputError, NotFoundError, RejectedError
+from application.errors import ConflictError, EndedError, InputError, NotFoundError, RejectedError
 from application.invitations import (
     book_invitation,
     change_request,
@@ -22,6 +23,7 @@ from application.invitations import (
     record_contact,
     start_request,
 )
+from application.lookup import Found, find, own_legacy, started_input
 from application.visits import (
     book_group,
     book_visit,
@@ -30,14 +32,15 @@ from application.visits import (
     set_sms_flag,
     start_group,
     start_visit_reminder,
-    visit_workflow_id,
 )
 from application.work_lists import WorkListItem, WorkLists, work_lists
 from application.workflow_calls import Status, exists, query_status
 from application.workflow_calls import query_status as status
 
 __all__ = [
+    "ConflictError",
     "EndedError",
+    "Found",
     "InputError",
     "NotFoundError",
     "RejectedError",
@@ -58,9 +61,12 @@ __all__ = [
     "check_visit_booking",
     "check_visit_place",
     "check_window",
+    "check_workflow_id",
     "convert_request",
     "create_request",
     "exists",
+    "find",
+    "own_legacy",
     "query_status",
     "record_contact",
     "reschedule",
@@ -68,7 +74,7 @@ __all__ = [
     "start_group",
     "start_request",
     "start_visit_reminder",
+    "started_input",
     "status",
-    "visit_workflow_id",
     "work_lists",
 ]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from adapters.directory import Directory
 from application.errors import InputError
+from contracts.workflow_ids import SCOPE
 from domain.booking import GroupBooking, VisitBooking, check_visit_start
 from domain.directory import Clinic
 from domain.invitation import CareInvitation, DateWindow, check_new_window
@@ -18,6 +19,15 @@ def check_system_id(value: str, what: str) -> str:
     patient data), since it ends up in workflow ids and search attributes."""
     if not is_system_id(value):
         raise InputError(f"{what} must be a system id: {SYSTEM_ID_RULE}")
+    return value
+
+
+def check_workflow_id(value: str, what: str) -> str:
+    """A workflow id as this service makes them (`<kind>:<clinic>:<id>`, or an id from before ids were
+    scoped): system ids joined by `:`, never patient data."""
+    parts = value.split(SCOPE)
+    if len(parts) not in (1, 3) or not all(is_system_id(part) for part in parts):
+        raise InputError(f"{what} must be a workflow id: <kind>:<clinic>:<id>, each part {SYSTEM_ID_RULE}")
     return value
 
 

@@ -17,3 +17,7 @@ class EndedError(InputError):
 
 class RejectedError(InputError):
     """The workflow refused the change (an update validator): it conflicts with its current state."""
+
+
+class ConflictError(RejectedError):
+    """A request under a used id with other content than the one that used it."""

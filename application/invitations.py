@@ -13,9 +13,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from adapters.directory import Directory
 from application import workflow_calls as calls
 from application.checks import check_future, check_request, check_window
+from application.lookup import own_legacy, require_same
 from application.visits import START_ONCE
 from contracts import search_attributes as search
-from contracts.workflow_ids import invitation_id
+from contracts.workflow_ids import IdKind, IssuedId
 from domain.invitation import (
     CareInvitation,
     Contact,
@@ -29,6 +30,7 @@ from domain.invitation import (
     work_list,
 )
 from domain.invitation_schedule import next_step
+from domain.markdown import workflow_summary
 from workflows.care_invitation import CareRequest, CareRequestV3
 
 log = structlog.get_logger(__name__)
@@ -48,9 +50,11 @@ async def create_request(
 async def start_request(
     client: Client, task_queue: str, directory: Directory, request: CareInvitation
 ) -> tuple[str, bool]:
-    """`create_request`, telling also whether this call started it (False: it existed)."""
+    """`create_request`, telling also whether this call started it (False: the same request was
+    there). A request id used at the clinic with other content is refused (ConflictError)."""
     clinic = check_request(directory, request)
-    workflow_id = invitation_id(request.request_id)
+    issued = IssuedId(IdKind.REQUEST, request.request_id)
+    workflow_id = await own_legacy(client, issued, request.clinic_id) or issued.at(request.clinic_id)
     kind = "Care invitation" if request.invitation else "Booking request"
     try:
         await client.start_workflow(
@@ -58,11 +62,12 @@ async def start_request(
             InvitationStart(**dict(request), invitation_send_time=clinic.invitation_send_time),
             id=workflow_id,
             task_queue=task_queue,
-            static_summary=f"{kind} {workflow_id} at {request.clinic_id}/{request.reception_id}",
+            static_summary=workflow_summary(kind, workflow_id, request),
             search_attributes=_request_attributes(request, clinic.invitation_send_time),
             **START_ONCE,
         )
     except WorkflowAlreadyStartedError:
+        await require_same(client, workflow_id, request, issued)
         log.info("request_already_created", workflow_id=workflow_id)
         return workflow_id, False
     return workflow_id, True
@@ -85,26 +90,26 @@ def _request_attributes(request: CareInvitation, send_time: time) -> TypedSearch
     )
 
 
-async def convert_request(client: Client, request_id: str, conversion: Conversion) -> InvitationStatus:
+async def convert_request(client: Client, workflow_id: str, conversion: Conversion) -> InvitationStatus:
     """V11: "Ändra begäran – vårdinbjudan" (a new window must not have ended)."""
     if conversion.window is not None:
         check_window(conversion.window)
-    return await calls.update(client, invitation_id(request_id), CareRequest.convert, conversion)
+    return await calls.update(client, workflow_id, CareRequest.convert, conversion)
 
 
-async def change_request(client: Client, request_id: str, change: RequestChange) -> InvitationStatus:
+async def change_request(client: Client, workflow_id: str, change: RequestChange) -> InvitationStatus:
     """V10: staff change the window or the limits of an open request (a new window must not have ended)."""
     if change.window is not None:
         check_window(change.window)
-    return await calls.update(client, invitation_id(request_id), CareRequest.change_request, change)
+    return await calls.update(client, workflow_id, CareRequest.change_request, change)
 
 
-async def book_invitation(client: Client, request_id: str, booking: InvitationBooking) -> InvitationStatus:
+async def book_invitation(client: Client, workflow_id: str, booking: InvitationBooking) -> InvitationStatus:
     """V7–V9: the invitation is booked by the patient (checked against V8) or by staff."""
     check_future(booking.start)
-    return await calls.update(client, invitation_id(request_id), CareRequest.book, booking)
+    return await calls.update(client, workflow_id, CareRequest.book, booking)
 
 
-async def record_contact(client: Client, request_id: str, contact: Contact) -> None:
+async def record_contact(client: Client, workflow_id: str, contact: Contact) -> None:
     """V7: the patient contacted the clinic."""
-    await calls.signal(client, invitation_id(request_id), CareRequest.contacted, contact)
+    await calls.signal(client, workflow_id, CareRequest.contacted, contact)

@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from adapters.directory import Directory
 from application import workflow_calls as calls
 from application.checks import check_future, check_group, check_visit_booking
-from application.errors import InputError
+from application.errors import ConflictError, EndedError
+from application.lookup import own_legacy, require_same
 from contracts import search_attributes as search
-from contracts.workflow_ids import (
-    GROUP_PREFIX,
-    booking_reminder_id,
-    group_booking_id,
-    reminder_id,
-    team_reminder_id,
-)
+from contracts.workflow_ids import GROUP_PREFIX, IdKind, IssuedId, visit_ref
 from domain.booking import (
     Cancellation,
     GroupBooking,
@@ -31,6 +27,7 @@ from domain.booking import (
     VisitBooking,
 )
 from domain.directory import Clinic
+from domain.markdown import workflow_summary
 from domain.status import SEND_SMS, GroupStatus, ReminderState, ReminderStatus
 from domain.timing import plan_sms_send
 from workflows.group_booking import GroupBookingWorkflow
@@ -58,35 +55,50 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
 async def start_visit_reminder(
     client: Client, task_queue: str, directory: Directory, booking: VisitBooking
 ) -> tuple[str, bool]:
-    """`book_visit`, telling also whether this call started the reminder (False: it existed; a team
-    visit's booking joins its reminder either way, True)."""
+    """`book_visit`, telling also whether this call booked it (False: the same booking was there).
+    A booking id used at the clinic with other content is refused (ConflictError), as is a team
+    visit's booking that does not share the team's patient, place and time (S11)."""
     clinic = check_visit_booking(directory, booking)
-    workflow_id = reminder_id(booking)
-    summary = f"SMS reminder {workflow_id} at {booking.clinic_id}/{booking.reception_id}"
-    # A team visit's booking joins its reminder by signal-with-start (S11); any other starts it once.
-    options: dict[str, Any] = (
-        {
-            "start_signal": VisitReminder.join.__name__,
-            "start_signal_args": [booking],
-            "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        }
-        if booking.team_visit_id
-        else START_ONCE
-    )
+    issued = visit_ref(booking)
+    workflow_id = await own_legacy(client, issued, booking.clinic_id) or issued.at(booking.clinic_id)
+    start = ReminderStart(**dict(booking), sms_timing=clinic.sms_timing)
+    options: dict[str, Any] = {
+        "id": workflow_id,
+        "task_queue": task_queue,
+        "static_summary": workflow_summary("SMS reminder", workflow_id, booking),
+        "search_attributes": reminder_attributes(clinic, booking),
+    }
+    if booking.team_visit_id:
+        return workflow_id, await _join_team(client, booking, start, options)
     try:
-        await client.start_workflow(
-            VisitReminderV2.run,
-            ReminderStart(**dict(booking), sms_timing=clinic.sms_timing),
-            id=workflow_id,
-            task_queue=task_queue,
-            static_summary=summary,
-            search_attributes=reminder_attributes(clinic, booking),
-            **options,
-        )
+        await client.start_workflow(VisitReminderV2.run, start, **options, **START_ONCE)
     except WorkflowAlreadyStartedError:
+        await require_same(client, workflow_id, booking, issued)
         log.info("reminder_already_booked", workflow_id=workflow_id)  # booked twice: nothing to start
         return workflow_id, False
     return workflow_id, True
+
+
+async def _join_team(
+    client: Client, booking: VisitBooking, start: ReminderStart, options: dict[str, Any]
+) -> bool:
+    """S11: the booking joins its team visit's one reminder, started with it if it is the first;
+    the reminder itself refuses a booking of another patient, place or time (update-with-start)."""
+    operation = WithStartWorkflowOperation(
+        VisitReminderV2.run,
+        start,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        **options,
+    )
+    try:
+        return await calls.update_with_start(client, VisitReminder.join_booking, booking, operation)
+    except WorkflowAlreadyStartedError:  # the team visit has ended: only a booking it had is harmless
+        status = await calls.query_status(client, options["id"])
+        bookings = status.bookings if isinstance(status, ReminderStatus) else []
+        if booking.booking_id in {b.booking_id for b in bookings}:
+            return False
+        raise EndedError(f"team visit '{booking.team_visit_id}' has ended: nothing to join") from None
 
 
 def reminder_attributes(clinic: Clinic, booking: VisitBooking) -> TypedSearchAttributes:
@@ -112,30 +124,45 @@ async def book_group(client: Client, task_queue: str, directory: Directory, grou
 async def start_group(
     client: Client, task_queue: str, directory: Directory, group: GroupBooking
 ) -> tuple[str, bool]:
-    """`book_group`, telling also whether this call started it (False: it existed)."""
+    """`book_group`, telling also whether this call started it (False: the same group was there).
+    A group id used at the clinic with other content, or a participant whose booking id already has
+    a reminder at the clinic, is refused (ConflictError)."""
     check_group(directory, group)
-    workflow_id = group_booking_id(group.group_booking_id)
+    issued = IssuedId(IdKind.GROUP, group.group_booking_id)
+    workflow_id = await own_legacy(client, issued, group.clinic_id) or issued.at(group.clinic_id)
+    if not await calls.exists(client, workflow_id):
+        await _check_new_participants(client, group)
     try:
         await client.start_workflow(
             GroupBookingWorkflow.run,
             group,
             id=workflow_id,
             task_queue=task_queue,
-            static_summary=f"Group booking {workflow_id} at {group.clinic_id}/{group.reception_id}",
+            static_summary=workflow_summary("Group booking", workflow_id, group),
             **START_ONCE,
         )
     except WorkflowAlreadyStartedError:
+        await require_same(client, workflow_id, group, issued)
         log.info("group_already_booked", workflow_id=workflow_id)
         return workflow_id, False
     return workflow_id, True
 
 
-def visit_workflow_id(booking_id: str | None = None, team_visit_id: str | None = None) -> str:
-    if team_visit_id:
-        return team_reminder_id(team_visit_id)
-    if booking_id:
-        return booking_reminder_id(booking_id)
-    raise InputError("name the visit: a booking id, or a team visit id")
+async def _check_new_participants(client: Client, group: GroupBooking) -> None:
+    """S13: each participant is a new booking of the clinic; one whose booking id already has a
+    reminder there belongs to that booking, not to the group."""
+    issued = [IssuedId(IdKind.VISIT, p.booking_id) for p in group.participants]
+    taken = await asyncio.gather(
+        *(calls.exists(client, i.at(group.clinic_id)) for i in issued),
+        *(own_legacy(client, i, group.clinic_id) for i in issued),
+    )
+    n = len(issued)
+    for i, participant in enumerate(issued):
+        if taken[i] or taken[n + i]:
+            raise ConflictError(
+                f"participant {participant} already has a reminder at the clinic: a group's participants "
+                "are new bookings (S13)"
+            )
 
 
 def _is_group(workflow_id: str) -> bool:

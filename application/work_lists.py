@@ -10,7 +10,7 @@ from temporalio.client import Client
 
 from application.checks import check_system_id
 from contracts import search_attributes as search
-from contracts.workflow_ids import INVITATION_PREFIX
+from contracts.workflow_ids import parse_workflow_id
 from domain.invitation import WorkList
 from workflows.care_invitation import REQUEST_TYPES
 
@@ -45,11 +45,12 @@ async def work_lists(client: Client, clinic_id: str) -> WorkLists:
     async for execution in client.list_workflows(query):
         attributes = execution.typed_search_attributes
         work_list = attributes.get(search.WORK_LIST)
-        if work_list not in lists:
+        parsed = parse_workflow_id(execution.id)
+        if work_list not in lists or parsed is None:
             continue
         lists[work_list].append(
             WorkListItem(
-                request_id=execution.id.removeprefix(INVITATION_PREFIX),
+                request_id=parsed.issued.value,
                 workflow_id=execution.id,
                 reception_id=attributes.get(search.RECEPTION),
                 state=attributes.get(search.STATE),

@@ -12,11 +12,16 @@ from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     DescribeWorkflowExecutionResponse,
 )
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from application.errors import EndedError, NotFoundError, RejectedError
+from application.errors import ConflictError, EndedError, NotFoundError, RejectedError
 from contracts.workflow_ids import GROUP_PREFIX, INVITATION_PREFIX, REMINDER_PREFIX
 from domain.booking import GroupBooking, VisitBooking
 from domain.invitation import CareInvitation, InvitationStatus
@@ -79,11 +84,32 @@ async def update(client: Client, workflow_id: str, handler: Callable[[W, A], Awa
     try:
         return await client.get_workflow_handle(workflow_id).execute_update(handler, arg)
     except WorkflowUpdateFailedError as err:
-        cause = err.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-        raise RejectedError(f"{_name(handler)} rejected: {message}") from None
+        raise _rejected(handler, err) from None
     except RPCError as err:
         raise await _ended_or_missing(err, client, workflow_id) from None
+
+
+async def update_with_start(
+    client: Client,
+    handler: Callable[[W, A], Awaitable[R] | R],
+    arg: A,
+    start: WithStartWorkflowOperation[Any, Any],
+) -> R:
+    """Run an update on the workflow `start` names, starting it first if it is not running; a
+    validator's refusal becomes a `ConflictError`."""
+    try:
+        return await client.execute_update_with_start_workflow(handler, arg, start_workflow_operation=start)
+    except WorkflowUpdateFailedError as err:
+        raise ConflictError(_refusal(err)) from None
+
+
+def _rejected(handler: Callable[..., Any], err: WorkflowUpdateFailedError) -> RejectedError:
+    return RejectedError(f"{_name(handler)} rejected: {_refusal(err)}")
+
+
+def _refusal(err: WorkflowUpdateFailedError) -> str:
+    cause = err.cause
+    return cause.message if isinstance(cause, ApplicationError) else str(cause)
 
 
 async def signal(client: Client, workflow_id: str, handler: Callable[[W, A], Any], arg: A) -> None:

@@ -24,6 +24,7 @@ from bench.costs import phase_costs
 from bench.figures import lateness
 from bench.machine import load
 from bench.meters import CpuMeter, RssMonitor, child_rss_mb
+from contracts.workflow_ids import booking_reminder_id, invitation_id
 from domain.booking import VisitBooking
 from domain.invitation import CareInvitation, DateWindow
 from domain.timing import at_local, local_date, local_time
@@ -235,14 +236,14 @@ class Bench:
         starts_s = await bounded_gather(range(n), self.booker("br", "bench-rem", visit))  # type: ignore[arg-type]
 
         def sent() -> list[float]:
-            return [
-                m.sent_at.timestamp() for m in self.outbox.messages() if m.key.startswith("sms-reminder-br")
-            ]
+            prefix = booking_reminder_id("bench-rem", "br")
+            return [m.sent_at.timestamp() for m in self.outbox.messages() if m.key.startswith(prefix)]
 
         with flame_graph(self.args.flame, self.worker.pid):
             result = await self._drain("reminders", n, self.outbox.count, due, starts_s)
         figures = self._figures(n, starts_s, due, sent())
-        costs = await phase_costs(self.client, [f"sms-reminder-br{i}" for i in range(n)])  # sent, not ended
+        sent_ids = [booking_reminder_id("bench-rem", f"br{i}") for i in range(n)]
+        costs = await phase_costs(self.client, sent_ids)  # sent, not ended
         return figures | result | {"started_before_due": starts_s < self.gap(n), "costs": costs}
 
     async def invitations(self, n: int) -> dict[str, Any]:
@@ -261,12 +262,12 @@ class Bench:
             return [
                 m.delivered_at.timestamp()
                 for m in self.inbox.messages()
-                if m.key.startswith("care-invitation-bi")
+                if m.key.startswith(invitation_id("bench-inv", "bi"))
             ]
 
         result = await self._drain("invitations", n, self.inbox.count, due, starts_s)
         figures = self._figures(n, starts_s, due, delivered())
-        costs = await phase_costs(self.client, [f"care-invitation-bi{i}" for i in range(n)])  # invited
+        costs = await phase_costs(self.client, [invitation_id("bench-inv", f"bi{i}") for i in range(n)])
         return figures | result | {"started_before_due": starts_s < self.gap(n), "costs": costs}
 
     async def sleeping(self, levels: list[int], invitations: int = 0) -> list[dict[str, Any]]:

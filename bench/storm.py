@@ -33,6 +33,7 @@ from bench.machine import load, machine
 from bench.meters import CpuMeter, MachineMeter, child_rss_mb
 from bench.run_phases import flame_graph
 from bench.run_report import loud_start, no_verdict, print_targets, quiet_at_start, target_check
+from contracts.workflow_ids import booking_reminder_id
 from testkit.fake_provider import FakeProvider, ProviderConfig
 from testkit.population import MAX_PATIENTS, fake_patient
 from testkit.rig import Rig
@@ -82,6 +83,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         due = due_moment(gap)
         log(f"booking {args.n} reminders due {due.isoformat()} (in {gap:.0f} s)")
         starts_s = await rig.book_storm("st", range(args.n), due)
+        reminder_ids = [booking_reminder_id("storm-st", f"st{i}") for i in range(args.n)]
         settled_s = due.timestamp() - time.time()
         log(f"booked in {starts_s:.1f} s ({args.n / starts_s:.0f}/s), {settled_s:.0f} s before it is due")
         await asyncio.sleep(max(0.0, due.timestamp() - time.time()))
@@ -117,7 +119,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "worker_rss_mb": max((child_rss_mb(w) or 0.0) for w in rig.workers),
             "cpu_ms_per_sms": {k: round(v * 1000 / args.n, 1) for k, v in drain_cpu.items() if v is not None},
             "cores_while_draining": drain_cores,
-            "costs": await phase_costs(rig.client, [f"sms-reminder-st{i}" for i in range(args.n)]),
+            "costs": await phase_costs(rig.client, reminder_ids),
         }
     finally:
         await rig.stop()

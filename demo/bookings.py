@@ -9,6 +9,7 @@ request ids are fixed, so running it twice books and creates nothing new.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from temporalio.client import Client
 
 import application as app
 from adapters.directory import SqliteDirectory
-from contracts.workflow_ids import booking_reminder_id
+from contracts.workflow_ids import booking_reminder_id, group_booking_id, invitation_id, reminder_id
 from demo import data as fx
 from domain.booking import Channel, GroupBooking, GroupParticipant, VisitBooking
 from domain.invitation import CareInvitation, DateWindow, InvitationBooking, PatientInfo
@@ -158,13 +159,35 @@ def demo_invitation_booking() -> InvitationBooking:
     )
 
 
+async def _kept(booking: Awaitable[str], workflow_id: str) -> str:
+    """A demo id booked by an earlier run, at times relative to that run's now: kept as it was (the
+    service refuses other content under a used id)."""
+    try:
+        return await booking
+    except app.ConflictError:
+        return workflow_id
+
+
 async def load_and_book(client: Client, settings: Settings, directory: SqliteDirectory) -> dict[str, Any]:
     summary = directory.load_document(fx.demo_document())
-    started = [await app.book_visit(client, settings.task_queue, directory, v) for v in demo_visits()]
-    started.append(await app.book_group(client, settings.task_queue, directory, demo_group()))
-    started += [await app.create_request(client, settings.task_queue, directory, r) for r in demo_requests()]
+    queue = settings.task_queue
+    started = [
+        await _kept(app.book_visit(client, queue, directory, v), reminder_id(v)) for v in demo_visits()
+    ]
+    group = demo_group()
+    started.append(
+        await _kept(
+            app.book_group(client, queue, directory, group),
+            group_booking_id(group.clinic_id, group.group_booking_id),
+        )
+    )
+    started += [
+        await _kept(app.create_request(client, queue, directory, r), invitation_id(r.clinic_id, r.request_id))
+        for r in demo_requests()
+    ]
     booking = demo_invitation_booking()
+    clinic_id = next(r.clinic_id for r in demo_requests() if r.request_id == DEMO_BOOKED)
     with contextlib.suppress(app.InputError):  # booked by an earlier run of the demo: nothing to do
-        await app.book_invitation(client, DEMO_BOOKED, booking)
-    started.append(booking_reminder_id(booking.booking_id))
+        await app.book_invitation(client, invitation_id(clinic_id, DEMO_BOOKED), booking)
+    started.append(booking_reminder_id(clinic_id, booking.booking_id))
     return {"directory": summary.model_dump(), "workflows": sorted(set(started))}

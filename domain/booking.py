@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import Field, model_validator
 
 from domain.directory import SmsTiming
-from domain.types import ContractModel, Moment, PatientIdStr, SystemId
+from domain.types import ContractModel, Moment, PatientIdStr, SystemId, differing_fields
 
 
 class Channel(StrEnum):
@@ -55,6 +55,34 @@ class VisitBooking(ContractModel):
         if self.channel is Channel.SELF_1177 and not self.sms_flag:
             raise ValueError(S8_FLAG_LOCKED)
         return self
+
+
+def used_id_message(what: str, fields: list[str]) -> str:
+    """The refusal of a request under a used id with other content: the fields, never their values."""
+    return (
+        f"{what} exists with other {', '.join(fields)}: the same id is booked once; a changed visit is a "
+        "reschedule or a cancel, another one a new id"
+    )
+
+
+TEAM_SHARED = ("clinic_id", "reception_id", "patient_id", "team_visit_id", "start")
+
+
+def check_team_join(
+    booking: VisitBooking, team: VisitBooking, start: datetime, earlier: VisitBooking | None
+) -> None:
+    """S11: the bookings of a team visit share its patient, place and (current) time; a booking that
+    joined before joins again only as it was booked. Raises ValueError naming what differs."""
+    if earlier is not None:
+        if fields := differing_fields(booking, earlier):
+            raise ValueError(used_id_message(f"booking '{booking.booking_id}'", fields))
+        return
+    current = team.model_copy(update={"start": start})
+    if fields := [f for f in TEAM_SHARED if getattr(booking, f) != getattr(current, f)]:
+        raise ValueError(
+            f"booking '{booking.booking_id}' differs from its team visit in {', '.join(fields)}: the "
+            "bookings of a team visit share one patient, place and time (S11)"
+        )
 
 
 class ReminderStart(VisitBooking):

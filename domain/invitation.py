@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 
 from domain.identity import mask_patient_id
+from domain.markdown import escape_markdown
 from domain.status import MessageRecord, NextAction
 from domain.timing import local_date, local_time
 from domain.types import ClockTime, ContractModel, Moment, PatientIdStr, SystemId
@@ -326,6 +327,20 @@ def invitation_status(
         patient_info=request.patient_info,
         booked=booked,
         work_list=work_list(state),
+    )
+
+
+def invitation_details(
+    state: InvitationState, request: CareInvitation, next_action: NextAction | None
+) -> str:
+    """The Web UI's current details of a request: state, visit type, place, window and next message.
+    The Web UI renders them as Markdown: the caller's visit type and ids are escaped
+    (`escape_markdown`), the rest are the service's own words, dates and times."""
+    when = f", next {next_action.kind} at {next_action.at.isoformat()}" if next_action else ""
+    window = request.window
+    return (
+        f"{state.value}: {escape_markdown(request.visit_type)} at {escape_markdown(request.clinic_id)}/"
+        f"{escape_markdown(request.reception_id)}, window {window.first_date}–{window.last_date}{when}"
     )
 
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, Field
 
+from domain.markdown import escape_markdown
 from domain.types import ContractModel
 
 
@@ -179,7 +180,8 @@ class ReminderStatus(ContractModel):
 
 def reminder_details(status: ReminderStatus) -> str:
     """The Web UI's current details of a reminder: state, visit, next action, and the SMS deliveries
-    reported for the current visit version."""
+    reported for the current visit version. The Web UI renders them as Markdown: the caller's ids are
+    escaped (`escape_markdown`), the rest are the service's own words and times."""
     state, reason, next_action = status.state, status.reason, status.next_action
     when = f", next {next_action.kind} at {next_action.at.isoformat()}" if next_action else ""
     deliveries = ", ".join(
@@ -189,7 +191,8 @@ def reminder_details(status: ReminderStatus) -> str:
     )
     return (
         f"{state.value}{f' ({reason.value})' if reason else ''}: visit {status.start.isoformat()} "
-        f"at {status.clinic_id}/{status.reception_id}, version {status.visit_version}{when}"
+        f"at {escape_markdown(status.clinic_id)}/{escape_markdown(status.reception_id)}, "
+        f"version {status.visit_version}{when}"
         f"{f'; SMS {deliveries}' if deliveries else ''}"
     )
 

@@ -99,6 +99,12 @@ class ContractModel(BaseModel):
     model_config = ConfigDict(hide_input_in_errors=True)
 
 
+def differing_fields(new: BaseModel, earlier: BaseModel) -> list[str]:
+    """The fields of `new`'s model whose values differ in `earlier` (the same model, or one that
+    extends it): what a request under a used id would change. Names only, never the values."""
+    return [name for name in type(new).model_fields if getattr(new, name) != getattr(earlier, name, None)]
+
+
 def describe_validation_error(err: ValidationError) -> str:
     """Each problem as `field: reason` on one line (a model rule as just its reason), never the input."""
     problems = []

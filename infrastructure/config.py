@@ -6,8 +6,9 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from adapters.sms import SENDER
 
@@ -39,7 +40,7 @@ class Settings(BaseModel):
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = Field(default=None, repr=False)
     oidc_clinics_claim: str = "clinics"  # the ID token claim naming the clinics a staff member works for
-    web_session_secret: str | None = Field(default=None, repr=False)  # signs the staff page's cookies
+    public_url: str | None = None  # e.g. https://pm.region.se: every absolute URL; the Host header's check
     web_session_hours: float = Field(default=10, gt=0)  # a login lasts a working day
     web_demo_login: bool = False  # `dev.py run`: log in as a demo user, without a password
     delivery_secret: str | None = Field(default=None, repr=False)  # the SMS provider's callbacks
@@ -87,7 +88,7 @@ class Settings(BaseModel):
             "oidc_client_id": os.environ.get("PM_OIDC_CLIENT_ID"),
             "oidc_client_secret": os.environ.get("PM_OIDC_CLIENT_SECRET"),
             "oidc_clinics_claim": os.environ.get("PM_OIDC_CLINICS_CLAIM"),
-            "web_session_secret": os.environ.get("PM_WEB_SESSION_SECRET"),
+            "public_url": os.environ.get("PM_PUBLIC_URL"),
             "web_session_hours": os.environ.get("PM_WEB_SESSION_HOURS"),
             "web_demo_login": os.environ.get("PM_WEB_DEMO_LOGIN"),
             "delivery_secret": os.environ.get("PM_DELIVERY_SECRET"),
@@ -109,6 +110,27 @@ class Settings(BaseModel):
         }
         values = {k: v for k, v in env.items() if v} | overrides
         return cls.model_validate(values)
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None:
+            raise ValueError("must be http(s)://host[:port], e.g. https://pm.region.se")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must be the service's root, without a path: http(s)://host[:port]")
+        _ = parts.port  # a port that is not a number raises here
+        return f"{parts.scheme}://{parts.netloc.lower()}"
+
+    @property
+    def public_base_url(self) -> str:
+        """`PM_PUBLIC_URL`, or locally the API's own address (`http://127.0.0.1:8000`)."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.api_host in ("", "0.0.0.0", "::") else self.api_host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.api_port}"
 
     @property
     def sticky_queue_timeout(self) -> timedelta:

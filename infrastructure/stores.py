@@ -32,10 +32,12 @@ from adapters.inbox import (
     SqliteInbox,
     SqliteInboxLedger,
 )
+from adapters.operator_tokens import OperatorTokens, PostgresOperatorTokens, SqliteOperatorTokens
 from adapters.postgres import PostgresDatabase
 from adapters.sms import PostgresOutbox, SmsGateway, SqliteOutbox, SqlOutbox
 from adapters.sms_elks import ElksSmsGateway, delivery_callback_url
 from adapters.sms_ledger import PostgresSentLedger, SentLedger, SqliteSentLedger
+from adapters.staff_sessions import PostgresStaffSessions, SqliteStaffSessions, StaffSessions
 from infrastructure.config import Settings
 
 ELKS_TIMEOUT_S = 10.0
@@ -95,8 +97,16 @@ class Stores:
         return self._open(PostgresApiKeys, SqliteApiKeys, "api-keys.sqlite3")
 
     @cached_property
+    def operator_tokens(self) -> OperatorTokens:
+        return self._open(PostgresOperatorTokens, SqliteOperatorTokens, "operator-tokens.sqlite3")
+
+    @cached_property
     def fhir_appointments(self) -> FhirAppointments:
         return self._open(PostgresFhirAppointments, SqliteFhirAppointments, "fhir.sqlite3")
+
+    @cached_property
+    def staff_sessions(self) -> StaffSessions:
+        return self._open(PostgresStaffSessions, SqliteStaffSessions, "staff-sessions.sqlite3")
 
     def close(self) -> None:
         if self.database is not None:
@@ -131,7 +141,7 @@ class Stores:
 
 def sms_gateway(settings: Settings, stores: Stores) -> SmsGateway:
     """The embedded outbox, or 46elks with the ledger of `stores` (S15); with `PM_DELIVERY_URL`, each
-    SMS asks for delivery reports to that URL, authenticated by `PM_DELIVERY_SECRET`; with
+    SMS asks for delivery reports to that URL, with a token of its own made with `PM_DELIVERY_SECRET`; with
     `PM_SMS_RATE_LIMIT`, the requests of every worker sharing the ledger stay within that rate."""
     if settings.sms_gateway == "outbox":
         return stores.outbox
@@ -140,7 +150,7 @@ def sms_gateway(settings: Settings, stores: Stores) -> SmsGateway:
     callback = None
     if settings.delivery_url:
         if not settings.delivery_secret:
-            raise ValueError("PM_DELIVERY_URL needs PM_DELIVERY_SECRET (the callback's password)")
+            raise ValueError("PM_DELIVERY_URL needs PM_DELIVERY_SECRET (the key of the callbacks' tokens)")
         callback = delivery_callback_url(settings.delivery_url, settings.delivery_secret)
     return ElksSmsGateway(
         settings.elks_url,
@@ -148,7 +158,7 @@ def sms_gateway(settings: Settings, stores: Stores) -> SmsGateway:
         settings.elks_password,
         stores.sms_ledger,
         timeout=ELKS_TIMEOUT_S,
-        delivery_url=callback,
+        delivery=callback,
         rate=settings.sms_rate_limit,
     )
 

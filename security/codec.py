@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
@@ -22,6 +23,7 @@ from security.keyring import Keyring
 ENCODING = b"binary/encrypted"
 KEY_ID_KEY = "encryption-key-id"
 NONCE_BYTES = 12
+TAG_BYTES = 16
 
 
 class PayloadDecryptionError(ValueError):
@@ -62,13 +64,17 @@ class EncryptionCodec(PayloadCodec):
                 f"payload is encrypted with key id '{key_id}', which is not in this keyring: "
                 "add that key to PM_ENCRYPTION_KEYS or the key file (see docs/encryption.md)"
             )
+        if len(payload.data) < NONCE_BYTES + TAG_BYTES:
+            raise PayloadDecryptionError(
+                f"payload with key id '{key_id}' is too short to be encrypted ({len(payload.data)} bytes)"
+            )
         try:
             plaintext = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], None)
-        except InvalidTag:
+            return Payload.FromString(plaintext)
+        except (InvalidTag, DecodeError):
             raise PayloadDecryptionError(
                 f"payload with key id '{key_id}' does not decrypt: wrong key for that id or altered data"
             ) from None
-        return Payload.FromString(plaintext)
 
 
 def data_converter(keyring: Keyring | None) -> DataConverter:

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from adapters.sms import SqliteOutbox
-from contracts.workflow_ids import parse_sms_key
+from contracts.workflow_ids import booking_reminder_id, parse_sms_key
 from testkit.waiting import wait_until
 
 
 def outbox_rows(data_dir: Path, prefix: str) -> list[Any]:
-    key_prefix = f"sms-reminder-{prefix}"
+    """The SMS of the visits `<prefix><i>` that `Rig.book_storm` booked (at its clinic `storm-<prefix>`)."""
+    key_prefix = booking_reminder_id(f"storm-{prefix}", prefix)
     return [m for m in SqliteOutbox(data_dir / "outbox.sqlite3").messages() if m.key.startswith(key_prefix)]
 
 
@@ -27,7 +28,7 @@ def resends_absorbed(data_dir: Path, prefix: str) -> int:
     if not log_file.exists():
         return 0
     for line in log_file.read_text(errors="replace").splitlines():
-        if '"sms_sent"' in line and f"sms-reminder-{prefix}" in line:
+        if '"sms_sent"' in line and booking_reminder_id(f"storm-{prefix}", prefix) in line:
             try:
                 count += bool(json.loads(line).get("duplicate"))
             except ValueError:

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from entrypoints.codec_server import CodecSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPORAL_SCHEMA = "/etc/temporal/schema/postgresql/v12"
 
@@ -99,15 +101,20 @@ def test_compose_references_are_consistent() -> None:
         and "PM_ENCRYPTION_KEYS" in services["codec-server"]["environment"]
     )
     ui, codec = services["temporal-ui"]["environment"], services["codec-server"]
-    assert ui["TEMPORAL_CODEC_ENDPOINT"].rstrip("}").endswith(":8081") and "8081:8081" in codec["ports"][0]
+    assert "8081:8081" in codec["ports"][0]  # the UI reaches it at PM_CODEC_PUBLIC_URL, the TLS proxy
     assert codec["environment"]["PM_CODEC_ORIGINS"] == ui["TEMPORAL_CORS_ORIGINS"]
+
+
+FLAGS = {"TEMPORAL_CODEC_PASS_ACCESS_TOKEN"}  # named like a secret, but a switch
 
 
 def test_compose_holds_no_secrets_only_required_variables() -> None:
     for name, service in compose()["services"].items():
         environment = service.get("environment") or {}
         for key, value in environment.items():
-            if re.search(r"PASSWORD|PWD|TOKEN|KEYS", key):
+            if key in FLAGS:
+                assert value in ("true", "false"), f"{name}: {key}"
+            elif re.search(r"PASSWORD|PWD|TOKEN|KEYS|SECRET", key):
                 assert re.fullmatch(r"\$\{\w+:\?[^}]*\}|\$\{\w+:-\}", str(value)), f"{name}: {key}"
         if "PM_DATABASE_URL" in environment:
             url = environment["PM_DATABASE_URL"]
@@ -241,7 +248,33 @@ def test_compose_serves_the_http_api_on_the_shared_stores_after_the_migrations()
     assert api["environment"]["PM_API_HOST"] == "0.0.0.0" and api["ports"] == ["127.0.0.1:8000:8000"]
     assert api["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert api["environment"]["PM_ENCRYPTION_KEYS"].startswith("${PM_ENCRYPTION_KEYS:?")
-    # the staff page: one session secret for every replica (required), the region's OpenID provider
-    assert api["environment"]["PM_WEB_SESSION_SECRET"].startswith("${PM_WEB_SESSION_SECRET:?")
+    # the public URL (required): absolute URLs and the Host check; the staff page's OpenID provider;
+    # sessions in the service database, so no cookie-signing secret
+    assert api["environment"]["PM_PUBLIC_URL"].startswith("${PM_PUBLIC_URL:?")
+    assert "PM_WEB_SESSION_SECRET" not in api["environment"]
     assert {"PM_OIDC_METADATA_URL", "PM_OIDC_CLIENT_ID", "PM_OIDC_CLIENT_SECRET"} <= set(api["environment"])
     assert "PM_WEB_DEMO_LOGIN" not in api["environment"]
+
+
+def test_the_web_ui_passes_each_persons_access_token_to_the_codec_server_which_checks_it() -> None:
+    """Who decodes is a named person (docs/security.md, Who may decode): the UI signs operators in at
+    the region's OpenID provider and passes their access token; the codec server verifies it against
+    the same provider and writes every decode to the service's audit trail. No shared token."""
+    services = compose()["services"]
+    ui, codec = services["temporal-ui"]["environment"], services["codec-server"]
+    env = codec["environment"]
+    assert ui["TEMPORAL_AUTH_ENABLED"] == "true" and ui["TEMPORAL_AUTH_TYPE"] == "oidc"
+    assert ui["TEMPORAL_CODEC_PASS_ACCESS_TOKEN"] == "true"
+    assert "TEMPORAL_CODEC_INCLUDE_CREDENTIALS" not in ui  # no login proxy's cookie any more
+    # The UI passes the token to an https endpoint only: required, and said so.
+    assert re.fullmatch(r"\$\{PM_CODEC_PUBLIC_URL:\?[^}]*https[^}]*\}", ui["TEMPORAL_CODEC_ENDPOINT"])
+    for name in ("PM_CODEC_OIDC_ISSUER", "PM_CODEC_OIDC_AUDIENCE", "PM_CODEC_OIDC_JWKS_URL"):
+        assert env[name].startswith("${" + name + ":?"), name
+    assert variable(ui["TEMPORAL_AUTH_ISSUER_URL"]) == variable(env["PM_CODEC_OIDC_ISSUER"])
+    assert variable(ui["TEMPORAL_AUTH_PROVIDER_URL"]) == variable(env["PM_CODEC_OIDC_ISSUER"])
+    assert not {"PM_CODEC_TOKEN", "PM_CODEC_LOCAL_UI"} & set(env)
+    assert env["PM_DATABASE_URL"] == services["worker"]["environment"]["PM_DATABASE_URL"]  # the audit trail
+    assert depends(codec, "migrate") == "service_completed_successfully"
+    # The codec server accepts what compose gives it, as its own start would read it.
+    settings = CodecSettings.from_env({key: without_variables(str(value)) for key, value in env.items()})
+    assert settings.oidc is not None and settings.host == "0.0.0.0" and settings.database_url

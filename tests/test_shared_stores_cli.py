@@ -38,7 +38,9 @@ def test_admin_migrate_then_directory_load_writes_the_shared_database(
     assert "starter.py admin migrate" in capsys.readouterr().err
 
     assert starter.main(["--json", "admin", "migrate"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"migrations_applied": ["0001", "0002", "0003", "0004"]}
+    assert json.loads(capsys.readouterr().out) == {
+        "migrations_applied": ["0001", "0002", "0003", "0004", "0005", "0006"]
+    }
     assert starter.main(["--json", "admin", "migrate"]) == 0
     assert json.loads(capsys.readouterr().out) == {"migrations_applied": []}
 
@@ -84,5 +86,8 @@ def test_the_worker_refuses_to_start_on_a_schema_without_migrations(shared: str,
     assert done.returncode == 2
     refusal = json.loads((done.stdout + done.stderr).strip().splitlines()[-1])
     assert refusal["event"] == "worker_refused_to_start"
-    assert "starter.py admin migrate" in refusal["reason"] and "0001, 0002, 0003, 0004" in refusal["reason"]
+    assert (
+        "starter.py admin migrate" in refusal["reason"]
+        and "0001, 0002, 0003, 0004, 0005, 0006" in refusal["reason"]
+    )
     assert shared.split("@")[0] not in done.stdout + done.stderr  # no URL (with its credentials) in the log

@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         InvitationSendResult,
         InvitationSends,
     )
-    from contracts.workflow_ids import booking_reminder_id
+    from contracts.workflow_ids import IdKind, IssuedId
     from domain.booking import Cancellation, Channel, VisitBooking, check_visit_start
     from domain.invitation import (
         BookedBy,
@@ -48,16 +48,19 @@ with workflow.unsafe.imports_passed_through():
         check_booking,
         check_new_window,
         initial_state,
+        invitation_details,
         invitation_status,
         work_list,
     )
     from domain.invitation_schedule import Step, message_kind, next_step, state_after
+    from domain.markdown import escape_markdown
     from domain.status import MessageChannel, MessageRecord, NextAction, Outcome, Reason, RecipientRole
     from domain.timing import local_date
     from domain.types import describe_validation_error
     from workflows.mechanics import (
         LOCAL_RETRY_THRESHOLD,
         PUBLISH_DELAY,
+        SCOPED_IDS,
         activity_method,
         publish,
         read_directory,
@@ -212,7 +215,9 @@ class CareRequest:
         """V7: a booking ends the reminders at once; V9: the visit gets its SMS reminder."""
         self._state = InvitationState.BOOKED
         self._next = None
-        reminder_id = booking_reminder_id(booking.booking_id)
+        issued = IssuedId(IdKind.VISIT, booking.booking_id)
+        scoped = workflow.patched(SCOPED_IDS)
+        reminder_id = issued.at(self._request.clinic_id) if scoped else issued.legacy_id
         visit = VisitBooking(
             booking_id=booking.booking_id,
             patient_id=self._request.patient_id,
@@ -228,7 +233,10 @@ class CareRequest:
                 id=reminder_id,
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"SMS reminder {reminder_id} (booked from {workflow.info().workflow_id})",
+                static_summary=(
+                    f"SMS reminder {escape_markdown(reminder_id)} "
+                    f"(booked from {escape_markdown(workflow.info().workflow_id)})"
+                ),
             )
         except WorkflowAlreadyStartedError:
             workflow.logger.info("the booking system already started the reminder", extra={"id": reminder_id})
@@ -326,13 +334,8 @@ class CareRequest:
         publish(updates, self._details(), only_changed=self._lean)
 
     def _details(self) -> str:
-        """The Web UI's current details: state, visit type, place, window and next message."""
-        when = f", next {self._next.kind} at {self._next.at.isoformat()}" if self._next else ""
-        window = self._request.window
-        return (
-            f"{self._state.value}: {self._request.visit_type} at {self._request.clinic_id}/"
-            f"{self._request.reception_id}, window {window.first_date}–{window.last_date}{when}"
-        )
+        """The Web UI's current details (`invitation_details`: the caller's text escaped for Markdown)."""
+        return invitation_details(self._state, self._request, self._next)
 
 
 @workflow.defn

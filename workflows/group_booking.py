@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.workflow_ids import booking_reminder_id
+    from contracts.workflow_ids import IdKind, IssuedId
     from domain.booking import (
         Cancellation,
         GroupBooking,
@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
         check_new_start,
     )
     from domain.status import GroupState, GroupStatus
+    from workflows.mechanics import SCOPED_IDS
     from workflows.sms_reminder import SmsReminderWorkflow
 
 
@@ -37,12 +38,15 @@ class GroupBookingWorkflow:
 
     @workflow.run
     async def run(self, group: GroupBooking) -> GroupStatus:
+        scoped = workflow.patched(SCOPED_IDS)
         for participant in group.participants:
+            issued = IssuedId(IdKind.VISIT, participant.booking_id)
+            child_id = issued.at(group.clinic_id) if scoped else issued.legacy_id
             try:
                 self._children[participant.booking_id] = await workflow.start_child_workflow(
                     SmsReminderWorkflow.run,
                     self._group.participant_booking(participant),
-                    id=booking_reminder_id(participant.booking_id),
+                    id=child_id,
                 )
             except WorkflowAlreadyStartedError:
                 workflow.logger.warning(
@@ -101,7 +105,7 @@ class GroupBookingWorkflow:
             clinic_id=self._group.clinic_id,
             participants=[p.booking_id for p in self._group.participants],
             cancelled=sorted(self._cancelled),
-            reminder_workflow_ids=[booking_reminder_id(p.booking_id) for p in self._group.participants],
+            reminder_workflow_ids=[child.id for child in self._children.values()],
         )
 
     async def _tell_children(self, change: GroupChange) -> None:

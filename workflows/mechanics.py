@@ -23,6 +23,10 @@ A = TypeVar("A")
 R = TypeVar("R")
 S = TypeVar("S")
 
+SCOPED_IDS = "ids-scoped-by-clinic"
+"""Patch id: a reminder that a group booking or an invitation starts gets the workflow id scoped by
+its clinic (`contracts.workflow_ids`); histories from before it replay with the unscoped id."""
+
 PUBLISH_DELAY = timedelta(minutes=10)
 """How long after a message the newest reminder and invitation types upsert the state it led to: the
 server's time at a send moment, when many wake together, goes to the messages (issue 13)."""

@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         SmsFlagChange,
         VisitBooking,
         check_new_start,
+        check_team_join,
     )
     from domain.directory import SmsTiming
     from domain.identity import mask_patient_id
@@ -112,6 +113,8 @@ class VisitReminder:
         self._version = 1
         self._planned_version = 0
         self._bookings: dict[str, BookingView] = {}
+        self._booked: dict[str, VisitBooking] = {}  # each booking as booked (S11: the same joins once)
+        self._confirmed: set[str] = set()  # the bookings a `join_booking` has answered for
         self._add_booking(booking)
         self._messages: list[MessageRecord] = []
         self._state = ReminderState.SCHEDULED
@@ -315,9 +318,27 @@ class VisitReminder:
         for booking in self._targets(cancellation.booking_id):
             booking.cancelled = True
 
+    @workflow.update
+    def join_booking(self, booking: VisitBooking) -> bool:
+        """S11: a HOSP booking of this team visit joins its one reminder (update-with-start, so the
+        booking system hears a refusal). True the first time it answers for this booking; the same
+        booking again changes nothing."""
+        self._add_booking(booking)
+        first = booking.booking_id not in self._confirmed
+        self._confirmed.add(booking.booking_id)
+        return first
+
+    @join_booking.validator
+    def _validate_join(self, booking: VisitBooking) -> None:
+        earlier = self._booked.get(booking.booking_id)
+        check_team_join(booking, self._visit, self._start, earlier)
+        if earlier is None:
+            self._require_open()
+
     @workflow.signal
     def join(self, booking: VisitBooking) -> None:
-        """S11: a HOSP booking of the same team visit joins its one reminder."""
+        """S11: a HOSP booking of the same team visit joins its one reminder (the signal-with-start of
+        the bookings made before `join_booking`; kept for their histories)."""
         if booking.patient_id != self._visit.patient_id or booking.team_visit_id != self._visit.team_visit_id:
             workflow.logger.warning(
                 "booking does not belong to this team visit: ignored",
@@ -325,6 +346,7 @@ class VisitReminder:
             )
             return
         self._add_booking(booking)
+        self._confirmed.add(booking.booking_id)
 
     @workflow.signal
     def apply_group_change(self, change: GroupChange) -> None:
@@ -382,6 +404,7 @@ class VisitReminder:
         return self._version != version or self._cancelled
 
     def _add_booking(self, booking: VisitBooking) -> None:
+        self._booked.setdefault(booking.booking_id, booking)
         if booking.booking_id not in self._bookings:
             self._bookings[booking.booking_id] = BookingView(
                 booking_id=booking.booking_id, channel=booking.channel.value, sms_flag=booking.sms_flag

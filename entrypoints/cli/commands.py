@@ -10,10 +10,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from temporalio.client import Client
+
 import application as app
 from adapters.audit import ApiClient
 from adapters.directory import load_directory_file
-from contracts.workflow_ids import group_booking_id, invitation_id
+from contracts.workflow_ids import IdKind, IssuedId
 from domain.booking import GroupBooking, VisitBooking
 from domain.invitation import (
     CareInvitation,
@@ -70,32 +72,59 @@ async def cmd_visit_book(args: argparse.Namespace, settings: Settings, stores: S
     return {"workflow_id": workflow_id}
 
 
-def _visit_target(args: argparse.Namespace) -> tuple[str, str | None]:
+async def _find(client: Client, stores: Stores, issued: IssuedId, clinic: str | None) -> app.Found:
+    """The workflow of an issued id at `--clinic`, or at whichever clinic of the directory issued it
+    (the command line acts for every clinic; two that did: name one)."""
+    if clinic:
+        clinics = [app.check_system_id(clinic.strip(), "--clinic")]
+    else:
+        clinics = [c.clinic_id for c in stores.directory.clinics()]
+    return await app.find(client, issued, clinics)
+
+
+def _visit(args: argparse.Namespace) -> IssuedId:
+    """The visit named by --booking-id or --team-visit-id (refused before anything connects)."""
+    if args.team_visit_id:
+        return IssuedId(IdKind.TEAM_VISIT, app.check_system_id(args.team_visit_id, "--team-visit-id"))
+    if args.booking_id:
+        return IssuedId(IdKind.VISIT, app.check_system_id(args.booking_id, "--booking-id"))
+    raise app.InputError("name the visit: a booking id, or a team visit id")
+
+
+async def _visit_target(args: argparse.Namespace, stores: Stores, client: Client) -> tuple[str, str | None]:
     """The workflow id and, for a team visit, the HOSP booking the change is about."""
-    workflow_id = app.visit_workflow_id(args.booking_id, args.team_visit_id)
-    return workflow_id, (args.booking_id if args.team_visit_id else None)
+    found = await _find(client, stores, _visit(args), args.clinic)
+    return found.workflow_id, (args.booking_id if args.team_visit_id else None)
 
 
 async def cmd_visit_reschedule(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    workflow_id, _ = _visit_target(args)
+    _visit(args)
     start = _future_start(args.start)  # refused before anything connects
-    return await app.reschedule(await connect(settings), workflow_id, start)
+    client = await connect(settings)
+    workflow_id, _ = await _visit_target(args, stores, client)
+    return await app.reschedule(client, workflow_id, start)
 
 
 async def cmd_visit_sms_flag(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    workflow_id, booking_id = _visit_target(args)
-    return await app.set_sms_flag(await connect(settings), workflow_id, args.flag == "on", booking_id)
+    _visit(args)
+    client = await connect(settings)
+    workflow_id, booking_id = await _visit_target(args, stores, client)
+    return await app.set_sms_flag(client, workflow_id, args.flag == "on", booking_id)
 
 
 async def cmd_visit_cancel(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    workflow_id, booking_id = _visit_target(args)
-    await app.cancel(await connect(settings), workflow_id, booking_id, args.reason)
+    _visit(args)
+    client = await connect(settings)
+    workflow_id, booking_id = await _visit_target(args, stores, client)
+    await app.cancel(client, workflow_id, booking_id, args.reason)
     return {"workflow_id": workflow_id, "cancel": "sent"}
 
 
 async def cmd_visit_status(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    workflow_id, _ = _visit_target(args)
-    return await app.status(await connect(settings), workflow_id)
+    _visit(args)
+    client = await connect(settings)
+    workflow_id, _ = await _visit_target(args, stores, client)
+    return await app.status(client, workflow_id)
 
 
 async def cmd_group_book(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
@@ -107,26 +136,39 @@ async def cmd_group_book(args: argparse.Namespace, settings: Settings, stores: S
     }
 
 
-def _group_id(args: argparse.Namespace) -> str:
-    return group_booking_id(args.group_booking_id)
+def _group_ref(args: argparse.Namespace) -> IssuedId:
+    return IssuedId(IdKind.GROUP, app.check_system_id(args.group_booking_id, "--group-booking-id"))
+
+
+async def _group(args: argparse.Namespace, stores: Stores, client: Client) -> str:
+    return (await _find(client, stores, _group_ref(args), args.clinic)).workflow_id
 
 
 async def cmd_group_reschedule(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    _group_ref(args)
     start = _future_start(args.start)  # refused before anything connects
-    return await app.reschedule(await connect(settings), _group_id(args), start)
+    client = await connect(settings)
+    return await app.reschedule(client, await _group(args, stores, client), start)
 
 
 async def cmd_group_sms_flag(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    return await app.set_sms_flag(await connect(settings), _group_id(args), args.flag == "on")
+    _group_ref(args)
+    client = await connect(settings)
+    return await app.set_sms_flag(client, await _group(args, stores, client), args.flag == "on")
 
 
 async def cmd_group_cancel(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    await app.cancel(await connect(settings), _group_id(args), args.booking_id, args.reason)
-    return {"workflow_id": _group_id(args), "cancel": "sent"}
+    _group_ref(args)
+    client = await connect(settings)
+    workflow_id = await _group(args, stores, client)
+    await app.cancel(client, workflow_id, args.booking_id, args.reason)
+    return {"workflow_id": workflow_id, "cancel": "sent"}
 
 
 async def cmd_group_status(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    return await app.status(await connect(settings), _group_id(args))
+    _group_ref(args)
+    client = await connect(settings)
+    return await app.status(client, await _group(args, stores, client))
 
 
 # --- care invitations and booking requests (V1-V14) ---
@@ -134,6 +176,11 @@ async def cmd_group_status(args: argparse.Namespace, settings: Settings, stores:
 
 def _request_id(args: argparse.Namespace) -> str:
     return app.check_system_id(args.request_id.strip(), "--request-id")
+
+
+async def _request(args: argparse.Namespace, stores: Stores, client: Client) -> str:
+    issued = IssuedId(IdKind.REQUEST, _request_id(args))
+    return (await _find(client, stores, issued, args.clinic)).workflow_id
 
 
 def _parse_date(text: str, option: str) -> date:
@@ -181,39 +228,47 @@ async def cmd_invitation_create(args: argparse.Namespace, settings: Settings, st
 
 
 async def cmd_invitation_convert(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    request_id = _request_id(args)
+    _request_id(args)
     conversion = Conversion(**_limits(args), referral_id=args.referral_id)  # refused before connecting
-    return await app.convert_request(await connect(settings), request_id, conversion)
+    client = await connect(settings)
+    return await app.convert_request(client, await _request(args, stores, client), conversion)
 
 
 async def cmd_invitation_change(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    request_id = _request_id(args)
+    _request_id(args)
     change = RequestChange(**_limits(args))  # refused before anything connects
-    return await app.change_request(await connect(settings), request_id, change)
+    client = await connect(settings)
+    return await app.change_request(client, await _request(args, stores, client), change)
 
 
 async def cmd_invitation_book(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    request_id = _request_id(args)
+    _request_id(args)
     booking = InvitationBooking(booking_id=args.booking_id, start=_future_start(args.start), by=args.by)
-    return await app.book_invitation(await connect(settings), request_id, booking)
+    client = await connect(settings)
+    return await app.book_invitation(client, await _request(args, stores, client), booking)
 
 
 async def cmd_invitation_contacted(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    request_id = _request_id(args)
+    _request_id(args)
     contact = Contact(note=args.note)
-    await app.record_contact(await connect(settings), request_id, contact)
-    return {"workflow_id": invitation_id(request_id), "contacted": "sent"}
+    client = await connect(settings)
+    workflow_id = await _request(args, stores, client)
+    await app.record_contact(client, workflow_id, contact)
+    return {"workflow_id": workflow_id, "contacted": "sent"}
 
 
 async def cmd_invitation_cancel(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    workflow_id = invitation_id(_request_id(args))
-    await app.cancel(await connect(settings), workflow_id, None, args.reason)
+    _request_id(args)  # refused before anything connects
+    client = await connect(settings)
+    workflow_id = await _request(args, stores, client)
+    await app.cancel(client, workflow_id, None, args.reason)
     return {"workflow_id": workflow_id, "cancel": "sent"}
 
 
 async def cmd_invitation_status(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    workflow_id = invitation_id(_request_id(args))
-    return await app.status(await connect(settings), workflow_id)
+    _request_id(args)  # refused before anything connects
+    client = await connect(settings)
+    return await app.status(client, await _request(args, stores, client))
 
 
 async def cmd_worklist(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
@@ -275,8 +330,16 @@ async def cmd_api_key_revoke(args: argparse.Namespace, settings: Settings, store
     return {"client_id": client_id, "revoked": await asyncio.to_thread(stores.api_keys.revoke, client_id)}
 
 
+async def cmd_sessions_revoke(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """End every staff-page session of a user (e.g. a lost laptop, a user who left) on every replica."""
+    user_id = args.user.strip().removeprefix("staff:")
+    if not user_id or len(user_id) > 200 or not user_id.isprintable():
+        raise app.InputError("--user: the staff user's id, as the audit trail names it (staff:<id>)")
+    return {"user": user_id, "revoked": await asyncio.to_thread(stores.staff_sessions.revoke_user, user_id)}
+
+
 async def cmd_audit(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     """The audit trail, newest last: who read or changed which workflow, when, with which outcome."""
-    workflow_id = app.check_system_id(args.workflow_id.strip(), "--workflow-id") if args.workflow_id else None
+    workflow_id = args.workflow_id and app.check_workflow_id(args.workflow_id.strip(), "--workflow-id")
     found = await asyncio.to_thread(stores.audit.records, workflow_id=workflow_id, limit=args.limit)
     return [r.model_dump(mode="json") for r in found]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from domain.invitation import TimeOfDay
+from entrypoints.cli import codec_tokens
 from entrypoints.cli import commands as c
 
 DESCRIPTION = "Command line for booking systems, staff and scripts (SPEC §5)"
@@ -13,10 +14,16 @@ DESCRIPTION = "Command line for booking systems, staff and scripts (SPEC §5)"
 def _visit_selector(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--booking-id", help="the booking (for a team visit: the HOSP booking)")
     parser.add_argument("--team-visit-id", help="the team visit (S11) the booking belongs to")
+    _clinic_selector(parser)
+
+
+def _clinic_selector(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clinic", help="the clinic that issued the id (needed when several did)")
 
 
 def _request_selector(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--request-id", required=True, help="the request (workflow care-invitation-<id>)")
+    parser.add_argument("--request-id", required=True, help="the request id its clinic issued")
+    _clinic_selector(parser)
 
 
 def _limit_options(parser: argparse.ArgumentParser) -> None:
@@ -84,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     ]:
         sub = gsub.add_parser(name, help=help_text)
         sub.add_argument("--group-booking-id", required=True)
+        _clinic_selector(sub)
         if name == "reschedule":
             sub.add_argument("--start", required=True)
         if name == "sms-flag":
@@ -155,9 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     revoke_key = ksub.add_parser("revoke", help="revoke every key of a client")
     revoke_key.add_argument("--client-id", required=True)
     revoke_key.set_defaults(func=c.cmd_api_key_revoke)
+    codec_tokens.add_parser(asub)
+    sessions = asub.add_parser("sessions", help="the staff page's login sessions")
+    ssub = sessions.add_subparsers(dest="session_action", required=True)
+    revoke_sessions = ssub.add_parser("revoke", help="end every session of a staff user at once")
+    revoke_sessions.add_argument("--user", required=True, help="the user id, as the audit trail names it")
+    revoke_sessions.set_defaults(func=c.cmd_sessions_revoke)
 
     audit = groups.add_parser("audit", help="the audit trail: who read or changed a patient's messages")
-    audit.add_argument("--workflow-id", help="only this workflow, e.g. sms-reminder-B1")
+    audit.add_argument("--workflow-id", help="only this workflow, e.g. sms-reminder:kir:B1")
     audit.add_argument("--limit", type=int, default=200, help="the newest N records (default 200)")
     audit.set_defaults(func=c.cmd_audit)
 

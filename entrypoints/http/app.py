@@ -4,7 +4,9 @@
     python -m entrypoints.http        (PM_API_HOST, PM_API_PORT; TLS is the proxy's in front of it)
 
 Every `/v1` route needs a bearer token (`entrypoints/http/auth.py`); refusals are problem+json
-(`entrypoints/http/problems.py`); bodies are limited to `MAX_BODY_BYTES`.
+(`entrypoints/http/problems.py`); bodies are limited to `MAX_BODY_BYTES`. A request for another host
+than `PM_PUBLIC_URL`'s is refused, absolute URLs are built from it, and every answer carries the
+security headers (`entrypoints/http/edge.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from domain.identity import InvalidPatientId
 from entrypoints import web
 from entrypoints.http import delivery_reports, directory, fhir, invitations, visits
 from entrypoints.http.auth import Authenticator, Forbidden, Unauthenticated
+from entrypoints.http.edge import Edge
 from entrypoints.http.problems import handle, handle_http, refuse
 from entrypoints.http.service import Service
 from infrastructure.config import Settings
@@ -77,7 +80,11 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
     api.include_router(directory.router)
     api.include_router(fhir.router)
     api.include_router(delivery_reports.router)
-    web.install(api, settings)
+    web.install(api, settings, stores)
+    docs = frozenset(p for p in (api.docs_url, api.swagger_ui_oauth2_redirect_url, api.redoc_url) if p)
+    api.add_middleware(  # the last added runs first: the Host check before anything else
+        Edge, public_url=settings.public_base_url, bind_host=settings.api_host, docs_paths=docs
+    )
     return api
 
 

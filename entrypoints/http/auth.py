@@ -33,8 +33,15 @@ class Caller:
     client_id: str
     clinics: frozenset[str]
 
+    @property
+    def all_clinics(self) -> bool:
+        return ALL_CLINICS in self.clinics
+
+    def may_act_for(self, clinic_id: str) -> bool:
+        return self.all_clinics or clinic_id in self.clinics
+
     def require_clinic(self, clinic_id: str) -> None:
-        if ALL_CLINICS not in self.clinics and clinic_id not in self.clinics:
+        if not self.may_act_for(clinic_id):
             raise Forbidden(f"client '{self.client_id}' may not act for clinic '{clinic_id}'")
 
 

@@ -1,13 +1,17 @@
-"""The SMS provider's delivery reports: `POST /callbacks/sms/46elks`, the `whendelivered` URL of every
-SMS the 46elks gateway sends (docs/delivery-reports.md).
+"""The SMS provider's delivery reports: `POST /callbacks/sms/46elks?key=<message key>`, the
+`whendelivered` URL of every SMS the 46elks gateway sends (docs/delivery-reports.md).
 
-46elks calls it with HTTP Basic credentials taken from the URL (user `46elks`, password
-`PM_DELIVERY_SECRET`) and the form fields `id`, `status` (`sent`, `delivered`, `failed`) and
-`delivered` (UTC, when delivered). The report is kept in the SMS ledger, which maps the provider's id
-to our message key and only moves the status forward, then signalled to the reminder
-(`VisitReminder.delivery_report`). Answers: 204 when taken (also for an id we never sent, and
-for a reminder that has ended: 46elks then stops retrying), 401 for a wrong or missing secret, 422 for
-a malformed form (nothing recorded), 503 when Temporal cannot be reached (46elks retries).
+Each message has a URL of its own: its key in the query and its token (`delivery_token`, an
+HMAC-SHA256 of the key under `PM_DELIVERY_SECRET`) as the HTTP Basic password 46elks presents (user
+`46elks`); the form fields are `id`, `status` (`sent`, `delivered`, `failed`) and `delivered` (UTC,
+when delivered). A report is taken only for the message its token was made for: the token must be the
+key's (`hmac.compare_digest`) and the ledger's provider id of that key must be the report's `id`, so a
+leaked URL can move only its own message. The report is kept in the SMS ledger, which only moves the
+status forward, then signalled to the reminder (`VisitReminder.delivery_report`). Answers: 204 when
+taken (also for a reminder that has ended: 46elks then stops retrying), 401 without Basic credentials
+of user `46elks`, 403 for a token that is not the message's or a report about another message, 422 for
+a malformed form (nothing recorded), 503 when the message's send is not recorded yet or Temporal cannot
+be reached (46elks retries).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request, Response, status
 from temporalio.service import RPCError
 
-from adapters.sms_elks import DELIVERY_USER
+from adapters.sms_elks import DELIVERY_USER, KEY_PARAMETER, delivery_token
 from adapters.sms_ledger import ELKS_DELIVERY
 from application import workflow_calls
 from application.errors import EndedError, NotFoundError
@@ -41,7 +45,10 @@ With = Annotated[Service, Depends(service)]
 log = structlog.get_logger(__name__)
 
 PROVIDER_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+MAX_KEY = 400
+"""The longest message key the callback reads (the ledger's keys are far shorter)."""
 REALM = 'Basic realm="delivery-reports"'
+NOT_RECORDED = "the message's send is not recorded yet: try again"
 
 
 class _Refused(Exception):
@@ -50,19 +57,26 @@ class _Refused(Exception):
         self.status = status
 
 
-def authenticated(settings: Settings, authorization: str | None) -> bool:
-    """Whether the request carries the Basic credentials of the callback URL (constant-time)."""
-    secret = settings.delivery_secret
+def token_of(authorization: str | None) -> str | None:
+    """The password of the request's HTTP Basic credentials when its user is `46elks` (the message's
+    token); None without such credentials."""
     scheme, _, encoded = (authorization or "").partition(" ")
-    if not secret or scheme.lower() != "basic":
-        return False
+    if scheme.lower() != "basic":
+        return None
     try:
         user, colon, password = base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
+        return None
+    return password if colon and hmac.compare_digest(user.encode(), DELIVERY_USER.encode()) else None
+
+
+def token_fits(settings: Settings, key: str, token: str) -> bool:
+    """Whether `token` is the delivery token of the message `key` (constant-time). Never without a
+    configured secret, nor for the secret itself (the static form before per-message tokens)."""
+    secret = settings.delivery_secret
+    if not secret or not key or len(key) > MAX_KEY:
         return False
-    user_ok = hmac.compare_digest(user.encode(), DELIVERY_USER.encode())
-    password_ok = hmac.compare_digest(password.encode(), secret.encode())
-    return bool(colon) and user_ok and password_ok
+    return hmac.compare_digest(token.encode(), delivery_token(secret, key).encode())
 
 
 def _parse_time(raw: str) -> datetime | None:
@@ -97,29 +111,44 @@ async def _read_form(request: Request) -> tuple[str, str, datetime | None]:
     summary="46elks delivery report (whendelivered)",
 )
 async def elks_delivery_report(request: Request, svc: With) -> Response:
-    """A 46elks delivery report: form fields `id`, `status` (`sent`|`delivered`|`failed`), `delivered`."""
-    if not authenticated(svc.settings, request.headers.get("authorization")):
-        return problem(401, "the delivery report's credentials are not valid", **{"WWW-Authenticate": REALM})
+    """A 46elks delivery report for the message named by the URL's `key`, with that message's token as
+    the Basic password: form fields `id`, `status` (`sent`|`delivered`|`failed`), `delivered`."""
+    token = token_of(request.headers.get("authorization"))
+    if token is None:
+        return problem(
+            401, "the delivery report has no credentials of user 46elks", **{"WWW-Authenticate": REALM}
+        )
+    keys = request.query_params.getlist(KEY_PARAMETER)
+    key = keys[0] if len(keys) == 1 else None
+    if key is None or not token_fits(svc.settings, key, token):
+        log.warning("delivery_report_token_refused")
+        return problem(403, "the delivery report's token is not the token of the message it names")
     try:
         provider_id, state, delivered_at = await _read_form(request)
     except _Refused as refused:
         return problem(refused.status, str(refused))
-    received = datetime.now(UTC)
     ledger = svc.stores.sms_ledger
+    receipt = await asyncio.to_thread(ledger.get, key)
+    if receipt is None:  # 46elks answered the send, but the gateway has not recorded its id yet
+        log.info("delivery_report_before_its_receipt", key=key, status=state)
+        return problem(503, NOT_RECORDED, **{"Retry-After": "30"})
+    if not hmac.compare_digest(receipt.provider_id.encode(), provider_id.encode()):
+        log.warning("delivery_report_for_another_message", key=key)
+        return problem(403, "the delivery report's id is not the id of the message its token is for")
+    received = datetime.now(UTC)
     update = await asyncio.to_thread(ledger.record_delivery, provider_id, state, delivered_at, received)
-    if update is None:
-        log.warning("delivery_report_unknown_id", provider_id=provider_id, status=state)
-        return Response(status_code=status.HTTP_204_NO_CONTENT)
-    report = DeliveryReport(key=update.key, status=update.status, at=update.delivered_at or received)
+    if update is None:  # the receipt was there a moment ago; a ledger never forgets one
+        return problem(503, NOT_RECORDED, **{"Retry-After": "30"})
+    report = DeliveryReport(key=key, status=update.status, at=update.delivered_at or received)
     try:
         await record_delivery(svc, report)
     except (EndedError, NotFoundError):
-        log.info("delivery_report_for_closed_workflow", key=update.key, status=update.status.value)
+        log.info("delivery_report_for_closed_workflow", key=key, status=update.status.value)
     except RPCError as err:
-        log.warning("delivery_report_not_signalled", key=update.key, error=type(err).__name__)
+        log.warning("delivery_report_not_signalled", key=key, error=type(err).__name__)
         return problem(503, "the workflow service is not reachable: try again")
     else:
-        log.info("delivery_report", key=update.key, reported=state, status=update.status.value)
+        log.info("delivery_report", key=key, reported=state, status=update.status.value)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

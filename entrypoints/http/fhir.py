@@ -28,7 +28,7 @@ from starlette.exceptions import HTTPException
 
 import application as app
 from adapters.fhir_appointments import StoredAppointment, fhir_instant
-from contracts.workflow_ids import booking_reminder_id
+from contracts.workflow_ids import SCOPE, IdKind, IssuedId
 from domain.identity import mask_patient_id, parse_patient_id
 from domain.status import BookingView, ReminderState, ReminderStatus
 from domain.types import SYSTEM_ID_PATTERN, SystemId
@@ -72,7 +72,7 @@ def fhir_response(resource: dict[str, Any], status_code: int = 200, **headers: s
 def _stored_response(stored: StoredAppointment, status_code: int = 200) -> Response:
     headers = {"ETag": f'W/"{stored.version}"', "Last-Modified": _http_date(stored.last_updated)}
     if status_code == status.HTTP_201_CREATED:
-        headers["Location"] = f"/fhir/Appointment/{stored.appointment_id}/_history/{stored.version}"
+        headers["Location"] = f"/fhir/Appointment/{stored.resource.get('id')}/_history/{stored.version}"
     return fhir_response(stored.resource, status_code, **headers)
 
 
@@ -120,12 +120,12 @@ def _stored_patient(stored: StoredAppointment) -> str | None:
 async def _change(
     svc: Service,
     put: AppointmentPut,
+    workflow_id: str,
     booking_id: str,
     reminder: ReminderStatus,
     stored: StoredAppointment | None,
 ) -> None:
     """An existing booking: cancel, or reschedule and/or set the SMS flag, or nothing."""
-    workflow_id = booking_reminder_id(booking_id)
     view = _booking_of(reminder, booking_id)
     already_cancelled = view.cancelled or reminder.state is ReminderState.CANCELLED
     if put.cancels:
@@ -164,44 +164,66 @@ async def _change(
 )
 async def put_appointment(appointment_id: SystemId, request: Request, who: Who, svc: With) -> Response:
     """Book (201), reschedule, change the SMS flag or cancel (200) the visit `appointment_id`."""
-    workflow_id = booking_reminder_id(appointment_id)
     try:
         _check_content_type(request)
         appointment = parse_appointment(await request.body(), appointment_id)
         put = await asyncio.to_thread(map_appointment, appointment, svc.stores.directory)
     except Exception:
-        async with svc.audited(who, PUT_ACTION, workflow_id):  # the refusal is audited too
+        asked = svc.asked_for(IssuedId(IdKind.VISIT, appointment_id), await svc.clinics_of(who))
+        async with svc.audited(who, PUT_ACTION, *asked):  # the refusal is audited too
             raise
-    async with svc.audited(who, PUT_ACTION, workflow_id, put.clinic_id):
+    async with svc.audited(who, PUT_ACTION, clinic_id=put.clinic_id) as entry:
         who.require_clinic(put.clinic_id)
+        issued = IssuedId(IdKind.VISIT, appointment_id)
+        legacy = await app.own_legacy(svc.client, issued, put.clinic_id)
+        workflow_id = entry.workflow_id = legacy or issued.at(put.clinic_id)
         store = svc.stores.fhir_appointments
-        stored = await asyncio.to_thread(store.get, appointment_id)
-        if stored is not None:
-            who.require_clinic(stored.clinic_id)
+        key = appointment_id if legacy else _store_key(put.clinic_id, appointment_id)
+        stored = await asyncio.to_thread(store.get, key)
         reminder = await _reminder(svc, workflow_id)
         if reminder is not None:
-            who.require_clinic(reminder.clinic_id)
-            await _change(svc, put, appointment_id, reminder, stored)
+            await _change(svc, put, workflow_id, appointment_id, reminder, stored)
         elif put.cancels:
             raise app.NotFoundError(f"no booked visit '{appointment_id}' to cancel")
         else:
             booking = put.booking(appointment_id)
             await app.book_visit(svc.client, svc.settings.task_queue, svc.stores.directory, booking)
-        clinic_id = reminder.clinic_id if reminder is not None else put.clinic_id
-        saved = await asyncio.to_thread(store.save, appointment_id, clinic_id, put.resource)
+        saved = await asyncio.to_thread(store.save, key, put.clinic_id, put.resource)
     created = reminder is None
     return _stored_response(saved, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
+def _store_key(clinic_id: str, appointment_id: str) -> str:
+    """An Appointment is stored under its clinic and id (ids are scoped by the clinic that issued
+    them); those stored before ids were scoped keep their id alone as key."""
+    return f"{clinic_id}{SCOPE}{appointment_id}"
+
+
 @router.get("/Appointment/{appointment_id}", responses=FHIR_ANSWER, response_class=Response)
 async def get_appointment(appointment_id: SystemId, who: Who, svc: With) -> Response:
-    """The last Appointment accepted for `appointment_id` (404 if none was)."""
-    async with svc.audited(who, GET_ACTION, booking_reminder_id(appointment_id)):
-        stored = await asyncio.to_thread(svc.stores.fhir_appointments.get, appointment_id)
+    """The last Appointment accepted for `appointment_id` at the caller's clinics (404 if none was,
+    whatever another clinic stored under that id)."""
+    clinics = await svc.clinics_of(who)
+    async with svc.audited(
+        who, GET_ACTION, *svc.asked_for(IssuedId(IdKind.VISIT, appointment_id), clinics)
+    ) as entry:
+        stored = await asyncio.to_thread(_stored, svc, clinics, appointment_id)
         if stored is None:
             raise app.NotFoundError(f"no Appointment '{appointment_id}'")
-        who.require_clinic(stored.clinic_id)
+        entry.clinic_id = stored.clinic_id
+        entry.workflow_id = IssuedId(IdKind.VISIT, appointment_id).at(stored.clinic_id)
     return _stored_response(stored)
+
+
+def _stored(svc: Service, clinics: list[str], appointment_id: str) -> StoredAppointment | None:
+    store = svc.stores.fhir_appointments
+    found = [s for c in clinics if (s := store.get(_store_key(c, appointment_id))) is not None]
+    if len(found) > 1:
+        raise app.InputError(f"Appointment '{appointment_id}' was stored by several of your clinics")
+    if found:
+        return found[0]
+    legacy = store.get(appointment_id)
+    return legacy if legacy is not None and legacy.clinic_id in clinics else None
 
 
 @router.get("/Communication", responses=FHIR_ANSWER, response_class=Response)
@@ -217,12 +239,10 @@ async def search_communications(
     """The reminder's messages (sent, skipped with the reason, failed) as a searchset Bundle of
     Communications, numbers masked."""
     booking_id = based_on.removeprefix("Appointment/")
-    workflow_id = booking_reminder_id(booking_id)
-    async with svc.audited(who, SEARCH_ACTION, workflow_id):
-        reminder = await _reminder(svc, workflow_id)
-        if reminder is None:
+    async with svc.on_workflow(who, SEARCH_ACTION, IssuedId(IdKind.VISIT, booking_id)) as found:
+        reminder = found.status
+        if not isinstance(reminder, ReminderStatus):
             raise app.NotFoundError(f"no reminder of Appointment '{booking_id}'")
-        who.require_clinic(reminder.clinic_id)
     base = f"{request.base_url}fhir/Communication/"
     entries = [
         {**({"fullUrl": f"{base}{c['id']}"} if "id" in c else {}), "resource": c, "search": {"mode": "match"}}

@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 import application as app
 from adapters.audit import AuditRecord
+from contracts.workflow_ids import IssuedId
 from entrypoints.http.auth import Caller
 from entrypoints.http.problems import status_and_detail
 from infrastructure.config import Settings
@@ -23,6 +24,7 @@ from infrastructure.stores import Stores
 @dataclass
 class AuditEntry:
     clinic_id: str | None
+    workflow_id: str | None = None
 
 
 @dataclass
@@ -32,15 +34,33 @@ class Service:
     client: Client
 
     @asynccontextmanager
-    async def on_workflow(self, who: Caller, action: str, workflow_id: str) -> AsyncIterator[app.Status]:
-        """An audited call on an existing workflow, once the caller is known to act for its clinic
-        (else 403): the check before any call on an existing workflow. The audit record names the
-        clinic."""
-        async with self.audited(who, action, workflow_id) as entry:
-            found = await app.status(self.client, workflow_id)
-            entry.clinic_id = found.clinic_id
-            who.require_clinic(found.clinic_id or "")  # an older worker's group status has no clinic
+    async def on_workflow(
+        self, who: Caller, action: str, issued: IssuedId, clinic_id: str | None = None
+    ) -> AsyncIterator[app.Found]:
+        """An audited call on the workflow of an issued id at the caller's clinics (or at `clinic_id`,
+        one of them): an id only another clinic issued is unknown here (404), as is one nobody
+        issued. The audit record names the workflow and its clinic once found."""
+        clinics = await self.clinics_of(who, clinic_id)
+        async with self.audited(who, action, *self.asked_for(issued, clinics)) as entry:
+            found = await app.find(self.client, issued, clinics)
+            entry.workflow_id, entry.clinic_id = found.workflow_id, found.status.clinic_id
             yield found
+
+    @staticmethod
+    def asked_for(issued: IssuedId, clinics: list[str]) -> tuple[str | None, str | None]:
+        """The workflow and clinic a call asks for, for its audit record before it is found: known
+        when the caller acts for one clinic (else only once found)."""
+        return (issued.at(clinics[0]), clinics[0]) if len(clinics) == 1 else (None, None)
+
+    async def clinics_of(self, who: Caller, clinic_id: str | None = None) -> list[str]:
+        """The clinics whose ids the caller may look up: `clinic_id` if it is one of theirs (none
+        otherwise), else all of theirs (a caller for every clinic: the directory's)."""
+        if clinic_id is not None:
+            return [clinic_id] if who.may_act_for(clinic_id) else []
+        if who.all_clinics:
+            clinics = await asyncio.to_thread(self.stores.directory.clinics)
+            return [clinic.clinic_id for clinic in clinics]
+        return sorted(who.clinics)
 
     @asynccontextmanager
     async def audited(
@@ -49,7 +69,7 @@ class Service:
         """Record the call (who, what, when, outcome; never patient data), refused or not; the body
         may name the clinic once it knows it."""
         outcome = "ok"
-        entry = AuditEntry(clinic_id)
+        entry = AuditEntry(clinic_id, workflow_id)
         try:
             yield entry
         except Exception as err:
@@ -61,7 +81,7 @@ class Service:
                 at=datetime.now(UTC),
                 actor=caller.client_id,
                 action=action,
-                workflow_id=workflow_id,
+                workflow_id=entry.workflow_id,
                 clinic_id=entry.clinic_id,
                 outcome=outcome,
             )

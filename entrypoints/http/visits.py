@@ -1,18 +1,19 @@
 """REST v1: the SMS reminders of booked visits, team visits and group bookings (S1–S16).
 
 The clinic of a booking is checked against the caller's before anything starts or changes: from the
-body when booking, from the workflow's status afterwards.
+body when booking. An id is then looked up among the ids the caller's clinics issued (`clinic_id`
+names one when the caller acts for several): another clinic's id is unknown here (404).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime
 
 import application as app
-from contracts.workflow_ids import booking_reminder_id, reminder_id, team_reminder_id
+from contracts.workflow_ids import IdKind, IssuedId, reminder_id
 from contracts.workflow_ids import group_booking_id as group_workflow_id
 from domain.booking import GroupBooking, VisitBooking
 from domain.status import GroupStatus, ReminderStatus
@@ -23,10 +24,20 @@ from entrypoints.http.service import Service, service
 router = APIRouter(prefix="/v1", tags=["visits"])
 Who = Annotated[Caller, Depends(caller)]
 With = Annotated[Service, Depends(service)]
+Scope = Annotated[
+    SystemId | None,
+    Query(description="the clinic that issued the id; needed only when the caller acts for several that did"),
+]
 
 
 class Started(ContractModel):
     workflow_id: str
+
+
+BOOKED_BEFORE = {
+    200: {"model": Started, "description": "the same booking was booked before: nothing changed"},
+    409: {"description": "the id is used at the clinic with other content (the fields are named)"},
+}
 
 
 class StartChange(ContractModel):
@@ -44,79 +55,97 @@ class CancelRequest(ContractModel):
 # --- single and team visits ---
 
 
-@router.post("/visits", response_model=Started, status_code=status.HTTP_201_CREATED)
+def _visit(booking_id: str) -> IssuedId:
+    return IssuedId(IdKind.VISIT, booking_id)
+
+
+def _team(team_visit_id: str) -> IssuedId:
+    return IssuedId(IdKind.TEAM_VISIT, team_visit_id)
+
+
+def _group(group_booking_id: str) -> IssuedId:
+    return IssuedId(IdKind.GROUP, group_booking_id)
+
+
+@router.post("/visits", response_model=Started, status_code=status.HTTP_201_CREATED, responses=BOOKED_BEFORE)
 async def book_visit(booking: VisitBooking, who: Who, svc: With, response: Response) -> Started:
     """Book a visit: starts its SMS reminder; a team visit's HOSP booking joins the team's (S11).
-    The same booking again answers 200 with the existing workflow."""
-    workflow_id = reminder_id(booking)
-    async with svc.audited(who, "visit.book", workflow_id, booking.clinic_id):
+    The same booking again answers 200 with the same workflow; other content under a booking id the
+    clinic used, or a team booking of another patient, place or time, is 409 naming the fields."""
+    async with svc.audited(who, "visit.book", reminder_id(booking), booking.clinic_id) as entry:
         who.require_clinic(booking.clinic_id)  # the use case checks the rest before it starts anything
-        joined = booking.team_visit_id is not None and await app.exists(svc.client, workflow_id)
-        _, started = await app.start_visit_reminder(
+        workflow_id, booked = await app.start_visit_reminder(
             svc.client, svc.settings.task_queue, svc.stores.directory, booking
         )
-        if joined or not started:
+        entry.workflow_id = workflow_id
+        if not booked:
             response.status_code = status.HTTP_200_OK
     return Started(workflow_id=workflow_id)
 
 
 @router.get("/visits/{booking_id}", response_model=ReminderStatus)
-async def visit_status(booking_id: SystemId, who: Who, svc: With) -> app.Status:
-    workflow_id = booking_reminder_id(booking_id)
-    async with svc.on_workflow(who, "visit.status", workflow_id) as found:
-        return found
+async def visit_status(booking_id: SystemId, who: Who, svc: With, clinic_id: Scope = None) -> app.Status:
+    async with svc.on_workflow(who, "visit.status", _visit(booking_id), clinic_id) as found:
+        return found.status
 
 
 @router.post("/visits/{booking_id}/reschedule", response_model=ReminderStatus)
-async def reschedule_visit(booking_id: SystemId, change: StartChange, who: Who, svc: With) -> app.Status:
+async def reschedule_visit(
+    booking_id: SystemId, change: StartChange, who: Who, svc: With, clinic_id: Scope = None
+) -> app.Status:
     """S15: the reminder moves with the visit."""
-    workflow_id = booking_reminder_id(booking_id)
-    async with svc.on_workflow(who, "visit.reschedule", workflow_id):
-        return await app.reschedule(svc.client, workflow_id, change.start)
+    async with svc.on_workflow(who, "visit.reschedule", _visit(booking_id), clinic_id) as found:
+        return await app.reschedule(svc.client, found.workflow_id, change.start)
 
 
 @router.put("/visits/{booking_id}/sms-flag", response_model=ReminderStatus)
-async def visit_sms_flag(booking_id: SystemId, change: FlagChange, who: Who, svc: With) -> app.Status:
+async def visit_sms_flag(
+    booking_id: SystemId, change: FlagChange, who: Who, svc: With, clinic_id: Scope = None
+) -> app.Status:
     """S10: staff turn the SMS off or on again; S8: not off for a booking made in 1177 (409)."""
-    workflow_id = booking_reminder_id(booking_id)
-    async with svc.on_workflow(who, "visit.sms_flag", workflow_id):
-        return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag)
+    async with svc.on_workflow(who, "visit.sms_flag", _visit(booking_id), clinic_id) as found:
+        return await app.set_sms_flag(svc.client, found.workflow_id, change.sms_flag)
 
 
 @router.post("/visits/{booking_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
-async def cancel_visit(booking_id: SystemId, cancel: CancelRequest, who: Who, svc: With) -> Started:
+async def cancel_visit(
+    booking_id: SystemId, cancel: CancelRequest, who: Who, svc: With, clinic_id: Scope = None
+) -> Started:
     """S15: a cancelled visit gets no reminder."""
-    workflow_id = booking_reminder_id(booking_id)
-    async with svc.on_workflow(who, "visit.cancel", workflow_id):
-        await app.cancel(svc.client, workflow_id, reason=cancel.reason)
-    return Started(workflow_id=workflow_id)
+    async with svc.on_workflow(who, "visit.cancel", _visit(booking_id), clinic_id) as found:
+        await app.cancel(svc.client, found.workflow_id, reason=cancel.reason)
+    return Started(workflow_id=found.workflow_id)
 
 
 @router.get("/team-visits/{team_visit_id}", response_model=ReminderStatus)
-async def team_visit_status(team_visit_id: SystemId, who: Who, svc: With) -> app.Status:
-    workflow_id = team_reminder_id(team_visit_id)
-    async with svc.on_workflow(who, "team_visit.status", workflow_id) as found:
-        return found
+async def team_visit_status(
+    team_visit_id: SystemId, who: Who, svc: With, clinic_id: Scope = None
+) -> app.Status:
+    async with svc.on_workflow(who, "team_visit.status", _team(team_visit_id), clinic_id) as found:
+        return found.status
 
 
 @router.post("/team-visits/{team_visit_id}/reschedule", response_model=ReminderStatus)
 async def reschedule_team_visit(
-    team_visit_id: SystemId, change: StartChange, who: Who, svc: With
+    team_visit_id: SystemId, change: StartChange, who: Who, svc: With, clinic_id: Scope = None
 ) -> app.Status:
     """S11, S15: a reschedule moves the whole team visit."""
-    workflow_id = team_reminder_id(team_visit_id)
-    async with svc.on_workflow(who, "team_visit.reschedule", workflow_id):
-        return await app.reschedule(svc.client, workflow_id, change.start)
+    async with svc.on_workflow(who, "team_visit.reschedule", _team(team_visit_id), clinic_id) as found:
+        return await app.reschedule(svc.client, found.workflow_id, change.start)
 
 
 @router.put("/team-visits/{team_visit_id}/bookings/{booking_id}/sms-flag", response_model=ReminderStatus)
 async def team_booking_sms_flag(
-    team_visit_id: SystemId, booking_id: SystemId, change: FlagChange, who: Who, svc: With
+    team_visit_id: SystemId,
+    booking_id: SystemId,
+    change: FlagChange,
+    who: Who,
+    svc: With,
+    clinic_id: Scope = None,
 ) -> app.Status:
     """S11: the flag of one HOSP booking of the team visit."""
-    workflow_id = team_reminder_id(team_visit_id)
-    async with svc.on_workflow(who, "team_visit.sms_flag", workflow_id):
-        return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag, booking_id)
+    async with svc.on_workflow(who, "team_visit.sms_flag", _team(team_visit_id), clinic_id) as found:
+        return await app.set_sms_flag(svc.client, found.workflow_id, change.sms_flag, booking_id)
 
 
 @router.post(
@@ -125,51 +154,61 @@ async def team_booking_sms_flag(
     response_model=Started,
 )
 async def cancel_team_booking(
-    team_visit_id: SystemId, booking_id: SystemId, cancel: CancelRequest, who: Who, svc: With
+    team_visit_id: SystemId,
+    booking_id: SystemId,
+    cancel: CancelRequest,
+    who: Who,
+    svc: With,
+    clinic_id: Scope = None,
 ) -> Started:
     """S11, S15: one HOSP booking cancelled; the reminder is cancelled when all are."""
-    workflow_id = team_reminder_id(team_visit_id)
-    async with svc.on_workflow(who, "team_visit.cancel", workflow_id):
-        await app.cancel(svc.client, workflow_id, booking_id, cancel.reason)
-    return Started(workflow_id=workflow_id)
+    async with svc.on_workflow(who, "team_visit.cancel", _team(team_visit_id), clinic_id) as found:
+        await app.cancel(svc.client, found.workflow_id, booking_id, cancel.reason)
+    return Started(workflow_id=found.workflow_id)
 
 
 # --- group bookings (S13) ---
 
 
-@router.post("/groups", response_model=Started, status_code=status.HTTP_201_CREATED)
+@router.post("/groups", response_model=Started, status_code=status.HTTP_201_CREATED, responses=BOOKED_BEFORE)
 async def book_group(group: GroupBooking, who: Who, svc: With, response: Response) -> Started:
-    """Book a group (form OW11): one child reminder per participant, one SMS flag for the group."""
-    workflow_id = group_workflow_id(group.group_booking_id)
-    async with svc.audited(who, "group.book", workflow_id, group.clinic_id):
+    """Book a group (form OW11): one child reminder per participant, one SMS flag for the group. The
+    same group again answers 200; other content under a used group id, or a participant whose
+    booking id already has a reminder at the clinic, is 409."""
+    workflow_id = group_workflow_id(group.clinic_id, group.group_booking_id)
+    async with svc.audited(who, "group.book", workflow_id, group.clinic_id) as entry:
         who.require_clinic(group.clinic_id)  # the use case checks the rest before it starts anything
-        _, started = await app.start_group(svc.client, svc.settings.task_queue, svc.stores.directory, group)
+        workflow_id, started = await app.start_group(
+            svc.client, svc.settings.task_queue, svc.stores.directory, group
+        )
+        entry.workflow_id = workflow_id
         if not started:
             response.status_code = status.HTTP_200_OK
     return Started(workflow_id=workflow_id)
 
 
 @router.get("/groups/{group_booking_id}", response_model=GroupStatus)
-async def group_status(group_booking_id: SystemId, who: Who, svc: With) -> app.Status:
-    workflow_id = group_workflow_id(group_booking_id)
-    async with svc.on_workflow(who, "group.status", workflow_id) as found:
-        return found
+async def group_status(
+    group_booking_id: SystemId, who: Who, svc: With, clinic_id: Scope = None
+) -> app.Status:
+    async with svc.on_workflow(who, "group.status", _group(group_booking_id), clinic_id) as found:
+        return found.status
 
 
 @router.post("/groups/{group_booking_id}/reschedule", response_model=GroupStatus)
 async def reschedule_group(
-    group_booking_id: SystemId, change: StartChange, who: Who, svc: With
+    group_booking_id: SystemId, change: StartChange, who: Who, svc: With, clinic_id: Scope = None
 ) -> app.Status:
-    workflow_id = group_workflow_id(group_booking_id)
-    async with svc.on_workflow(who, "group.reschedule", workflow_id):
-        return await app.reschedule(svc.client, workflow_id, change.start)
+    async with svc.on_workflow(who, "group.reschedule", _group(group_booking_id), clinic_id) as found:
+        return await app.reschedule(svc.client, found.workflow_id, change.start)
 
 
 @router.put("/groups/{group_booking_id}/sms-flag", response_model=GroupStatus)
-async def group_sms_flag(group_booking_id: SystemId, change: FlagChange, who: Who, svc: With) -> app.Status:
-    workflow_id = group_workflow_id(group_booking_id)
-    async with svc.on_workflow(who, "group.sms_flag", workflow_id):
-        return await app.set_sms_flag(svc.client, workflow_id, change.sms_flag)
+async def group_sms_flag(
+    group_booking_id: SystemId, change: FlagChange, who: Who, svc: With, clinic_id: Scope = None
+) -> app.Status:
+    async with svc.on_workflow(who, "group.sms_flag", _group(group_booking_id), clinic_id) as found:
+        return await app.set_sms_flag(svc.client, found.workflow_id, change.sms_flag)
 
 
 class GroupCancel(CancelRequest):
@@ -179,8 +218,9 @@ class GroupCancel(CancelRequest):
 @router.post(
     "/groups/{group_booking_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started
 )
-async def cancel_group(group_booking_id: SystemId, cancel: GroupCancel, who: Who, svc: With) -> Started:
-    workflow_id = group_workflow_id(group_booking_id)
-    async with svc.on_workflow(who, "group.cancel", workflow_id):
-        await app.cancel(svc.client, workflow_id, cancel.booking_id, cancel.reason)
-    return Started(workflow_id=workflow_id)
+async def cancel_group(
+    group_booking_id: SystemId, cancel: GroupCancel, who: Who, svc: With, clinic_id: Scope = None
+) -> Started:
+    async with svc.on_workflow(who, "group.cancel", _group(group_booking_id), clinic_id) as found:
+        await app.cancel(svc.client, found.workflow_id, cancel.booking_id, cancel.reason)
+    return Started(workflow_id=found.workflow_id)

@@ -4,42 +4,30 @@ per-clinic access, CSRF-checked forms and an audit record of every view and acti
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.sessions import SessionMiddleware
 
 from entrypoints.http.problems import is_under, status_and_detail
 from entrypoints.web import actions, login, pages
-from entrypoints.web.session import SESSION_COOKIE, CsrfRefused, LoginRequired
+from entrypoints.web.session import CsrfRefused, LoginRequired, ServerSessions
 from entrypoints.web.swedish import refusal
 from entrypoints.web.templates import HERE, render
 from infrastructure.config import Settings
+from infrastructure.stores import Stores
 
-log = structlog.get_logger(__name__)
 PREFIX = "/staff"
 
 
-def install(api: FastAPI, settings: Settings) -> None:
-    """Add the staff page's routes, static files, session cookie and refusal pages to `api`."""
-    secret = settings.web_session_secret
-    if secret is None:
-        secret = secrets.token_urlsafe(32)
-        log.warning(
-            "web_session_secret_missing", effect="logins last until the API restarts, one replica only"
-        )
+def install(api: FastAPI, settings: Settings, stores: Stores) -> None:
+    """Add the staff page's routes, static files, server-side sessions and refusal pages to `api`."""
     api.add_middleware(
-        SessionMiddleware,
-        secret_key=secret,
-        session_cookie=SESSION_COOKIE,
-        max_age=int(timedelta(hours=settings.web_session_hours).total_seconds()),
-        path=PREFIX,
-        same_site="lax",  # strict would drop the cookie on the identity provider's redirect back
-        https_only=True,  # Secure (browsers accept it on http://127.0.0.1 and localhost too)
+        ServerSessions,
+        store=lambda: stores.staff_sessions,
+        lifetime=timedelta(hours=settings.web_session_hours),
+        prefix=PREFIX,
     )
     api.state.oidc = login.oidc_client(settings)
     api.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 import application as app
-from contracts.workflow_ids import booking_reminder_id, invitation_id
+from contracts.workflow_ids import IdKind, IssuedId
 from domain.invitation import Contact, Conversion, InvitationBooking, RequestChange
 from domain.timing import at_local
 from domain.types import SystemId
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/staff", dependencies=[Depends(check_csrf)])
 User = Annotated[StaffUser, Depends(staff_user)]
 With = Annotated[Service, Depends(service)]
 Text = Annotated[str, Form(max_length=200)]
-Call = Callable[[], Awaitable[Any]]
+Call = Callable[[str], Awaitable[Any]]  # given the workflow id
 
 
 def limits_form(
@@ -48,18 +48,18 @@ class Acts:
         self.request, self.user, self.svc = request, user, svc
 
     async def on_request(self, request_id: str, action: str, call: Call, done: str) -> Response:
-        return await self._act(invitation_id(request_id), f"request.{action}", call, done,
+        return await self._act(IssuedId(IdKind.REQUEST, request_id), f"request.{action}", call, done,
                                "staff_request_page", request_id=request_id)  # fmt: skip
 
     async def on_visit(self, booking_id: str, action: str, call: Call, done: str) -> Response:
-        return await self._act(booking_reminder_id(booking_id), f"visit.{action}", call, done,
+        return await self._act(IssuedId(IdKind.VISIT, booking_id), f"visit.{action}", call, done,
                                "staff_visit_page", booking_id=booking_id)  # fmt: skip
 
     async def _act(
-        self, workflow_id: str, action: str, call: Call, done: str, page: str, **ids: str
+        self, issued: IssuedId, action: str, call: Call, done: str, page: str, **ids: str
     ) -> Response:
-        async with self.svc.on_workflow(self.user.caller, f"web.{action}", workflow_id):
-            await call()
+        async with self.svc.on_workflow(self.user.caller, f"web.{action}", issued) as found:
+            await call(found.workflow_id)
         flash(self.request, done)
         return RedirectResponse(self.request.url_for(page, **ids), status_code=303)
 
@@ -75,7 +75,7 @@ async def record_contact(request_id: SystemId, act: Act, note: Text = "") -> Res
     """V7: the patient called; no more reminders."""
     contact = Contact(note=note.strip() or None)
     return await act.on_request(
-        request_id, "contact", lambda: app.record_contact(act.svc.client, request_id, contact),
+        request_id, "contact", lambda workflow_id: app.record_contact(act.svc.client, workflow_id, contact),
         "Kontakten är registrerad: inga fler påminnelser skickas.",
     )  # fmt: skip
 
@@ -83,9 +83,8 @@ async def record_contact(request_id: SystemId, act: Act, note: Text = "") -> Res
 @router.post("/requests/{request_id}/cancel", name="staff_cancel_request")
 async def cancel_request(request_id: SystemId, act: Act, reason: Text = "") -> Response:
     """V14: nothing more is sent."""
-    workflow_id = invitation_id(request_id)
     return await act.on_request(
-        request_id, "cancel", lambda: app.cancel(act.svc.client, workflow_id, reason=reason.strip() or None),
+        request_id, "cancel", lambda wid: app.cancel(act.svc.client, wid, reason=reason.strip() or None),
         "Ärendet är makulerat: inget mer skickas.",
     )  # fmt: skip
 
@@ -100,9 +99,9 @@ async def book_request(
 ) -> Response:
     """V7–V9: staff book the visit (any time, V8); its SMS reminder starts."""
 
-    async def book() -> None:
+    async def book(workflow_id: str) -> None:
         fields = {"booking_id": booking_id.strip(), "start": at_local(day, at), "by": "staff"}
-        await app.book_invitation(act.svc.client, request_id, InvitationBooking.model_validate(fields))
+        await app.book_invitation(act.svc.client, workflow_id, InvitationBooking.model_validate(fields))
 
     return await act.on_request(request_id, "book", book, "Besöket är bokat och dess SMS-påminnelse startad.")
 
@@ -111,8 +110,8 @@ async def book_request(
 async def change_request(request_id: SystemId, act: Act, limits: Limits) -> Response:
     """V10: the window and limits as the form shows them."""
 
-    async def change() -> None:
-        await app.change_request(act.svc.client, request_id, RequestChange.model_validate(limits))
+    async def change(workflow_id: str) -> None:
+        await app.change_request(act.svc.client, workflow_id, RequestChange.model_validate(limits))
 
     return await act.on_request(request_id, "change", change, "Begäran är ändrad.")
 
@@ -123,9 +122,9 @@ async def convert_request(
 ) -> Response:
     """V11: "Ändra begäran – vårdinbjudan": the plain request becomes a care invitation."""
 
-    async def convert() -> None:
+    async def convert(workflow_id: str) -> None:
         conversion = Conversion.model_validate(limits | {"referral_id": referral_id.strip() or None})
-        await app.convert_request(act.svc.client, request_id, conversion)
+        await app.convert_request(act.svc.client, workflow_id, conversion)
 
     return await act.on_request(request_id, "convert", convert, "Begäran är nu en vårdinbjudan.")
 
@@ -139,9 +138,8 @@ async def visit_sms_flag(
 ) -> Response:
     """S10: staff turn the SMS off or on again; S8: never off for a booking made in 1177."""
     on = sms_flag == "on"
-    workflow_id = booking_reminder_id(booking_id)
     return await act.on_visit(
-        booking_id, "sms_flag", lambda: app.set_sms_flag(act.svc.client, workflow_id, on),
+        booking_id, "sms_flag", lambda workflow_id: app.set_sms_flag(act.svc.client, workflow_id, on),
         f"SMS-påminnelsen är {'påslagen' if on else 'avstängd'}.",
     )  # fmt: skip
 
@@ -149,8 +147,7 @@ async def visit_sms_flag(
 @router.post("/visits/{booking_id}/cancel", name="staff_cancel_visit")
 async def cancel_visit(booking_id: SystemId, act: Act, reason: Text = "") -> Response:
     """S15: a cancelled visit gets no reminder."""
-    workflow_id = booking_reminder_id(booking_id)
     return await act.on_visit(
-        booking_id, "cancel", lambda: app.cancel(act.svc.client, workflow_id, reason=reason.strip() or None),
+        booking_id, "cancel", lambda wid: app.cancel(act.svc.client, wid, reason=reason.strip() or None),
         "Besöket är avbokat: ingen påminnelse skickas.",
     )  # fmt: skip

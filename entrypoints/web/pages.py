@@ -16,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 import application as app
 from application.identity import PatientIdentity, patient_identity
-from contracts.workflow_ids import booking_reminder_id, invitation_id
+from contracts.workflow_ids import IdKind, IssuedId
 from domain.invitation import InvitationState, is_open
 from domain.types import SystemId
 from entrypoints.http.service import Service, service
@@ -117,8 +117,7 @@ async def request_page(request: Request, request_id: SystemId, user: User, svc: 
     "/requests/{request_id}/identity", dependencies=[Depends(check_csrf)], name="staff_request_identity"
 )
 async def request_identity(request: Request, request_id: SystemId, user: User, svc: With) -> Response:
-    workflow_id = invitation_id(request_id)
-    identity = await _reveal(svc, user, workflow_id)
+    identity = await _reveal(svc, user, IssuedId(IdKind.REQUEST, request_id))
     return await _request_view(request, request_id, user, svc, identity)
 
 
@@ -129,26 +128,27 @@ async def visit_page(request: Request, booking_id: SystemId, user: User, svc: Wi
 
 @router.post("/visits/{booking_id}/identity", dependencies=[Depends(check_csrf)], name="staff_visit_identity")
 async def visit_identity(request: Request, booking_id: SystemId, user: User, svc: With) -> Response:
-    identity = await _reveal(svc, user, booking_reminder_id(booking_id))
+    identity = await _reveal(svc, user, IssuedId(IdKind.VISIT, booking_id))
     return await _visit_view(request, booking_id, user, svc, identity)
 
 
-async def _reveal(svc: Service, user: StaffUser, workflow_id: str) -> PatientIdentity:
+async def _reveal(svc: Service, user: StaffUser, issued: IssuedId) -> PatientIdentity:
     """The full identity, for a user of the workflow's clinic: audited."""
-    async with svc.on_workflow(user.caller, "web.patient.reveal", workflow_id):
-        return await patient_identity(svc.client, svc.stores.directory, workflow_id)
+    async with svc.on_workflow(user.caller, "web.patient.reveal", issued) as found:
+        return await patient_identity(svc.client, svc.stores.directory, found.workflow_id)
 
 
-async def _viewed(svc: Service, user: StaffUser, what: str, workflow_id: str) -> app.Status:
-    """The workflow's status for a user of its clinic (else 403), audited as `web.<what>.view`."""
-    async with svc.on_workflow(user.caller, f"web.{what}.view", workflow_id) as found:
-        return found
+async def _viewed(svc: Service, user: StaffUser, what: str, issued: IssuedId) -> app.Status:
+    """The workflow's status for a user of its clinic (else unknown: 404), audited as
+    `web.<what>.view`."""
+    async with svc.on_workflow(user.caller, f"web.{what}.view", issued) as found:
+        return found.status
 
 
 async def _request_view(
     request: Request, request_id: str, user: StaffUser, svc: Service, identity: PatientIdentity | None
 ) -> Response:
-    found = await _viewed(svc, user, "request", invitation_id(request_id))
+    found = await _viewed(svc, user, "request", IssuedId(IdKind.REQUEST, request_id))
     state = InvitationState(found.state)
     return render(
         request, "request.html", status=found, identity=identity, flash=take_flash(request),
@@ -159,7 +159,7 @@ async def _request_view(
 async def _visit_view(
     request: Request, booking_id: str, user: StaffUser, svc: Service, identity: PatientIdentity | None
 ) -> Response:
-    found = await _viewed(svc, user, "visit", booking_reminder_id(booking_id))
+    found = await _viewed(svc, user, "visit", IssuedId(IdKind.VISIT, booking_id))
     booking = next((b for b in found.bookings if b.booking_id == booking_id), None)
     return render(
         request, "visit.html", status=found, booking=booking, booking_id=booking_id, identity=identity,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import socket
 import threading
 import time
@@ -25,7 +26,7 @@ from adapters.sms import (
     SqlOutbox,
     TransientSmsError,
 )
-from adapters.sms_elks import ElksSmsGateway, delivery_callback_url
+from adapters.sms_elks import ElksSmsGateway, delivery_callback_url, delivery_token
 from adapters.sms_ledger import DeliveryUpdate, SentLedger, SqliteSentLedger
 from domain.status import Delivery
 from tests.adapters.conftest import Backend
@@ -384,20 +385,34 @@ SECRET = "dlr-secret-0123456789abcdef"
 CALLBACK = "https://pm.example/callbacks/sms/46elks"
 
 
-def test_elks_asks_for_delivery_reports_at_the_callback_url_with_its_credentials(
+def test_elks_asks_for_delivery_reports_at_a_url_of_the_message_with_its_own_token(
     elks: FakeElks, sqlite_ledger: SentLedger
 ) -> None:
     elks.reports = ()  # nobody listens at pm.example
-    url = delivery_callback_url(CALLBACK, SECRET)
-    assert url == f"https://46elks:{SECRET}@pm.example/callbacks/sms/46elks"
-    sms = ElksSmsGateway(elks.url, "u", "p", sqlite_ledger, timeout=0.5, delivery_url=url)
+    callback = delivery_callback_url(CALLBACK, SECRET)
+    sms = ElksSmsGateway(elks.url, "u", "p", sqlite_ledger, timeout=0.5, delivery=callback)
     with sms:
         receipt = sms.send(message())
         again = sms.send(message())
     assert receipt.delivery_pending is True and again.delivery_pending is True
     (request,) = elks.requests
+    token = delivery_token(SECRET, message().key)
+    url = f"https://46elks:{token}@pm.example/callbacks/sms/46elks?key=sms-reminder-b1%3Av1%3Apatient"
     assert request["form"] == {"from": "RegionDemo", "to": TO, "message": TEXT, "whendelivered": url}
     assert "dontlog" not in request["form"] and "dryrun" not in request["form"]  # docs/delivery-reports.md
+    assert SECRET not in url and SECRET not in repr(callback)
+
+
+def test_each_message_has_its_own_token_keyed_by_the_secret_and_no_patient_data_in_its_url() -> None:
+    callback = delivery_callback_url(CALLBACK, SECRET)
+    first, other = "sms-reminder:kir:B1/v1/patient", "sms-reminder:kir:B2/v1/patient"
+    token = delivery_token(SECRET, first)
+    assert len(token) == 43 and re.fullmatch(r"[A-Za-z0-9_-]+", token)  # HMAC-SHA256, unpadded base64url
+    assert token != delivery_token(SECRET, other) and token != delivery_token(SECRET + "x", first)
+    url = callback.url_for(first)
+    query = "key=sms-reminder%3Akir%3AB1%2Fv1%2Fpatient"  # system ids only, URL-encoded
+    assert url == f"https://46elks:{token}@pm.example/callbacks/sms/46elks?{query}"
+    assert callback.url_for(other) != url and TO not in url and SECRET not in url
 
 
 def test_elks_without_a_callback_url_asks_for_no_delivery_reports(
@@ -412,6 +427,8 @@ def test_elks_without_a_callback_url_asks_for_no_delivery_reports(
     ("url", "secret"),
     [
         ("https://user:pw@pm.example/cb", SECRET),
+        ("https://pm.example/cb?pw=1", SECRET),
+        ("https://pm.example/cb#pw", SECRET),
         ("ftp://pm.example/cb", SECRET),
         (CALLBACK, "short"),
         (CALLBACK, "not/url@safe:0123456789"),
@@ -429,8 +446,8 @@ def test_S15_S16_lost_answer_with_delivery_reports_is_still_found_by_its_text(
     """No `dontlog`: 46elks keeps the text, so the retry after a lost answer still finds the message
     in the provider's history (to, from, text) instead of sending it twice."""
     elks.reports, elks.delay = (), 1.0
-    url = delivery_callback_url(CALLBACK, SECRET)
-    with ElksSmsGateway(elks.url, "u", "p", sqlite_ledger, timeout=0.5, delivery_url=url) as sms:
+    callback = delivery_callback_url(CALLBACK, SECRET)
+    with ElksSmsGateway(elks.url, "u", "p", sqlite_ledger, timeout=0.5, delivery=callback) as sms:
         with pytest.raises(TransientSmsError):
             sms.send(message())
         elks.delay = 0.0

@@ -20,6 +20,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from contracts import search_attributes as search
+from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from security.codec import data_converter
 from security.keyring import Keyring
@@ -86,7 +87,9 @@ async def test_booking_on_an_unprepared_namespace_is_one_error_line_and_prepare_
     assert "starter.py admin prepare-namespace" in refused.stderr
     assert fx.PNR_ADULT_1177 not in refused.stderr
     with pytest.raises(RPCError) as missing:  # nothing was started
-        await cluster.env.client.get_workflow_handle("sms-reminder-B-unprepared").describe()
+        await cluster.env.client.get_workflow_handle(
+            booking_reminder_id(fx.CLINIC_CONNECTED, "B-unprepared")
+        ).describe()
     assert missing.value.status is RPCStatusCode.NOT_FOUND
 
     prepared = await cluster.starter("--json", "admin", "prepare-namespace")
@@ -97,5 +100,7 @@ async def test_booking_on_an_unprepared_namespace_is_one_error_line_and_prepare_
 
     booked = await cluster.starter(*booking_args("B-prepared"))
     assert booked.returncode == 0, booked.stderr
-    description = await cluster.env.client.get_workflow_handle("sms-reminder-B-prepared").describe()
+    description = await cluster.env.client.get_workflow_handle(
+        booking_reminder_id(fx.CLINIC_CONNECTED, "B-prepared")
+    ).describe()
     assert description.typed_search_attributes.get(search.CLINIC) == fx.CLINIC_CONNECTED

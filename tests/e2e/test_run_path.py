@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import pytest
 from temporalio.worker import Replayer
 
 from adapters.sms import OutboxEntry, SqliteOutbox
+from contracts.workflow_ids import booking_reminder_id, group_booking_id, invitation_id, team_reminder_id
 from demo import data as fx
 from infrastructure.config import Settings
 from infrastructure.temporal_client import connect
@@ -48,12 +47,15 @@ def test_run_path_demo_shows_workflows(dev_run: DevRun) -> None:
         check=True,
     )
     ids = {item["execution"]["workflowId"] for item in json.loads(listed.stdout)}
+    kir = fx.CLINIC_CONNECTED
     expected = {
-        "sms-reminder-demo-adult",
-        "sms-reminder-team-demo-team",
-        "group-booking-demo-group",
-        *(f"care-invitation-demo-{r}" for r in ("plain", "far", "near", "letter", "booked")),
-        "sms-reminder-demo-booked-visit",  # V9: the booked invitation's visit has its SMS reminder
+        booking_reminder_id(kir, "demo-adult"),
+        team_reminder_id(kir, "demo-team"),
+        group_booking_id(kir, "demo-group"),
+        *(invitation_id(kir, f"demo-{r}") for r in ("plain", "far", "near", "letter", "booked")),
+        booking_reminder_id(
+            kir, "demo-booked-visit"
+        ),  # V9: the booked invitation's visit has its SMS reminder
     }
     assert expected <= ids, f"missing {expected - ids} in {sorted(ids)}"
 
@@ -83,7 +85,9 @@ def test_V12_run_path_demo_fills_the_work_lists_and_runs_twice_harmlessly(dev_ru
     assert booked.returncode == 0, booked.stderr
     status = json.loads(booked.stdout)
     assert status["state"] == "booked" and status["booked"]["by"] == "patient"
-    assert status["booked"]["reminder_workflow_id"] == "sms-reminder-demo-booked-visit"
+    assert status["booked"]["reminder_workflow_id"] == booking_reminder_id(
+        fx.CLINIC_CONNECTED, "demo-booked-visit"
+    )
     assert fx.PNR_ADULT_1177 not in booked.stdout
 
 
@@ -122,7 +126,7 @@ def e2e_document() -> dict[str, Any]:
 
 def sent_for(outbox: SqliteOutbox, booking_id: str) -> list[OutboxEntry]:
     """Outbox entries of one booking (the demo's own visits may send too, depending on the hour)."""
-    return [m for m in outbox.messages() if m.key.startswith(f"sms-reminder-{booking_id}/")]
+    return [m for m in outbox.messages() if m.key.startswith(booking_reminder_id("e2e", booking_id) + "/")]
 
 
 def test_S6_run_path_books_a_visit_due_in_seconds_and_the_outbox_receives_it(
@@ -150,7 +154,7 @@ def test_S6_run_path_books_a_visit_due_in_seconds_and_the_outbox_receives_it(
     outbox = SqliteOutbox(outbox_path)
     [entry] = sent_for(outbox, "e2e-1")
     assert entry.to == fx.e164(E2E_MOBILE) == "+46701740620"
-    assert entry.key.startswith("sms-reminder-e2e-1/")
+    assert entry.key.startswith(booking_reminder_id("e2e", "e2e-1") + "/")
 
     shown = dev_run.starter("--json", "visit", "status", "--booking-id", "e2e-1")
     assert shown.returncode == 0, shown.stderr
@@ -181,7 +185,9 @@ def patient_data_shapes(patient: dict[str, Any]) -> set[str]:
 def test_run_path_stores_no_patient_data_in_the_temporal_database(dev_run: DevRun) -> None:
     """Payloads are encrypted before they reach the server; ids and search attributes hold none."""
     database = b"".join(p.read_bytes() for p in dev_run.data_dir.glob("temporal.sqlite3*"))
-    assert b"sms-reminder-demo-adult" in database  # the demo did write here
+    assert (
+        booking_reminder_id(fx.CLINIC_CONNECTED, "demo-adult").encode() in database
+    )  # the demo did write here
     hits = [
         value[:4] + "…"
         for patient in fx.demo_document()["patients"]
@@ -192,25 +198,57 @@ def test_run_path_stores_no_patient_data_in_the_temporal_database(dev_run: DevRu
     assert b"binary/encrypted" in database
 
 
-def test_run_path_codec_server_decodes_for_the_local_web_ui(dev_run: DevRun) -> None:
-    """The local Web UI (its origin, no token) reads decrypted payloads through the codec server."""
+def test_run_path_codec_server_decodes_only_for_a_named_operator_and_audits_it(dev_run: DevRun) -> None:
+    """No header a local process can forge opens the local codec server; a personal codec token does,
+    with the Temporal CLI as docs/encryption.md prints it, and the audit trail names the operator."""
     port = int(dev_run.env["PM_CODEC_PORT"])
+    endpoint = f"http://127.0.0.1:{port}"
     ui = f"http://localhost:{dev_run.env['PM_UI_PORT']}"
-    payload = {"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "e30="}  # passes through
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/decode",
-        data=json.dumps({"payloads": [payload]}).encode(),
-        headers={"Origin": ui, "Content-Type": "application/json"},
-        method="POST",
+    payload = {"payloads": [{"metadata": {"encoding": "YmluYXJ5L3BsYWlu"}, "data": "e30="}]}  # passes through
+    forged = httpx.post(f"{endpoint}/decode", json=payload, headers={"Origin": ui, "X-Namespace": "default"})
+    assert forged.status_code == 401
+    assert (
+        httpx.post(f"{endpoint}/decode", json=payload, headers={"Origin": "http://evil.test"}).status_code
+        == 403
     )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200 and response.headers["Access-Control-Allow-Origin"] == ui
-    foreign = urllib.request.Request(
-        request.full_url, data=request.data, headers={"Origin": "http://evil.test"}
+
+    made = dev_run.starter("--json", "admin", "codec-token", "create", "--operator", "e2e.operator")
+    assert made.returncode == 0, made.stderr
+    token = json.loads(made.stdout)["codec_token"]
+    listed = subprocess.run(
+        [str(TEMPORAL), "workflow", "list", "--address", dev_run.address, "--limit", "1", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(foreign, timeout=10)
-    assert refused.value.code == 403
+    workflow_id = json.loads(listed.stdout)[0]["execution"]["workflowId"]
+    describe = [
+        str(TEMPORAL),
+        "workflow",
+        "describe",
+        "--workflow-id",
+        workflow_id,
+        "--address",
+        dev_run.address,
+    ]
+    codec = ["--codec-endpoint", endpoint, "--codec-auth", f"Bearer {token}"]
+    plain = subprocess.run([*describe, *codec, "-o", "json"], capture_output=True, text=True, timeout=30)
+    assert plain.returncode == 0, plain.stderr
+    encrypted_marker = "YmluYXJ5L2VuY3J5cHRlZA=="  # base64 of binary/encrypted
+    assert encrypted_marker not in plain.stdout
+    without = subprocess.run(
+        [*describe, "-o", "json"], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert encrypted_marker in without.stdout  # the same summary, still encrypted without the token
+
+    audit = dev_run.starter("--json", "audit", "--limit", "50")
+    assert audit.returncode == 0, audit.stderr
+    reads = [r for r in json.loads(audit.stdout) if r["action"] == "codec.decode"]
+    assert reads and {(r["actor"], r["namespace"], r["outcome"]) for r in reads} == {
+        ("operator:e2e.operator", "default", "ok")
+    }
+    assert all(r["payloads"] >= 1 for r in reads)
 
 
 def test_run_path_serves_the_http_api_and_its_docs_and_books_with_a_local_api_key(dev_run: DevRun) -> None:

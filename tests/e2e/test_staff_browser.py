@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from contracts.workflow_ids import invitation_id
 from demo import data as fx
 from tests.e2e.conftest import ROOT, DevRun
 
@@ -124,7 +125,7 @@ def test_V12_a_clinic_user_works_through_the_demo_lists_in_the_browser(dev_run: 
     expect(page.get_by_text(fx.PNR_ADULT_1177)).to_be_visible()
     expect(page.get_by_text("Visningen är loggad.")).to_be_visible()
     shot(page, "05-identity")
-    audit = dev_run.starter("audit", "--workflow-id", "care-invitation-demo-far")
+    audit = dev_run.starter("audit", "--workflow-id", invitation_id(fx.CLINIC_CONNECTED, "demo-far"))
     assert "web.patient.reveal" in audit.stdout and fx.PNR_ADULT_1177 not in audit.stdout, audit.stderr
 
     # S8: the visit booked in 1177 keeps its SMS; a VAS booking's can be turned off.
@@ -150,15 +151,16 @@ def test_V12_a_clinic_user_works_through_the_demo_lists_in_the_browser(dev_run: 
 def test_a_user_of_another_clinic_is_refused_the_demo_clinic_in_the_browser(
     dev_run: DevRun, page: Page
 ) -> None:
+    """Another clinic's lists are forbidden; its ids are unknown here (404), as ids nobody issued."""
     log_in(page, dev_run, "olle")
-    for path in (
-        f"/staff/clinics/{fx.CLINIC_CONNECTED}",
-        "/staff/requests/demo-far",
-        "/staff/visits/demo-adult",
+    for path, code in (
+        (f"/staff/clinics/{fx.CLINIC_CONNECTED}", 403),
+        ("/staff/requests/demo-far", 404),
+        ("/staff/visits/demo-adult", 404),
     ):
         answer = page.goto(staff_url(dev_run, path))
-        assert answer is not None and answer.status == 403, path
-        expect(page.get_by_role("alert")).to_contain_text("behörighet")
+        assert answer is not None and answer.status == code, path
+        expect(page.get_by_role("alert")).to_be_visible()
     shot(page, "08-forbidden")
 
 

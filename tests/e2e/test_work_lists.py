@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import application as app
 from contracts import search_attributes as search
+from contracts.workflow_ids import invitation_id
 from demo import data as fx
 from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking, InvitationState
 from domain.timing import at_local, local_date
@@ -104,7 +105,9 @@ async def clinic(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clin
             booking = InvitationBooking(
                 booking_id="B-booked", start=at_local(today + timedelta(days=25), time(10, 0)), by="staff"
             )
-            booked = await app.book_invitation(env.client, "R-booked", booking)
+            booked = await app.book_invitation(
+                env.client, invitation_id(fx.CLINIC_CONNECTED, "R-booked"), booking
+            )
             assert booked.state is InvitationState.BOOKED
             yield Clinic(env, harness, data_dir, today, keyring)
 
@@ -138,7 +141,7 @@ async def test_V12_work_lists_per_clinic_from_visibility(clinic: Clinic) -> None
     assert (far.state, far.next_action) == ("scheduled", "invitation")
     assert far.next_action_at == at_local(clinic.today + timedelta(days=70 - 42), SEND_TIME)  # V3
     assert near.reception_id == far.reception_id == fx.RECEPTION_GENERAL
-    assert near.workflow_id == "care-invitation-R-near"
+    assert near.workflow_id == invitation_id(fx.CLINIC_CONNECTED, "R-near")
 
     [plain] = lists.bokningsbegaran
     assert (plain.request_id, plain.state, plain.next_action, plain.next_action_at) == (
@@ -203,13 +206,17 @@ async def test_V8_cli_prints_the_update_validators_rejection_of_a_patient_bookin
 async def test_V11_V12_a_converted_request_moves_to_the_invitation_list(clinic: Clinic) -> None:
     await lists_when(clinic, settled)
     with pytest.raises(app.InputError, match=r"(?s)convert rejected: .*referral.*\(V1\)"):
-        await app.convert_request(clinic.env.client, "R-plain", Conversion())  # it has no referral
+        await app.convert_request(
+            clinic.env.client, invitation_id(fx.CLINIC_CONNECTED, "R-plain"), Conversion()
+        )  # it has no referral
     refused = await starter(clinic, "invitation", "convert", "--request-id", "R-plain")
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.splitlines() == [
         "error: convert rejected: a care invitation needs a referral (referral_id) (V1)"
     ]
-    converted = await app.convert_request(clinic.env.client, "R-plain", Conversion(referral_id="ref-plain"))
+    converted = await app.convert_request(
+        clinic.env.client, invitation_id(fx.CLINIC_CONNECTED, "R-plain"), Conversion(referral_id="ref-plain")
+    )
     # The window starts in 30 days, less than six weeks away: the invitation goes out at once (V4).
     assert converted.state in (InvitationState.SCHEDULED, InvitationState.INVITED)
     lists = await lists_when(

@@ -24,7 +24,7 @@ from infrastructure.stores import Stores
 from security.codec import data_converter
 from security.keyring import ENV_VAR, Keyring
 from testkit.http_server import UvicornThread
-from testkit.processes import start_time_skipping
+from testkit.processes import HOST, free_port, start_time_skipping
 from tests.harness import Harness
 
 
@@ -89,7 +89,10 @@ class Api:
 
 @asynccontextmanager
 async def running_api(tmp_path: Path, **settings: Any) -> AsyncIterator[Api]:
-    """The API with `settings` (e.g. the JWT ones) over a fresh time-skipping server and a worker."""
+    """The API with `settings` (e.g. the JWT ones) over a fresh time-skipping server and a worker; its
+    public URL (`PM_PUBLIC_URL`) is its own address."""
+    port = free_port()
+    settings.setdefault("public_url", f"http://{HOST}:{port}")
     keyring = Keyring.generate()
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv(ENV_VAR, keyring.to_text())  # the app's client encrypts with the same keys
@@ -109,7 +112,7 @@ async def running_api(tmp_path: Path, **settings: Any) -> AsyncIterator[Api]:
             other = keys.create(ApiClient(client_id="vas-onh", clinics=[fx.CLINIC_NOT_CONNECTED]))
             every = keys.create(ApiClient(client_id="directory-feed", clinics=["*"]))
             async with harness.worker():
-                with UvicornThread(create_app(config, stores)) as server:
+                with UvicornThread(create_app(config, stores), port=port) as server:
                     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
                         yield Api(server.url, http, harness, stores, token, other, every)
 
@@ -138,7 +141,6 @@ async def api_with_elks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, elks: A
     import uuid
 
     from infrastructure.stores import sms_gateway
-    from testkit.processes import HOST, free_port
 
     keyring = Keyring.generate()
     monkeypatch.setenv(ENV_VAR, keyring.to_text())
@@ -159,6 +161,7 @@ async def api_with_elks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, elks: A
             elks_password="p-test",
             delivery_secret=secret,
             delivery_url=callback,
+            public_url=f"http://{HOST}:{port}",
         )
         stores = Stores(settings)
         keys = stores.api_keys

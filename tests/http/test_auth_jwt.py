@@ -16,6 +16,7 @@ import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from testkit.fake_http import FakeEndpoint, serve
 from tests.http.conftest import Api, booking, running_api
@@ -70,7 +71,7 @@ async def test_a_jwt_of_the_region_with_the_clinic_in_its_claim_may_book(
     token = signer.token(clinics=[fx.CLINIC_CONNECTED])
     booked = await jwt_api.post("/v1/visits", booking("J1", start), token=token)
     assert booked.status_code == 201, booked.text
-    [record] = jwt_api.stores.audit.records(workflow_id="sms-reminder-J1")
+    [record] = jwt_api.stores.audit.records(workflow_id=booking_reminder_id(fx.CLINIC_CONNECTED, "J1"))
     assert (record.actor, record.outcome) == ("vas-region", "ok")
     spaced = signer.token(clinics=f"{fx.CLINIC_CONNECTED} other")  # a space-separated claim works too
     assert (await jwt_api.get("/v1/visits/J1", token=spaced)).status_code == 200

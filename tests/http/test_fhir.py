@@ -19,6 +19,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from adapters.fhir_appointments import FhirAppointments
+from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from entrypoints.http.fhir_mapping import (
     CHANNEL_EXTENSION,
@@ -34,6 +35,7 @@ from tests.harness import eventually
 from tests.http.conftest import Api
 
 HSA_GENERAL = "SE2321000016-KIR1"
+KIR_F1 = booking_reminder_id(fx.CLINIC_CONNECTED, "F1")
 HSA_HIDDEN = "SE2321000016-KIR2"
 HSA_ONH = "SE2321000016-ONH1"
 HSA_UNKNOWN = "SE2321000016-NONE"
@@ -199,9 +201,7 @@ async def test_S15_put_books_then_the_same_again_then_a_new_start_reschedules_th
     resource = Appointment.model_validate(stored.json())
     assert resource.status == "cancelled" and resource.meta.versionId == "5"
     assert resource.participant[0].actor.identifier.value == digits(fx.PNR_ADULT_1177)  # as sent
-    records = [
-        r for r in api.stores.audit.records(workflow_id="sms-reminder-F1") if r.action.startswith("fhir.")
-    ]
+    records = [r for r in api.stores.audit.records(workflow_id=KIR_F1) if r.action.startswith("fhir.")]
     assert [(r.action, r.outcome) for r in records] == [
         *[("fhir.appointment.put", "ok")] * 5,
         ("fhir.appointment.put", "refused:409"),
@@ -306,30 +306,49 @@ async def test_unknown_hsa_id_wrong_id_and_unsupported_status_are_422_and_start_
     assert (await fhir.get("/v1/visits/F8")).status_code == 404
     assert "F8" in outcome(await fhir.get("/fhir/Appointment/F8"), 404, "not-found")
     assert (await put(fhir, appointment("F8", start), content_type="application/json")).status_code == 201
-    records = fhir.stores.audit.records(workflow_id="sms-reminder-F8")
+    records = fhir.stores.audit.records(workflow_id=booking_reminder_id(fx.CLINIC_CONNECTED, "F8"))
     outcomes = [r.outcome for r in records if r.action == "fhir.appointment.put"]
     assert outcomes[:2] == ["refused:422", "refused:422"] and outcomes[-1] == "ok"
     assert "refused:415" in outcomes and "refused:404" in outcomes
 
 
-async def test_another_clinics_token_is_403_and_starts_or_changes_nothing(fhir: Api) -> None:
+async def test_another_clinics_token_is_403_for_our_receptions_and_our_ids_are_unknown_to_it(
+    fhir: Api,
+) -> None:
+    """Another clinic may not book at our receptions (403); our Appointment ids answer it as ids
+    nobody issued (404), and the same id at its own reception is its own, independent visit."""
     start = await fhir.harness.local(days=3, hour=10)
     refused = await put(fhir, appointment("F10", start), token=fhir.other_token)
     assert "may not act for clinic 'kir'" in outcome(refused, 403, "forbidden")
     assert (await fhir.get("/v1/visits/F10")).status_code == 404
     assert (await fhir.get("/fhir/Appointment/F10")).status_code == 404
-    assert (await put(fhir, appointment("F10", start))).status_code == 201
-    for body in (
-        appointment("F10", start, status="cancelled"),
-        appointment("F10", start, status="cancelled", hsa_id=HSA_ONH),  # names the caller's own reception
-        appointment("F10", start + timedelta(days=1), hsa_id=HSA_ONH),
-    ):
-        outcome(await put(fhir, body, token=fhir.other_token), 403, "forbidden")
-    outcome(await fhir.get("/fhir/Appointment/F10", token=fhir.other_token), 403, "forbidden")
     based_on = "/fhir/Communication?based-on=Appointment/F10"
-    outcome(await fhir.get(based_on, token=fhir.other_token), 403, "forbidden")
+    before = [
+        (await fhir.get(path, token=fhir.other_token)).json() for path in ("/fhir/Appointment/F10", based_on)
+    ]
+    assert (await put(fhir, appointment("F10", start))).status_code == 201
+    outcome(
+        await put(fhir, appointment("F10", start, status="cancelled"), token=fhir.other_token),
+        403,
+        "forbidden",
+    )
+    cancel_own = appointment("F10", start, status="cancelled", hsa_id=HSA_ONH)  # names its own reception
+    assert "F10" in outcome(await put(fhir, cancel_own, token=fhir.other_token), 404, "not-found")
+    after = [
+        (await fhir.get(path, token=fhir.other_token)).json() for path in ("/fhir/Appointment/F10", based_on)
+    ]
+    assert after == before and "not-found" in str(after)
     status = await visit(fhir, "F10")
     assert status["state"] == "scheduled" and status["visit_version"] == 1
+    assert (await fhir.get("/fhir/Appointment/F10")).json()["meta"]["versionId"] == "1"
+    own = await put(
+        fhir, appointment("F10", start + timedelta(days=1), hsa_id=HSA_ONH), token=fhir.other_token
+    )
+    assert own.status_code == 201, own.text  # onh's F10: its own reminder, ours unchanged
+    assert (await fhir.get("/v1/visits/F10", token=fhir.other_token)).json()[
+        "clinic_id"
+    ] == fx.CLINIC_NOT_CONNECTED
+    assert (await visit(fhir, "F10"))["visit_version"] == 1
     assert (await fhir.get("/fhir/Appointment/F10")).json()["meta"]["versionId"] == "1"
 
 
@@ -406,6 +425,9 @@ async def test_S6_the_reminder_sms_is_a_communication_based_on_the_appointment(f
     bundle = Bundle.model_validate(found.json())
     assert bundle.type == "searchset" and bundle.total == 1
     communication = found.json()["entry"][0]["resource"]
+    via_loopback = await fhir.http.get(based_on, headers=fhir.auth() | {"Host": "localhost"})
+    for answer in (found, via_loopback):  # PM_PUBLIC_URL, never the request's Host
+        assert answer.json()["entry"][0]["fullUrl"] == f"{fhir.url}/fhir/Communication/{communication['id']}"
     assert communication["resourceType"] == "Communication" and communication["status"] == "completed"
     assert communication["basedOn"] == [{"reference": "Appointment/F13"}]
     assert communication["medium"][0]["coding"][0]["code"] == "sms"

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterat
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -37,7 +37,15 @@ from pydantic import BaseModel, ValidationError
 
 import application as app
 from adapters.directory_document import validate_document
-from contracts.workflow_ids import booking_reminder_id, group_booking_id, invitation_id, reminder_id
+from adapters.sms import SmsReceipt
+from adapters.sms_elks import delivery_token
+from contracts.workflow_ids import (
+    booking_reminder_id,
+    group_booking_id,
+    invitation_id,
+    reminder_id,
+    team_reminder_id,
+)
 from demo import data as fx
 from domain.booking import GroupBooking, VisitBooking
 from domain.invitation import CareInvitation, Contact, Conversion, InvitationBooking, RequestChange
@@ -520,15 +528,15 @@ def change(x: str) -> dict[str, Any]:
 def models_started(model: BaseModel) -> list[str]:
     """The workflows an accepted body starts."""
     if isinstance(model, VisitBooking):
-        return [reminder_id(model), booking_reminder_id(model.booking_id)]
+        return [reminder_id(model), booking_reminder_id(model.clinic_id, model.booking_id)]
     if isinstance(model, GroupBooking):
-        return [group_booking_id(model.group_booking_id)] + [
-            booking_reminder_id(p.booking_id) for p in model.participants
+        return [group_booking_id(model.clinic_id, model.group_booking_id)] + [
+            booking_reminder_id(model.clinic_id, p.booking_id) for p in model.participants
         ]
     if isinstance(model, CareInvitation):
-        return [invitation_id(model.request_id)]
-    if isinstance(model, InvitationBooking):
-        return [booking_reminder_id(model.booking_id)]
+        return [invitation_id(model.clinic_id, model.request_id)]
+    if isinstance(model, InvitationBooking):  # of a request of the demo clinic
+        return [booking_reminder_id(fx.CLINIC_CONNECTED, model.booking_id)]
     return []
 
 
@@ -546,19 +554,21 @@ class Route:
 
 
 def reminder(x: str) -> list[str]:
-    return [booking_reminder_id(x)]
+    return [booking_reminder_id(fx.CLINIC_CONNECTED, x)]
 
 
 def team(x: str) -> list[str]:
-    return [f"sms-reminder-team-{x}", booking_reminder_id(f"{x}h")]
+    return [team_reminder_id(fx.CLINIC_CONNECTED, x), booking_reminder_id(fx.CLINIC_CONNECTED, f"{x}h")]
 
 
 def grouped(x: str) -> list[str]:
-    return [group_booking_id(x), booking_reminder_id(f"{x}p1"), booking_reminder_id(f"{x}p2")]
+    return [group_booking_id(fx.CLINIC_CONNECTED, x)] + [
+        booking_reminder_id(fx.CLINIC_CONNECTED, f"{x}{p}") for p in ("p1", "p2")
+    ]
 
 
 def invited(x: str) -> list[str]:
-    return [invitation_id(x), booking_reminder_id(f"{x}b")]
+    return [invitation_id(fx.CLINIC_CONNECTED, x), booking_reminder_id(fx.CLINIC_CONNECTED, f"{x}b")]
 
 
 RESCHEDULE = {"start": ahead(12)}
@@ -869,7 +879,7 @@ async def exercise_fhir(server: Server, x: str, body: Body, bookable: bool, ledg
     else:
         check_refusal(response, fhir=True)
         check_no_echo(response, secrets_of_body(body))  # a 201 answers the resource, the patient in it
-    ledger.note([booking_reminder_id(x)], accepted=code < 400)
+    ledger.note([booking_reminder_id(fx.CLINIC_CONNECTED, x)], accepted=code < 400)
 
 
 def test_random_fhir_resources_on_put_appointment_are_operation_outcomes_and_book_nothing(
@@ -932,12 +942,12 @@ def form_valid(form: dict[str, str]) -> bool:
     )
 
 
-async def exercise_report(server: Server, body: Body, valid: bool | None, secrets: set[str]) -> int:
+async def exercise_report(server: Server, body: Body, valid: bool | None, secrets: set[str], key: str) -> int:
+    """POST `body` to the callback URL of the message `key`, with its token (docs/delivery-reports.md)."""
     api = server.api
     headers = {"content-type": body.content_type} if body.content_type else {}
-    response = await call(
-        api, "POST", CALLBACK, content=body.content, headers=headers, auth=("46elks", DLR_SECRET)
-    )
+    url, token = f"{CALLBACK}?key={quote(key, safe='')}", delivery_token(DLR_SECRET, key)
+    response = await call(api, "POST", url, content=body.content, headers=headers, auth=("46elks", token))
     code = response.status_code
     assert code < 500, f"POST {CALLBACK}: {code} {response.text[:300]}"
     if code < 400:
@@ -957,14 +967,16 @@ def test_random_delivery_report_forms_are_204_or_4xx_problems_and_record_nothing
     @given(data=st.data())
     def example(data: st.DataObject) -> None:
         provider_id = server.fresh()
+        key = f"sms-reminder-{provider_id}/v1/patient"  # a message sent, of a reminder that is no more
+        ledger.put(SmsReceipt(key=key, provider_id=provider_id, sent_at=datetime.now(UTC)))
         form = data.draw(st.one_of(report_forms(provider_id), st.none()), label="form")
         if form is None:
             body = data.draw(raw_bodies(("application/x-www-form-urlencoded",)), label="body")
             valid, secrets = None, secrets_of_body(body)
         else:
             body = Body(urlencode(form).encode(), "application/x-www-form-urlencoded")
-            valid, secrets = form_valid(form), patient_data_of(form)
-        if server.run(exercise_report(server, body, valid, secrets)) >= 400:
+            valid, secrets = form_valid(form) and form["id"] == provider_id, patient_data_of(form)
+        if server.run(exercise_report(server, body, valid, secrets, key)) >= 400:
             refused.append(provider_id)
 
     example()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from domain.status import ReminderState
 from tests.harness import eventually
@@ -17,9 +18,9 @@ async def test_S6_S15_book_over_http_then_the_sms_the_day_before_at_09_then_stat
     start = await harness.local(days=3, hour=10)
     created = await api.post("/v1/visits", booking("H1", start.isoformat()))
     assert created.status_code == 201, created.text
-    assert created.json() == {"workflow_id": "sms-reminder-H1"}
+    assert created.json() == {"workflow_id": booking_reminder_id(fx.CLINIC_CONNECTED, "H1")}
     again = await api.post("/v1/visits", booking("H1", start.isoformat()))
-    assert again.status_code == 200 and again.json() == {"workflow_id": "sms-reminder-H1"}
+    assert again.status_code == 200 and again.json() == created.json()
 
     async def planned() -> dict[str, Any]:
         return (await api.get("/v1/visits/H1")).json()
@@ -77,17 +78,26 @@ async def test_every_v1_call_needs_a_valid_bearer_token(api: Api) -> None:
 
 
 async def test_a_clinic_outside_the_callers_claim_is_403_and_starts_nothing(api: Api) -> None:
+    """Booking for another clinic is 403; that clinic's ids answer another caller exactly as ids
+    nobody issued (404, the same body before and after they exist: no existence oracle)."""
     start = await api.harness.local(days=3, hour=10)
     refused = await api.post("/v1/visits", booking("H5", start.isoformat()), token=api.other_token)
     assert refused.status_code == 403 and "may not act for clinic" in refused.json()["detail"]
     assert (await api.get("/v1/visits/H5")).status_code == 404
+
+    async def others_calls() -> list[tuple[int, Any]]:
+        answers = [
+            await api.get("/v1/visits/H5", token=api.other_token),
+            await api.post("/v1/visits/H5/cancel", {}, token=api.other_token),
+            await api.put("/v1/visits/H5/sms-flag", {"sms_flag": False}, token=api.other_token),
+            await api.get(f"/v1/visits/H5?clinic_id={fx.CLINIC_CONNECTED}", token=api.other_token),
+        ]
+        return [(a.status_code, a.json()) for a in answers]
+
+    before = await others_calls()
     assert (await api.post("/v1/visits", booking("H5", start.isoformat()))).status_code == 201
-    for call in (
-        api.get("/v1/visits/H5", token=api.other_token),
-        api.post("/v1/visits/H5/cancel", {}, token=api.other_token),
-        api.put("/v1/visits/H5/sms-flag", {"sms_flag": False}, token=api.other_token),
-    ):
-        assert (await call).status_code == 403
+    assert await others_calls() == before
+    assert {code for code, _ in before} == {404}
     status = (await api.get("/v1/visits/H5")).json()
     assert status["state"] == "scheduled" and status["bookings"][0]["sms_flag"] is True
 
@@ -134,11 +144,18 @@ async def test_each_call_on_a_patients_messages_is_audited_without_patient_data(
     await api.post("/v1/visits", booking("H7", start.isoformat()))
     await api.get("/v1/visits/H7")
     await api.get("/v1/visits/H7", token=api.other_token)
-    records = api.stores.audit.records(workflow_id="sms-reminder-H7")
-    assert [(r.actor, r.action, r.outcome) for r in records] == [
-        ("vas-kir", "visit.book", "ok"),
-        ("vas-kir", "visit.status", "ok"),
-        ("vas-onh", "visit.status", "refused:403"),
+    records = [r for r in api.stores.audit.records() if r.action.startswith("visit.")]
+    workflow_id = booking_reminder_id(fx.CLINIC_CONNECTED, "H7")
+    assert [(r.actor, r.action, r.workflow_id, r.clinic_id, r.outcome) for r in records[-3:]] == [
+        ("vas-kir", "visit.book", workflow_id, fx.CLINIC_CONNECTED, "ok"),
+        ("vas-kir", "visit.status", workflow_id, fx.CLINIC_CONNECTED, "ok"),
+        (
+            "vas-onh",
+            "visit.status",
+            booking_reminder_id(fx.CLINIC_NOT_CONNECTED, "H7"),
+            fx.CLINIC_NOT_CONNECTED,
+            "refused:404",
+        ),  # unknown at onh
     ]
     assert fx.PNR_ADULT_1177 not in str(records)
 

@@ -77,7 +77,7 @@ class Site:
 @pytest_asyncio.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     async with (
-        running_api(tmp_path, web_demo_login=True, web_session_secret="test-secret") as api,
+        running_api(tmp_path, web_demo_login=True) as api,
         httpx.AsyncClient(base_url=api.url, timeout=30) as sara,
         httpx.AsyncClient(base_url=api.url, timeout=30) as olle,
     ):

@@ -13,6 +13,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from contracts.workflow_ids import invitation_id
 from demo import data as fx
 from testkit.fake_oidc import CLIENT_ID, CLIENT_SECRET, FakeOidc, fake_oidc
 from tests.http.conftest import running_api
@@ -37,7 +38,6 @@ async def _site(tmp_path: Path, provider: FakeOidc, secret: str) -> AsyncIterato
         "oidc_metadata_url": provider.metadata_url,
         "oidc_client_id": CLIENT_ID,
         "oidc_client_secret": secret,
-        "web_session_secret": "test-secret",
     }
     async with (
         running_api(tmp_path, **settings) as api,
@@ -60,6 +60,8 @@ async def _log_in(site: OidcSite, tamper_state: bool = False) -> httpx.Response:
     to_provider = await site.staff.get("/staff/login/oidc")
     assert to_provider.status_code == 302
     assert to_provider.headers["location"].startswith(f"{site.provider.url}/authorize?")  # type: ignore[union-attr]
+    redirect_uri = httpx.URL(to_provider.headers["location"]).params["redirect_uri"]
+    assert redirect_uri == f"{site.api.url}/staff/auth/callback"  # from PM_PUBLIC_URL
     back = await site.other.http.get(to_provider.headers["location"])
     assert back.status_code == 302
     callback = httpx.URL(back.headers["location"])
@@ -81,7 +83,7 @@ async def test_oidc_login_gives_a_session_with_the_clinics_of_the_id_token(site:
     assert page.status_code == 200 and "Sara Lind" in page.text
     [view] = [
         r
-        for r in site.api.stores.audit.records(workflow_id="care-invitation-R-oidc")
+        for r in site.api.stores.audit.records(workflow_id=invitation_id(fx.CLINIC_CONNECTED, "R-oidc"))
         if r.action == "web.request.view"
     ]
     assert view.actor == f"staff:{SARA['sub']}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from contracts.workflow_ids import invitation_id
 from demo import data as fx
 from domain.timing import STOCKHOLM
 from tests.harness import eventually
@@ -44,24 +45,26 @@ async def test_a_form_without_the_sessions_csrf_token_is_refused_and_changes_not
     assert demo_login_forged.status_code == 403  # the login form carries a token too
 
 
-async def test_a_clinic_A_user_gets_403_on_clinic_B_pages_and_actions_and_nothing_changes(site: Site) -> None:
-    await site.request("R-other")
+async def test_a_clinic_A_user_gets_403_on_clinic_B_lists_and_404_on_its_ids_and_nothing_changes(
+    site: Site,
+) -> None:
+    """Another clinic's lists are 403; its request ids are unknown to this user, exactly as ids nobody
+    issued (404, no existence oracle), and every refusal changes nothing."""
     await site.other.log_in("olle")  # clinic onh
+    unknown = await site.other.get("/staff/requests/R-other")
+    await site.request("R-other")
     page = await site.other.get("/staff/requests/R-other")
-    assert page.status_code == 403 and "behörighet" in page.text and fx.PNR_ADULT_1177 not in page.text
+    assert page.status_code == 404 and page.text == unknown.text and fx.PNR_ADULT_1177 not in page.text
     assert (await site.other.get(f"/staff/clinics/{fx.CLINIC_CONNECTED}")).status_code == 403
-    assert (await site.other.post("/staff/requests/R-other/identity")).status_code == 403
+    assert (await site.other.post("/staff/requests/R-other/identity")).status_code == 404
     before = await _state(site, "R-other")
     cancelled = await site.other.post("/staff/requests/R-other/cancel", {"reason": "fel klinik"})
-    assert cancelled.status_code == 403
+    assert cancelled.status_code == 404
     assert await _state(site, "R-other") == before != "cancelled"
-    refused = [
-        r
-        for r in site.api.stores.audit.records(workflow_id="care-invitation-R-other")
-        if r.actor == "staff:demo-olle"
-    ]
+    asked = invitation_id(fx.CLINIC_NOT_CONNECTED, "R-other")  # what olle asked for: at olle's clinic
+    refused = [r for r in site.api.stores.audit.records(workflow_id=asked) if r.actor == "staff:demo-olle"]
     assert {r.action for r in refused} == {"web.request.view", "web.patient.reveal", "web.request.cancel"}
-    assert {r.outcome for r in refused} == {"refused:403"}
+    assert {r.outcome for r in refused} == {"refused:404"}
 
 
 async def test_the_request_page_shows_what_GET_v1_shows_with_the_patient_masked(site: Site) -> None:
@@ -75,7 +78,7 @@ async def test_the_request_page_shows_what_GET_v1_shows_with_the_patient_masked(
     assert fx.PNR_ADULT_1177 not in page and "Testsson" not in page
     [view] = [
         r
-        for r in site.api.stores.audit.records(workflow_id="care-invitation-R-view")
+        for r in site.api.stores.audit.records(workflow_id=invitation_id(fx.CLINIC_CONNECTED, "R-view"))
         if r.action == "web.request.view"
     ]
     assert (view.actor, view.clinic_id, view.outcome) == ("staff:demo-sara", fx.CLINIC_CONNECTED, "ok")
@@ -90,7 +93,7 @@ async def test_visa_shows_the_full_identity_only_on_request_and_audits_it_withou
     assert shown.status_code == 200
     assert fx.PNR_ADULT_1177 in shown.text and "Testa Testsson" in shown.text and "loggad" in shown.text
     assert shown.headers["cache-control"] == "no-store"
-    records = site.api.stores.audit.records(workflow_id="care-invitation-R-visa")
+    records = site.api.stores.audit.records(workflow_id=invitation_id(fx.CLINIC_CONNECTED, "R-visa"))
     assert [(r.action, r.outcome, r.clinic_id) for r in records if r.action == "web.patient.reveal"] == [
         ("web.patient.reveal", "ok", fx.CLINIC_CONNECTED)
     ]

@@ -13,7 +13,7 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 
 from adapters.sms import SmsMessage, SmsReceipt, SqlOutbox
-from contracts.workflow_ids import SmsKey, parse_sms_key, sms_key
+from contracts.workflow_ids import SmsKey, booking_reminder_id, parse_sms_key, sms_key
 from demo import data as fx
 from domain.booking import VisitBooking
 from domain.status import Delivery, DeliveryReport, Outcome, RecipientRole, ReminderState, ReminderStatus
@@ -50,8 +50,11 @@ def booking(harness_start: datetime, patient_id: str = fx.PNR_ADULT_1177) -> Vis
     )
 
 
+D1 = booking_reminder_id(fx.CLINIC_CONNECTED, "d1")
+
+
 def report(status: Delivery, role: str = "patient", version: int = 1, at: datetime = AT) -> DeliveryReport:
-    return DeliveryReport(key=f"sms-reminder-d1/v{version}/{role}", status=status, at=at)
+    return DeliveryReport(key=f"{D1}/v{version}/{role}", status=status, at=at)
 
 
 async def sent_reminder(harness: Harness, patient_id: str = fx.PNR_ADULT_1177) -> WorkflowHandle[Any, Any]:

@@ -9,6 +9,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
 import application as app
+from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from domain.booking import ReminderStart, Reschedule, SmsFlagChange, VisitBooking
 from domain.status import Outcome, Reason, RecipientRole, ReminderState, ReminderStatus
@@ -211,7 +212,11 @@ async def test_S2_age_limit_is_set_per_reception(harness: Harness, document: dic
         as_adult = await harness.settled(limit_16, sent)
     assert sorted(m.recipient for m in as_minor.messages) == [RecipientRole.GUARDIAN_1, RecipientRole.PATIENT]
     assert [m.recipient for m in as_adult.messages] == [RecipientRole.PATIENT]
-    hidden = [m.text for m in harness.outbox.messages() if m.key.startswith("sms-reminder-b16/")]
+    hidden = [
+        m.text
+        for m in harness.outbox.messages()
+        if m.key.startswith(booking_reminder_id(fx.CLINIC_CONNECTED, "b16") + "/")
+    ]
     assert hidden and "Kirurgmottagning 2" in hidden[0] and "Obesitas" not in hidden[0]  # S16 display name
 
 
@@ -336,7 +341,7 @@ async def test_booking_the_same_visit_twice_starts_one_workflow(harness: Harness
     async with harness.worker():
         first = await harness.book(VisitBooking(**visit(start=start)))
         second = await harness.book(VisitBooking(**visit(start=start)))
-        assert first.id == second.id == "sms-reminder-b1"
+        assert first.id == second.id == booking_reminder_id(fx.CLINIC_CONNECTED, "b1")
         first_run = (await first.describe()).run_id
         assert (await second.describe()).run_id == first_run
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 
 import application as app
 from contracts.workflow_ids import booking_reminder_id, team_reminder_id
@@ -12,6 +14,7 @@ from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, VisitBooking
 from domain.status import GroupState, GroupStatus, Outcome, Reason, RecipientRole, ReminderState
 from tests.harness import Harness, eventually
+from workflows.sms_reminder import VisitReminder
 
 
 async def hosp_bookings(harness: Harness, flags: tuple[bool, ...]) -> list[VisitBooking]:
@@ -32,7 +35,7 @@ async def hosp_bookings(harness: Harness, flags: tuple[bool, ...]) -> list[Visit
 
 async def book_team(harness: Harness, flags: tuple[bool, ...]) -> Any:
     handles = [await harness.book(b) for b in await hosp_bookings(harness, flags)]
-    assert {h.id for h in handles} == {team_reminder_id("team-1")}
+    assert {h.id for h in handles} == {team_reminder_id(fx.CLINIC_CONNECTED, "team-1")}
     handle = handles[0]
     await harness.settled(handle, lambda s: len(s.bookings) == len(flags) and s.next_action is not None)
     return handle
@@ -118,7 +121,10 @@ async def book_group(harness: Harness, document: dict[str, Any], sms_flag: bool 
 
 
 async def participant_states(harness: Harness) -> list[ReminderState]:
-    handles = [harness.client.get_workflow_handle(booking_reminder_id(f"grp-1-{n}")) for n in range(5)]
+    handles = [
+        harness.client.get_workflow_handle(booking_reminder_id(fx.CLINIC_CONNECTED, f"grp-1-{n}"))
+        for n in range(5)
+    ]
     return [(await harness.status(h)).state for h in handles]
 
 
@@ -166,9 +172,33 @@ async def test_S13_S15_group_reschedule_moves_every_participant_and_cancel_stops
             lambda: participant_states(harness), lambda s: ReminderState.SCHEDULED not in s
         )
         status = await app.status(harness.client, group.id)
-        child = await harness.status(harness.client.get_workflow_handle(booking_reminder_id("grp-1-1")))
+        child = await harness.status(
+            harness.client.get_workflow_handle(booking_reminder_id(fx.CLINIC_CONNECTED, "grp-1-1"))
+        )
     assert states == [ReminderState.CANCELLED] + [ReminderState.SENT] * 2 + [ReminderState.SKIPPED] * 2
     assert harness.outbox.count() == 2
     assert isinstance(status, GroupStatus) and status.cancelled == ["grp-1-0"]
     assert child.start == await harness.local(days=5, hour=15)
     assert {m.outcome for m in child.messages} == {Outcome.SENT}
+
+
+async def test_S11_the_team_reminder_itself_refuses_a_join_of_another_clinic_patient_or_time(
+    harness: Harness,
+) -> None:
+    """The join is checked inside the workflow (update `join_booking`'s validator), not only at the
+    door: a booking of another clinic, patient or time is refused and changes nothing."""
+    async with harness.worker():
+        handle = await book_team(harness, (True,))
+        [first] = await hosp_bookings(harness, (True,))
+        for other in (
+            first.model_copy(update={"booking_id": "hosp-x", "clinic_id": fx.CLINIC_NOT_CONNECTED}),
+            first.model_copy(update={"booking_id": "hosp-x", "patient_id": fx.PNR_ADULT_VAS}),
+            first.model_copy(update={"booking_id": "hosp-x", "start": first.start + timedelta(hours=1)}),
+            first.model_copy(update={"series_id": "another-series"}),  # the same booking, other content
+        ):
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await handle.execute_update(VisitReminder.join_booking, other)
+            assert fx.PNR_ADULT_VAS not in str(refused.value.cause)
+        assert await handle.execute_update(VisitReminder.join_booking, first) is False  # the same again
+        status = await harness.status(handle)
+    assert [b.booking_id for b in status.bookings] == ["hosp-1"]
