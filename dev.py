@@ -154,15 +154,18 @@ def local_environment(settings: Any, ui_port: int, codec_port: int) -> dict[str,
 
 def run(demo: bool) -> int:
     from infrastructure.config import Settings
+    from security.files import FILE_MODE, private_dir, private_start
 
     settings = Settings.from_env()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_start(settings.data_dir)  # umask 077 for this process and all it starts; a loose folder closed
+    private_dir(settings.data_dir)
     host, _, port_text = settings.temporal_address.rpartition(":")
     host = host if host not in ("", "localhost") else "127.0.0.1"
     port, ui_port = int(port_text), int(os.environ.get("PM_UI_PORT", "8233"))
     children: list[subprocess.Popen[bytes]] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the same way on SIGTERM as on Ctrl-C
-    server_log = (settings.data_dir / "temporal-server.log").open("ab")
+    log_path = settings.data_dir / "temporal-server.log"
+    server_log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE), "ab")
     codec_port = int(os.environ.get("PM_CODEC_PORT", "8081"))
     env = local_environment(settings, ui_port, codec_port)
     try:

@@ -15,8 +15,10 @@ Bad input gets one line on stderr saying what is wrong, exit code 2, and nothing
 """
 
 from entrypoints.cli import exit_now, main
+from security.files import private_process
 
 if __name__ == "__main__":
+    private_process()  # every file 0600, every folder 0700 (docs/security.md, "At rest")
     try:
         exit_code = main()
     except BrokenPipeError:  # the reader went away (`| head`): not an error of ours

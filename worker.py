@@ -19,12 +19,14 @@ from infrastructure.config import Settings
 from infrastructure.logging_setup import configure_logging
 from infrastructure.stores import SchemaOutOfDateError, Stores
 from infrastructure.temporal_client import connect_client, metrics_runtime
+from security.files import private_process, tighten
 from security.keyring import KeyringError, MissingKeyError
 
 log = structlog.get_logger(__name__)
 
 
 async def main() -> None:
+    private_process()  # before anything is written: every file 0600, every folder 0700
     try:
         settings = Settings.from_env()
     except ValidationError as err:  # e.g. PM_SMS_SENDER that the provider would refuse
@@ -32,6 +34,7 @@ async def main() -> None:
         log.error("worker_refused_to_start", reason=describe_validation_error(err))
         raise SystemExit(2) from None
     configure_logging(settings.log_format)
+    tighten(settings.data_dir)
     stores = Stores(settings)
     try:
         stores.require_current_schema()

@@ -7,7 +7,6 @@ token: a table leak gives no usable key), each with its client id and the clinic
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from adapters.postgres import PostgresTable
-from adapters.sql import Connection, rows
+from adapters.sql import Connection, rows, secret_digest
 from adapters.sqlite import SqliteFile, connect, transaction
 
 API_KEY_PREFIX = "pmk_"
@@ -78,10 +77,6 @@ class ApiClient(BaseModel):
     clinics: list[str]  # the clinics the client may act for; ["*"]: every clinic
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class ApiKeys:
     """API keys by their SHA-256; the token itself is shown once, when it is made."""
 
@@ -94,7 +89,12 @@ class ApiKeys:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO api_keys (digest, client_id, clinics, created_at) VALUES (?, ?, ?, ?)",
-                (_digest(token), client.client_id, json.dumps(client.clinics), datetime.now(UTC).isoformat()),
+                (
+                    secret_digest(token),
+                    client.client_id,
+                    json.dumps(client.clinics),
+                    datetime.now(UTC).isoformat(),
+                ),
             )
         return token
 
@@ -103,7 +103,7 @@ class ApiKeys:
         with self._read() as conn:
             row = conn.execute(
                 "SELECT client_id, clinics FROM api_keys WHERE digest = ? AND revoked_at IS NULL",
-                (_digest(token),),
+                (secret_digest(token),),
             ).fetchone()
         return ApiClient(client_id=row["client_id"], clinics=json.loads(row["clinics"])) if row else None
 

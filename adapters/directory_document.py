@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from domain.directory import DirectoryDocument
 from domain.identity import InvalidPatientId, parse_patient_id
-from domain.types import is_system_id
+from domain.types import error_location, is_system_id
 
 __all__ = ["DirectoryLoadError", "validate_document"]
 
@@ -102,7 +102,7 @@ def _problems(error: ValidationError, raw: Any) -> list[str]:
     clinics, patients = _items(raw, "clinics"), _items(raw, "patients")
     problems: list[str] = []
     for err in error.errors(include_url=False, include_input=False, include_context=False):
-        loc, msg = tuple(err["loc"]), str(err["msg"])
+        loc, msg = error_location(err), str(err["msg"])
         for prefix in _MSG_PREFIXES:
             msg = msg.removeprefix(prefix)
         secrets: set[str] = set()
@@ -155,13 +155,16 @@ def _record_order(problem: str) -> tuple[int, int]:
     return (1 if match.group(1) == "clinics" else 2, int(match.group(2)))
 
 
-def validate_document(data: dict[str, Any] | str | bytes) -> DirectoryDocument:
-    """Validate a whole directory document; raise `DirectoryLoadError` listing every problem."""
+def validate_document(
+    data: dict[str, Any] | str | bytes, model: type[DirectoryDocument] = DirectoryDocument
+) -> DirectoryDocument:
+    """Validate a whole directory document (as `model`: the HTTP edge passes its strict variant);
+    raise `DirectoryLoadError` listing every problem."""
     raw = _parse_json(data) if isinstance(data, str | bytes) else data
     problems: list[str] = []
     document: DirectoryDocument | None = None
     try:
-        document = DirectoryDocument.model_validate(raw)
+        document = model.model_validate(raw)
     except ValidationError as e:
         problems.extend(_problems(e, raw))
     problems.extend(_duplicates(raw))

@@ -23,6 +23,7 @@ from pydantic import AwareDatetime, Field
 from domain.directory import PostalAddress
 from domain.invitation_text import SIGN_OFF, swedish_date
 from domain.types import ContractModel
+from security.files import FILE_MODE, private_dir
 
 __all__ = [
     "Letter",
@@ -237,10 +238,10 @@ class PdfLetterOutbox:
         if final.exists():
             return self._receipt(letter.key, final, duplicate=True)
         data = render_letter(letter, compress=self._compress)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_dir(self.folder)
         temp = self.folder / f".{name}.{uuid.uuid4().hex}.part"
         try:
-            with open(temp, "wb") as f:
+            with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())

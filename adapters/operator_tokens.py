@@ -7,21 +7,16 @@ operator's name, which every audit row of a decode names. Revoking ends every to
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 from adapters.postgres import PostgresTable
-from adapters.sql import Connection
+from adapters.sql import Connection, secret_digest
 from adapters.sqlite import SqliteFile
 
 OPERATOR_TOKEN_PREFIX = "pmo_"
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class OperatorTokens:
@@ -36,7 +31,7 @@ class OperatorTokens:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO operator_tokens (digest, operator, created_at) VALUES (?, ?, ?)",
-                (_digest(token), operator, datetime.now(UTC).isoformat()),
+                (secret_digest(token), operator, datetime.now(UTC).isoformat()),
             )
         return token
 
@@ -45,7 +40,7 @@ class OperatorTokens:
         with self._read() as conn:
             row = conn.execute(
                 "SELECT operator FROM operator_tokens WHERE digest = ? AND revoked_at IS NULL",
-                (_digest(token),),
+                (secret_digest(token),),
             ).fetchone()
         return str(row["operator"]) if row else None
 

@@ -23,6 +23,7 @@ from adapters.sms import SmsReceipt
 from adapters.sql import Connection
 from adapters.sqlite import SqliteFile
 from domain.status import Delivery
+from security.files import private_file
 
 __all__ = ["ELKS_DELIVERY", "DeliveryUpdate", "PostgresSentLedger", "SentLedger", "SqliteSentLedger"]
 
@@ -196,8 +197,8 @@ class SqliteSentLedger(SentLedger, SqliteFile):
     @contextmanager
     def exclusive(self, key: str) -> Iterator[None]:
         stripe = zlib.crc32(key.encode()) % self._STRIPES
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._locks[stripe], open(self.path.with_suffix(".lock"), "a+b") as lock_file:
+        lock_path = private_file(self.path.with_suffix(".lock"))  # 0600, as the ledger itself
+        with self._locks[stripe], open(lock_path, "a+b") as lock_file:
             fcntl.lockf(lock_file, fcntl.LOCK_EX, 1, stripe)  # released when the file closes
             yield
 

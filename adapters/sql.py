@@ -8,6 +8,7 @@ each store writes its queries once, in the SQL both understand, and has one smal
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -38,3 +39,9 @@ class SqlBackend(Protocol):
 def rows(cursor: Cursor) -> Iterator[dict[str, Any]]:
     """The rows as plain dicts (SQLite's rows and psycopg's dict rows alike)."""
     return (dict(row) for row in cursor.fetchall())
+
+
+def secret_digest(secret: str) -> str:
+    """How a bearer secret (API key, codec token, staff session id) is stored and looked up: its
+    SHA-256, never the secret (a 256-bit random secret needs neither salt nor a slow hash)."""
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -15,6 +15,9 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import ClassVar
+
+from security.files import private_file
 
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another writer (another thread or process) before giving up."""
@@ -84,6 +87,9 @@ class SqliteFile:
     SCHEMA: str = ""
     """`CREATE TABLE IF NOT EXISTS …` statements, run once per instance before the first query."""
 
+    PRAGMAS: ClassVar[tuple[str, ...]] = ()
+    """Pragmas of every connection to the file (e.g. `secure_delete = ON` for a store of patient data)."""
+
     def __init__(self, path: Path | str, *, busy_timeout: float = BUSY_TIMEOUT_S) -> None:
         self.path = Path(path)
         self._busy_timeout = busy_timeout
@@ -98,20 +104,26 @@ class SqliteFile:
         with self._ready_lock:
             if self._ready:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with closing(connect(self.path, busy_timeout=self._busy_timeout)) as conn:
+            private_file(self.path)  # 0600 in a 0700 folder; SQLite gives its -wal and -shm the same mode
+            with closing(self._connect()) as conn:
                 _enable_wal(conn, self._busy_timeout)
                 with transaction(conn):
                     for statement in statements(self.SCHEMA):
                         conn.execute(statement)
             self._ready = True
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = connect(self.path, busy_timeout=self._busy_timeout)
+        for pragma in self.PRAGMAS:
+            conn.execute(f"PRAGMA {pragma}")
+        return conn
+
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             self._ensure_schema()
-            conn = self._local.conn = connect(self.path, busy_timeout=self._busy_timeout)
+            conn = self._local.conn = self._connect()
             with self._ready_lock:
                 self._connections.append(conn)
         return conn

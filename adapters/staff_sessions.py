@@ -7,7 +7,6 @@ once for every replica that shares the store.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 from collections.abc import Callable
@@ -16,12 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from adapters.postgres import PostgresTable
-from adapters.sql import Connection
+from adapters.sql import Connection, secret_digest
 from adapters.sqlite import SqliteFile
-
-
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def _stamp(at: datetime) -> str:
@@ -46,7 +41,7 @@ class StaffSessions:
             conn.execute(
                 "INSERT INTO staff_sessions (digest, user_id, data, created_at, expires_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (_digest(session_id), user_id, json.dumps(data), _stamp(now), _stamp(now + lifetime)),
+                (secret_digest(session_id), user_id, json.dumps(data), _stamp(now), _stamp(now + lifetime)),
             )
         return session_id
 
@@ -55,7 +50,7 @@ class StaffSessions:
         with self._read() as conn:
             row = conn.execute(
                 "SELECT data FROM staff_sessions WHERE digest = ? AND expires_at > ?",
-                (_digest(session_id), _stamp(datetime.now(UTC))),
+                (secret_digest(session_id), _stamp(datetime.now(UTC))),
             ).fetchone()
         return json.loads(row["data"]) if row else None
 
@@ -65,14 +60,14 @@ class StaffSessions:
             return (
                 conn.execute(
                     "UPDATE staff_sessions SET data = ? WHERE digest = ? AND expires_at > ?",
-                    (json.dumps(data), _digest(session_id), _stamp(datetime.now(UTC))),
+                    (json.dumps(data), secret_digest(session_id), _stamp(datetime.now(UTC))),
                 ).rowcount
                 > 0
             )
 
     def delete(self, session_id: str) -> None:
         with self._write() as conn:
-            conn.execute("DELETE FROM staff_sessions WHERE digest = ?", (_digest(session_id),))
+            conn.execute("DELETE FROM staff_sessions WHERE digest = ?", (secret_digest(session_id),))
 
     def revoke_user(self, user_id: str) -> int:
         """End every session of `user_id`; returns how many were live."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, time
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -105,10 +106,27 @@ def differing_fields(new: BaseModel, earlier: BaseModel) -> list[str]:
     return [name for name in type(new).model_fields if getattr(new, name) != getattr(earlier, name, None)]
 
 
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+UNKNOWN_FIELD = "(unknown field)"
+
+
+def error_location(error: Mapping[str, Any]) -> tuple[int | str, ...]:
+    """A validation error's `loc`, with the key of an unknown field shown as `(unknown field)` unless it
+    reads as a field name: a key may be anything, a personnummer too."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "extra_forbidden" and loc:
+        last = loc[-1]
+        if not (isinstance(last, str) and FIELD_NAME.fullmatch(last)):
+            return (*loc[:-1], UNKNOWN_FIELD)
+    return loc
+
+
 def describe_validation_error(err: ValidationError) -> str:
-    """Each problem as `field: reason` on one line (a model rule as just its reason), never the input."""
+    """Each problem as `field: reason` on one line (a model rule as just its reason), never the input
+    (nor an unknown key that is no field name)."""
     problems = []
     for e in err.errors(include_url=False, include_input=False, include_context=False):
-        where, msg = ".".join(str(p) for p in e["loc"]), str(e["msg"]).removeprefix("Value error, ")
+        where = ".".join(str(p) for p in error_location(e))
+        msg = str(e["msg"]).removeprefix("Value error, ")
         problems.append(f"{where}: {msg}" if where else msg)
     return "; ".join(problems)

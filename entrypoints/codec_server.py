@@ -42,7 +42,9 @@ from domain.types import is_system_id
 from infrastructure.config import PROJECT_DIR, Settings
 from infrastructure.logging_setup import configure_logging
 from infrastructure.stores import SchemaOutOfDateError, Stores
+from security.bearer_jwt import TokenRefused, Why, verified_claims
 from security.codec import EncryptionCodec, PayloadDecryptionError
+from security.files import private_process, tighten
 from security.keyring import KEY_FILE_NAME, Keyring, KeyringError, MissingKeyError, require_keyring
 
 log = structlog.get_logger("codec_server")
@@ -50,7 +52,6 @@ log = structlog.get_logger("codec_server")
 ALLOW_HEADERS = "Authorization, Content-Type, X-Namespace, Authorization-Extras"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_ORIGINS = "http://localhost:8233"
-JWT_ALGORITHMS = ["RS256", "ES256", "PS256"]
 ALL_CLINICS = "*"
 BODY_SHAPE = 'body must be JSON {"payloads": [{"metadata": {...}, "data": "<base64>"}, ...]}'
 BASE64 = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
@@ -168,6 +169,15 @@ def _as_list(value: Any) -> list[str]:
     return []
 
 
+_TOKEN_REFUSALS = {
+    Why.EXPIRED: (401, "the token has expired: sign in again"),
+    Why.AUDIENCE: (401, "the token is not meant for the codec server (audience)"),
+    Why.ISSUER: (401, "the token is from another issuer"),
+    Why.KEYS_UNREACHABLE: (503, "the login provider's keys cannot be fetched: try again later"),
+    Why.INVALID: (401, "the token is not valid"),
+}
+
+
 class CodecAuthenticator:
     """Who a bearer token names: a personal codec token, or a JWT of the region's OpenID provider."""
 
@@ -198,25 +208,12 @@ class CodecAuthenticator:
         oidc, jwks = self._oidc, self._jwks
         assert oidc is not None and jwks is not None
         try:
-            key = jwks.get_signing_key_from_jwt(token)
-            claims = jwt.decode(
-                token,
-                key.key,
-                algorithms=JWT_ALGORITHMS,
-                audience=oidc.audience,
-                issuer=oidc.issuer,
-                options={"require": ["exp", "iss", "aud", "sub"]},
+            claims = verified_claims(
+                jwks, token, audience=oidc.audience, issuer=oidc.issuer, require=["exp", "iss", "aud", "sub"]
             )
-        except jwt.ExpiredSignatureError:
-            raise Refused(401, "the token has expired: sign in again") from None
-        except jwt.InvalidAudienceError:
-            raise Refused(401, "the token is not meant for the codec server (audience)") from None
-        except jwt.InvalidIssuerError:
-            raise Refused(401, "the token is from another issuer") from None
-        except jwt.PyJWKClientConnectionError:
-            raise Refused(503, "the login provider's keys cannot be fetched: try again later") from None
-        except (jwt.PyJWTError, jwt.PyJWKClientError):
-            raise Refused(401, "the token is not valid") from None
+        except TokenRefused as refused:
+            status, message = _TOKEN_REFUSALS[refused.why]
+            raise Refused(status, message) from None
         subject = str(claims["sub"])
         if not is_system_id(subject):
             raise Refused(401, "the token's subject is not an id the audit trail can name")
@@ -373,6 +370,7 @@ def build_app(
 def main(env: Mapping[str, str] = os.environ) -> int:
     try:
         settings = CodecSettings.from_env(env)
+        tighten(settings.data_dir)
         keyring = require_keyring(env, settings.data_dir / KEY_FILE_NAME)
         stores = Stores(Settings(data_dir=settings.data_dir, database_url=settings.database_url))
         stores.require_current_schema()
@@ -397,4 +395,5 @@ def main(env: Mapping[str, str] = os.environ) -> int:
 
 
 if __name__ == "__main__":
+    private_process()  # before anything is written: every file 0600, every folder 0700
     sys.exit(main())

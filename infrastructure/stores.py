@@ -39,6 +39,9 @@ from adapters.sms_elks import ElksSmsGateway, delivery_callback_url
 from adapters.sms_ledger import PostgresSentLedger, SentLedger, SqliteSentLedger
 from adapters.staff_sessions import PostgresStaffSessions, SqliteStaffSessions, StaffSessions
 from infrastructure.config import Settings
+from infrastructure.temporal_client import keyring_for
+from security.files import private_dir
+from security.keyring import Keyring
 
 ELKS_TIMEOUT_S = 10.0
 T = TypeVar("T")
@@ -51,8 +54,14 @@ class SchemaOutOfDateError(RuntimeError):
 class Stores:
     """One instance per process: each store once, on one PostgreSQL pool or in the data folder."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keyring: Keyring | None = None) -> None:
         self.settings = settings
+        self._keyring = keyring
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """The payload keyring (`keyring_for`), which also seals the patient data of the stores."""
+        return self._keyring or keyring_for(self.settings)
 
     @cached_property
     def database(self) -> PostgresDatabase | None:
@@ -65,7 +74,7 @@ class Stores:
         """The store in the shared database, or in its file of the data folder."""
         if self.database is not None:
             return postgres(self.database)
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.data_dir)
         return sqlite(str(self.settings.data_dir / file_name))
 
     @cached_property
@@ -102,7 +111,11 @@ class Stores:
 
     @cached_property
     def fhir_appointments(self) -> FhirAppointments:
-        return self._open(PostgresFhirAppointments, SqliteFhirAppointments, "fhir.sqlite3")
+        """Sealed with the keyring; rows an earlier release stored in clear are sealed on opening."""
+        store = self._open(PostgresFhirAppointments, SqliteFhirAppointments, "fhir.sqlite3")
+        store.keyring = self.keyring
+        store.seal_clear_rows()
+        return store
 
     @cached_property
     def staff_sessions(self) -> StaffSessions:

@@ -45,7 +45,7 @@ ALLOWED: dict[str, set[str]] = {
     "domain": {"domain"},
     "contracts": {"domain", "contracts"},
     "workflows": {"domain", "contracts", "workflows"},
-    "adapters": {"domain", "adapters"},
+    "adapters": {"domain", "security", "adapters"},  # the keyring seals what the stores keep (at rest)
     "security": {"domain", "security"},
     "activities": {"domain", "contracts", "adapters", "activities"},
     "application": {"domain", "contracts", "workflows", "adapters", "application"},

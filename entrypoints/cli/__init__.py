@@ -1,16 +1,18 @@
 """The command line (`starter.py`): parse, call the application layer, print.
 
 Bad input gets one line on stderr saying what is wrong, exit code 2, and nothing is started or changed;
-so does a failure on the server's side, with what to do about it.
+so does a failure on the server's side, with what to do about it. Every command on patients' data is
+in the audit trail under the operator's name (`entrypoints.cli.audit`).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import psycopg
 from pydantic import ValidationError
@@ -22,10 +24,12 @@ from adapters.directory import DirectoryLoadError, UnknownPatientError
 from adapters.postgres import SchemaNotReadyError
 from domain.identity import InvalidPatientId
 from domain.types import describe_validation_error
+from entrypoints.cli.audit import CliAudit, audit_for, outcome
 from entrypoints.cli.output import print_result
 from entrypoints.cli.parser import build_parser
 from infrastructure.config import Settings
 from infrastructure.stores import SchemaOutOfDateError, Stores
+from security.files import tighten
 from security.keyring import KeyringError, MissingKeyError
 
 PREPARE = "prepare the namespace with `python starter.py admin prepare-namespace`"
@@ -36,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     stores: Stores | None = None
     try:
         settings = Settings.from_env()
+        tighten(settings.data_dir)
+        args.audit = audit_for(args)  # who: refused here, before anything runs, if unknown
         stores = Stores(settings)
-        result = asyncio.run(args.func(args, settings, stores))
+        result = run_audited(args, settings, stores)
     except Exception as err:  # each refusal as one line; anything unforeseen still raises
         message = refusal(err)
         if message is None:
@@ -49,6 +55,22 @@ def main(argv: list[str] | None = None) -> int:
             stores.close()
     print_result(result, args.json)
     return 0
+
+
+def run_audited(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """Run the command; then its audit row, refused or not (a row that cannot be written fails a
+    command that succeeded, and never hides the refusal of one that did not)."""
+    entry: CliAudit | None = args.audit
+    try:
+        result = asyncio.run(args.func(args, settings, stores))
+    except Exception as err:
+        if entry is not None:
+            with contextlib.suppress(Exception):  # the refusal is what the operator must see
+                stores.audit.record(entry.record(outcome(err)))
+        raise
+    if entry is not None:
+        stores.audit.record(entry.record("ok"))
+    return result
 
 
 def refusal(err: Exception) -> str | None:

@@ -15,7 +15,7 @@ from temporalio.client import Client
 import application as app
 from adapters.audit import ApiClient
 from adapters.directory import load_directory_file
-from contracts.workflow_ids import IdKind, IssuedId
+from contracts.workflow_ids import IdKind, IssuedId, group_booking_id, invitation_id, reminder_id
 from domain.booking import GroupBooking, VisitBooking
 from domain.invitation import (
     CareInvitation,
@@ -25,6 +25,8 @@ from domain.invitation import (
     InvitationBooking,
     RequestChange,
 )
+from entrypoints.cli.audit import note
+from entrypoints.strict import validate_json
 from infrastructure.config import Settings
 from infrastructure.namespace_setup import prepare_namespace
 from infrastructure.stores import Stores
@@ -45,7 +47,7 @@ async def cmd_directory_withdraw(args: argparse.Namespace, settings: Settings, s
 
 def _visit_from_args(args: argparse.Namespace) -> VisitBooking:
     if args.file:
-        return VisitBooking.model_validate_json(Path(args.file).read_bytes())
+        return validate_json(VisitBooking, Path(args.file).read_bytes())
     missing = [
         f for f in ("booking_id", "patient_id", "clinic", "reception", "start") if not getattr(args, f)
     ]
@@ -66,20 +68,24 @@ def _visit_from_args(args: argparse.Namespace) -> VisitBooking:
 
 async def cmd_visit_book(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     booking = _visit_from_args(args)
+    note(args, workflow_id=reminder_id(booking), clinic_id=booking.clinic_id)
     directory = stores.directory
     app.check_visit_booking(directory, booking)  # bad input is refused before anything connects
     workflow_id = await app.book_visit(await connect(settings), settings.task_queue, directory, booking)
     return {"workflow_id": workflow_id}
 
 
-async def _find(client: Client, stores: Stores, issued: IssuedId, clinic: str | None) -> app.Found:
+async def _find(args: argparse.Namespace, client: Client, stores: Stores, issued: IssuedId) -> app.Found:
     """The workflow of an issued id at `--clinic`, or at whichever clinic of the directory issued it
-    (the command line acts for every clinic; two that did: name one)."""
-    if clinic:
-        clinics = [app.check_system_id(clinic.strip(), "--clinic")]
+    (the command line acts for every clinic; two that did: name one); noted for the audit row."""
+    if args.clinic:
+        clinics = [app.check_system_id(args.clinic.strip(), "--clinic")]
+        note(args, workflow_id=issued.at(clinics[0]))
     else:
         clinics = [c.clinic_id for c in stores.directory.clinics()]
-    return await app.find(client, issued, clinics)
+    found = await app.find(client, issued, clinics)
+    note(args, workflow_id=found.workflow_id, clinic_id=found.status.clinic_id)
+    return found
 
 
 def _visit(args: argparse.Namespace) -> IssuedId:
@@ -93,7 +99,7 @@ def _visit(args: argparse.Namespace) -> IssuedId:
 
 async def _visit_target(args: argparse.Namespace, stores: Stores, client: Client) -> tuple[str, str | None]:
     """The workflow id and, for a team visit, the HOSP booking the change is about."""
-    found = await _find(client, stores, _visit(args), args.clinic)
+    found = await _find(args, client, stores, _visit(args))
     return found.workflow_id, (args.booking_id if args.team_visit_id else None)
 
 
@@ -128,7 +134,9 @@ async def cmd_visit_status(args: argparse.Namespace, settings: Settings, stores:
 
 
 async def cmd_group_book(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    group = GroupBooking.model_validate_json(Path(args.file).read_bytes())
+    group = validate_json(GroupBooking, Path(args.file).read_bytes())
+    clinic_id = group.clinic_id
+    note(args, workflow_id=group_booking_id(clinic_id, group.group_booking_id), clinic_id=clinic_id)
     directory = stores.directory
     app.check_group(directory, group)  # bad input is refused before anything connects
     return {
@@ -141,7 +149,7 @@ def _group_ref(args: argparse.Namespace) -> IssuedId:
 
 
 async def _group(args: argparse.Namespace, stores: Stores, client: Client) -> str:
-    return (await _find(client, stores, _group_ref(args), args.clinic)).workflow_id
+    return (await _find(args, client, stores, _group_ref(args))).workflow_id
 
 
 async def cmd_group_reschedule(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
@@ -180,7 +188,7 @@ def _request_id(args: argparse.Namespace) -> str:
 
 async def _request(args: argparse.Namespace, stores: Stores, client: Client) -> str:
     issued = IssuedId(IdKind.REQUEST, _request_id(args))
-    return (await _find(client, stores, issued, args.clinic)).workflow_id
+    return (await _find(args, client, stores, issued)).workflow_id
 
 
 def _parse_date(text: str, option: str) -> date:
@@ -220,7 +228,8 @@ def _limits(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def cmd_invitation_create(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    request = CareInvitation.model_validate_json(Path(args.file).read_bytes())
+    request = validate_json(CareInvitation, Path(args.file).read_bytes())
+    note(args, workflow_id=invitation_id(request.clinic_id, request.request_id), clinic_id=request.clinic_id)
     directory = stores.directory
     app.check_request(directory, request)  # bad input is refused before anything connects
     workflow_id = await app.create_request(await connect(settings), settings.task_queue, directory, request)

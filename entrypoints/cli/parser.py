@@ -36,6 +36,12 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="starter.py", description=DESCRIPTION)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--as",
+        dest="acting_as",
+        metavar="NAME",
+        help="who runs the command, as the audit trail names you (default: your OS user name)",
+    )
     groups = parser.add_subparsers(dest="area", required=True)
 
     directory = groups.add_parser("directory", help="the embedded directory of clinics and patients")

@@ -16,15 +16,18 @@ from domain.types import describe_validation_error
 from entrypoints.http.app import create_app
 from infrastructure.config import Settings
 from infrastructure.logging_setup import configure_logging
+from security.files import private_process, tighten
 
 
 def main() -> int:
+    private_process()  # before anything is written: every file 0600, every folder 0700
     try:
         settings = Settings.from_env()
     except ValidationError as err:
         print(f"error: invalid settings: {describe_validation_error(err)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format)
+    tighten(settings.data_dir)
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,

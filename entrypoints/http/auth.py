@@ -15,9 +15,9 @@ from fastapi import Request
 
 from adapters.audit import ApiKeys
 from infrastructure.config import Settings
+from security.bearer_jwt import TokenRefused, Why, verified_claims
 
 ALL_CLINICS = "*"
-JWT_ALGORITHMS = ["RS256", "ES256", "PS256"]
 
 
 class Unauthenticated(Exception):
@@ -69,19 +69,16 @@ class Authenticator:
         settings = self._settings
         assert self._jwks is not None
         try:
-            key = self._jwks.get_signing_key_from_jwt(token)
-            claims = jwt.decode(
+            claims = verified_claims(
+                self._jwks,
                 token,
-                key.key,
-                algorithms=JWT_ALGORITHMS,
                 audience=settings.jwt_audience,
                 issuer=settings.jwt_issuer,
-                options={"require": ["exp", "iss", "aud"]},
+                require=["exp", "iss", "aud"],
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("the token has expired") from None
-        except (jwt.PyJWTError, jwt.PyJWKClientError):
-            raise Unauthenticated("the token is not valid") from None
+        except TokenRefused as refused:
+            expired = refused.why is Why.EXPIRED
+            raise Unauthenticated("the token has expired" if expired else "the token is not valid") from None
         client_id = str(claims.get("azp") or claims.get("client_id") or claims.get("sub") or "")
         clinics = claims.get(settings.jwt_clinics_claim) or []
         if isinstance(clinics, str):

@@ -19,7 +19,10 @@ for Appointment), then mapped:
   `…/StructureDefinition/booking-channel` (`valueCode` `vas` | `an27_quick` | `1177`, default `vas`) and
   `…/StructureDefinition/sms-reminder` (`valueBoolean`, default true; S8: not false for `1177`).
   Other extensions are kept as sent and ignored; a `modifierExtension` is refused (FHIR: a receiver
-  must not ignore one it does not know).
+  must not ignore one it does not know). The flag is JSON `true` or `false`: `fhir.resources` would
+  read `0`, `1` or `"false"` as a boolean, so the body's own value is checked (422 naming the element).
+- An unknown element of the Appointment is refused by `fhir.resources` (422 naming it, when its name
+  is a FHIR name).
 
 Messages name fields and rules, never a value of the body (it holds a personnummer): pydantic's
 errors are described without their input, and element names that are no FHIR names are not repeated.
@@ -121,11 +124,27 @@ def parse_appointment(body: bytes, appointment_id: str) -> Appointment:
         appointment = Appointment.model_validate(data)
     except ValidationError as err:
         raise app.InputError(f"invalid Appointment: {describe_fhir_error(err)}") from None
+    _check_sms_flag_is_boolean(data)
     if appointment.id is None:
         raise app.InputError("the Appointment needs an id, the id of the URL")
     if appointment.id != appointment_id:
         raise app.InputError("the Appointment's id must equal the id of the URL")
     return appointment
+
+
+def _check_sms_flag_is_boolean(data: dict[str, Any]) -> None:
+    """The sms-reminder extension's `valueBoolean` as sent is JSON true or false (strict edge): the
+    model reads `0`, `1`, `"false"` or `"no"` as booleans."""
+    extensions = data.get("extension")
+    for n, extension in enumerate(extensions if isinstance(extensions, list) else []):
+        if not isinstance(extension, dict) or extension.get("url") != SMS_EXTENSION:
+            continue
+        value = extension.get("valueBoolean")
+        if value is not None and not isinstance(value, bool):
+            raise app.InputError(
+                f"invalid Appointment: extension.{n}.valueBoolean: Input should be a valid boolean, JSON "
+                f"true or false (extension {SMS_EXTENSION})"
+            )
 
 
 def describe_fhir_error(err: ValidationError) -> str:

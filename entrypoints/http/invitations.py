@@ -23,11 +23,18 @@ from domain.invitation import (
 from domain.types import SystemId
 from entrypoints.http.auth import Caller, caller
 from entrypoints.http.service import Service, service
-from entrypoints.http.visits import BOOKED_BEFORE, CancelRequest, Scope, Started
+from entrypoints.http.strict import strict_body
+from entrypoints.http.visits import BOOKED_BEFORE, CancelBody, Scope, Started
 
 router = APIRouter(prefix="/v1", tags=["care invitations"])
 Who = Annotated[Caller, Depends(caller)]
 With = Annotated[Service, Depends(service)]
+# Strict bodies, as in `entrypoints.http.visits`: unknown fields and non-boolean flags are 422.
+RequestBody = Annotated[CareInvitation, strict_body(CareInvitation)]
+ConversionBody = Annotated[Conversion, strict_body(Conversion)]
+ChangeBody = Annotated[RequestChange, strict_body(RequestChange)]
+BookingBody = Annotated[InvitationBooking, strict_body(InvitationBooking)]
+ContactBody = Annotated[Contact, strict_body(Contact)]
 
 
 def _request(request_id: str) -> IssuedId:
@@ -37,7 +44,7 @@ def _request(request_id: str) -> IssuedId:
 @router.post(
     "/requests", response_model=Started, status_code=status.HTTP_201_CREATED, responses=BOOKED_BEFORE
 )
-async def create_request(request: CareInvitation, who: Who, svc: With, response: Response) -> Started:
+async def create_request(request: RequestBody, who: Who, svc: With, response: Response) -> Started:
     """A care invitation, or a plain booking request with `"invitation": false` (V11). The same
     request again answers 200 with the same workflow; other content under a request id the clinic
     used is 409, naming the fields that differ."""
@@ -61,7 +68,7 @@ async def request_status(request_id: SystemId, who: Who, svc: With, clinic_id: S
 
 @router.post("/requests/{request_id}/convert", response_model=InvitationStatus)
 async def convert_request(
-    request_id: SystemId, conversion: Conversion, who: Who, svc: With, clinic_id: Scope = None
+    request_id: SystemId, conversion: ConversionBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> InvitationStatus:
     """V11: "Ändra begäran – vårdinbjudan"."""
     async with svc.on_workflow(who, "request.convert", _request(request_id), clinic_id) as found:
@@ -70,7 +77,7 @@ async def convert_request(
 
 @router.post("/requests/{request_id}/change", response_model=InvitationStatus)
 async def change_request(
-    request_id: SystemId, change: RequestChange, who: Who, svc: With, clinic_id: Scope = None
+    request_id: SystemId, change: ChangeBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> InvitationStatus:
     """V10: a new window or new limits; a message already sent is not sent again."""
     async with svc.on_workflow(who, "request.change", _request(request_id), clinic_id) as found:
@@ -79,7 +86,7 @@ async def change_request(
 
 @router.post("/requests/{request_id}/booking", response_model=InvitationStatus)
 async def book_request(
-    request_id: SystemId, booking: InvitationBooking, who: Who, svc: With, clinic_id: Scope = None
+    request_id: SystemId, booking: BookingBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> InvitationStatus:
     """V7–V9: booked by the patient (checked against the request, V8) or by staff; starts the visit's
     SMS reminder."""
@@ -89,7 +96,7 @@ async def book_request(
 
 @router.post("/requests/{request_id}/contact", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
 async def record_contact(
-    request_id: SystemId, contact: Contact, who: Who, svc: With, clinic_id: Scope = None
+    request_id: SystemId, contact: ContactBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> Started:
     """V7: the patient contacted the clinic; no more reminders."""
     async with svc.on_workflow(who, "request.contact", _request(request_id), clinic_id) as found:
@@ -99,7 +106,7 @@ async def record_contact(
 
 @router.post("/requests/{request_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
 async def cancel_request(
-    request_id: SystemId, cancel: CancelRequest, who: Who, svc: With, clinic_id: Scope = None
+    request_id: SystemId, cancel: CancelBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> Started:
     """V14: staff cancel the invitation or request."""
     async with svc.on_workflow(who, "request.cancel", _request(request_id), clinic_id) as found:

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 import application as app
 from adapters.directory import DirectoryLoadError
 from domain.identity import InvalidPatientId
-from domain.types import describe_validation_error
+from domain.types import describe_validation_error, error_location
 from entrypoints.http.auth import Forbidden, Unauthenticated
 from infrastructure.logging_setup import redact_text
 
@@ -124,10 +124,12 @@ def status_and_detail(err: Exception) -> tuple[int, str] | None:
 
 
 def describe_request_errors(err: RequestValidationError) -> str:
-    """FastAPI's validation errors as `field: reason`, without the input (it may be patient data)."""
+    """FastAPI's validation errors as `field: reason`, without the input (it may be patient data) or an
+    unknown key that is no field name (`error_location`)."""
     problems = []
     for e in err.errors():
-        where = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+        loc = error_location(e)
+        where = ".".join(str(p) for p in (loc[1:] if loc[:1] == ("body",) else loc))
         message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
         problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems)

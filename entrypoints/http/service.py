@@ -15,7 +15,7 @@ from temporalio.client import Client
 import application as app
 from adapters.audit import AuditRecord
 from contracts.workflow_ids import IssuedId
-from entrypoints.http.auth import Caller
+from entrypoints.http.auth import ALL_CLINICS, Caller
 from entrypoints.http.problems import status_and_detail
 from infrastructure.config import Settings
 from infrastructure.stores import Stores
@@ -41,7 +41,8 @@ class Service:
         one of them): an id only another clinic issued is unknown here (404), as is one nobody
         issued. The audit record names the workflow and its clinic once found."""
         clinics = await self.clinics_of(who, clinic_id)
-        async with self.audited(who, action, *self.asked_for(issued, clinics)) as entry:
+        asked = (issued.at(clinic_id), clinic_id) if clinic_id else self.asked_for(issued, clinics)
+        async with self.audited(who, action, *asked) as entry:
             found = await app.find(self.client, issued, clinics)
             entry.workflow_id, entry.clinic_id = found.workflow_id, found.status.clinic_id
             yield found
@@ -67,7 +68,9 @@ class Service:
         self, caller: Caller, action: str, workflow_id: str | None = None, clinic_id: str | None = None
     ) -> AsyncIterator[AuditEntry]:
         """Record the call (who, what, when, outcome; never patient data), refused or not; the body
-        may name the clinic once it knows it."""
+        may name the clinic once it knows it. A call that never learnt its clinic (an id looked up at
+        several clinics and found at none, a refusal before the body named one) is recorded with
+        the clinics it was asked at: the caller's (`*` for a caller acting for every clinic)."""
         outcome = "ok"
         entry = AuditEntry(clinic_id, workflow_id)
         try:
@@ -82,10 +85,15 @@ class Service:
                 actor=caller.client_id,
                 action=action,
                 workflow_id=entry.workflow_id,
-                clinic_id=entry.clinic_id,
+                clinic_id=entry.clinic_id or caller_clinics(caller),
                 outcome=outcome,
             )
             await asyncio.to_thread(self.stores.audit.record, record)
+
+
+def caller_clinics(caller: Caller) -> str | None:
+    """The clinics a caller acts for, as an audit row names them: `*`, one, or several joined by commas."""
+    return ALL_CLINICS if caller.all_clinics else ",".join(sorted(caller.clinics)) or None
 
 
 def service(request: Request) -> Service:

@@ -20,6 +20,7 @@ from domain.status import GroupStatus, ReminderStatus
 from domain.types import ContractModel, SystemId
 from entrypoints.http.auth import Caller, caller
 from entrypoints.http.service import Service, service
+from entrypoints.http.strict import strict_body
 
 router = APIRouter(prefix="/v1", tags=["visits"])
 Who = Annotated[Caller, Depends(caller)]
@@ -52,6 +53,20 @@ class CancelRequest(ContractModel):
     reason: str | None = None
 
 
+class GroupCancel(CancelRequest):
+    booking_id: SystemId | None = None  # one participant only
+
+
+# Bodies are the strict variants of their models (`entrypoints.http.strict`): an unknown field or a
+# flag that is no JSON boolean is 422 naming the field; the routes get the models themselves.
+BookingBody = Annotated[VisitBooking, strict_body(VisitBooking)]
+GroupBody = Annotated[GroupBooking, strict_body(GroupBooking)]
+StartBody = Annotated[StartChange, strict_body(StartChange)]
+FlagBody = Annotated[FlagChange, strict_body(FlagChange)]
+CancelBody = Annotated[CancelRequest, strict_body(CancelRequest)]
+GroupCancelBody = Annotated[GroupCancel, strict_body(GroupCancel)]
+
+
 # --- single and team visits ---
 
 
@@ -68,7 +83,7 @@ def _group(group_booking_id: str) -> IssuedId:
 
 
 @router.post("/visits", response_model=Started, status_code=status.HTTP_201_CREATED, responses=BOOKED_BEFORE)
-async def book_visit(booking: VisitBooking, who: Who, svc: With, response: Response) -> Started:
+async def book_visit(booking: BookingBody, who: Who, svc: With, response: Response) -> Started:
     """Book a visit: starts its SMS reminder; a team visit's HOSP booking joins the team's (S11).
     The same booking again answers 200 with the same workflow; other content under a booking id the
     clinic used, or a team booking of another patient, place or time, is 409 naming the fields."""
@@ -91,7 +106,7 @@ async def visit_status(booking_id: SystemId, who: Who, svc: With, clinic_id: Sco
 
 @router.post("/visits/{booking_id}/reschedule", response_model=ReminderStatus)
 async def reschedule_visit(
-    booking_id: SystemId, change: StartChange, who: Who, svc: With, clinic_id: Scope = None
+    booking_id: SystemId, change: StartBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> app.Status:
     """S15: the reminder moves with the visit."""
     async with svc.on_workflow(who, "visit.reschedule", _visit(booking_id), clinic_id) as found:
@@ -100,7 +115,7 @@ async def reschedule_visit(
 
 @router.put("/visits/{booking_id}/sms-flag", response_model=ReminderStatus)
 async def visit_sms_flag(
-    booking_id: SystemId, change: FlagChange, who: Who, svc: With, clinic_id: Scope = None
+    booking_id: SystemId, change: FlagBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> app.Status:
     """S10: staff turn the SMS off or on again; S8: not off for a booking made in 1177 (409)."""
     async with svc.on_workflow(who, "visit.sms_flag", _visit(booking_id), clinic_id) as found:
@@ -109,7 +124,7 @@ async def visit_sms_flag(
 
 @router.post("/visits/{booking_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
 async def cancel_visit(
-    booking_id: SystemId, cancel: CancelRequest, who: Who, svc: With, clinic_id: Scope = None
+    booking_id: SystemId, cancel: CancelBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> Started:
     """S15: a cancelled visit gets no reminder."""
     async with svc.on_workflow(who, "visit.cancel", _visit(booking_id), clinic_id) as found:
@@ -127,7 +142,7 @@ async def team_visit_status(
 
 @router.post("/team-visits/{team_visit_id}/reschedule", response_model=ReminderStatus)
 async def reschedule_team_visit(
-    team_visit_id: SystemId, change: StartChange, who: Who, svc: With, clinic_id: Scope = None
+    team_visit_id: SystemId, change: StartBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> app.Status:
     """S11, S15: a reschedule moves the whole team visit."""
     async with svc.on_workflow(who, "team_visit.reschedule", _team(team_visit_id), clinic_id) as found:
@@ -138,7 +153,7 @@ async def reschedule_team_visit(
 async def team_booking_sms_flag(
     team_visit_id: SystemId,
     booking_id: SystemId,
-    change: FlagChange,
+    change: FlagBody,
     who: Who,
     svc: With,
     clinic_id: Scope = None,
@@ -156,7 +171,7 @@ async def team_booking_sms_flag(
 async def cancel_team_booking(
     team_visit_id: SystemId,
     booking_id: SystemId,
-    cancel: CancelRequest,
+    cancel: CancelBody,
     who: Who,
     svc: With,
     clinic_id: Scope = None,
@@ -171,7 +186,7 @@ async def cancel_team_booking(
 
 
 @router.post("/groups", response_model=Started, status_code=status.HTTP_201_CREATED, responses=BOOKED_BEFORE)
-async def book_group(group: GroupBooking, who: Who, svc: With, response: Response) -> Started:
+async def book_group(group: GroupBody, who: Who, svc: With, response: Response) -> Started:
     """Book a group (form OW11): one child reminder per participant, one SMS flag for the group. The
     same group again answers 200; other content under a used group id, or a participant whose
     booking id already has a reminder at the clinic, is 409."""
@@ -197,7 +212,7 @@ async def group_status(
 
 @router.post("/groups/{group_booking_id}/reschedule", response_model=GroupStatus)
 async def reschedule_group(
-    group_booking_id: SystemId, change: StartChange, who: Who, svc: With, clinic_id: Scope = None
+    group_booking_id: SystemId, change: StartBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> app.Status:
     async with svc.on_workflow(who, "group.reschedule", _group(group_booking_id), clinic_id) as found:
         return await app.reschedule(svc.client, found.workflow_id, change.start)
@@ -205,21 +220,17 @@ async def reschedule_group(
 
 @router.put("/groups/{group_booking_id}/sms-flag", response_model=GroupStatus)
 async def group_sms_flag(
-    group_booking_id: SystemId, change: FlagChange, who: Who, svc: With, clinic_id: Scope = None
+    group_booking_id: SystemId, change: FlagBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> app.Status:
     async with svc.on_workflow(who, "group.sms_flag", _group(group_booking_id), clinic_id) as found:
         return await app.set_sms_flag(svc.client, found.workflow_id, change.sms_flag)
-
-
-class GroupCancel(CancelRequest):
-    booking_id: SystemId | None = None  # one participant only
 
 
 @router.post(
     "/groups/{group_booking_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started
 )
 async def cancel_group(
-    group_booking_id: SystemId, cancel: GroupCancel, who: Who, svc: With, clinic_id: Scope = None
+    group_booking_id: SystemId, cancel: GroupCancelBody, who: Who, svc: With, clinic_id: Scope = None
 ) -> Started:
     async with svc.on_workflow(who, "group.cancel", _group(group_booking_id), clinic_id) as found:
         await app.cancel(svc.client, found.workflow_id, cancel.booking_id, cancel.reason)

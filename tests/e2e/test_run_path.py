@@ -304,3 +304,60 @@ async def test_run_path_histories_of_the_unsandboxed_worker_replay_in_the_sandbo
     not_started = {"VisitReminder", "SmsReminder", "CareRequestV2", "CareRequest", "CareInvitationWorkflow"}
     assert types == {w.__name__ for w in WORKFLOWS} - not_started
     assert failures == {}
+
+
+def test_run_path_data_folder_is_private_and_keeps_no_clear_personnummer(dev_run: DevRun) -> None:
+    """At rest (issue 24, item 9), after `dev.py run --demo`, a FHIR booking and CLI actions: every
+    file the run wrote (Temporal's database and log, the stores with their -wal/-shm, the key file,
+    letters) is 0600 or stricter in 0700 folders; the FHIR store holds no personnummer in clear;
+    the CLI's actions are audited under the operator's name; every audit row names its clinic."""
+    made = dev_run.starter("--json", "admin", "api-key", "create", "--client-id", "fhir-e2e", "--clinic=kir")
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)["api_key"]
+    api = f"http://127.0.0.1:{dev_run.env['PM_API_PORT']}"
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    digits = fx.PNR_ADULT_1177.replace("-", "")
+    appointment = {
+        "resourceType": "Appointment",
+        "id": "fhir-e2e-1",
+        "status": "booked",
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
+        "participant": [
+            {"actor": {"identifier": {"system": "http://electronichealth.se/identifier/personnummer",
+                                      "value": digits}}, "status": "accepted"},
+            {"actor": {"identifier": {"system": "urn:oid:1.2.752.29.4.19", "value": "SE2321000016-KIR1"}},
+             "status": "accepted"},
+        ],
+    }  # fmt: skip
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/fhir+json"}
+    put = httpx.put(f"{api}/fhir/Appointment/fhir-e2e-1", json=appointment, headers=headers, timeout=30)
+    assert put.status_code == 201, put.text
+    got = httpx.get(f"{api}/fhir/Appointment/fhir-e2e-1", headers=headers, timeout=30)
+    assert got.status_code == 200 and got.json()["participant"][0]["actor"]["identifier"]["value"] == digits
+    shown = dev_run.starter("--as", "e2e.operator", "visit", "status", "--booking-id", "fhir-e2e-1")
+    assert shown.returncode == 0, shown.stderr
+
+    stored = b"".join(p.read_bytes() for p in dev_run.data_dir.glob("fhir.sqlite3*"))
+    for spelling in (digits, fx.PNR_ADULT_1177, digits[2:], f"{digits[2:8]}-{digits[8:]}"):
+        assert spelling.encode() not in stored
+
+    loose = {}
+    for path in [dev_run.data_dir, *dev_run.data_dir.rglob("*")]:
+        mode = path.lstat().st_mode & 0o777
+        if (path.is_dir() and mode != 0o700) or (not path.is_dir() and mode & ~0o600):
+            loose[str(path.relative_to(dev_run.data_dir))] = f"{mode:04o}"
+    names = {p.name for p in dev_run.data_dir.iterdir()}
+    assert {"temporal.sqlite3", "temporal-server.log", "keys.txt", "fhir.sqlite3", "audit.sqlite3"} <= names
+    assert loose == {}, f"group or others may read: {loose}"
+
+    audit = dev_run.starter("--json", "audit", "--limit", "1000")
+    assert audit.returncode == 0, audit.stderr
+    rows = json.loads(audit.stdout)
+    assert [r for r in rows if not r["clinic_id"]] == []  # (a codec refusal of a person with no clinic aside)
+    assert {(r["actor"], r["action"], r["clinic_id"], r["outcome"]) for r in rows} >= {
+        ("cli:e2e.operator", "cli.visit.status", fx.CLINIC_CONNECTED, "ok"),
+        ("fhir-e2e", "fhir.appointment.put", fx.CLINIC_CONNECTED, "ok"),
+    }
+    assert any(r["actor"].startswith("cli:") and r["action"] == "cli.demo" for r in rows)  # dev.py's demo
+    assert fx.PNR_ADULT_1177 not in audit.stdout and digits not in audit.stdout

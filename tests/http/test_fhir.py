@@ -455,7 +455,7 @@ def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stores]:
         name = f"fhir_{uuid.uuid4().hex}"
         url = server.create_database(name, template=template)
         request.addfinalizer(lambda: server.drop_database(name))
-    opened = Stores(Settings(data_dir=tmp_path / "data", database_url=url))
+    opened = Stores(Settings(data_dir=tmp_path / "data", database_url=url, local=True))  # a local keyring
     try:
         yield opened
     finally:

@@ -5,8 +5,10 @@ JSON, random FHIR resources and random delivery-report forms.
 
 Every answer is below 500. A body that is not valid per its model is a 4xx: `application/problem+json`
 on /v1 and /callbacks, an `OperationOutcome` (`application/fhir+json`) on /fhir; a 2xx comes only for
-a body valid per its model. No refusal repeats a personnummer-like string of the body (S16), and no
-workflow named by a refused body exists afterwards (checked once at the end of each test).
+a body valid per its model (on /v1 the strict variant of the contract model, `entrypoints.strict`:
+no unknown field, flags JSON booleans). No refusal repeats a personnummer-like string of the body
+(S16), and no workflow named by a refused body exists afterwards (checked once at the end of each
+test).
 
 Examples are drawn in sync tests and run on the module's server through the session event loop of
 pytest-asyncio (idle between tests, so `run_until_complete` drives the client and the worker).
@@ -48,6 +50,7 @@ from contracts.workflow_ids import (
 )
 from demo import data as fx
 from domain.booking import GroupBooking, VisitBooking
+from domain.directory import DirectoryDocument
 from domain.invitation import CareInvitation, Contact, Conversion, InvitationBooking, RequestChange
 from entrypoints.http.delivery_reports import PROVIDER_ID
 from entrypoints.http.fhir_mapping import (
@@ -60,6 +63,7 @@ from entrypoints.http.fhir_mapping import (
     parse_appointment,
 )
 from entrypoints.http.visits import CancelRequest, FlagChange, GroupCancel, StartChange
+from entrypoints.strict import strict
 from tests.harness import eventually
 from tests.http.conftest import Api, request_fields, running_api
 from tests.http.test_fhir import (
@@ -189,8 +193,9 @@ def decoded_v1(body: Body) -> Any:
 
 
 def valid_per(model: type[BaseModel], value: Any) -> bool:
+    """Valid per the route's body: the strict variant of its model (no unknown field, JSON booleans)."""
     try:
-        model.model_validate(value)
+        strict(model).model_validate(value)
     except ValidationError:
         return False
     return True
@@ -297,6 +302,8 @@ FIELD_NAMES = (
     "start",
     "channel",
     "sms_flag",
+    "smsflag",  # an unknown field: refused at the strict edge
+    "invitation",
     "team_visit_id",
     "participants",
     "request_id",
@@ -360,6 +367,10 @@ wrong_values = st.one_of(
             "null",
             "\ud800",
             "x\x00",
+            "true",  # what a lax boolean would read as a flag: refused at the strict edge
+            "false",
+            "0",
+            "off",
         )
     ),
     st.sampled_from(([], {}, [None], {"": None}, ["mon", "mon"], [{}])),
@@ -1008,7 +1019,7 @@ def directory_valid(value: Any) -> bool:
     if not isinstance(value, dict):
         return False
     try:
-        validate_document(value)
+        validate_document(value, strict(DirectoryDocument))
     except ValueError:
         return False
     return True

@@ -256,6 +256,7 @@ async def test_a_person_without_the_role_or_a_clinic_is_403_and_the_refusal_is_a
     assert {(r.actor, r.action, r.outcome, r.payloads) for r in rows} == {
         (f"staff:{PERSON}", "codec.decode", "refused:403", None)
     }
+    assert {r.clinic_id for r in rows} == {None}  # the audit's one row without a clinic: they have none
 
 
 async def test_a_forged_local_origin_without_a_token_is_refused(site: Site) -> None:
