@@ -23,7 +23,7 @@ from application.invitations import (
     record_contact,
     start_request,
 )
-from application.lookup import Found, find, own_legacy, started_input
+from application.lookup import Found, find, own_legacy
 from application.visits import (
     book_group,
     book_visit,
@@ -74,7 +74,6 @@ __all__ = [
     "start_group",
     "start_request",
     "start_visit_reminder",
-    "started_input",
     "status",
     "work_lists",
 ]

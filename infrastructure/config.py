@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from adapters.sms import SENDER
 
-PROJECT_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = Path(__file__).resolve().parent.parent  # the checkout: `.data/` beside README.md
 
 
 class Settings(BaseModel):
