@@ -1,4 +1,4 @@
-"""Record the histories the replay test checks: `python -m tests.histories.record`.
+"""Record the histories the replay test checks: `python -m tests.histories.record [SCENARIO …]`.
 
 Runs one scenario per workflow path on the time-skipping server with the current code and saves
 each workflow's history (closed, or open at a waiting point) as JSON next to this file. Re-record
@@ -9,6 +9,7 @@ otherwise keep the old files: they are what running workflows look like.
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
@@ -19,6 +20,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 import application as app
+from contracts.workflow_ids import SCOPE, booking_reminder_id
 from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, Reschedule, VisitBooking
 from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking
@@ -87,7 +89,7 @@ async def group_booking(h: Harness) -> list[str]:
     )
     await app.cancel(h.client, group.id, booking_id="hist-group-2")
     await h.sleep_until(await h.local(3, 12))
-    return [group.id, "sms-reminder-hist-group-1"]
+    return [group.id, booking_reminder_id(fx.CLINIC_CONNECTED, "hist-group-1")]
 
 
 async def invitation_booked(h: Harness) -> list[str]:
@@ -98,12 +100,12 @@ async def invitation_booked(h: Harness) -> list[str]:
     await h.sleep_until(await h.local(14, 9))
     visit_start = await h.local(30, 10)
     booking = InvitationBooking(booking_id="hist-booked-visit", start=visit_start, by="patient")
-    await app.book_invitation(h.client, "hist-booked", booking)
+    await app.book_invitation(h.client, booked, booking)
     await h.client.get_workflow_handle(booked).result()
     # The reminder is left open (sent, waiting for the visit): the time-skipping server hangs when an
     # abandoned child completes after its parent has closed; the real server does not.
     await h.sleep_until(await h.local(29, 12))
-    return [booked, "sms-reminder-hist-booked-visit"]
+    return [booked, booking_reminder_id(fx.CLINIC_CONNECTED, "hist-booked-visit")]
 
 
 async def request_converted_to_follow_up(h: Harness) -> list[str]:
@@ -111,7 +113,7 @@ async def request_converted_to_follow_up(h: Harness) -> list[str]:
     plain = request(today, "hist-plain", 21, 25, invitation=False, patient_id=fx.PNR_ADULT_VAS)
     workflow_id = await app.create_request(h.client, h.task_queue, h.directory, plain)
     await h.sleep_until(await h.local(1, 12))
-    await app.convert_request(h.client, "hist-plain", Conversion())
+    await app.convert_request(h.client, workflow_id, Conversion())
     await h.sleep_until(await h.local(27, 12))
     await app.cancel(h.client, workflow_id)  # from the follow-up list
     return [workflow_id]
@@ -120,9 +122,11 @@ async def request_converted_to_follow_up(h: Harness) -> list[str]:
 SCENARIOS = [single_reminder, team_visit, group_booking, invitation_booked, request_converted_to_follow_up]
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    """Record the scenarios named (all when none are)."""
     for scenario in SCENARIOS:
-        await record(scenario)
+        if not names or scenario.__name__ in names:
+            await record(scenario)
 
 
 async def record(scenario: Callable[[Harness], Awaitable[list[str]]]) -> None:
@@ -140,9 +144,9 @@ async def save(client: Client, workflow_ids: list[str]) -> None:
     for workflow_id in workflow_ids:
         handle = client.get_workflow_handle(workflow_id)
         history = await handle.fetch_history()
-        (HERE / f"{workflow_id}.json").write_text(history.to_json())
+        (HERE / f"{workflow_id.replace(SCOPE, '-')}.json").write_text(history.to_json())
         print(f"saved {workflow_id}: {len(history.events)} events")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
