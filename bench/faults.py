@@ -6,9 +6,9 @@ One fresh dev server (persisting to `<tmp>/temporal.sqlite3`) and the real worke
 as a subprocess. Each phase books N visits (one fake patient, one mobile number each) whose reminders
 are all due at the same moment, then:
 
-- kills (`testkit.kill_phase`, which tests/test_faults.py runs small): `kill -9` the worker at `--kills`
-  random moments around and during the drain, restarting it each time → exactly N SMS in the outbox,
-  one per booking and number, no key twice;
+- kills (`testkit.kill_phase`, which tests/infrastructure/test_faults.py runs small): `kill -9` the
+  worker at `--kills` random moments around and during the drain, restarting it each time → exactly
+  N SMS in the outbox, one per booking and number, no key twice;
 - server: stops the dev server (SIGINT) during the drain and starts it again on the same
   `--db-filename` → the same;
 - flaky: the worker on `PM_SMS_GATEWAY=46elks` against a local provider (`testkit.fake_provider`) that
@@ -88,7 +88,7 @@ async def phase_flaky(
     invalid_idx = sorted(rng.sample(range(n), min(invalid, n)))
     invalid_numbers = {e164(fake_mobile(i)) for i in invalid_idx}
     provider = FakeProvider(
-        ProviderConfig(
+        config=ProviderConfig(
             fail_5xx=fail,
             timeout=timeouts,
             invalid=invalid_numbers,

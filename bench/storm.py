@@ -57,7 +57,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.n > MAX_PATIENTS:
         raise SystemExit(f"--n at most {MAX_PATIENTS} (one fake mobile number per reminder)")
     data_dir = Path(tempfile.mkdtemp(prefix="pm-storm-"))
-    provider = FakeProvider(ProviderConfig(rate=args.rate))
+    provider = FakeProvider(config=ProviderConfig(rate=args.rate))
     url = provider.start()
     extra = {"PM_SMS_GATEWAY": "46elks", "ELKS_URL": url, "ELKS_USERNAME": "bench", "ELKS_PASSWORD": "bench"}
     if not args.no_limit:

@@ -1,5 +1,5 @@
 """A local HTTP server on 127.0.0.1 that records each request and answers as the test scripts it
-(the base of the fakes in tests/, and `answer` for the bench's fake provider)."""
+(the base of the fakes in tests/ and of the 46elks-shaped provider, `fake_provider`)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,12 @@ class FakeEndpoint:
     scripted_delays: list[float] = field(default_factory=list)
     gets: list[str] = field(default_factory=list)
 
-    def answered(self, request: Request, status: int, body: str) -> None:
-        """Called after a POST was decided (before any delay): a fake provider records what it accepted."""
+    def decide(self, request: Request) -> tuple[int, str, float]:
+        """(status, body, delay) for one POST: `scripted` first, then `status`/`body`; a fake provider
+        overrides this to decide by its own rules and record what it accepted."""
+        status, body = self.scripted.pop(0) if self.scripted else (self.status, self.body)
+        delay = self.scripted_delays.pop(0) if self.scripted_delays else self.delay
+        return status, body, delay
 
     def answer_get(self, path: str) -> tuple[int, str]:
         return 404, "Not found"
@@ -51,18 +55,21 @@ def answer(handler: BaseHTTPRequestHandler, status: int, body: str) -> None:
         pass
 
 
-def serve(fake: E, read: Callable[[BaseHTTPRequestHandler, str], Request]) -> Iterator[E]:
-    """Run `fake` on a free port until the generator is closed; `read` turns a request into a record."""
+def serve(
+    fake: E, read: Callable[[BaseHTTPRequestHandler, str], Request], protocol: str = "HTTP/1.0"
+) -> Iterator[E]:
+    """Run `fake` on a free port until the generator is closed; `read` turns a request into a record.
+    `protocol` "HTTP/1.1" keeps connections open between requests (the benchmarks' provider)."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = protocol
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             request = read(self, self.rfile.read(length).decode())
             request["arrived"] = time.monotonic()
             fake.requests.append(request)
-            status, body = fake.scripted.pop(0) if fake.scripted else (fake.status, fake.body)
-            fake.answered(request, status, body)
-            delay = fake.scripted_delays.pop(0) if fake.scripted_delays else fake.delay
+            status, body, delay = fake.decide(request)
             if delay:
                 time.sleep(delay)
             answer(self, status, body)

@@ -1,12 +1,18 @@
-"""A local SMS provider shaped like 46elks (`POST /a1/sms`, form fields `from`, `to`, `message`) on 127.0.0.1.
+"""The fake 46elks that the tests and the benchmarks share: `POST /a1/sms` (form fields `from`, `to`,
+`message`, optional `whendelivered`) and `GET /a1/sms?to=…&end=…` on 127.0.0.1.
 
-It can limit the rate (token bucket: more than `rate` requests within a second get 429), fail a share
-of requests with 5xx, not answer a share within the client's timeout, and refuse chosen numbers with
-400 "Invalid to number" — always, before any random fault, so that each such number should see
-exactly one request. It counts requests and deliveries by `to` number (46elks has no idempotency
-key, so a number reached twice is an SMS sent twice), and answers `GET /a1/sms?to=…&end=…` with the
-messages it delivered to that number, like 46elks' history. A message sent with `whendelivered` gets
-its delivery report(s) POSTed to that URL shortly after, like 46elks does (`call_back`).
+A test scripts it (`testkit.fake_http.FakeEndpoint`: `scripted` answers and delays first, then
+`status`/`body`/`delay`) and reads what it got (`requests`, `gets`). A benchmark configures it
+(`ProviderConfig`): a rate (token bucket: more than `rate` requests within a second get 429), a share
+of requests failed with 5xx or not answered within the client's timeout, and numbers refused with 400
+"Invalid to number" — always, before any random fault, so that each such number should see exactly one
+request; it counts requests and deliveries by `to` number (`stats`; 46elks has no idempotency key, so a
+number reached twice is an SMS sent twice).
+
+Every message accepted (2xx) goes into `history`, newest first, which `GET /a1/sms` answers from like
+46elks' "Fetch SMS history" (`history_status` other than 200: that status instead). A message accepted
+with `whendelivered` gets its delivery reports (`reports`, in order; () for none) POSTed to that URL
+`report_delay` s later, like 46elks does (`call_back`; `callbacks`: each try and the status it got).
 """
 
 from __future__ import annotations
@@ -17,17 +23,19 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import httpx
 
-from testkit.fake_http import answer
+from testkit.fake_http import FakeEndpoint, Request, serve
 
+ELKS_TIME = "%Y-%m-%dT%H:%M:%S.%f"
+"""The `created` field of 46elks' messages."""
 DELIVERED_TIME = "%Y-%m-%d %H:%M:%S.%f"
 """The `delivered` field of 46elks' delivery reports: UTC without an offset."""
 
@@ -82,9 +90,6 @@ class ProviderConfig:
     timeout_delivers: bool = False  # a request that times out was still delivered (the answer was lost)
     invalid: set[str] = field(default_factory=set)  # E.164 numbers refused with 400 "Invalid to number"
     seed: int = 1
-    delivery_reports: bool = True  # call back a message sent with `whendelivered` (the gateway's choice)
-    report_sent_first: bool = False  # report `sent` before `delivered`, as 46elks may
-    report_delay_s: float = 0.5  # from accepting to the first report
 
 
 @dataclass
@@ -119,17 +124,34 @@ class ProviderStats:
         }
 
 
-class FakeProvider:
-    def __init__(self, config: ProviderConfig) -> None:
-        self.config = config
-        self.stats = ProviderStats()
+def read_form(handler: BaseHTTPRequestHandler, raw: str) -> Request:
+    """A POST to the fake as the tests read it: path, credentials, content type and the form."""
+    return {
+        "path": handler.path,
+        "auth": handler.headers.get("Authorization"),
+        "content_type": handler.headers.get("Content-Type"),
+        "form": {k: v[0] for k, v in parse_qs(raw).items()},
+    }
+
+
+@dataclass
+class FakeProvider(FakeEndpoint):
+    """`body` "" answers each accepted message with a new id (as 46elks); a body sets the answer."""
+
+    config: ProviderConfig = field(default_factory=ProviderConfig)
+    stats: ProviderStats = field(default_factory=ProviderStats)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    history_status: int = 200
+    reports: tuple[str, ...] = ("delivered",)
+    report_delay: float = 0.5
+    callbacks: list[tuple[dict[str, str], int | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._random = random.Random(config.seed)
-        self._tokens = config.rate or 0.0
+        self._random = random.Random(self.config.seed)
+        self._tokens = self.config.rate or 0.0
         self._last = time.monotonic()
-        self._history: dict[str, list[dict[str, str]]] = {}  # to → delivered messages, oldest first
-        self._server: ThreadingHTTPServer | None = None
-        self.url = ""
+        self._serving: Iterator[FakeProvider] | None = None
 
     def _take_token(self) -> bool:
         if self.config.rate is None:
@@ -142,108 +164,111 @@ class FakeProvider:
             return True
         return False
 
-    def decide(self, form: dict[str, str]) -> tuple[int, str, float]:
-        """(status, body, delay) for one request; updates the counters."""
+    def decide(self, request: Request) -> tuple[int, str, float]:
+        """(status, body, delay) for one POST: a wrong path or no credentials 404; then the scripted
+        answer, the rate, the refused numbers, the random faults, and `status`/`body`; the counters."""
+        form = request["form"]
+        assert isinstance(form, dict)
         to = form.get("to", "")
+        if urlsplit(str(request["path"])).path != "/a1/sms" or not request["auth"]:
+            return 404, "Not found", 0.0
         with self._lock:
             s = self.stats
             s.requests += 1
             s.requests_by_to[to] += 1
             s.first_request = s.first_request or time.time()
-            if not self._take_token():
+            if self.scripted:
+                status, body = self.scripted.pop(0)
+            elif not self._take_token():
                 s.rejected_429 += 1
                 return 429, "Too many requests", 0.0
-            if to in self.config.invalid:
+            elif to in self.config.invalid:
                 s.invalid_400 += 1
                 return 400, "Invalid to number", 0.0
-            draw = self._random.random()
-            if draw < self.config.fail_5xx:
-                s.failed_5xx += 1
-                return 503, "Service unavailable", 0.0
-            if draw < self.config.fail_5xx + self.config.timeout:
-                s.timeouts += 1
-                if not self.config.timeout_delivers:
-                    return 200, json.dumps({"id": "s" + uuid.uuid4().hex}), self.config.timeout_s
-                return 200, self._deliver(form), self.config.timeout_s
-            return 200, self._deliver(form), 0.0
+            else:
+                draw = self._random.random()
+                if draw < self.config.fail_5xx:
+                    s.failed_5xx += 1
+                    return 503, "Service unavailable", 0.0
+                if draw < self.config.fail_5xx + self.config.timeout:
+                    s.timeouts += 1
+                    if not self.config.timeout_delivers:
+                        return 200, json.dumps({"id": "s" + uuid.uuid4().hex}), self.config.timeout_s
+                    return 200, self._accept(form, ""), self.config.timeout_s
+                status, body = self.status, self.body
+            delay = self.scripted_delays.pop(0) if self.scripted_delays else self.delay
+            if 200 <= status < 300:
+                body = self._accept(form, body)
+            return status, body, delay
 
-    def _deliver(self, form: dict[str, str]) -> str:
-        to = form.get("to", "")
+    def _accept(self, form: dict[str, str], body: str) -> str:
+        """Record an accepted message (history, counters, delivery reports); the answer's body."""
+        sent = self.entry(
+            json.loads(body)["id"] if body else "s" + uuid.uuid4().hex,
+            form["to"],
+            form["message"],
+            form["from"],
+        )
+        self.history.insert(0, sent)
         self.stats.delivered += 1
-        self.stats.delivered_by_to[to] += 1
+        self.stats.delivered_by_to[sent["to"]] += 1
         self.stats.last_delivery = time.time()
-        sent = {
-            "id": "s" + uuid.uuid4().hex,
-            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f"),
-            "direction": "outgoing",
-            "from": form.get("from", ""),
-            "to": to,
-            "message": form.get("message", ""),
-            "status": "delivered",
-        }
-        self._history.setdefault(to, []).append(sent)
-        if form.get("whendelivered") and self.config.delivery_reports:
-            statuses = ("sent", "delivered") if self.config.report_sent_first else ("delivered",)
+        if form.get("whendelivered") and self.reports:
             call_back(
                 form["whendelivered"],
                 sent["id"],
-                statuses,
-                delay=self.config.report_delay_s,
-                answered=self._count_report,
+                self.reports,
+                delay=self.report_delay,
+                answered=self._reported,
             )
-        return json.dumps({k: sent[k] for k in ("id", "created", "direction", "from", "to")})
+        return body or json.dumps({k: sent[k] for k in ("id", "created", "direction", "from", "to")})
 
-    def _count_report(self, form: dict[str, str], status: int | None) -> None:
+    def _reported(self, form: dict[str, str], status: int | None) -> None:
         with self._lock:
+            self.callbacks.append((form, status))
             if status is not None and 200 <= status <= 204:
                 self.stats.reports += 1
             else:
                 self.stats.reports_refused += 1
 
-    def history(self, query: dict[str, str]) -> str:
-        """46elks' history for one number: messages created after `end`, newest first (one page)."""
+    @staticmethod
+    def entry(id: str, to: str, message: str, sender: str, created: datetime | None = None) -> dict[str, Any]:
+        """A message as 46elks' history shows it."""
+        created = created or datetime.now(UTC)
+        return {
+            "id": id,
+            "created": created.strftime(ELKS_TIME),
+            "direction": "outgoing",
+            "from": sender,
+            "to": to,
+            "message": message,
+            "status": "delivered",
+        }
+
+    def answer_get(self, path: str) -> tuple[int, str]:
+        """46elks' history: the messages to `to` created after `end`, newest first (one page)."""
+        url = urlsplit(path)
+        if url.path != "/a1/sms":
+            return 404, "Not found"
         with self._lock:
             self.stats.history_requests += 1
-            sent = self._history.get(query.get("to", ""), [])
-            data = [m for m in reversed(sent) if m["created"] > query.get("end", "")]
-        return json.dumps({"data": data[:100]})
+            if self.history_status != 200:
+                return self.history_status, "error"
+            query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            data = [
+                m
+                for m in self.history
+                if m["to"] == query.get("to", m["to"]) and m["created"] > query.get("end", "")
+            ]
+        return 200, json.dumps({"data": data[: int(query.get("limit", 100))]})
 
     def start(self) -> str:
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                if self.path != "/a1/sms" or not self.headers.get("Authorization"):
-                    status, body, delay = 404, "Not found", 0.0
-                else:
-                    status, body, delay = provider.decide(form)
-                if delay:
-                    time.sleep(delay)
-                answer(self, status, body)
-
-            def do_GET(self) -> None:
-                url = urlsplit(self.path)
-                if url.path != "/a1/sms" or not self.headers.get("Authorization"):
-                    answer(self, 404, "Not found")
-                else:
-                    answer(self, 200, provider.history({k: v[0] for k, v in parse_qs(url.query).items()}))
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        """Serve until `stop` (the benchmarks; a test uses the `elks` fixture); the base URL."""
+        self._serving = serve(self, read_form, protocol="HTTP/1.1")
+        next(self._serving)
         return self.url
 
     def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        if self._serving is not None:
+            self._serving.close()
+            self._serving = None

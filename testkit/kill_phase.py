@@ -1,6 +1,6 @@
 """The kill phase: a reminder storm during which the worker is killed (-9) and restarted, then checked
-for exactly one SMS per booking (`testkit.outbox_checks`). Run by tests/test_faults.py (small) and by
-`python -m bench.faults` (full size)."""
+for exactly one SMS per booking (`testkit.outbox_checks`). Run by tests/infrastructure/test_faults.py
+(small) and by `python -m bench.faults` (full size)."""
 
 from __future__ import annotations
 

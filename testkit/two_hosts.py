@@ -3,8 +3,8 @@ loses answers after accepting and fails with 5xx, while one host's worker is kil
 restarted. With the stores in one shared PostgreSQL database no patient gets an SMS twice; with each
 host's own SQLite files a retry on the other host cannot see the first attempt and may send again.
 
-Run small by tests/test_two_hosts.py and full size by `python -m bench.two_hosts`. Everything listens
-on 127.0.0.1 (the provider is `testkit.fake_provider`).
+Run small by tests/infrastructure/test_two_hosts.py and full size by `python -m bench.two_hosts`.
+Everything listens on 127.0.0.1 (the provider is `testkit.fake_provider`).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ async def run_two_hosts(folder: Path, config: TwoHostsConfig, database_url: str 
     """The storm on two hosts; `database_url` (an empty database) is required for `postgresql`."""
     keys = os.environ[ENV_VAR] = Keyring.generate().to_text()  # one keyring: both hosts and this client
     provider = FakeProvider(
-        ProviderConfig(
+        config=ProviderConfig(
             fail_5xx=config.fail_5xx, timeout=config.lost_answers, timeout_delivers=True, seed=config.seed
         )
     )

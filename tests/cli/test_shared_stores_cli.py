@@ -18,7 +18,7 @@ from adapters.postgres import PostgresDatabase
 from demo import data as fx
 from security.keyring import ENV_VAR, Keyring
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from temporalio.worker import Replayer
 
 from infrastructure.worker_setup import WORKFLOWS, workflow_runner
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+HISTORIES = sorted((Path(__file__).parent.parent / "histories").glob("*.json"))
 
 
 def test_every_workflow_type_has_a_saved_history() -> None:

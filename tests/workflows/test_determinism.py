@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 WORKFLOW_CODE = sorted(
     p for package in ("workflows", "domain", "contracts") for p in (ROOT / package).rglob("*.py")
 )

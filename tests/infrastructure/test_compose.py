@@ -13,7 +13,7 @@ import yaml
 
 from entrypoints.codec_server import CodecSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPORAL_SCHEMA = "/etc/temporal/schema/postgresql/v12"
 
 
