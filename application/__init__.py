@@ -21,17 +21,15 @@ from application.invitations import (
     convert_request,
     create_request,
     record_contact,
-    start_request,
 )
 from application.lookup import Found, find, own_legacy
+from application.starts import Started
 from application.visits import (
     book_group,
     book_visit,
     cancel,
     reschedule,
     set_sms_flag,
-    start_group,
-    start_visit_reminder,
 )
 from application.work_lists import WorkListItem, WorkLists, work_lists
 from application.workflow_calls import Status, exists, query_status
@@ -44,6 +42,7 @@ __all__ = [
     "InputError",
     "NotFoundError",
     "RejectedError",
+    "Started",
     "Status",
     "WorkListItem",
     "WorkLists",
@@ -71,9 +70,6 @@ __all__ = [
     "record_contact",
     "reschedule",
     "set_sms_flag",
-    "start_group",
-    "start_request",
-    "start_visit_reminder",
     "status",
     "work_lists",
 ]

@@ -8,13 +8,11 @@ from datetime import UTC, datetime, time
 import structlog
 from temporalio.client import Client
 from temporalio.common import TypedSearchAttributes
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from adapters.directory import Directory
 from application import workflow_calls as calls
 from application.checks import check_future, check_request, check_window
-from application.lookup import own_legacy, require_same
-from application.visits import START_ONCE
+from application.starts import Started, start_once, workflow_id_for
 from contracts import search_attributes as search
 from contracts.workflow_ids import IdKind, IssuedId
 from domain.invitation import (
@@ -38,39 +36,26 @@ log = structlog.get_logger(__name__)
 
 async def create_request(
     client: Client, task_queue: str, directory: Directory, request: CareInvitation
-) -> str:
+) -> Started:
     """Start a care invitation, or a plain booking request when `invitation` is false (V11, V12).
 
-    Creating the same request twice creates no second workflow and is not an error.
-    """
-    workflow_id, _ = await start_request(client, task_queue, directory, request)
-    return workflow_id
-
-
-async def start_request(
-    client: Client, task_queue: str, directory: Directory, request: CareInvitation
-) -> tuple[str, bool]:
-    """`create_request`, telling also whether this call started it (False: the same request was
-    there). A request id used at the clinic with other content is refused (ConflictError)."""
+    The same request again starts nothing and is not an error (`new` False); a request id used at the
+    clinic with other content is refused (ConflictError)."""
     clinic = check_request(directory, request)
     issued = IssuedId(IdKind.REQUEST, request.request_id)
-    workflow_id = await own_legacy(client, issued, request.clinic_id) or issued.at(request.clinic_id)
+    workflow_id = await workflow_id_for(client, issued, request.clinic_id)
     kind = "Care invitation" if request.invitation else "Booking request"
-    try:
-        await client.start_workflow(
-            CareRequestV3.run,
-            InvitationStart(**dict(request), invitation_send_time=clinic.invitation_send_time),
-            id=workflow_id,
-            task_queue=task_queue,
-            static_summary=workflow_summary(kind, workflow_id, request),
-            search_attributes=_request_attributes(request, clinic.invitation_send_time),
-            **START_ONCE,
-        )
-    except WorkflowAlreadyStartedError:
-        await require_same(client, workflow_id, request, issued)
-        log.info("request_already_created", workflow_id=workflow_id)
-        return workflow_id, False
-    return workflow_id, True
+    return await start_once(
+        client,
+        CareRequestV3.run,
+        InvitationStart(**dict(request), invitation_send_time=clinic.invitation_send_time),
+        request=request,
+        issued=issued,
+        id=workflow_id,
+        task_queue=task_queue,
+        static_summary=workflow_summary(kind, workflow_id, request),
+        search_attributes=_request_attributes(request, clinic.invitation_send_time),
+    )
 
 
 def _request_attributes(request: CareInvitation, send_time: time) -> TypedSearchAttributes:

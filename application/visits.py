@@ -15,7 +15,8 @@ from adapters.directory import Directory
 from application import workflow_calls as calls
 from application.checks import check_future, check_group, check_visit_booking
 from application.errors import ConflictError, EndedError
-from application.lookup import own_legacy, require_same
+from application.lookup import own_legacy
+from application.starts import Started, start_once, workflow_id_for
 from contracts import search_attributes as search
 from contracts.workflow_ids import GROUP_PREFIX, IdKind, IssuedId, visit_ref
 from domain.booking import (
@@ -35,32 +36,16 @@ from workflows.sms_reminder import VisitReminder, VisitReminderV2
 
 log = structlog.get_logger(__name__)
 
-START_ONCE: dict[str, Any] = {
-    "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
-    "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
-}
-"""Starting the same booking, group or request twice creates no second workflow and is not an error:
-the server refuses the second start (running or closed), which the use case answers as "exists"."""
 
-
-async def book_visit(client: Client, task_queue: str, directory: Directory, booking: VisitBooking) -> str:
+async def book_visit(client: Client, task_queue: str, directory: Directory, booking: VisitBooking) -> Started:
     """Start the reminder of a booked visit; a team visit's bookings join one reminder (S11).
 
-    Booking the same visit twice creates no second workflow and is not an error.
-    """
-    workflow_id, _ = await start_visit_reminder(client, task_queue, directory, booking)
-    return workflow_id
-
-
-async def start_visit_reminder(
-    client: Client, task_queue: str, directory: Directory, booking: VisitBooking
-) -> tuple[str, bool]:
-    """`book_visit`, telling also whether this call booked it (False: the same booking was there).
-    A booking id used at the clinic with other content is refused (ConflictError), as is a team
-    visit's booking that does not share the team's patient, place and time (S11)."""
+    The same booking again starts nothing and is not an error (`new` False); a booking id used at the
+    clinic with other content is refused (ConflictError), as is a team visit's booking that does not
+    share the team's patient, place and time (S11)."""
     clinic = check_visit_booking(directory, booking)
     issued = visit_ref(booking)
-    workflow_id = await own_legacy(client, issued, booking.clinic_id) or issued.at(booking.clinic_id)
+    workflow_id = await workflow_id_for(client, issued, booking.clinic_id)
     start = ReminderStart(**dict(booking), sms_timing=clinic.sms_timing)
     options: dict[str, Any] = {
         "id": workflow_id,
@@ -69,14 +54,8 @@ async def start_visit_reminder(
         "search_attributes": reminder_attributes(clinic, booking),
     }
     if booking.team_visit_id:
-        return workflow_id, await _join_team(client, booking, start, options)
-    try:
-        await client.start_workflow(VisitReminderV2.run, start, **options, **START_ONCE)
-    except WorkflowAlreadyStartedError:
-        await require_same(client, workflow_id, booking, issued)
-        log.info("reminder_already_booked", workflow_id=workflow_id)  # booked twice: nothing to start
-        return workflow_id, False
-    return workflow_id, True
+        return Started(workflow_id, await _join_team(client, booking, start, options))
+    return await start_once(client, VisitReminderV2.run, start, request=booking, issued=issued, **options)
 
 
 async def _join_team(
@@ -115,37 +94,25 @@ def reminder_attributes(clinic: Clinic, booking: VisitBooking) -> TypedSearchAtt
     )
 
 
-async def book_group(client: Client, task_queue: str, directory: Directory, group: GroupBooking) -> str:
-    """Start a group booking (S13) with one child reminder per participant."""
-    workflow_id, _ = await start_group(client, task_queue, directory, group)
-    return workflow_id
-
-
-async def start_group(
-    client: Client, task_queue: str, directory: Directory, group: GroupBooking
-) -> tuple[str, bool]:
-    """`book_group`, telling also whether this call started it (False: the same group was there).
-    A group id used at the clinic with other content, or a participant whose booking id already has
-    a reminder at the clinic, is refused (ConflictError)."""
+async def book_group(client: Client, task_queue: str, directory: Directory, group: GroupBooking) -> Started:
+    """Start a group booking (S13) with one child reminder per participant. The same group again
+    starts nothing (`new` False); a group id used at the clinic with other content, or a participant
+    whose booking id already has a reminder at the clinic, is refused (ConflictError)."""
     check_group(directory, group)
     issued = IssuedId(IdKind.GROUP, group.group_booking_id)
-    workflow_id = await own_legacy(client, issued, group.clinic_id) or issued.at(group.clinic_id)
+    workflow_id = await workflow_id_for(client, issued, group.clinic_id)
     if not await calls.exists(client, workflow_id):
         await _check_new_participants(client, group)
-    try:
-        await client.start_workflow(
-            GroupBookingWorkflow.run,
-            group,
-            id=workflow_id,
-            task_queue=task_queue,
-            static_summary=workflow_summary("Group booking", workflow_id, group),
-            **START_ONCE,
-        )
-    except WorkflowAlreadyStartedError:
-        await require_same(client, workflow_id, group, issued)
-        log.info("group_already_booked", workflow_id=workflow_id)
-        return workflow_id, False
-    return workflow_id, True
+    return await start_once(
+        client,
+        GroupBookingWorkflow.run,
+        group,
+        request=group,
+        issued=issued,
+        id=workflow_id,
+        task_queue=task_queue,
+        static_summary=workflow_summary("Group booking", workflow_id, group),
+    )
 
 
 async def _check_new_participants(client: Client, group: GroupBooking) -> None:

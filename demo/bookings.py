@@ -159,11 +159,11 @@ def demo_invitation_booking() -> InvitationBooking:
     )
 
 
-async def _kept(booking: Awaitable[str], workflow_id: str) -> str:
+async def _kept(booking: Awaitable[app.Started], workflow_id: str) -> str:
     """A demo id booked by an earlier run, at times relative to that run's now: kept as it was (the
     service refuses other content under a used id)."""
     try:
-        return await booking
+        return (await booking).workflow_id
     except app.ConflictError:
         return workflow_id
 

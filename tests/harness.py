@@ -72,11 +72,13 @@ class Harness:
             await self.env.sleep(delta)
 
     async def book(self, booking: VisitBooking) -> WorkflowHandle[Any, Any]:
-        workflow_id = await app.book_visit(self.client, self.task_queue, self.directory, booking)
+        workflow_id = (
+            await app.book_visit(self.client, self.task_queue, self.directory, booking)
+        ).workflow_id
         return self.client.get_workflow_handle_for(VisitReminder.run, workflow_id)
 
     async def book_group(self, group: GroupBooking) -> WorkflowHandle[Any, Any]:
-        workflow_id = await app.book_group(self.client, self.task_queue, self.directory, group)
+        workflow_id = (await app.book_group(self.client, self.task_queue, self.directory, group)).workflow_id
         return self.client.get_workflow_handle_for(GroupBookingWorkflow.run, workflow_id)
 
     async def status(self, handle: WorkflowHandle[Any, Any]) -> ReminderStatus:

@@ -71,8 +71,8 @@ async def cmd_visit_book(args: argparse.Namespace, settings: Settings, stores: S
     note(args, workflow_id=reminder_id(booking), clinic_id=booking.clinic_id)
     directory = stores.directory
     app.check_visit_booking(directory, booking)  # bad input is refused before anything connects
-    workflow_id = await app.book_visit(await connect(settings), settings.task_queue, directory, booking)
-    return {"workflow_id": workflow_id}
+    booked = await app.book_visit(await connect(settings), settings.task_queue, directory, booking)
+    return {"workflow_id": booked.workflow_id}
 
 
 async def _find(args: argparse.Namespace, client: Client, stores: Stores, issued: IssuedId) -> app.Found:
@@ -140,7 +140,9 @@ async def cmd_group_book(args: argparse.Namespace, settings: Settings, stores: S
     directory = stores.directory
     app.check_group(directory, group)  # bad input is refused before anything connects
     return {
-        "workflow_id": await app.book_group(await connect(settings), settings.task_queue, directory, group)
+        "workflow_id": (
+            await app.book_group(await connect(settings), settings.task_queue, directory, group)
+        ).workflow_id
     }
 
 
@@ -232,7 +234,8 @@ async def cmd_invitation_create(args: argparse.Namespace, settings: Settings, st
     note(args, workflow_id=invitation_id(request.clinic_id, request.request_id), clinic_id=request.clinic_id)
     directory = stores.directory
     app.check_request(directory, request)  # bad input is refused before anything connects
-    workflow_id = await app.create_request(await connect(settings), settings.task_queue, directory, request)
+    made = await app.create_request(await connect(settings), settings.task_queue, directory, request)
+    workflow_id = made.workflow_id
     return {"workflow_id": workflow_id, "invitation": request.invitation}
 
 

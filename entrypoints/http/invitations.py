@@ -51,13 +51,11 @@ async def create_request(request: RequestBody, who: Who, svc: With, response: Re
     workflow_id = invitation_id(request.clinic_id, request.request_id)
     async with svc.audited(who, "request.create", workflow_id, request.clinic_id) as entry:
         who.require_clinic(request.clinic_id)  # the use case checks the rest before it starts anything
-        workflow_id, started = await app.start_request(
-            svc.client, svc.settings.task_queue, svc.stores.directory, request
-        )
-        entry.workflow_id = workflow_id
-        if not started:
+        made = await app.create_request(svc.client, svc.settings.task_queue, svc.stores.directory, request)
+        entry.workflow_id = made.workflow_id
+        if not made.new:
             response.status_code = status.HTTP_200_OK
-    return Started(workflow_id=workflow_id)
+    return Started(workflow_id=made.workflow_id)
 
 
 @router.get("/requests/{request_id}", response_model=InvitationStatus)

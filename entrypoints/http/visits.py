@@ -89,13 +89,11 @@ async def book_visit(booking: BookingBody, who: Who, svc: With, response: Respon
     clinic used, or a team booking of another patient, place or time, is 409 naming the fields."""
     async with svc.audited(who, "visit.book", reminder_id(booking), booking.clinic_id) as entry:
         who.require_clinic(booking.clinic_id)  # the use case checks the rest before it starts anything
-        workflow_id, booked = await app.start_visit_reminder(
-            svc.client, svc.settings.task_queue, svc.stores.directory, booking
-        )
-        entry.workflow_id = workflow_id
-        if not booked:
+        booked = await app.book_visit(svc.client, svc.settings.task_queue, svc.stores.directory, booking)
+        entry.workflow_id = booked.workflow_id
+        if not booked.new:
             response.status_code = status.HTTP_200_OK
-    return Started(workflow_id=workflow_id)
+    return Started(workflow_id=booked.workflow_id)
 
 
 @router.get("/visits/{booking_id}", response_model=ReminderStatus)
@@ -193,13 +191,11 @@ async def book_group(group: GroupBody, who: Who, svc: With, response: Response) 
     workflow_id = group_workflow_id(group.clinic_id, group.group_booking_id)
     async with svc.audited(who, "group.book", workflow_id, group.clinic_id) as entry:
         who.require_clinic(group.clinic_id)  # the use case checks the rest before it starts anything
-        workflow_id, started = await app.start_group(
-            svc.client, svc.settings.task_queue, svc.stores.directory, group
-        )
-        entry.workflow_id = workflow_id
-        if not started:
+        booked = await app.book_group(svc.client, svc.settings.task_queue, svc.stores.directory, group)
+        entry.workflow_id = booked.workflow_id
+        if not booked.new:
             response.status_code = status.HTTP_200_OK
-    return Started(workflow_id=workflow_id)
+    return Started(workflow_id=booked.workflow_id)
 
 
 @router.get("/groups/{group_booking_id}", response_model=GroupStatus)

@@ -94,9 +94,10 @@ async def group_booking(h: Harness) -> list[str]:
 
 async def invitation_booked(h: Harness) -> list[str]:
     today = (await h.local(0, 12)).date()
-    booked = await app.create_request(
+    made = await app.create_request(
         h.client, h.task_queue, h.directory, request(today, "hist-booked", 21, 60)
     )
+    booked = made.workflow_id
     await h.sleep_until(await h.local(14, 9))
     visit_start = await h.local(30, 10)
     booking = InvitationBooking(booking_id="hist-booked-visit", start=visit_start, by="patient")
@@ -111,7 +112,7 @@ async def invitation_booked(h: Harness) -> list[str]:
 async def request_converted_to_follow_up(h: Harness) -> list[str]:
     today = (await h.local(0, 12)).date()
     plain = request(today, "hist-plain", 21, 25, invitation=False, patient_id=fx.PNR_ADULT_VAS)
-    workflow_id = await app.create_request(h.client, h.task_queue, h.directory, plain)
+    workflow_id = (await app.create_request(h.client, h.task_queue, h.directory, plain)).workflow_id
     await h.sleep_until(await h.local(1, 12))
     await app.convert_request(h.client, workflow_id, Conversion())
     await h.sleep_until(await h.local(27, 12))

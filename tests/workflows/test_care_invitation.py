@@ -56,7 +56,8 @@ async def request(
 
 
 async def create(harness: Harness, invitation: CareInvitation) -> WorkflowHandle[Any, InvitationStatus]:
-    workflow_id = await app.create_request(harness.client, harness.task_queue, harness.directory, invitation)
+    made = await app.create_request(harness.client, harness.task_queue, harness.directory, invitation)
+    workflow_id = made.workflow_id
     return harness.client.get_workflow_handle(workflow_id, result_type=InvitationStatus)
 
 
@@ -150,7 +151,8 @@ async def test_V7_V9_booked_by_the_patient_ends_reminders_and_the_visit_gets_its
                 channel="1177",
             ),
         )
-        reminder = harness.client.get_workflow_handle(again)
+        assert not again.new  # the invitation's own reminder, booked again: nothing started
+        reminder = harness.client.get_workflow_handle(again.workflow_id)
         await harness.sleep_until(await harness.local(days=24, hour=9, minute=1))
         sms = await harness.settled(reminder, lambda s: s.state is not ReminderState.SCHEDULED)
     assert result.state is InvitationState.BOOKED and kinds(result) == [MessageKind.INVITATION]
