@@ -1,5 +1,5 @@
-"""`starter.py admin api-key create|revoke` and `starter.py audit`: keys shown once and stored hashed,
-the audit trail printed without patient data."""
+"""`starter.py admin api-key create|revoke`, `admin codec-token create|revoke` and `starter.py audit`:
+keys and codec tokens shown once and stored hashed, the audit trail printed without patient data."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 import starter
 from adapters.audit import AuditRecord
+from demo import data as fx
 from infrastructure.config import Settings
 from infrastructure.stores import Stores
 
@@ -76,3 +77,20 @@ def test_the_audit_trail_is_printed_per_workflow_and_refuses_changes(
         pytest.raises(sqlite3.DatabaseError, match="append-only"),
     ):
         conn.execute("DELETE FROM audit")
+
+
+def test_a_codec_token_is_shown_once_stored_hashed_and_revocable(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert starter.main(["--json", "admin", "codec-token", "create", "--operator", "anna.lind"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert made["operator"] == "anna.lind" and made["codec_token"].startswith("pmo_")
+    tokens = Stores(Settings(data_dir=data_dir)).operator_tokens
+    assert tokens.operator(made["codec_token"]) == "anna.lind"
+    stored = (data_dir / "operator-tokens.sqlite3").read_bytes()
+    assert made["codec_token"].encode() not in stored  # only its hash
+    assert starter.main(["--json", "admin", "codec-token", "revoke", "--operator", "anna.lind"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"operator": "anna.lind", "revoked": 1}
+    assert tokens.operator(made["codec_token"]) is None
+    assert starter.main(["admin", "codec-token", "create", "--operator", fx.PNR_ADULT_1177]) == 2
+    assert "--operator must be a system id" in capsys.readouterr().err

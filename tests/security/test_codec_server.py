@@ -30,7 +30,6 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-import starter
 from adapters.audit import AuditRecord, SqliteAuditTrail
 from adapters.operator_tokens import SqliteOperatorTokens
 from demo import data as fx
@@ -440,28 +439,3 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("PM_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("PM_DATABASE_URL", raising=False)
-    monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")  # nothing here needs Temporal
-    return tmp_path
-
-
-def test_a_codec_token_is_shown_once_stored_hashed_and_revocable(
-    data_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert starter.main(["--json", "admin", "codec-token", "create", "--operator", "anna.lind"]) == 0
-    made = json.loads(capsys.readouterr().out)
-    assert made["operator"] == "anna.lind" and made["codec_token"].startswith("pmo_")
-    tokens = Stores(Settings(data_dir=data_dir)).operator_tokens
-    assert tokens.operator(made["codec_token"]) == "anna.lind"
-    stored = (data_dir / "operator-tokens.sqlite3").read_bytes()
-    assert made["codec_token"].encode() not in stored  # only its hash
-    assert starter.main(["--json", "admin", "codec-token", "revoke", "--operator", "anna.lind"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"operator": "anna.lind", "revoked": 1}
-    assert tokens.operator(made["codec_token"]) is None
-    assert starter.main(["admin", "codec-token", "create", "--operator", fx.PNR_ADULT_1177]) == 2
-    assert "--operator must be a system id" in capsys.readouterr().err
