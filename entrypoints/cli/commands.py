@@ -72,6 +72,7 @@ async def cmd_visit_book(args: argparse.Namespace, settings: Settings, stores: S
     directory = stores.directory
     app.check_visit_booking(directory, booking)  # bad input is refused before anything connects
     booked = await app.book_visit(await connect(settings), settings.task_queue, directory, booking)
+    note(args, workflow_id=booked.workflow_id)  # a workflow from before ids were scoped keeps its id
     return {"workflow_id": booked.workflow_id}
 
 
@@ -139,11 +140,9 @@ async def cmd_group_book(args: argparse.Namespace, settings: Settings, stores: S
     note(args, workflow_id=group_booking_id(clinic_id, group.group_booking_id), clinic_id=clinic_id)
     directory = stores.directory
     app.check_group(directory, group)  # bad input is refused before anything connects
-    return {
-        "workflow_id": (
-            await app.book_group(await connect(settings), settings.task_queue, directory, group)
-        ).workflow_id
-    }
+    booked = await app.book_group(await connect(settings), settings.task_queue, directory, group)
+    note(args, workflow_id=booked.workflow_id)  # a workflow from before ids were scoped keeps its id
+    return {"workflow_id": booked.workflow_id}
 
 
 def _group_ref(args: argparse.Namespace) -> IssuedId:
@@ -235,8 +234,8 @@ async def cmd_invitation_create(args: argparse.Namespace, settings: Settings, st
     directory = stores.directory
     app.check_request(directory, request)  # bad input is refused before anything connects
     made = await app.create_request(await connect(settings), settings.task_queue, directory, request)
-    workflow_id = made.workflow_id
-    return {"workflow_id": workflow_id, "invitation": request.invitation}
+    note(args, workflow_id=made.workflow_id)  # a workflow from before ids were scoped keeps its id
+    return {"workflow_id": made.workflow_id, "invitation": request.invitation}
 
 
 async def cmd_invitation_convert(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
