@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -52,7 +53,7 @@ def ensure_postgres() -> None:
     """Install PostgreSQL (Debian's `postgresql`) when its server binaries are missing; nothing when
     they are there. Without root or apt-get it prints what to install and goes on: the tests that need
     the server then fail with the same advice (testkit/postgres.py)."""
-    from testkit.postgres import find_binaries
+    from infrastructure.postgres_binaries import find_binaries
 
     try:
         find_binaries()
@@ -133,7 +134,8 @@ def dev_server_command(
 def local_environment(settings: Any, ui_port: int, codec_port: int) -> dict[str, str]:
     """Local mode for the children: a key file in the data folder (created on first start, 0600) and a
     codec server on loopback that reads for named people only: a personal codec token, or a login at
-    the OpenID provider when `PM_CODEC_OIDC_*` is set (docs/encryption.md)."""
+    the OpenID provider when `PM_CODEC_OIDC_*` is set (docs/encryption.md); the staff page's demo users."""
+    from demo.data import DEMO_STAFF
     from security.keyring import ensure_local_keyring
 
     ensure_local_keyring(settings.key_file)
@@ -147,6 +149,7 @@ def local_environment(settings: Any, ui_port: int, codec_port: int) -> dict[str,
         "PM_CODEC_ORIGINS": origins,
         # The staff page: demo users log in without a password, unless a real identity provider is set.
         "PM_WEB_DEMO_LOGIN": "0" if os.environ.get("PM_OIDC_METADATA_URL") else "1",
+        "PM_WEB_DEMO_USERS": json.dumps(DEMO_STAFF),
         # Every absolute URL (redirects, links) and the Host the API answers: its own address by default.
         "PM_PUBLIC_URL": settings.public_base_url,
     }

@@ -14,8 +14,31 @@
 Bad input gets one line on stderr saying what is wrong, exit code 2, and nothing is started or changed.
 """
 
-from entrypoints.cli import exit_now, main
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from entrypoints import cli
+from entrypoints.cli import exit_now
+from infrastructure.config import Settings
+from infrastructure.stores import Stores
 from security.files import private_process
+
+
+async def demo(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """`starter.py demo`: the demo directory, visits and invitations (`demo/`), booked on the server.
+    Here, not in the command line's package: a door does not depend on the demo data."""
+    from demo.bookings import load_and_book
+    from infrastructure.temporal_client import connect
+
+    return await load_and_book(await connect(settings), settings, stores.directory)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line (`entrypoints.cli`), with the demo command."""
+    return cli.main(argv, demo=demo)
+
 
 if __name__ == "__main__":
     private_process()  # every file 0600, every folder 0700 (docs/security.md, "At rest")

@@ -9,6 +9,7 @@ from temporalio.client import Client
 from adapters.directory import Directory
 from application.errors import NotFoundError
 from application.lookup import started_input
+from application.targets import Target, locate
 from application.workflow_calls import kind_of
 from domain.booking import GroupBooking, VisitBooking
 from domain.invitation import CareInvitation
@@ -19,10 +20,11 @@ class PatientIdentity(BaseModel):
     name: str | None  # None: the patient is no longer in the directory
 
 
-async def patient_identity(client: Client, directory: Directory, workflow_id: str) -> PatientIdentity:
+async def patient_identity(client: Client, directory: Directory, target: Target) -> PatientIdentity:
     """The patient of a reminder or an invitation, read from the input its workflow was started with
     (the first event of its history, decrypted by the client's codec): no query, so it works for an
     ended workflow and without a worker."""
+    workflow_id = (await locate(client, target)).workflow_id
     if kind_of(workflow_id).input_type is GroupBooking:
         raise NotFoundError(f"workflow '{workflow_id}' names no single patient")
     started = await started_input(client, workflow_id)

@@ -1,5 +1,5 @@
 """Use cases of care invitations and plain booking requests (V1–V14): create, convert, change, book,
-record a contact."""
+record a contact. An open request is named by its request id (`application.targets.Target`)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from temporalio.common import TypedSearchAttributes
 from adapters.directory import Directory
 from application import workflow_calls as calls
 from application.checks import check_future, check_request, check_window
-from application.starts import Started, start_once, workflow_id_for
+from application.starts import Started, issued_by, start_once, workflow_id_for
+from application.targets import Named, workflow_of
 from contracts import search_attributes as search
-from contracts.workflow_ids import IdKind, IssuedId
 from domain.invitation import (
     CareInvitation,
     Contact,
@@ -42,7 +42,7 @@ async def create_request(
     The same request again starts nothing and is not an error (`new` False); a request id used at the
     clinic with other content is refused (ConflictError)."""
     clinic = check_request(directory, request)
-    issued = IssuedId(IdKind.REQUEST, request.request_id)
+    issued = issued_by(request)
     workflow_id = await workflow_id_for(client, issued, request.clinic_id)
     kind = "Care invitation" if request.invitation else "Booking request"
     return await start_once(
@@ -75,26 +75,31 @@ def _request_attributes(request: CareInvitation, send_time: time) -> TypedSearch
     )
 
 
-async def convert_request(client: Client, workflow_id: str, conversion: Conversion) -> InvitationStatus:
+async def convert_request(client: Client, target: Named, conversion: Conversion) -> InvitationStatus:
     """V11: "Ändra begäran – vårdinbjudan" (a new window must not have ended)."""
+    workflow_id = await workflow_of(client, target)
     if conversion.window is not None:
         check_window(conversion.window)
     return await calls.update(client, workflow_id, CareRequest.convert, conversion)
 
 
-async def change_request(client: Client, workflow_id: str, change: RequestChange) -> InvitationStatus:
+async def change_request(client: Client, target: Named, change: RequestChange) -> InvitationStatus:
     """V10: staff change the window or the limits of an open request (a new window must not have ended)."""
+    workflow_id = await workflow_of(client, target)
     if change.window is not None:
         check_window(change.window)
     return await calls.update(client, workflow_id, CareRequest.change_request, change)
 
 
-async def book_invitation(client: Client, workflow_id: str, booking: InvitationBooking) -> InvitationStatus:
+async def book_invitation(client: Client, target: Named, booking: InvitationBooking) -> InvitationStatus:
     """V7–V9: the invitation is booked by the patient (checked against V8) or by staff."""
+    workflow_id = await workflow_of(client, target)
     check_future(booking.start)
     return await calls.update(client, workflow_id, CareRequest.book, booking)
 
 
-async def record_contact(client: Client, workflow_id: str, contact: Contact) -> None:
-    """V7: the patient contacted the clinic."""
+async def record_contact(client: Client, target: Named, contact: Contact) -> str:
+    """V7: the patient contacted the clinic; returns the workflow it was recorded in."""
+    workflow_id = await workflow_of(client, target)
     await calls.signal(client, workflow_id, CareRequest.contacted, contact)
+    return workflow_id

@@ -14,7 +14,9 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from application.lookup import own_legacy, require_same
-from contracts.workflow_ids import IssuedId
+from contracts.workflow_ids import IdKind, IssuedId, visit_ref
+from domain.booking import GroupBooking, VisitBooking
+from domain.invitation import CareInvitation
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +34,23 @@ class Started:
 
     workflow_id: str
     new: bool
+
+
+def issued_by(request: VisitBooking | GroupBooking | CareInvitation) -> IssuedId:
+    """The id a booking, group booking or request starts its workflow under (a team visit's bookings
+    share their team visit's)."""
+    if isinstance(request, VisitBooking):
+        return visit_ref(request)
+    if isinstance(request, GroupBooking):
+        return IssuedId(IdKind.GROUP, request.group_booking_id)
+    return IssuedId(IdKind.REQUEST, request.request_id)
+
+
+def scoped_workflow_id(request: VisitBooking | GroupBooking | CareInvitation) -> str:
+    """The workflow id a start asks for, for the door's audit row before it starts: the id scoped by
+    the clinic (`Started.workflow_id` is the one used: a workflow from before ids were scoped keeps
+    its old id)."""
+    return issued_by(request).at(request.clinic_id)
 
 
 async def workflow_id_for(client: Client, issued: IssuedId, clinic_id: str) -> str:

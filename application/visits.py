@@ -1,4 +1,5 @@
-"""Use cases of visit reminders (S1–S16): book, reschedule, SMS flag, cancel, status; group bookings."""
+"""Use cases of visit reminders (S1–S16): book, reschedule, SMS flag, cancel; group bookings. A visit,
+team visit or group is named by its issued id (`application.targets.Target`)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from application import workflow_calls as calls
 from application.checks import check_future, check_group, check_visit_booking
 from application.errors import ConflictError, EndedError
 from application.lookup import own_legacy
-from application.starts import Started, start_once, workflow_id_for
+from application.starts import Started, issued_by, start_once, workflow_id_for
+from application.targets import Named, workflow_of
 from contracts import search_attributes as search
-from contracts.workflow_ids import GROUP_PREFIX, IdKind, IssuedId, visit_ref
+from contracts.workflow_ids import GROUP_PREFIX, IdKind, IssuedId
 from domain.booking import (
     Cancellation,
     GroupBooking,
@@ -44,7 +46,7 @@ async def book_visit(client: Client, task_queue: str, directory: Directory, book
     clinic with other content is refused (ConflictError), as is a team visit's booking that does not
     share the team's patient, place and time (S11)."""
     clinic = check_visit_booking(directory, booking)
-    issued = visit_ref(booking)
+    issued = issued_by(booking)
     workflow_id = await workflow_id_for(client, issued, booking.clinic_id)
     start = ReminderStart(**dict(booking), sms_timing=clinic.sms_timing)
     options: dict[str, Any] = {
@@ -99,7 +101,7 @@ async def book_group(client: Client, task_queue: str, directory: Directory, grou
     starts nothing (`new` False); a group id used at the clinic with other content, or a participant
     whose booking id already has a reminder at the clinic, is refused (ConflictError)."""
     check_group(directory, group)
-    issued = IssuedId(IdKind.GROUP, group.group_booking_id)
+    issued = issued_by(group)
     workflow_id = await workflow_id_for(client, issued, group.clinic_id)
     if not await calls.exists(client, workflow_id):
         await _check_new_participants(client, group)
@@ -136,8 +138,9 @@ def _is_group(workflow_id: str) -> bool:
     return workflow_id.startswith(GROUP_PREFIX)
 
 
-async def reschedule(client: Client, workflow_id: str, start: datetime) -> ReminderStatus | GroupStatus:
+async def reschedule(client: Client, target: Named, start: datetime) -> ReminderStatus | GroupStatus:
     """S15: move a visit (or a whole group, S13) and its reminder."""
+    workflow_id = await workflow_of(client, target)
     check_future(start)
     change = Reschedule(start=start)
     if _is_group(workflow_id):
@@ -146,9 +149,11 @@ async def reschedule(client: Client, workflow_id: str, start: datetime) -> Remin
 
 
 async def set_sms_flag(
-    client: Client, workflow_id: str, sms_flag: bool, booking_id: str | None = None
+    client: Client, target: Named, sms_flag: bool, booking_id: str | None = None
 ) -> ReminderStatus | GroupStatus:
-    """S10: turn the SMS off or on again (S8: not off for a 1177 booking; S13: one flag per group)."""
+    """S10: turn the SMS off or on again (S8: not off for a 1177 booking; S13: one flag per group); a
+    booking id names one HOSP booking of a team visit."""
+    workflow_id = await workflow_of(client, target)
     change = SmsFlagChange(sms_flag=sms_flag, booking_id=booking_id)
     if _is_group(workflow_id):
         return await calls.update(client, workflow_id, GroupBookingWorkflow.set_sms_flag, change)
@@ -156,11 +161,14 @@ async def set_sms_flag(
 
 
 async def cancel(
-    client: Client, workflow_id: str, booking_id: str | None = None, reason: str | None = None
-) -> None:
+    client: Client, target: Named, booking_id: str | None = None, reason: str | None = None
+) -> str:
     """S15, V14: a cancelled visit gets no reminder and a cancelled invitation no more messages; a
-    booking id cancels one booking of a team visit or one group participant only."""
+    booking id cancels one booking of a team visit or one group participant only. Returns the
+    workflow it was sent to."""
+    workflow_id = await workflow_of(client, target)
     workflow = calls.kind_of(workflow_id).workflow  # every kind has the signal `cancel`
     await calls.signal(
         client, workflow_id, workflow.cancel, Cancellation(booking_id=booking_id, reason=reason)
     )
+    return workflow_id

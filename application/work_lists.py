@@ -3,12 +3,14 @@ visibility (search attributes), not a side database."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
 from temporalio.client import Client
 
 from application.checks import check_system_id
+from application.workflow_calls import Status, query_status
 from contracts import search_attributes as search
 from contracts.workflow_ids import parse_workflow_id
 from domain.invitation import WorkList
@@ -64,3 +66,12 @@ async def work_lists(client: Client, clinic_id: str) -> WorkLists:
             key=lambda i: (i.next_action_at is None, i.next_action_at or datetime.max.replace(tzinfo=UTC))
         )
     return WorkLists(clinic_id=clinic_id, **lists)
+
+
+async def item_statuses(client: Client, items: list[WorkListItem]) -> list[Status | None]:
+    """The current status of each listed request (None where it cannot be read now: the list comes
+    from visibility, which may lag behind a workflow that has just ended)."""
+    found = await asyncio.gather(
+        *(query_status(client, i.workflow_id) for i in items), return_exceptions=True
+    )
+    return [None if isinstance(status, BaseException) else status for status in found]

@@ -17,7 +17,8 @@ from temporalio.client import Client
 
 import application as app
 from adapters.directory import SqliteDirectory
-from contracts.workflow_ids import booking_reminder_id, group_booking_id, invitation_id, reminder_id
+from application import targets
+from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from domain.booking import Channel, GroupBooking, GroupParticipant, VisitBooking
 from domain.invitation import CareInvitation, DateWindow, InvitationBooking, PatientInfo
@@ -172,22 +173,24 @@ async def load_and_book(client: Client, settings: Settings, directory: SqliteDir
     summary = directory.load_document(fx.demo_document())
     queue = settings.task_queue
     started = [
-        await _kept(app.book_visit(client, queue, directory, v), reminder_id(v)) for v in demo_visits()
+        await _kept(app.book_visit(client, queue, directory, v), app.scoped_workflow_id(v))
+        for v in demo_visits()
     ]
     group = demo_group()
     started.append(
         await _kept(
             app.book_group(client, queue, directory, group),
-            group_booking_id(group.clinic_id, group.group_booking_id),
+            app.scoped_workflow_id(group),
         )
     )
     started += [
-        await _kept(app.create_request(client, queue, directory, r), invitation_id(r.clinic_id, r.request_id))
+        await _kept(app.create_request(client, queue, directory, r), app.scoped_workflow_id(r))
         for r in demo_requests()
     ]
     booking = demo_invitation_booking()
     clinic_id = next(r.clinic_id for r in demo_requests() if r.request_id == DEMO_BOOKED)
     with contextlib.suppress(app.InputError):  # booked by an earlier run of the demo: nothing to do
-        await app.book_invitation(client, invitation_id(clinic_id, DEMO_BOOKED), booking)
+        booked = app.Target(targets.request(DEMO_BOOKED), (clinic_id,))
+        await app.book_invitation(client, booked, booking)
     started.append(booking_reminder_id(clinic_id, booking.booking_id))
     return {"directory": summary.model_dump(), "workflows": sorted(set(started))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -43,6 +44,7 @@ class Settings(BaseModel):
     public_url: str | None = None  # e.g. https://pm.region.se: every absolute URL; the Host header's check
     web_session_hours: float = Field(default=10, gt=0)  # a login lasts a working day
     web_demo_login: bool = False  # `dev.py run`: log in as a demo user, without a password
+    web_demo_users: dict[str, tuple[str, list[str]]] = {}  # … of these: id → (name, clinics), by dev.py
     delivery_secret: str | None = Field(default=None, repr=False)  # the SMS provider's callbacks
     delivery_url: str | None = None  # public URL of the delivery-report callback (46elks `whendelivered`)
     log_format: Literal["json", "console", "auto"] = "auto"
@@ -91,6 +93,7 @@ class Settings(BaseModel):
             "public_url": os.environ.get("PM_PUBLIC_URL"),
             "web_session_hours": os.environ.get("PM_WEB_SESSION_HOURS"),
             "web_demo_login": os.environ.get("PM_WEB_DEMO_LOGIN"),
+            "web_demo_users": os.environ.get("PM_WEB_DEMO_USERS"),
             "delivery_secret": os.environ.get("PM_DELIVERY_SECRET"),
             "delivery_url": os.environ.get("PM_DELIVERY_URL"),
             "log_format": os.environ.get("PM_LOG_FORMAT"),
@@ -110,6 +113,17 @@ class Settings(BaseModel):
         }
         values = {k: v for k, v in env.items() if v} | overrides
         return cls.model_validate(values)
+
+    @field_validator("web_demo_users", mode="before")
+    @classmethod
+    def _read_demo_users(cls, users: object) -> object:
+        """`PM_WEB_DEMO_USERS` is JSON: `{"sara": ["Sara Lind", ["kir"]], …}`."""
+        if isinstance(users, str | bytes):
+            try:
+                return json.loads(users)
+            except ValueError:
+                raise ValueError("must be JSON: {user id: [name, [clinic id, ...]], ...}") from None
+        return users
 
     @field_validator("public_url")
     @classmethod

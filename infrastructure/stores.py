@@ -34,6 +34,7 @@ from adapters.inbox import (
 )
 from adapters.operator_tokens import OperatorTokens, PostgresOperatorTokens, SqliteOperatorTokens
 from adapters.postgres import PostgresDatabase
+from adapters.postgres import SchemaNotReadyError as SchemaNotReadyError  # for the doors
 from adapters.sms import PostgresOutbox, SmsGateway, SqliteOutbox, SqlOutbox
 from adapters.sms_elks import ElksSmsGateway, delivery_callback_url
 from adapters.sms_ledger import PostgresSentLedger, SentLedger, SqliteSentLedger

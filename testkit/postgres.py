@@ -8,15 +8,15 @@ stops it (`pg_ctl stop -m fast`) and removes the folder. PostgreSQL refuses to r
 cluster belongs to and runs as the `postgres` system user. Databases are created and dropped with `psql`
 from the same binaries, so nothing here needs a Python driver.
 
-Standard library only (`dev.py` imports it before the virtual environment exists); every wait has a
-deadline, and a failed start shows the tail of the server's log.
+Standard library only; the binaries are found by `infrastructure/postgres_binaries.py`, which `dev.py`
+also uses before the virtual environment exists. Every wait has a deadline, and a failed start shows the
+tail of the server's log.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import glob
 import os
 import pwd
 import re
@@ -27,15 +27,13 @@ import stat
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from infrastructure.postgres_binaries import find_binaries
+
 HOST = "127.0.0.1"
 ROLE = "pm"
-BIN_ENV = "PM_POSTGRES_BIN"
-DEBIAN_BIN_GLOB = "/usr/lib/postgresql/*/bin"
-NEEDED = ("initdb", "pg_ctl", "postgres", "psql")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 30.0
@@ -53,44 +51,6 @@ durability off for speed (a test cluster never outlives its test session)."""
 
 HBA = f"local all {ROLE} trust\nhost all {ROLE} 127.0.0.1/32 trust\n"
 """Only the role `pm`, only through the private socket folder or 127.0.0.1."""
-
-
-@dataclass(frozen=True)
-class PostgresBinaries:
-    initdb: str
-    pg_ctl: str
-    postgres: str
-    psql: str
-
-
-def _version_key(bin_dir: Path) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", bin_dir.parent.name)) or (0,)
-
-
-def find_binaries(bin_dir: str | Path | None = None) -> PostgresBinaries:
-    """initdb, pg_ctl, postgres and psql: from `bin_dir` or `PM_POSTGRES_BIN` only when given, else the
-    highest `/usr/lib/postgresql/*/bin`, else PATH. A one-line RuntimeError says how to install them."""
-    chosen = bin_dir if bin_dir is not None else os.environ.get(BIN_ENV) or None
-    if chosen is not None:
-        folders, where = [Path(chosen)], f"{chosen} ({BIN_ENV} or bin_dir)"
-    else:
-        debian = sorted((Path(p) for p in glob.glob(DEBIAN_BIN_GLOB)), key=_version_key, reverse=True)
-        folders, where = debian, f"{DEBIAN_BIN_GLOB} or on PATH"
-    for folder in folders:
-        paths = [folder / name for name in NEEDED]
-        if all(p.is_file() and os.access(p, os.X_OK) for p in paths):
-            return PostgresBinaries(*(str(p) for p in paths))
-    if chosen is None:
-        initdb = shutil.which("initdb")
-        if initdb is not None:  # prefer the folder the PATH entry points to (e.g. a symlink to Debian's)
-            home = Path(initdb).resolve().parent
-            found = [str(home / n) if (home / n).is_file() else shutil.which(n) for n in NEEDED]
-            if all(found):
-                return PostgresBinaries(*found)  # type: ignore[arg-type]
-    raise RuntimeError(
-        f"PostgreSQL binaries ({', '.join(NEEDED)}) not found in {where}: install them with "
-        "`apt-get install -y postgresql` (as root), or run `python3 dev.py test`, which installs them"
-    )
 
 
 def _free_port() -> int:
@@ -189,6 +149,12 @@ class PostgresServer:
             except subprocess.TimeoutExpired:
                 return -1
 
+    def _pg_ctl(self, *args: str, wait: float) -> int:
+        """`pg_ctl -D DATA -w -t WAIT ARGS` as the owner into pg_ctl.log: its exit code, -1 if hung."""
+        assert self.folder is not None
+        argv = [self.binaries.pg_ctl, "-D", str(self.data_dir), "-w", "-t", str(int(wait)), *args]
+        return self._server_command(argv, self.folder / "pg_ctl.log", wait + 10)
+
     # -- life cycle ---------------------------------------------------------------------------------
 
     def start(self) -> PostgresServer:
@@ -235,13 +201,7 @@ class PostgresServer:
             self.port = _free_port()
             with open(self.data_dir / "postgresql.conf", "a") as conf:
                 conf.write(f"port = {self.port}\n")  # the last setting wins
-            seconds = int(self.start_timeout)
-            argv = [self.binaries.pg_ctl, "-D", str(self.data_dir), "-l", str(self.log_path)]
-            code = self._server_command(
-                [*argv, "-w", "-t", str(seconds), "start"],
-                self.folder / "pg_ctl.log",
-                self.start_timeout + 10,
-            )
+            code = self._pg_ctl("-l", str(self.log_path), "start", wait=self.start_timeout)
             if code == 0:
                 self._running = True
                 return
@@ -276,13 +236,9 @@ class PostgresServer:
         if folder is None:
             return
         try:
-            if self._running and (self.data_dir / "postmaster.pid").exists():
-                argv = [self.binaries.pg_ctl, "-D", str(self.data_dir), "stop", "-m", "fast", "-w"]
-                code = self._server_command(
-                    [*argv, "-t", str(int(STOP_TIMEOUT))], folder / "pg_ctl.log", STOP_TIMEOUT + 10
-                )
-                if code != 0:
-                    self._kill_postmaster()
+            running = self._running and (self.data_dir / "postmaster.pid").exists()
+            if running and self._pg_ctl("stop", "-m", "fast", wait=STOP_TIMEOUT) != 0:
+                self._kill_postmaster()
         finally:
             self._running = False
             self.folder = None

@@ -19,24 +19,24 @@ from pydantic import ValidationError
 from temporalio.exceptions import TemporalError
 from temporalio.service import RPCError, RPCStatusCode
 
-import application as app
-from adapters.directory import DirectoryLoadError, UnknownPatientError
-from adapters.postgres import SchemaNotReadyError
+import application
 from domain.identity import InvalidPatientId
 from domain.types import describe_validation_error
 from entrypoints.cli.audit import CliAudit, audit_for, outcome
+from entrypoints.cli.commands import Command
 from entrypoints.cli.output import print_result
 from entrypoints.cli.parser import build_parser
 from infrastructure.config import Settings
-from infrastructure.stores import SchemaOutOfDateError, Stores
+from infrastructure.stores import SchemaNotReadyError, SchemaOutOfDateError, Stores
 from security.files import tighten
 from security.keyring import KeyringError, MissingKeyError
 
 PREPARE = "prepare the namespace with `python starter.py admin prepare-namespace`"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, demo: Command | None = None) -> int:
+    """Run one command (`demo`: what `starter.py demo` runs); the exit code."""
+    args = build_parser(demo).parse_args(argv)
     stores: Stores | None = None
     try:
         settings = Settings.from_env()
@@ -75,10 +75,15 @@ def run_audited(args: argparse.Namespace, settings: Settings, stores: Stores) ->
 
 def refusal(err: Exception) -> str | None:
     """The one line that says what is wrong (and what to do), or None for an error that is a bug."""
-    if isinstance(err, DirectoryLoadError):
+    if isinstance(err, application.DirectoryLoadError):
         return err.one_line()
     if isinstance(
-        err, app.InputError | InvalidPatientId | UnknownPatientError | MissingKeyError | KeyringError
+        err,
+        application.InputError
+        | InvalidPatientId
+        | application.UnknownPatientError
+        | MissingKeyError
+        | KeyringError,
     ):
         return str(err)
     if isinstance(err, ValidationError):

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-import application as app
-from adapters.audit import AuditRecord
-from adapters.directory import DirectoryLoadError, UnknownPatientError
+import application
+from application import AuditRecord, DirectoryLoadError, UnknownPatientError
 from domain.identity import InvalidPatientId
 from domain.types import SYSTEM_ID_RULE, is_system_id
 
@@ -32,6 +31,10 @@ class CliAudit:
     action: str
     clinic_id: str = ALL_CLINICS
     workflow_id: str | None = None
+
+    def found(self, workflow_id: str, clinic_id: str) -> None:
+        """The workflow a command found, and its clinic (`application.Finding`)."""
+        self.workflow_id, self.clinic_id = workflow_id, clinic_id
 
     def record(self, outcome: str) -> AuditRecord:
         return AuditRecord(
@@ -62,14 +65,14 @@ def operator_name(given: str | None) -> str:
     if given is not None:
         name = given.strip()
         if not is_system_id(name):
-            raise app.InputError(f"--as must be your user id, a system id: {SYSTEM_ID_RULE}")
+            raise application.InputError(f"--as must be your user id, a system id: {SYSTEM_ID_RULE}")
         return name
     try:
         name = getpass.getuser()
     except (OSError, KeyError):  # no user name in the environment or the password database
-        raise app.InputError("cannot tell who you are: name yourself with --as YOUR-ID") from None
+        raise application.InputError("cannot tell who you are: name yourself with --as YOUR-ID") from None
     if not is_system_id(name):
-        raise app.InputError("your OS user name is not a system id: name yourself with --as YOUR-ID")
+        raise application.InputError("your OS user name is not a system id: name yourself with --as YOUR-ID")
     return name
 
 
@@ -86,12 +89,17 @@ def note(args: argparse.Namespace, *, workflow_id: str | None = None, clinic_id:
 
 def outcome(err: Exception) -> str:
     """The audit outcome of a refusal, with the HTTP API's status for the same refusal."""
-    if isinstance(err, app.NotFoundError):
+    if isinstance(err, application.NotFoundError):
         return "refused:404"
-    if isinstance(err, app.EndedError | app.RejectedError):
+    if isinstance(err, application.EndedError | application.RejectedError):
         return "refused:409"
     if isinstance(
-        err, app.InputError | InvalidPatientId | UnknownPatientError | ValidationError | DirectoryLoadError
+        err,
+        application.InputError
+        | InvalidPatientId
+        | UnknownPatientError
+        | ValidationError
+        | DirectoryLoadError,
     ):
         return "refused:422"
     return "error"

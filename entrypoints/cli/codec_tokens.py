@@ -8,7 +8,7 @@ import argparse
 import asyncio
 from typing import Any
 
-import application as app
+import application
 from infrastructure.config import Settings
 from infrastructure.stores import Stores
 
@@ -17,13 +17,13 @@ CODEC_AUTH = 'temporal workflow show --workflow-id ID --codec-endpoint URL --cod
 
 async def cmd_codec_token_create(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
     """A new personal codec token for one person: printed once, stored only as its hash."""
-    operator = app.check_system_id(args.operator.strip(), "--operator")
+    operator = application.check_system_id(args.operator.strip(), "--operator")
     token = await asyncio.to_thread(stores.operator_tokens.create, operator)
     return {"operator": operator, "codec_token": token, "use": CODEC_AUTH}
 
 
 async def cmd_codec_token_revoke(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    operator = app.check_system_id(args.operator.strip(), "--operator")
+    operator = application.check_system_id(args.operator.strip(), "--operator")
     return {"operator": operator, "revoked": await asyncio.to_thread(stores.operator_tokens.revoke, operator)}
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from application import InputError
 from domain.invitation import TimeOfDay
+from entrypoints.cli import admin as a
 from entrypoints.cli import codec_tokens
 from entrypoints.cli import commands as c
+from entrypoints.cli.commands import Command
 
 DESCRIPTION = "Command line for booking systems, staff and scripts (SPEC §5)"
 
@@ -33,7 +36,12 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-of-day", choices=[t.value for t in TimeOfDay])
 
 
-def build_parser() -> argparse.ArgumentParser:
+async def _no_demo(*_: object) -> None:
+    raise InputError("the demo is booked by `python starter.py demo`")
+
+
+def build_parser(demo: Command | None = None) -> argparse.ArgumentParser:
+    """The parser; `demo` runs `starter.py demo` (given by `starter.py`, which may use the demo data)."""
     parser = argparse.ArgumentParser(prog="starter.py", description=DESCRIPTION)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
@@ -48,11 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = directory.add_subparsers(dest="action", required=True)
     load = dsub.add_parser("load", help="load or update the directory from a JSON document")
     load.add_argument("file")
-    load.set_defaults(func=c.cmd_directory_load)
+    load.set_defaults(func=a.cmd_directory_load)
     withdraw = dsub.add_parser("withdraw-consent", help="withdraw an SMS consent (S9)")
     withdraw.add_argument("--patient-id", required=True)
     withdraw.add_argument("--clinic", help="the clinic of a VAS consent; omit for a 1177 consent")
-    withdraw.set_defaults(func=c.cmd_directory_withdraw)
+    withdraw.set_defaults(func=a.cmd_directory_withdraw)
 
     visit = groups.add_parser("visit", help="SMS reminders of booked visits (S1-S16)")
     vsub = visit.add_subparsers(dest="action", required=True)
@@ -152,11 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = asub.add_parser(
         "prepare-namespace", help="add the custom search attributes the service needs (idempotent)"
     )
-    prepare.set_defaults(func=c.cmd_admin_prepare_namespace)
+    prepare.set_defaults(func=a.cmd_admin_prepare_namespace)
     migrate = asub.add_parser(
         "migrate", help="apply the missing schema migrations to PM_DATABASE_URL (idempotent)"
     )
-    migrate.set_defaults(func=c.cmd_admin_migrate)
+    migrate.set_defaults(func=a.cmd_admin_migrate)
     keys = asub.add_parser("api-key", help="API keys of the systems calling the HTTP API")
     ksub = keys.add_subparsers(dest="key_action", required=True)
     create_key = ksub.add_parser("create", help="make a key (printed once, stored hashed)")
@@ -165,22 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
     create_key.add_argument(
         "--all-clinics", action="store_true", help="every clinic (e.g. the directory feed)"
     )
-    create_key.set_defaults(func=c.cmd_api_key_create)
+    create_key.set_defaults(func=a.cmd_api_key_create)
     revoke_key = ksub.add_parser("revoke", help="revoke every key of a client")
     revoke_key.add_argument("--client-id", required=True)
-    revoke_key.set_defaults(func=c.cmd_api_key_revoke)
+    revoke_key.set_defaults(func=a.cmd_api_key_revoke)
     codec_tokens.add_parser(asub)
     sessions = asub.add_parser("sessions", help="the staff page's login sessions")
     ssub = sessions.add_subparsers(dest="session_action", required=True)
     revoke_sessions = ssub.add_parser("revoke", help="end every session of a staff user at once")
     revoke_sessions.add_argument("--user", required=True, help="the user id, as the audit trail names it")
-    revoke_sessions.set_defaults(func=c.cmd_sessions_revoke)
+    revoke_sessions.set_defaults(func=a.cmd_sessions_revoke)
 
     audit = groups.add_parser("audit", help="the audit trail: who read or changed a patient's messages")
     audit.add_argument("--workflow-id", help="only this workflow, e.g. sms-reminder:kir:B1")
     audit.add_argument("--limit", type=int, default=200, help="the newest N records (default 200)")
-    audit.set_defaults(func=c.cmd_audit)
+    audit.set_defaults(func=a.cmd_audit)
 
-    demo = groups.add_parser("demo", help="load the demo directory and book demo visits")
-    demo.set_defaults(func=c.cmd_demo)
+    demo_parser = groups.add_parser("demo", help="load the demo directory and book demo visits")
+    demo_parser.set_defaults(func=demo or _no_demo)
     return parser

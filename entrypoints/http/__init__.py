@@ -1,2 +1,15 @@
-"""The HTTP door: REST v1 and FHIR R4 for booking systems, the SMS provider's delivery reports
-(`app.create_app`; `python -m entrypoints.http` serves it with uvicorn)."""
+"""The HTTP door for booking systems: REST v1 and FHIR R4, and the SMS provider's delivery reports,
+one router per resource (`ROUTERS`); `entrypoints.asgi` mounts them beside the staff page, and
+`python -m entrypoints.http` serves the app with uvicorn."""
+
+from fastapi import APIRouter
+
+from entrypoints.http import delivery_reports, directory, fhir, invitations, visits
+
+ROUTERS: tuple[APIRouter, ...] = (
+    visits.router,
+    invitations.router,
+    directory.router,
+    fhir.router,
+    delivery_reports.router,
+)

@@ -1,4 +1,5 @@
-"""Serve the HTTP API with uvicorn on `PM_API_HOST:PM_API_PORT` (127.0.0.1:8000).
+"""Serve the HTTP API and the staff page (`entrypoints.asgi`) with uvicorn on `PM_API_HOST:PM_API_PORT`
+(127.0.0.1:8000).
 
 Production runs it behind TLS termination (a reverse proxy or the platform's ingress), as many
 replicas as needed: the state is in Temporal and the service database. `--proxy-headers` trusts
@@ -13,7 +14,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from domain.types import describe_validation_error
-from entrypoints.http.app import create_app
+from entrypoints.asgi import create_app
 from infrastructure.config import Settings
 from infrastructure.logging_setup import configure_logging
 from security.files import private_process, tighten

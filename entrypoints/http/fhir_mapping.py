@@ -32,20 +32,24 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.reference import Reference
 from pydantic import ValidationError
 
-import application as app
-from domain.booking import Channel, VisitBooking
+from application import InputError
+from application.fhir_appointments import (
+    CANCELLING,
+    PATIENT_SYSTEMS,
+    PERSONNUMMER,
+    SAMORDNINGSNUMMER,
+    AppointmentPut,
+)
+from domain.booking import Channel
 from domain.directory import HSA_ID_PATTERN, Clinic, Reception
-from domain.identity import IdKind, InvalidPatientId, parse_patient_id
+from domain.identity import InvalidPatientId, parse_patient_id
 from domain.status import MessageRecord, Outcome
-from domain.types import describe_validation_error
 
 BASE = "https://patient-messaging.example/fhir"
 """The one URL base of this service's FHIR definitions (extensions and code systems)."""
@@ -55,14 +59,10 @@ SMS_EXTENSION = f"{EXTENSION_BASE}sms-reminder"
 MESSAGE_CODES = f"{BASE}/CodeSystem/"
 """Code systems of the Communications: `message-kind`, `message-channel`, `message-reason`."""
 
-PERSONNUMMER = "http://electronichealth.se/identifier/personnummer"
-SAMORDNINGSNUMMER = "http://electronichealth.se/identifier/samordningsnummer"
 HSA_ID = "urn:oid:1.2.752.29.4.19"
-PATIENT_SYSTEMS = {PERSONNUMMER: IdKind.PERSONNUMMER, SAMORDNINGSNUMMER: IdKind.SAMORDNINGSNUMMER}
 NOT_A_RECEPTION = {"Practitioner", "PractitionerRole", "Patient", "RelatedPerson", "Device"}
 
 BOOKED = "booked"
-CANCELLING = ("cancelled", "noshow", "entered-in-error")
 UNSUPPORTED = ("proposed", "pending", "arrived", "fulfilled", "checked-in", "waitlist")
 SUPPORTED_TEXT = "booked (book or reschedule), or cancelled, noshow or entered-in-error (cancel)"
 
@@ -73,62 +73,27 @@ class ReceptionLookup(Protocol):
     def receptions_by_hsa_id(self, hsa_id: str) -> list[tuple[Clinic, Reception]]: ...
 
 
-@dataclass(frozen=True)
-class AppointmentPut:
-    """What a PUT asks for: the validated resource and the booking it names."""
-
-    resource: dict[str, Any]  # the FHIR JSON as accepted (without `meta.versionId`/`lastUpdated`)
-    status: str
-    patient_id: str  # canonical YYYYMMDD-NNNN
-    clinic_id: str
-    reception_id: str
-    start: datetime | None
-    channel: Channel
-    sms_flag: bool
-
-    @property
-    def cancels(self) -> bool:
-        return self.status in CANCELLING
-
-    def booking(self, booking_id: str) -> VisitBooking:
-        """The visit booking (S8 checked by the model: a 1177 booking's flag stays on)."""
-        if self.start is None:
-            raise app.InputError("a booked Appointment needs its start")
-        try:
-            return VisitBooking(
-                booking_id=booking_id,
-                patient_id=self.patient_id,
-                clinic_id=self.clinic_id,
-                reception_id=self.reception_id,
-                start=self.start,
-                channel=self.channel,
-                sms_flag=self.sms_flag,
-            )
-        except ValidationError as err:
-            raise app.InputError(f"invalid Appointment: {describe_validation_error(err)}") from None
-
-
 def parse_appointment(body: bytes, appointment_id: str) -> Appointment:
     """The body as a validated R4 Appointment whose id is the URL's (422 otherwise)."""
     try:
         data = json.loads(body)
     except json.JSONDecodeError as err:  # the parser's reason and place, never the content
-        raise app.InputError(f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+        raise InputError(f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
     except UnicodeDecodeError as err:
-        raise app.InputError(f"the body is not UTF-8 text (byte offset {err.start})") from None
+        raise InputError(f"the body is not UTF-8 text (byte offset {err.start})") from None
     except (RecursionError, ValueError):  # nested too deep, or a number of thousands of digits
-        raise app.InputError("the body is JSON nested too deep or with too large a number") from None
+        raise InputError("the body is JSON nested too deep or with too large a number") from None
     if not isinstance(data, dict) or data.get("resourceType") != "Appointment":
-        raise app.InputError("the body must be a FHIR Appointment resource (resourceType 'Appointment')")
+        raise InputError("the body must be a FHIR Appointment resource (resourceType 'Appointment')")
     try:
         appointment = Appointment.model_validate(data)
     except ValidationError as err:
-        raise app.InputError(f"invalid Appointment: {describe_fhir_error(err)}") from None
+        raise InputError(f"invalid Appointment: {describe_fhir_error(err)}") from None
     _check_sms_flag_is_boolean(data)
     if appointment.id is None:
-        raise app.InputError("the Appointment needs an id, the id of the URL")
+        raise InputError("the Appointment needs an id, the id of the URL")
     if appointment.id != appointment_id:
-        raise app.InputError("the Appointment's id must equal the id of the URL")
+        raise InputError("the Appointment's id must equal the id of the URL")
     return appointment
 
 
@@ -141,7 +106,7 @@ def _check_sms_flag_is_boolean(data: dict[str, Any]) -> None:
             continue
         value = extension.get("valueBoolean")
         if value is not None and not isinstance(value, bool):
-            raise app.InputError(
+            raise InputError(
                 f"invalid Appointment: extension.{n}.valueBoolean: Input should be a valid boolean, JSON "
                 f"true or false (extension {SMS_EXTENSION})"
             )
@@ -164,14 +129,14 @@ def map_appointment(appointment: Appointment, directory: ReceptionLookup) -> App
     """The booking an accepted Appointment names (422 for anything this service cannot map)."""
     status = str(appointment.status)
     if status in UNSUPPORTED:
-        raise app.InputError(f"Appointment status '{status}' is not supported: send {SUPPORTED_TEXT}")
+        raise InputError(f"Appointment status '{status}' is not supported: send {SUPPORTED_TEXT}")
     if status != BOOKED and status not in CANCELLING:
-        raise app.InputError(f"Appointment status is not an R4 AppointmentStatus code: send {SUPPORTED_TEXT}")
+        raise InputError(f"Appointment status is not an R4 AppointmentStatus code: send {SUPPORTED_TEXT}")
     if appointment.modifierExtension:
-        raise app.InputError("modifierExtension is not supported")
+        raise InputError("modifierExtension is not supported")
     start = appointment.start
     if status == BOOKED and start is None:
-        raise app.InputError("a booked Appointment needs its start")
+        raise InputError("a booked Appointment needs its start")
     channel, sms_flag = _channel_and_flag(appointment)
     clinic, reception = _reception(appointment, directory)
     return AppointmentPut(
@@ -197,19 +162,19 @@ def _patient_id(appointment: Appointment) -> str:
         if a.identifier is not None and a.identifier.system in PATIENT_SYSTEMS
     ]
     if len(found) != 1:
-        raise app.InputError(
+        raise InputError(
             "the Appointment needs one participant whose actor.identifier is the patient's, with system "
             f"{PERSONNUMMER} or {SAMORDNINGSNUMMER}" + (f" (found {len(found)})" if found else "")
         )
     kind, value = found[0]
     if value is None or re.fullmatch(r"[0-9]{12}", value) is None:
-        raise app.InputError(f"the patient's identifier value must be 12 digits without separator ({kind})")
+        raise InputError(f"the patient's identifier value must be 12 digits without separator ({kind})")
     try:
         parsed = parse_patient_id(value)
     except InvalidPatientId as err:
-        raise app.InputError(str(err)) from None
+        raise InputError(str(err)) from None
     if parsed.kind is not kind:
-        raise app.InputError(f"the patient's identifier has the system of a {kind} but is a {parsed.kind}")
+        raise InputError(f"the patient's identifier has the system of a {kind} but is a {parsed.kind}")
     return parsed.value
 
 
@@ -223,7 +188,7 @@ def _reception(appointment: Appointment, directory: ReceptionLookup) -> tuple[Cl
         and a.type not in NOT_A_RECEPTION
     ]
     if not hsa_ids:
-        raise app.InputError(
+        raise InputError(
             "the Appointment needs a participant whose actor.identifier is the reception's HSA-id "
             f"(system {HSA_ID})"
         )
@@ -234,11 +199,11 @@ def _reception(appointment: Appointment, directory: ReceptionLookup) -> tuple[Cl
     if not found:
         named = [h for h in hsa_ids if re.fullmatch(HSA_ID_PATTERN, h)]
         if not named:
-            raise app.InputError("the reception's identifier is not an HSA-id (SE<organisation number>-<id>)")
-        raise app.InputError(f"no reception in the directory has the HSA-id {', '.join(sorted(set(named)))}")
+            raise InputError("the reception's identifier is not an HSA-id (SE<organisation number>-<id>)")
+        raise InputError(f"no reception in the directory has the HSA-id {', '.join(sorted(set(named)))}")
     if len(found) > 1:
         places = ", ".join(f"{c}/{r}" for c, r in sorted(found))
-        raise app.InputError(f"the Appointment's HSA-ids name more than one reception ({places})")
+        raise InputError(f"the Appointment's HSA-ids name more than one reception ({places})")
     return next(iter(found.values()))
 
 
@@ -246,19 +211,19 @@ def _channel_and_flag(appointment: Appointment) -> tuple[Channel, bool]:
     channels = [e for e in appointment.extension or [] if e.url == CHANNEL_EXTENSION]
     flags = [e for e in appointment.extension or [] if e.url == SMS_EXTENSION]
     if len(channels) > 1 or len(flags) > 1:
-        raise app.InputError("the booking-channel and sms-reminder extensions may appear once each")
+        raise InputError("the booking-channel and sms-reminder extensions may appear once each")
     channel = Channel.VAS
     if channels:
         code = channels[0].valueCode
         if code not in {c.value for c in Channel}:
-            raise app.InputError(
+            raise InputError(
                 f"extension {CHANNEL_EXTENSION} needs valueCode {', '.join(c.value for c in Channel)}"
             )
         channel = Channel(code)
     sms_flag = True
     if flags:
         if flags[0].valueBoolean is None:
-            raise app.InputError(f"extension {SMS_EXTENSION} needs valueBoolean")
+            raise InputError(f"extension {SMS_EXTENSION} needs valueBoolean")
         sms_flag = bool(flags[0].valueBoolean)
     return channel, sms_flag
 

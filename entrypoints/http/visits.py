@@ -12,19 +12,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import AwareDatetime
 
-import application as app
-from contracts.workflow_ids import IdKind, IssuedId, reminder_id
-from contracts.workflow_ids import group_booking_id as group_workflow_id
+import application
+from application import targets
 from domain.booking import GroupBooking, VisitBooking
 from domain.status import GroupStatus, ReminderStatus
 from domain.types import ContractModel, SystemId
-from entrypoints.http.auth import Caller, caller
-from entrypoints.http.service import Service, service
 from entrypoints.http.strict import strict_body
+from entrypoints.shared.auth import Caller, caller
+from entrypoints.shared.context import RequestContext, request_context
 
 router = APIRouter(prefix="/v1", tags=["visits"])
 Who = Annotated[Caller, Depends(caller)]
-With = Annotated[Service, Depends(service)]
+With = Annotated[RequestContext, Depends(request_context)]
 Scope = Annotated[
     SystemId | None,
     Query(description="the clinic that issued the id; needed only when the caller acts for several that did"),
@@ -70,26 +69,18 @@ GroupCancelBody = Annotated[GroupCancel, strict_body(GroupCancel)]
 # --- single and team visits ---
 
 
-def _visit(booking_id: str) -> IssuedId:
-    return IssuedId(IdKind.VISIT, booking_id)
-
-
-def _team(team_visit_id: str) -> IssuedId:
-    return IssuedId(IdKind.TEAM_VISIT, team_visit_id)
-
-
-def _group(group_booking_id: str) -> IssuedId:
-    return IssuedId(IdKind.GROUP, group_booking_id)
-
-
 @router.post("/visits", response_model=Started, status_code=status.HTTP_201_CREATED, responses=BOOKED_BEFORE)
-async def book_visit(booking: BookingBody, who: Who, svc: With, response: Response) -> Started:
+async def book_visit(booking: BookingBody, who: Who, ctx: With, response: Response) -> Started:
     """Book a visit: starts its SMS reminder; a team visit's HOSP booking joins the team's (S11).
     The same booking again answers 200 with the same workflow; other content under a booking id the
     clinic used, or a team booking of another patient, place or time, is 409 naming the fields."""
-    async with svc.audited(who, "visit.book", reminder_id(booking), booking.clinic_id) as entry:
+    async with ctx.audited(
+        who, "visit.book", application.scoped_workflow_id(booking), booking.clinic_id
+    ) as entry:
         who.require_clinic(booking.clinic_id)  # the use case checks the rest before it starts anything
-        booked = await app.book_visit(svc.client, svc.settings.task_queue, svc.stores.directory, booking)
+        booked = await application.book_visit(
+            ctx.client, ctx.settings.task_queue, ctx.stores.directory, booking
+        )
         entry.workflow_id = booked.workflow_id
         if not booked.new:
             response.status_code = status.HTTP_200_OK
@@ -97,54 +88,60 @@ async def book_visit(booking: BookingBody, who: Who, svc: With, response: Respon
 
 
 @router.get("/visits/{booking_id}", response_model=ReminderStatus)
-async def visit_status(booking_id: SystemId, who: Who, svc: With, clinic_id: Scope = None) -> app.Status:
-    async with svc.on_workflow(who, "visit.status", _visit(booking_id), clinic_id) as found:
-        return found.status
+async def visit_status(
+    booking_id: SystemId, who: Who, ctx: With, clinic_id: Scope = None
+) -> application.Status:
+    async with ctx.on_workflow(who, "visit.status", targets.visit(booking_id), clinic_id) as target:
+        return await application.status(ctx.client, target)
 
 
 @router.post("/visits/{booking_id}/reschedule", response_model=ReminderStatus)
 async def reschedule_visit(
-    booking_id: SystemId, change: StartBody, who: Who, svc: With, clinic_id: Scope = None
-) -> app.Status:
+    booking_id: SystemId, change: StartBody, who: Who, ctx: With, clinic_id: Scope = None
+) -> application.Status:
     """S15: the reminder moves with the visit."""
-    async with svc.on_workflow(who, "visit.reschedule", _visit(booking_id), clinic_id) as found:
-        return await app.reschedule(svc.client, found.workflow_id, change.start)
+    async with ctx.on_workflow(who, "visit.reschedule", targets.visit(booking_id), clinic_id) as target:
+        return await application.reschedule(ctx.client, target, change.start)
 
 
 @router.put("/visits/{booking_id}/sms-flag", response_model=ReminderStatus)
 async def visit_sms_flag(
-    booking_id: SystemId, change: FlagBody, who: Who, svc: With, clinic_id: Scope = None
-) -> app.Status:
+    booking_id: SystemId, change: FlagBody, who: Who, ctx: With, clinic_id: Scope = None
+) -> application.Status:
     """S10: staff turn the SMS off or on again; S8: not off for a booking made in 1177 (409)."""
-    async with svc.on_workflow(who, "visit.sms_flag", _visit(booking_id), clinic_id) as found:
-        return await app.set_sms_flag(svc.client, found.workflow_id, change.sms_flag)
+    async with ctx.on_workflow(who, "visit.sms_flag", targets.visit(booking_id), clinic_id) as target:
+        return await application.set_sms_flag(ctx.client, target, change.sms_flag)
 
 
 @router.post("/visits/{booking_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
 async def cancel_visit(
-    booking_id: SystemId, cancel: CancelBody, who: Who, svc: With, clinic_id: Scope = None
+    booking_id: SystemId, cancel: CancelBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> Started:
     """S15: a cancelled visit gets no reminder."""
-    async with svc.on_workflow(who, "visit.cancel", _visit(booking_id), clinic_id) as found:
-        await app.cancel(svc.client, found.workflow_id, reason=cancel.reason)
-    return Started(workflow_id=found.workflow_id)
+    async with ctx.on_workflow(who, "visit.cancel", targets.visit(booking_id), clinic_id) as target:
+        workflow_id = await application.cancel(ctx.client, target, reason=cancel.reason)
+    return Started(workflow_id=workflow_id)
 
 
 @router.get("/team-visits/{team_visit_id}", response_model=ReminderStatus)
 async def team_visit_status(
-    team_visit_id: SystemId, who: Who, svc: With, clinic_id: Scope = None
-) -> app.Status:
-    async with svc.on_workflow(who, "team_visit.status", _team(team_visit_id), clinic_id) as found:
-        return found.status
+    team_visit_id: SystemId, who: Who, ctx: With, clinic_id: Scope = None
+) -> application.Status:
+    async with ctx.on_workflow(
+        who, "team_visit.status", targets.team_visit(team_visit_id), clinic_id
+    ) as target:
+        return await application.status(ctx.client, target)
 
 
 @router.post("/team-visits/{team_visit_id}/reschedule", response_model=ReminderStatus)
 async def reschedule_team_visit(
-    team_visit_id: SystemId, change: StartBody, who: Who, svc: With, clinic_id: Scope = None
-) -> app.Status:
+    team_visit_id: SystemId, change: StartBody, who: Who, ctx: With, clinic_id: Scope = None
+) -> application.Status:
     """S11, S15: a reschedule moves the whole team visit."""
-    async with svc.on_workflow(who, "team_visit.reschedule", _team(team_visit_id), clinic_id) as found:
-        return await app.reschedule(svc.client, found.workflow_id, change.start)
+    async with ctx.on_workflow(
+        who, "team_visit.reschedule", targets.team_visit(team_visit_id), clinic_id
+    ) as target:
+        return await application.reschedule(ctx.client, target, change.start)
 
 
 @router.put("/team-visits/{team_visit_id}/bookings/{booking_id}/sms-flag", response_model=ReminderStatus)
@@ -153,12 +150,14 @@ async def team_booking_sms_flag(
     booking_id: SystemId,
     change: FlagBody,
     who: Who,
-    svc: With,
+    ctx: With,
     clinic_id: Scope = None,
-) -> app.Status:
+) -> application.Status:
     """S11: the flag of one HOSP booking of the team visit."""
-    async with svc.on_workflow(who, "team_visit.sms_flag", _team(team_visit_id), clinic_id) as found:
-        return await app.set_sms_flag(svc.client, found.workflow_id, change.sms_flag, booking_id)
+    async with ctx.on_workflow(
+        who, "team_visit.sms_flag", targets.team_visit(team_visit_id), clinic_id
+    ) as target:
+        return await application.set_sms_flag(ctx.client, target, change.sms_flag, booking_id)
 
 
 @router.post(
@@ -171,27 +170,31 @@ async def cancel_team_booking(
     booking_id: SystemId,
     cancel: CancelBody,
     who: Who,
-    svc: With,
+    ctx: With,
     clinic_id: Scope = None,
 ) -> Started:
     """S11, S15: one HOSP booking cancelled; the reminder is cancelled when all are."""
-    async with svc.on_workflow(who, "team_visit.cancel", _team(team_visit_id), clinic_id) as found:
-        await app.cancel(svc.client, found.workflow_id, booking_id, cancel.reason)
-    return Started(workflow_id=found.workflow_id)
+    async with ctx.on_workflow(
+        who, "team_visit.cancel", targets.team_visit(team_visit_id), clinic_id
+    ) as target:
+        workflow_id = await application.cancel(ctx.client, target, booking_id, cancel.reason)
+    return Started(workflow_id=workflow_id)
 
 
 # --- group bookings (S13) ---
 
 
 @router.post("/groups", response_model=Started, status_code=status.HTTP_201_CREATED, responses=BOOKED_BEFORE)
-async def book_group(group: GroupBody, who: Who, svc: With, response: Response) -> Started:
+async def book_group(group: GroupBody, who: Who, ctx: With, response: Response) -> Started:
     """Book a group (form OW11): one child reminder per participant, one SMS flag for the group. The
     same group again answers 200; other content under a used group id, or a participant whose
     booking id already has a reminder at the clinic, is 409."""
-    workflow_id = group_workflow_id(group.clinic_id, group.group_booking_id)
-    async with svc.audited(who, "group.book", workflow_id, group.clinic_id) as entry:
+    workflow_id = application.scoped_workflow_id(group)
+    async with ctx.audited(who, "group.book", workflow_id, group.clinic_id) as entry:
         who.require_clinic(group.clinic_id)  # the use case checks the rest before it starts anything
-        booked = await app.book_group(svc.client, svc.settings.task_queue, svc.stores.directory, group)
+        booked = await application.book_group(
+            ctx.client, ctx.settings.task_queue, ctx.stores.directory, group
+        )
         entry.workflow_id = booked.workflow_id
         if not booked.new:
             response.status_code = status.HTTP_200_OK
@@ -200,34 +203,34 @@ async def book_group(group: GroupBody, who: Who, svc: With, response: Response) 
 
 @router.get("/groups/{group_booking_id}", response_model=GroupStatus)
 async def group_status(
-    group_booking_id: SystemId, who: Who, svc: With, clinic_id: Scope = None
-) -> app.Status:
-    async with svc.on_workflow(who, "group.status", _group(group_booking_id), clinic_id) as found:
-        return found.status
+    group_booking_id: SystemId, who: Who, ctx: With, clinic_id: Scope = None
+) -> application.Status:
+    async with ctx.on_workflow(who, "group.status", targets.group(group_booking_id), clinic_id) as target:
+        return await application.status(ctx.client, target)
 
 
 @router.post("/groups/{group_booking_id}/reschedule", response_model=GroupStatus)
 async def reschedule_group(
-    group_booking_id: SystemId, change: StartBody, who: Who, svc: With, clinic_id: Scope = None
-) -> app.Status:
-    async with svc.on_workflow(who, "group.reschedule", _group(group_booking_id), clinic_id) as found:
-        return await app.reschedule(svc.client, found.workflow_id, change.start)
+    group_booking_id: SystemId, change: StartBody, who: Who, ctx: With, clinic_id: Scope = None
+) -> application.Status:
+    async with ctx.on_workflow(who, "group.reschedule", targets.group(group_booking_id), clinic_id) as target:
+        return await application.reschedule(ctx.client, target, change.start)
 
 
 @router.put("/groups/{group_booking_id}/sms-flag", response_model=GroupStatus)
 async def group_sms_flag(
-    group_booking_id: SystemId, change: FlagBody, who: Who, svc: With, clinic_id: Scope = None
-) -> app.Status:
-    async with svc.on_workflow(who, "group.sms_flag", _group(group_booking_id), clinic_id) as found:
-        return await app.set_sms_flag(svc.client, found.workflow_id, change.sms_flag)
+    group_booking_id: SystemId, change: FlagBody, who: Who, ctx: With, clinic_id: Scope = None
+) -> application.Status:
+    async with ctx.on_workflow(who, "group.sms_flag", targets.group(group_booking_id), clinic_id) as target:
+        return await application.set_sms_flag(ctx.client, target, change.sms_flag)
 
 
 @router.post(
     "/groups/{group_booking_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started
 )
 async def cancel_group(
-    group_booking_id: SystemId, cancel: GroupCancelBody, who: Who, svc: With, clinic_id: Scope = None
+    group_booking_id: SystemId, cancel: GroupCancelBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> Started:
-    async with svc.on_workflow(who, "group.cancel", _group(group_booking_id), clinic_id) as found:
-        await app.cancel(svc.client, found.workflow_id, cancel.booking_id, cancel.reason)
-    return Started(workflow_id=found.workflow_id)
+    async with ctx.on_workflow(who, "group.cancel", targets.group(group_booking_id), clinic_id) as target:
+        workflow_id = await application.cancel(ctx.client, target, cancel.booking_id, cancel.reason)
+    return Started(workflow_id=workflow_id)

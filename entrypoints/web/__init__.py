@@ -1,6 +1,7 @@
-"""The staff page ("Mitt arbetsflöde") under `/staff`, served by the HTTP API's app: Swedish pages
-over the same application layer as `/v1`, with an OpenID Connect login (or demo users locally),
-per-clinic access, CSRF-checked forms and an audit record of every view and action."""
+"""The staff page ("Mitt arbetsflöde") under `/staff`, mounted beside the HTTP API in one app
+(`entrypoints.asgi`): Swedish pages over the same application layer as `/v1`, with an OpenID Connect
+login (or demo users locally), per-clinic access, CSRF-checked forms and an audit record of every
+view and action."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from entrypoints.http.problems import is_under, status_and_detail
+from entrypoints.shared.problems import is_under, status_and_detail
 from entrypoints.web import actions, login, pages
 from entrypoints.web.session import CsrfRefused, LoginRequired, ServerSessions
 from entrypoints.web.swedish import refusal

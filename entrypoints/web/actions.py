@@ -11,19 +11,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-import application as app
-from contracts.workflow_ids import IdKind, IssuedId
+import application
+from application import Target, targets
+from contracts.workflow_ids import IssuedId
 from domain.invitation import Contact, Conversion, InvitationBooking, RequestChange
 from domain.timing import at_local
 from domain.types import SystemId
-from entrypoints.http.service import Service, service
+from entrypoints.shared.context import RequestContext, request_context
 from entrypoints.web.session import StaffUser, check_csrf, flash, staff_user
 
 router = APIRouter(prefix="/staff", dependencies=[Depends(check_csrf)])
 User = Annotated[StaffUser, Depends(staff_user)]
-With = Annotated[Service, Depends(service)]
+With = Annotated[RequestContext, Depends(request_context)]
 Text = Annotated[str, Form(max_length=200)]
-Call = Callable[[str], Awaitable[Any]]  # given the workflow id
+Call = Callable[[Target], Awaitable[Any]]  # given what the user acts on
 
 
 def limits_form(
@@ -44,22 +45,22 @@ class Acts:
     """One action of `user` on a workflow: refused with 403 outside the user's clinics, audited as
     `web.<action>`, then back to the workflow's page with `done`."""
 
-    def __init__(self, request: Request, user: User, svc: With) -> None:
-        self.request, self.user, self.svc = request, user, svc
+    def __init__(self, request: Request, user: User, ctx: With) -> None:
+        self.request, self.user, self.ctx = request, user, ctx
 
     async def on_request(self, request_id: str, action: str, call: Call, done: str) -> Response:
-        return await self._act(IssuedId(IdKind.REQUEST, request_id), f"request.{action}", call, done,
+        return await self._act(targets.request(request_id), f"request.{action}", call, done,
                                "staff_request_page", request_id=request_id)  # fmt: skip
 
     async def on_visit(self, booking_id: str, action: str, call: Call, done: str) -> Response:
-        return await self._act(IssuedId(IdKind.VISIT, booking_id), f"visit.{action}", call, done,
+        return await self._act(targets.visit(booking_id), f"visit.{action}", call, done,
                                "staff_visit_page", booking_id=booking_id)  # fmt: skip
 
     async def _act(
         self, issued: IssuedId, action: str, call: Call, done: str, page: str, **ids: str
     ) -> Response:
-        async with self.svc.on_workflow(self.user.caller, f"web.{action}", issued) as found:
-            await call(found.workflow_id)
+        async with self.ctx.on_workflow(self.user.caller, f"web.{action}", issued) as target:
+            await call(await application.located(self.ctx.client, target))  # found before the form is read
         flash(self.request, done)
         return RedirectResponse(self.request.url_for(page, **ids), status_code=303)
 
@@ -75,7 +76,7 @@ async def record_contact(request_id: SystemId, act: Act, note: Text = "") -> Res
     """V7: the patient called; no more reminders."""
     contact = Contact(note=note.strip() or None)
     return await act.on_request(
-        request_id, "contact", lambda workflow_id: app.record_contact(act.svc.client, workflow_id, contact),
+        request_id, "contact", lambda target: application.record_contact(act.ctx.client, target, contact),
         "Kontakten är registrerad: inga fler påminnelser skickas.",
     )  # fmt: skip
 
@@ -84,7 +85,7 @@ async def record_contact(request_id: SystemId, act: Act, note: Text = "") -> Res
 async def cancel_request(request_id: SystemId, act: Act, reason: Text = "") -> Response:
     """V14: nothing more is sent."""
     return await act.on_request(
-        request_id, "cancel", lambda wid: app.cancel(act.svc.client, wid, reason=reason.strip() or None),
+        request_id, "cancel", lambda t: application.cancel(act.ctx.client, t, reason=reason.strip() or None),
         "Ärendet är makulerat: inget mer skickas.",
     )  # fmt: skip
 
@@ -99,9 +100,9 @@ async def book_request(
 ) -> Response:
     """V7–V9: staff book the visit (any time, V8); its SMS reminder starts."""
 
-    async def book(workflow_id: str) -> None:
+    async def book(target: Target) -> None:
         fields = {"booking_id": booking_id.strip(), "start": at_local(day, at), "by": "staff"}
-        await app.book_invitation(act.svc.client, workflow_id, InvitationBooking.model_validate(fields))
+        await application.book_invitation(act.ctx.client, target, InvitationBooking.model_validate(fields))
 
     return await act.on_request(request_id, "book", book, "Besöket är bokat och dess SMS-påminnelse startad.")
 
@@ -110,8 +111,8 @@ async def book_request(
 async def change_request(request_id: SystemId, act: Act, limits: Limits) -> Response:
     """V10: the window and limits as the form shows them."""
 
-    async def change(workflow_id: str) -> None:
-        await app.change_request(act.svc.client, workflow_id, RequestChange.model_validate(limits))
+    async def change(target: Target) -> None:
+        await application.change_request(act.ctx.client, target, RequestChange.model_validate(limits))
 
     return await act.on_request(request_id, "change", change, "Begäran är ändrad.")
 
@@ -122,9 +123,9 @@ async def convert_request(
 ) -> Response:
     """V11: "Ändra begäran – vårdinbjudan": the plain request becomes a care invitation."""
 
-    async def convert(workflow_id: str) -> None:
+    async def convert(target: Target) -> None:
         conversion = Conversion.model_validate(limits | {"referral_id": referral_id.strip() or None})
-        await app.convert_request(act.svc.client, workflow_id, conversion)
+        await application.convert_request(act.ctx.client, target, conversion)
 
     return await act.on_request(request_id, "convert", convert, "Begäran är nu en vårdinbjudan.")
 
@@ -139,7 +140,7 @@ async def visit_sms_flag(
     """S10: staff turn the SMS off or on again; S8: never off for a booking made in 1177."""
     on = sms_flag == "on"
     return await act.on_visit(
-        booking_id, "sms_flag", lambda workflow_id: app.set_sms_flag(act.svc.client, workflow_id, on),
+        booking_id, "sms_flag", lambda target: application.set_sms_flag(act.ctx.client, target, on),
         f"SMS-påminnelsen är {'påslagen' if on else 'avstängd'}.",
     )  # fmt: skip
 
@@ -148,6 +149,6 @@ async def visit_sms_flag(
 async def cancel_visit(booking_id: SystemId, act: Act, reason: Text = "") -> Response:
     """S15: a cancelled visit gets no reminder."""
     return await act.on_visit(
-        booking_id, "cancel", lambda wid: app.cancel(act.svc.client, wid, reason=reason.strip() or None),
+        booking_id, "cancel", lambda t: application.cancel(act.ctx.client, t, reason=reason.strip() or None),
         "Besöket är avbokat: ingen påminnelse skickas.",
     )  # fmt: skip

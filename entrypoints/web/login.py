@@ -1,7 +1,8 @@
 """Logging in to the staff page: OpenID Connect's authorization code flow against the region's
 identity provider (authlib: discovery, state, nonce, ID token signature and claims), or, under
-`dev.py run` only (PM_WEB_DEMO_LOGIN), a choice of demo users. A user's clinics come from the ID
-token's claim `PM_OIDC_CLINICS_CLAIM`; a user with none is not let in."""
+`dev.py run` only (PM_WEB_DEMO_LOGIN), a choice of the demo users it names (PM_WEB_DEMO_USERS). A
+user's clinics come from the ID token's claim `PM_OIDC_CLINICS_CLAIM`; a user with none is not let
+in."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from authlib.integrations.starlette_client import OAuth, OAuthError
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from demo.data import DEMO_STAFF
 from entrypoints.web.session import (
     StaffUser,
     check_csrf,
@@ -45,14 +45,14 @@ def oidc_client(settings: Settings) -> Any:
 
 
 def _settings(request: Request) -> Settings:
-    return request.app.state.service.settings
+    return request.app.state.context.settings
 
 
 @router.get("/login", response_class=HTMLResponse, name="staff_login_page")
 async def login_page(request: Request) -> Response:
     ensure_csrf_token(request)
     settings = _settings(request)
-    demo = sorted(DEMO_STAFF.items()) if settings.web_demo_login else []
+    demo = sorted(settings.web_demo_users.items()) if settings.web_demo_login else []
     return render(
         request,
         "login.html",
@@ -65,11 +65,12 @@ async def login_page(request: Request) -> Response:
 
 @router.post("/login/demo", dependencies=[Depends(check_csrf)], name="staff_demo_login")
 async def demo_login(request: Request, user: Annotated[str, Form()]) -> Response:
-    if not _settings(request).web_demo_login or user not in DEMO_STAFF:
+    settings = _settings(request)
+    if not settings.web_demo_login or user not in settings.web_demo_users:
         return render(
             request, "message.html", status_code=403, title="Inloggning", message="Okänd användare."
         )
-    name, clinics = DEMO_STAFF[user]
+    name, clinics = settings.web_demo_users[user]
     log_in(request, StaffUser(user_id=f"demo-{user}", name=name, clinics=clinics))
     log.info("staff_login", user=f"demo-{user}", method="demo")
     return RedirectResponse(request.url_for("staff_home"), status_code=303)

@@ -26,8 +26,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from adapters.staff_sessions import StaffSessions
-from entrypoints.http.auth import Caller
+from application import StaffSessions
+from entrypoints.shared.auth import Caller
 
 SESSION_COOKIE = "pm_staff"
 CSRF_FIELD = "csrf"

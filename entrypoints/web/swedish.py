@@ -9,9 +9,9 @@ from datetime import datetime
 
 from starlette.exceptions import HTTPException
 
-import application as app
+import application
 from domain.timing import STOCKHOLM
-from entrypoints.http.auth import Forbidden
+from entrypoints.shared.auth import Forbidden
 
 LISTS = {"vardinbjudan": "Vårdinbjudan", "bokningsbegaran": "Bokningsbegäran", "uppfoljning": "Uppföljning"}
 
@@ -177,6 +177,6 @@ def refusal(err: Exception, detail: str) -> str:
     known = translate(message)
     if known:
         return known
-    if isinstance(err, app.RejectedError):
+    if isinstance(err, application.RejectedError):
         return f"Ändringen avböjdes: {message}"
     return f"Uppgiften kunde inte tas emot: {message}"

@@ -17,7 +17,7 @@ import pytest_asyncio
 
 from adapters.audit import ApiClient
 from demo import data as fx
-from entrypoints.http.app import create_app
+from entrypoints.asgi import create_app
 from infrastructure.config import Settings
 from infrastructure.namespace_setup import register_search_attributes
 from infrastructure.stores import Stores

@@ -16,7 +16,7 @@ from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from domain.booking import GroupBooking, ReminderStart, VisitBooking
 from domain.invitation import CareInvitation, DateWindow
-from entrypoints.http.app import create_app
+from entrypoints.asgi import create_app
 from entrypoints.http.fhir_mapping import SMS_EXTENSION
 from entrypoints.strict import from_strict, strict
 from infrastructure.config import Settings

@@ -13,10 +13,13 @@ from typing import Any
 import httpx
 import pytest_asyncio
 
+from demo import data as fx
 from tests.harness import eventually
 from tests.http.conftest import Api, request_body, running_api
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+DEMO_LOGIN: dict[str, Any] = {"web_demo_login": True, "web_demo_users": fx.DEMO_STAFF}
+"""The settings `dev.py run` gives the staff page: its demo users, without a password."""
 
 
 @dataclass
@@ -77,7 +80,7 @@ class Site:
 @pytest_asyncio.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
     async with (
-        running_api(tmp_path, web_demo_login=True) as api,
+        running_api(tmp_path, **DEMO_LOGIN) as api,
         httpx.AsyncClient(base_url=api.url, timeout=30) as sara,
         httpx.AsyncClient(base_url=api.url, timeout=30) as olle,
     ):

@@ -19,11 +19,11 @@ import pytest
 from playwright.async_api import async_playwright
 
 import starter
-from entrypoints.http.app import create_app
+from entrypoints.asgi import create_app
 from infrastructure.stores import Stores
 from testkit.http_server import UvicornThread
 from tests.http.conftest import Api, running_api
-from tests.web.conftest import Site, Staff
+from tests.web.conftest import DEMO_LOGIN, Site, Staff
 
 PUBLIC = "https://pm.region.example"
 
@@ -104,9 +104,7 @@ async def test_behind_a_proxy_every_url_is_the_public_one_and_a_session_expires(
     """PM_PUBLIC_URL=https://pm.region.example; the proxy passes that Host on; logins last 4 s."""
     lifetime = 4.0
     async with (
-        running_api(
-            tmp_path, web_demo_login=True, public_url=PUBLIC, web_session_hours=lifetime / 3600
-        ) as api,
+        running_api(tmp_path, **DEMO_LOGIN, public_url=PUBLIC, web_session_hours=lifetime / 3600) as api,
         httpx.AsyncClient(base_url=api.url, timeout=30, headers={"Host": "pm.region.example"}) as browser,
     ):
         sara = Staff(browser)

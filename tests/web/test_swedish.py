@@ -21,7 +21,7 @@ from domain.invitation import (
 )
 from domain.timing import at_local
 from domain.types import describe_validation_error
-from entrypoints.http.auth import Forbidden
+from entrypoints.shared.auth import Forbidden
 from entrypoints.web.swedish import refusal, translate
 
 WINDOW = DateWindow(first_date=date(2027, 3, 1), last_date=date(2027, 3, 31))

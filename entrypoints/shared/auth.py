@@ -1,4 +1,5 @@
-"""Who is calling the HTTP API: a bearer token on every `/v1` and `/fhir` call.
+"""Who is calling: on the HTTP API a bearer token on every `/v1` and `/fhir` call; on the staff page
+the logged-in user (`entrypoints.web.session.StaffUser.caller`), checked the same way.
 
 In production a JWT from the region's OAuth2 server, verified against its JWKS (signature, issuer,
 audience, expiry; PyJWT), naming in a claim (`PM_JWT_CLINICS_CLAIM`, default `clinics`) the clinics
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import jwt
 from fastapi import Request
 
-from adapters.audit import ApiKeys
+from application import ApiKeys
 from infrastructure.config import Settings
 from security.bearer_jwt import TokenRefused, Why, verified_claims
 

@@ -1,12 +1,13 @@
-"""The HTTP API: one ASGI app (FastAPI) for booking systems, with its OpenAPI description at
-`/openapi.json` and interactive docs at `/docs`.
+"""The one ASGI app (FastAPI): the HTTP API for booking systems (`entrypoints.http`: `/v1`, `/fhir`,
+the SMS provider's callbacks) with its OpenAPI description at `/openapi.json` and interactive docs at
+`/docs`, and the staff page under `/staff` (`entrypoints.web`).
 
     python -m entrypoints.http        (PM_API_HOST, PM_API_PORT; TLS is the proxy's in front of it)
 
-Every `/v1` route needs a bearer token (`entrypoints/http/auth.py`); refusals are problem+json
-(`entrypoints/http/problems.py`); bodies are limited to `MAX_BODY_BYTES`. A request for another host
-than `PM_PUBLIC_URL`'s is refused, absolute URLs are built from it, and every answer carries the
-security headers (`entrypoints/http/edge.py`).
+Every `/v1` route needs a bearer token (`entrypoints/shared/auth.py`); refusals are problem+json
+(`entrypoints/shared/problems.py`), or a Swedish page on the staff page; bodies are limited to
+`MAX_BODY_BYTES`. A request for another host than `PM_PUBLIC_URL`'s is refused, absolute URLs are
+built from it, and every answer carries the security headers (`entrypoints/shared/edge.py`).
 """
 
 from __future__ import annotations
@@ -20,15 +21,13 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-import application as app
-from adapters.directory import DirectoryLoadError
+import application
 from domain.identity import InvalidPatientId
-from entrypoints import web
-from entrypoints.http import delivery_reports, directory, fhir, invitations, visits
-from entrypoints.http.auth import Authenticator, Forbidden, Unauthenticated
-from entrypoints.http.edge import Edge
-from entrypoints.http.problems import handle, handle_http, refuse
-from entrypoints.http.service import Service
+from entrypoints import http, web
+from entrypoints.shared.auth import Authenticator, Forbidden, Unauthenticated
+from entrypoints.shared.context import RequestContext
+from entrypoints.shared.edge import Edge
+from entrypoints.shared.problems import handle, handle_http, refuse
 from infrastructure.config import Settings
 from infrastructure.stores import Stores
 from infrastructure.temporal_client import connect
@@ -40,9 +39,9 @@ MAX_BODY_BYTES = 256 * 1024
 REFUSALS: tuple[type[Exception], ...] = (
     Unauthenticated,
     Forbidden,
-    app.InputError,
+    application.InputError,
     InvalidPatientId,
-    DirectoryLoadError,
+    application.DirectoryLoadError,
     RequestValidationError,
     ValidationError,
 )
@@ -54,7 +53,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        api.state.service = Service(settings=settings, stores=stores, client=await connect(settings))
+        api.state.context = RequestContext(settings=settings, stores=stores, client=await connect(settings))
         api.state.authenticator = Authenticator(settings, stores.api_keys)
         log.info(
             "api_started",
@@ -75,11 +74,8 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
         api.add_exception_handler(refusal, on_refusal)
     api.add_exception_handler(HTTPException, on_refusal)
     api.middleware("http")(limit_body)
-    api.include_router(visits.router)
-    api.include_router(invitations.router)
-    api.include_router(directory.router)
-    api.include_router(fhir.router)
-    api.include_router(delivery_reports.router)
+    for router in http.ROUTERS:
+        api.include_router(router)
     web.install(api, settings, stores)
     docs = frozenset(p for p in (api.docs_url, api.swagger_ui_oauth2_redirect_url, api.redoc_url) if p)
     api.add_middleware(  # the last added runs first: the Host check before anything else

@@ -17,11 +17,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
-import application as app
-from adapters.directory import DirectoryLoadError
+import application
 from domain.identity import InvalidPatientId
 from domain.types import describe_validation_error, error_location
-from entrypoints.http.auth import Forbidden, Unauthenticated
+from entrypoints.shared.auth import Forbidden, Unauthenticated
 from infrastructure.logging_setup import redact_text
 
 PROBLEM = "application/problem+json"
@@ -102,13 +101,13 @@ def status_and_detail(err: Exception) -> tuple[int, str] | None:
         return 401, str(err)
     if isinstance(err, Forbidden):
         return 403, str(err)
-    if isinstance(err, app.NotFoundError):
+    if isinstance(err, application.NotFoundError):
         return 404, str(err)
-    if isinstance(err, app.EndedError | app.RejectedError):
+    if isinstance(err, application.EndedError | application.RejectedError):
         return 409, str(err)
-    if isinstance(err, app.InputError | InvalidPatientId):
+    if isinstance(err, application.InputError | InvalidPatientId):
         return 422, str(err)
-    if isinstance(err, DirectoryLoadError):
+    if isinstance(err, application.DirectoryLoadError):
         count = len(err.problems)
         return (
             422,

@@ -1,5 +1,5 @@
-"""What every route of the HTTP API shares: the Temporal client, the stores, the settings, and the
-audit trail of each call that reads or changes a patient's messages."""
+"""What every route of the HTTP API and of the staff page shares: the Temporal client, the stores, the
+settings, and the audit trail of each call that reads or changes a patient's messages."""
 
 from __future__ import annotations
 
@@ -12,23 +12,31 @@ from datetime import UTC, datetime
 from fastapi import Request
 from temporalio.client import Client
 
-import application as app
-from adapters.audit import AuditRecord
+import application
 from contracts.workflow_ids import IssuedId
-from entrypoints.http.auth import ALL_CLINICS, Caller
-from entrypoints.http.problems import status_and_detail
+from entrypoints.shared.auth import ALL_CLINICS, Caller
+from entrypoints.shared.problems import status_and_detail
 from infrastructure.config import Settings
 from infrastructure.stores import Stores
 
 
 @dataclass
 class AuditEntry:
+    """The audit row of one call, told its workflow and clinic once they are known
+    (`application.Finding`)."""
+
     clinic_id: str | None
     workflow_id: str | None = None
 
+    def found(self, workflow_id: str, clinic_id: str) -> None:
+        self.workflow_id, self.clinic_id = workflow_id, clinic_id
+
 
 @dataclass
-class Service:
+class RequestContext:
+    """What a request of either door works with: the settings, the stores, the Temporal client; and
+    its audit row (`audited`, `on_workflow`). One per app, handed to each route (`request_context`)."""
+
     settings: Settings
     stores: Stores
     client: Client
@@ -36,22 +44,14 @@ class Service:
     @asynccontextmanager
     async def on_workflow(
         self, who: Caller, action: str, issued: IssuedId, clinic_id: str | None = None
-    ) -> AsyncIterator[app.Found]:
+    ) -> AsyncIterator[application.Target]:
         """An audited call on the workflow of an issued id at the caller's clinics (or at `clinic_id`,
-        one of them): an id only another clinic issued is unknown here (404), as is one nobody
-        issued. The audit record names the workflow and its clinic once found."""
+        one of them): the target the use case looks up. An id only another clinic issued is unknown
+        there (404), as is one nobody issued. The audit record names the workflow and its clinic once
+        found."""
         clinics = await self.clinics_of(who, clinic_id)
-        asked = (issued.at(clinic_id), clinic_id) if clinic_id else self.asked_for(issued, clinics)
-        async with self.audited(who, action, *asked) as entry:
-            found = await app.find(self.client, issued, clinics)
-            entry.workflow_id, entry.clinic_id = found.workflow_id, found.status.clinic_id
-            yield found
-
-    @staticmethod
-    def asked_for(issued: IssuedId, clinics: list[str]) -> tuple[str | None, str | None]:
-        """The workflow and clinic a call asks for, for its audit record before it is found: known
-        when the caller acts for one clinic (else only once found)."""
-        return (issued.at(clinics[0]), clinics[0]) if len(clinics) == 1 else (None, None)
+        async with self.audited(who, action, *application.asked_for(issued, clinics, clinic_id)) as entry:
+            yield application.Target(issued, tuple(clinics), seen=entry)
 
     async def clinics_of(self, who: Caller, clinic_id: str | None = None) -> list[str]:
         """The clinics whose ids the caller may look up: `clinic_id` if it is one of theirs (none
@@ -59,8 +59,7 @@ class Service:
         if clinic_id is not None:
             return [clinic_id] if who.may_act_for(clinic_id) else []
         if who.all_clinics:
-            clinics = await asyncio.to_thread(self.stores.directory.clinics)
-            return [clinic.clinic_id for clinic in clinics]
+            return await asyncio.to_thread(application.clinic_ids, self.stores.directory)
         return sorted(who.clinics)
 
     @asynccontextmanager
@@ -80,7 +79,7 @@ class Service:
             outcome = f"refused:{found[0]}" if found else "error"
             raise
         finally:
-            record = AuditRecord(
+            record = application.AuditRecord(
                 at=datetime.now(UTC),
                 actor=caller.client_id,
                 action=action,
@@ -96,6 +95,6 @@ def caller_clinics(caller: Caller) -> str | None:
     return ALL_CLINICS if caller.all_clinics else ",".join(sorted(caller.clinics)) or None
 
 
-def service(request: Request) -> Service:
-    """FastAPI dependency: the service of this app."""
-    return request.app.state.service
+def request_context(request: Request) -> RequestContext:
+    """FastAPI dependency: the context of this app's requests."""
+    return request.app.state.context

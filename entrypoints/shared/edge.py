@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from entrypoints.http.problems import refuse
+from entrypoints.shared.problems import refuse
 
 log = structlog.get_logger(__name__)
 

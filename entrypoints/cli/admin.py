@@ -1,0 +1,75 @@
+"""The command line's commands on the service itself: the directory, the namespace and the database,
+the callers' credentials, the staff page's sessions and the audit trail."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import application
+from infrastructure.config import Settings
+from infrastructure.namespace_setup import prepare_namespace
+from infrastructure.stores import Stores
+from infrastructure.temporal_client import connect
+
+
+async def cmd_directory_load(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    return application.load_directory_file(stores.directory, Path(args.file))
+
+
+async def cmd_directory_withdraw(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    return {"withdrawn": application.withdraw_consent(stores.directory, args.patient_id, args.clinic)}
+
+
+async def cmd_admin_prepare_namespace(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    client = await connect(settings)
+    added = await prepare_namespace(client, settings.namespace)
+    return {"namespace": settings.namespace, "search_attributes_added": added}
+
+
+async def cmd_admin_migrate(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    if not settings.database_url:
+        raise application.InputError("set PM_DATABASE_URL to the service's PostgreSQL database to migrate it")
+    applied = await asyncio.to_thread(stores.migrate)
+    return {"migrations_applied": applied}
+
+
+async def cmd_api_key_create(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """A new API key for a system: printed once, stored only as its hash."""
+    client_id = application.check_system_id(args.client_id.strip(), "--client-id")
+    clinics = (
+        ["*"]
+        if args.all_clinics
+        else [application.check_system_id(c.strip(), "--clinic") for c in args.clinic]
+    )
+    if not clinics:
+        raise application.InputError(
+            "name the clinics the client may act for: --clinic ID (repeatable) or --all-clinics"
+        )
+    token = await asyncio.to_thread(
+        stores.api_keys.create, application.ApiClient(client_id=client_id, clinics=clinics)
+    )
+    return {"client_id": client_id, "clinics": clinics, "api_key": token}
+
+
+async def cmd_api_key_revoke(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    client_id = application.check_system_id(args.client_id.strip(), "--client-id")
+    return {"client_id": client_id, "revoked": await asyncio.to_thread(stores.api_keys.revoke, client_id)}
+
+
+async def cmd_sessions_revoke(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """End every staff-page session of a user (e.g. a lost laptop, a user who left) on every replica."""
+    user_id = args.user.strip().removeprefix("staff:")
+    if not user_id or len(user_id) > 200 or not user_id.isprintable():
+        raise application.InputError("--user: the staff user's id, as the audit trail names it (staff:<id>)")
+    return {"user": user_id, "revoked": await asyncio.to_thread(stores.staff_sessions.revoke_user, user_id)}
+
+
+async def cmd_audit(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """The audit trail, newest last: who read or changed which workflow, when, with which outcome."""
+    found = await asyncio.to_thread(
+        application.audit_records, stores.audit, args.workflow_id, args.limit, "--workflow-id"
+    )
+    return [r.model_dump(mode="json") for r in found]
