@@ -29,7 +29,8 @@ from domain.invitation import (
 )
 from domain.invitation_schedule import next_step
 from domain.markdown import workflow_summary
-from workflows.care_invitation import CareRequest, CareRequestV3
+from workflows.request.generations import CareRequestV3
+from workflows.request.process import Request
 
 log = structlog.get_logger(__name__)
 
@@ -79,22 +80,22 @@ async def convert_request(client: Client, workflow_id: str, conversion: Conversi
     """V11: "Ändra begäran – vårdinbjudan" (a new window must not have ended)."""
     if conversion.window is not None:
         check_window(conversion.window)
-    return await calls.update(client, workflow_id, CareRequest.convert, conversion)
+    return await calls.update(client, workflow_id, Request.convert, conversion)
 
 
 async def change_request(client: Client, workflow_id: str, change: RequestChange) -> InvitationStatus:
     """V10: staff change the window or the limits of an open request (a new window must not have ended)."""
     if change.window is not None:
         check_window(change.window)
-    return await calls.update(client, workflow_id, CareRequest.change_request, change)
+    return await calls.update(client, workflow_id, Request.change_request, change)
 
 
 async def book_invitation(client: Client, workflow_id: str, booking: InvitationBooking) -> InvitationStatus:
     """V7–V9: the invitation is booked by the patient (checked against V8) or by staff."""
     check_future(booking.start)
-    return await calls.update(client, workflow_id, CareRequest.book, booking)
+    return await calls.update(client, workflow_id, Request.book, booking)
 
 
 async def record_contact(client: Client, workflow_id: str, contact: Contact) -> None:
     """V7: the patient contacted the clinic."""
-    await calls.signal(client, workflow_id, CareRequest.contacted, contact)
+    await calls.signal(client, workflow_id, Request.contacted, contact)

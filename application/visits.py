@@ -32,7 +32,8 @@ from domain.markdown import workflow_summary
 from domain.status import SEND_SMS, GroupStatus, ReminderState, ReminderStatus
 from domain.timing import plan_sms_send
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import VisitReminder, VisitReminderV2
+from workflows.reminder.generations import VisitReminderV2
+from workflows.reminder.process import Reminder
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +72,7 @@ async def _join_team(
         **options,
     )
     try:
-        return await calls.update_with_start(client, VisitReminder.join_booking, booking, operation)
+        return await calls.update_with_start(client, Reminder.join_booking, booking, operation)
     except WorkflowAlreadyStartedError:  # the team visit has ended: only a booking it had is harmless
         status = await calls.query_status(client, options["id"])
         bookings = status.bookings if isinstance(status, ReminderStatus) else []
@@ -142,7 +143,7 @@ async def reschedule(client: Client, workflow_id: str, start: datetime) -> Remin
     change = Reschedule(start=start)
     if _is_group(workflow_id):
         return await calls.update(client, workflow_id, GroupBookingWorkflow.reschedule, change)
-    return await calls.update(client, workflow_id, VisitReminder.reschedule, change)
+    return await calls.update(client, workflow_id, Reminder.reschedule, change)
 
 
 async def set_sms_flag(
@@ -152,7 +153,7 @@ async def set_sms_flag(
     change = SmsFlagChange(sms_flag=sms_flag, booking_id=booking_id)
     if _is_group(workflow_id):
         return await calls.update(client, workflow_id, GroupBookingWorkflow.set_sms_flag, change)
-    return await calls.update(client, workflow_id, VisitReminder.set_sms_flag, change)
+    return await calls.update(client, workflow_id, Reminder.set_sms_flag, change)
 
 
 async def cancel(

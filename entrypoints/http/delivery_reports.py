@@ -7,7 +7,7 @@ HMAC-SHA256 of the key under `PM_DELIVERY_SECRET`) as the HTTP Basic password 46
 when delivered). A report is taken only for the message its token was made for: the token must be the
 key's (`hmac.compare_digest`) and the ledger's provider id of that key must be the report's `id`, so a
 leaked URL can move only its own message. The report is kept in the SMS ledger, which only moves the
-status forward, then signalled to the reminder (`VisitReminder.delivery_report`). Answers: 204 when
+status forward, then signalled to the reminder (`Reminder.delivery_report`). Answers: 204 when
 taken (also for a reminder that has ended: 46elks then stops retrying), 401 without Basic credentials
 of user `46elks`, 403 for a token that is not the message's or a report about another message, 422 for
 a malformed form (nothing recorded), 503 when the message's send is not recorded yet or Temporal cannot
@@ -38,7 +38,7 @@ from domain.types import is_plausible
 from entrypoints.http.problems import problem
 from entrypoints.http.service import Service, service
 from infrastructure.config import Settings
-from workflows.sms_reminder import VisitReminder
+from workflows.reminder.process import Reminder
 
 router = APIRouter(tags=["delivery reports"])
 With = Annotated[Service, Depends(service)]
@@ -158,4 +158,4 @@ async def record_delivery(svc: Service, report: DeliveryReport) -> None:
     key = parse_sms_key(report.key)
     if key is None:
         raise NotFoundError("the SMS key names no reminder")
-    await workflow_calls.signal(svc.client, key.workflow_id, VisitReminder.delivery_report, report)
+    await workflow_calls.signal(svc.client, key.workflow_id, Reminder.delivery_report, report)

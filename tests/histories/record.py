@@ -1,7 +1,9 @@
 """Record the histories the replay test checks: `python -m tests.histories.record [SCENARIO …]`.
 
 Runs one scenario per workflow path on the time-skipping server with the current code and saves
-each workflow's history (closed, or open at a waiting point) as JSON next to this file. Re-record
+each workflow's history (closed, or open at a waiting point) as JSON next to this file, named after
+its type, scenario and the patches it took (`names.py`). A file of the same name is a history of the
+same path: keep the old one unless the path is meant to change. Re-record
 only for a change meant to be incompatible with running workflows (docs/changing-workflows.md);
 otherwise keep the old files: they are what running workflows look like.
 """
@@ -20,13 +22,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 import application as app
-from contracts.workflow_ids import SCOPE, booking_reminder_id
+from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, Reschedule, VisitBooking
 from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking
 from infrastructure.namespace_setup import register_search_attributes
 from testkit.processes import start_time_skipping
 from tests.harness import Harness
+from tests.histories.names import history_name
 
 HERE = Path(__file__).resolve().parent
 
@@ -145,8 +148,9 @@ async def save(client: Client, workflow_ids: list[str]) -> None:
     for workflow_id in workflow_ids:
         handle = client.get_workflow_handle(workflow_id)
         history = await handle.fetch_history()
-        (HERE / f"{workflow_id.replace(SCOPE, '-')}.json").write_text(history.to_json())
-        print(f"saved {workflow_id}: {len(history.events)} events")
+        path = HERE / f"{history_name(history, workflow_id)}.json"
+        path.write_text(history.to_json())
+        print(f"saved {workflow_id} as {path.name}: {len(history.events)} events")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ from domain.invitation import (
 from domain.status import MessageChannel, MessageKind, Outcome, ReminderState, ReminderStatus
 from domain.timing import local_date, local_time
 from tests.harness import Harness, eventually, history_shape
-from workflows.care_invitation import CareInvitationWorkflow, CareRequest, CareRequestV2
-from workflows.mechanics import PUBLISH_DELAY
+from workflows.mechanics import PUBLISH_DELAY, SCOPED_IDS
+from workflows.reminder.children import NEWEST_FOR_CHILDREN
+from workflows.request.generations import CareInvitationWorkflow, CareRequest, CareRequestV2
 
 R1 = invitation_id(fx.CLINIC_CONNECTED, "r1")
 
@@ -120,6 +121,21 @@ async def test_V4_three_weeks_ahead_sends_the_invitation_at_once(harness: Harnes
     assert kinds(invited) == [MessageKind.INVITATION] and harness.inbox.count() == 1
     assert invited.messages[0].at - await harness.now() < timedelta(minutes=5)
     assert invited.next_action is not None and invited.next_action.kind == "reminder_1"
+
+
+async def test_V9_the_visit_reminder_a_booking_starts_is_the_newest_type(harness: Harness) -> None:
+    """Issue 25: a booked invitation starts `VisitReminderV2`, the type a booked visit gets (patch
+    `children-newest-reminder`; an invitation booked before it started `SmsReminderWorkflow`)."""
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=21, last=60))
+        await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+        start = await harness.local(days=25, hour=10)
+        booking = InvitationBooking(booking_id="v-9", start=start, by="patient")
+        await app.book_invitation(harness.client, R1, booking)
+        reminder_type, _ = await harness.started_as(booking_reminder_id(fx.CLINIC_CONNECTED, "v-9"))
+        _, request_patches = await harness.started_as(R1)
+    assert reminder_type == "VisitReminderV2"
+    assert request_patches == [SCOPED_IDS, NEWEST_FOR_CHILDREN]
 
 
 async def test_V7_V9_booked_by_the_patient_ends_reminders_and_the_visit_gets_its_sms(

@@ -14,7 +14,8 @@ from demo import data as fx
 from domain.booking import ReminderStart, Reschedule, SmsFlagChange, VisitBooking
 from domain.status import Outcome, Reason, RecipientRole, ReminderState, ReminderStatus
 from tests.harness import Harness, eventually, history_shape
-from workflows.sms_reminder import PUBLISH_DELAY, SmsReminder, SmsReminderWorkflow, VisitReminder
+from workflows.mechanics import PUBLISH_DELAY
+from workflows.reminder.generations import SmsReminder, SmsReminderWorkflow, VisitReminder
 
 
 def visit(patient_id: str = fx.PNR_ADULT_1177, booking_id: str = "b1", **fields: Any) -> dict[str, Any]:

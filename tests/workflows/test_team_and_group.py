@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +15,9 @@ from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, VisitBooking
 from domain.status import GroupState, GroupStatus, Outcome, Reason, RecipientRole, ReminderState
 from tests.harness import Harness, eventually
-from workflows.sms_reminder import VisitReminder
+from workflows.mechanics import SCOPED_IDS
+from workflows.reminder.children import NEWEST_FOR_CHILDREN
+from workflows.reminder.generations import VisitReminder
 
 
 async def hosp_bookings(harness: Harness, flags: tuple[bool, ...]) -> list[VisitBooking]:
@@ -142,6 +145,22 @@ async def test_S13_group_of_five_where_two_lack_consent_gives_three_sms(
     assert states == [ReminderState.SENT] * 3 + [ReminderState.SKIPPED] * 2
     assert harness.outbox.count() == 3
     assert result.state is GroupState.DONE and len(result.reminder_workflow_ids) == 5
+
+
+async def test_S13_each_participant_runs_the_newest_reminder_type(
+    harness: Harness, document: dict[str, Any]
+) -> None:
+    """Issue 25: the reminders a group booking starts from now on are `VisitReminderV2`, as a booked
+    visit's (patch `children-newest-reminder`; groups that started theirs before keep the old type)."""
+    ids = [booking_reminder_id(fx.CLINIC_CONNECTED, f"grp-1-{n}") for n in range(5)]
+    async with harness.worker():
+        group = await book_group(harness, document)
+        children = await eventually(
+            lambda: asyncio.gather(*(harness.started_as(i) for i in ids)), lambda s: all(t for t, _ in s)
+        )
+        _, group_patches = await harness.started_as(group.id)
+    assert [t for t, _ in children] == ["VisitReminderV2"] * 5
+    assert group_patches == [SCOPED_IDS, NEWEST_FOR_CHILDREN]
 
 
 async def test_S13_group_flag_off_means_no_sms_for_anyone(harness: Harness, document: dict[str, Any]) -> None:
