@@ -1,6 +1,6 @@
 """Recording a delivery report of the SMS provider (46elks, docs/delivery-reports.md): taken only for
 the message its token was made for, kept in the SMS ledger (whose status only moves forward), then
-signalled to the reminder that sent the message (`VisitReminder.delivery_report`).
+signalled to the reminder that sent the message (`Reminder.delivery_report`).
 
 The door (`POST /callbacks/sms/46elks`) reads the credentials and the form; this decides whether the
 report is the message's and what became of it (`Recorded`)."""
@@ -23,7 +23,7 @@ from application import workflow_calls
 from application.errors import EndedError, NotFoundError
 from contracts.workflow_ids import parse_sms_key
 from domain.status import DeliveryReport
-from workflows.sms_reminder import VisitReminder
+from workflows.reminder.process import Reminder
 
 __all__ = [
     "DELIVERY_USER",
@@ -105,4 +105,4 @@ async def _signal(client: Client, report: DeliveryReport) -> None:
     key = parse_sms_key(report.key)
     if key is None:
         raise NotFoundError("the SMS key names no reminder")
-    await workflow_calls.signal(client, key.workflow_id, VisitReminder.delivery_report, report)
+    await workflow_calls.signal(client, key.workflow_id, Reminder.delivery_report, report)

@@ -23,9 +23,10 @@ from adapters.directory import Directory
 from adapters.fhir_appointments import StoredAppointment, fhir_instant
 from application.checks import check_future
 from application.errors import EndedError, InputError, NotFoundError, RejectedError
-from application.lookup import own_legacy
-from application.targets import Finding, Target, locate, status
+from application.lookup import Found, own_legacy
+from application.targets import Finding, Target, locate
 from application.visits import book_visit, cancel, reschedule, set_sms_flag
+from application.workflow_calls import query_status
 from contracts.workflow_ids import SCOPE, IdKind, IssuedId
 from domain.booking import Channel, VisitBooking
 from domain.identity import IdKind as PatientIdKind
@@ -127,7 +128,8 @@ async def put_appointment(
     stored = await asyncio.to_thread(store.get, key)
     reminder = await _reminder(client, workflow_id)
     if reminder is not None:
-        await _change(client, put, workflow_id, appointment_id, reminder, stored)
+        booked = Target(issued, (put.clinic_id,), found=Found(workflow_id, reminder))
+        await _change(client, put, booked, reminder, stored)
     elif put.cancels:
         raise NotFoundError(f"no booked visit '{appointment_id}' to cancel")
     else:
@@ -175,7 +177,7 @@ def _stored(store: Appointments, clinics: list[str], appointment_id: str) -> Sto
 
 async def _reminder(client: Client, workflow_id: str) -> ReminderStatus | None:
     try:
-        found = await status(client, workflow_id)
+        found = await query_status(client, workflow_id)
     except NotFoundError:
         return None
     if not isinstance(found, ReminderStatus):
@@ -207,17 +209,17 @@ def _stored_patient(stored: StoredAppointment) -> str | None:
 async def _change(
     client: Client,
     put: AppointmentPut,
-    workflow_id: str,
-    booking_id: str,
+    booked: Target,
     reminder: ReminderStatus,
     stored: StoredAppointment | None,
 ) -> None:
-    """An existing booking: cancel, or reschedule and/or set the SMS flag, or nothing."""
+    """An existing booking (`booked`, found): cancel, or reschedule and/or set the SMS flag, or nothing."""
+    booking_id = booked.issued.value
     view = _booking_of(reminder, booking_id)
     already_cancelled = view.cancelled or reminder.state is ReminderState.CANCELLED
     if put.cancels:
         if not already_cancelled:
-            await cancel(client, workflow_id, reason=put.status)
+            await cancel(client, booked, reason=put.status)
         return
     if (put.clinic_id, put.reception_id) != (reminder.clinic_id, reminder.reception_id):
         raise RejectedError(
@@ -237,6 +239,6 @@ async def _change(
     booking = put.booking(booking_id)  # S8 and the other rules of a booking
     if booking.start != reminder.start:
         check_future(booking.start)  # before any change: all of the PUT or nothing
-        await reschedule(client, workflow_id, booking.start)
+        await reschedule(client, booked, booking.start)
     if booking.sms_flag != view.sms_flag:
-        await set_sms_flag(client, workflow_id, booking.sms_flag)
+        await set_sms_flag(client, booked, booking.sms_flag)

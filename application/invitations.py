@@ -13,7 +13,7 @@ from adapters.directory import Directory
 from application import workflow_calls as calls
 from application.checks import check_future, check_request, check_window
 from application.starts import Started, issued_by, start_once, workflow_id_for
-from application.targets import Named, workflow_of
+from application.targets import Target, workflow_of
 from contracts import search_attributes as search
 from domain.invitation import (
     CareInvitation,
@@ -29,7 +29,8 @@ from domain.invitation import (
 )
 from domain.invitation_schedule import next_step
 from domain.markdown import workflow_summary
-from workflows.care_invitation import CareRequest, CareRequestV3
+from workflows.request.generations import CareRequestV3
+from workflows.request.process import Request
 
 log = structlog.get_logger(__name__)
 
@@ -75,31 +76,31 @@ def _request_attributes(request: CareInvitation, send_time: time) -> TypedSearch
     )
 
 
-async def convert_request(client: Client, target: Named, conversion: Conversion) -> InvitationStatus:
+async def convert_request(client: Client, target: Target, conversion: Conversion) -> InvitationStatus:
     """V11: "Ändra begäran – vårdinbjudan" (a new window must not have ended)."""
     workflow_id = await workflow_of(client, target)
     if conversion.window is not None:
         check_window(conversion.window)
-    return await calls.update(client, workflow_id, CareRequest.convert, conversion)
+    return await calls.update(client, workflow_id, Request.convert, conversion)
 
 
-async def change_request(client: Client, target: Named, change: RequestChange) -> InvitationStatus:
+async def change_request(client: Client, target: Target, change: RequestChange) -> InvitationStatus:
     """V10: staff change the window or the limits of an open request (a new window must not have ended)."""
     workflow_id = await workflow_of(client, target)
     if change.window is not None:
         check_window(change.window)
-    return await calls.update(client, workflow_id, CareRequest.change_request, change)
+    return await calls.update(client, workflow_id, Request.change_request, change)
 
 
-async def book_invitation(client: Client, target: Named, booking: InvitationBooking) -> InvitationStatus:
+async def book_invitation(client: Client, target: Target, booking: InvitationBooking) -> InvitationStatus:
     """V7–V9: the invitation is booked by the patient (checked against V8) or by staff."""
     workflow_id = await workflow_of(client, target)
     check_future(booking.start)
-    return await calls.update(client, workflow_id, CareRequest.book, booking)
+    return await calls.update(client, workflow_id, Request.book, booking)
 
 
-async def record_contact(client: Client, target: Named, contact: Contact) -> str:
+async def record_contact(client: Client, target: Target, contact: Contact) -> str:
     """V7: the patient contacted the clinic; returns the workflow it was recorded in."""
     workflow_id = await workflow_of(client, target)
-    await calls.signal(client, workflow_id, CareRequest.contacted, contact)
+    await calls.signal(client, workflow_id, Request.contacted, contact)
     return workflow_id

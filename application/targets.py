@@ -16,7 +16,7 @@ from typing import Protocol
 from temporalio.client import Client
 
 from application.lookup import Found, find
-from application.workflow_calls import Status, query_status
+from application.workflow_calls import Status
 from contracts.workflow_ids import IdKind, IssuedId
 
 
@@ -57,11 +57,6 @@ class Target:
     found: Found | None = None
 
 
-Named = Target | str
-"""A target, or a workflow id as it is: the workflows' own tests address workflows by id (the doors
-always pass a Target)."""
-
-
 def asked_for(
     issued: IssuedId, clinics: Sequence[str], clinic_id: str | None = None
 ) -> tuple[str | None, str | None]:
@@ -89,13 +84,11 @@ async def located(client: Client, target: Target) -> Target:
     return replace(target, found=await locate(client, target))
 
 
-async def workflow_of(client: Client, named: Named) -> str:
-    """The workflow id of a target (found), or the workflow id given."""
-    return named if isinstance(named, str) else (await locate(client, named)).workflow_id
+async def workflow_of(client: Client, target: Target) -> str:
+    """The workflow id of a target (found)."""
+    return (await locate(client, target)).workflow_id
 
 
-async def status(client: Client, named: Named) -> Status:
+async def status(client: Client, target: Target) -> Status:
     """The status of the workflow a target names (its lookup answers it: no second query)."""
-    if isinstance(named, str):
-        return await query_status(client, named)
-    return (await locate(client, named)).status
+    return (await locate(client, target)).status

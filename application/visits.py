@@ -18,7 +18,7 @@ from application.checks import check_future, check_group, check_visit_booking
 from application.errors import ConflictError, EndedError
 from application.lookup import own_legacy
 from application.starts import Started, issued_by, start_once, workflow_id_for
-from application.targets import Named, workflow_of
+from application.targets import Target, workflow_of
 from contracts import search_attributes as search
 from contracts.workflow_ids import GROUP_PREFIX, IdKind, IssuedId
 from domain.booking import (
@@ -34,7 +34,8 @@ from domain.markdown import workflow_summary
 from domain.status import SEND_SMS, GroupStatus, ReminderState, ReminderStatus
 from domain.timing import plan_sms_send
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import VisitReminder, VisitReminderV2
+from workflows.reminder.generations import VisitReminderV2
+from workflows.reminder.process import Reminder
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +74,7 @@ async def _join_team(
         **options,
     )
     try:
-        return await calls.update_with_start(client, VisitReminder.join_booking, booking, operation)
+        return await calls.update_with_start(client, Reminder.join_booking, booking, operation)
     except WorkflowAlreadyStartedError:  # the team visit has ended: only a booking it had is harmless
         status = await calls.query_status(client, options["id"])
         bookings = status.bookings if isinstance(status, ReminderStatus) else []
@@ -138,18 +139,18 @@ def _is_group(workflow_id: str) -> bool:
     return workflow_id.startswith(GROUP_PREFIX)
 
 
-async def reschedule(client: Client, target: Named, start: datetime) -> ReminderStatus | GroupStatus:
+async def reschedule(client: Client, target: Target, start: datetime) -> ReminderStatus | GroupStatus:
     """S15: move a visit (or a whole group, S13) and its reminder."""
     workflow_id = await workflow_of(client, target)
     check_future(start)
     change = Reschedule(start=start)
     if _is_group(workflow_id):
         return await calls.update(client, workflow_id, GroupBookingWorkflow.reschedule, change)
-    return await calls.update(client, workflow_id, VisitReminder.reschedule, change)
+    return await calls.update(client, workflow_id, Reminder.reschedule, change)
 
 
 async def set_sms_flag(
-    client: Client, target: Named, sms_flag: bool, booking_id: str | None = None
+    client: Client, target: Target, sms_flag: bool, booking_id: str | None = None
 ) -> ReminderStatus | GroupStatus:
     """S10: turn the SMS off or on again (S8: not off for a 1177 booking; S13: one flag per group); a
     booking id names one HOSP booking of a team visit."""
@@ -157,11 +158,11 @@ async def set_sms_flag(
     change = SmsFlagChange(sms_flag=sms_flag, booking_id=booking_id)
     if _is_group(workflow_id):
         return await calls.update(client, workflow_id, GroupBookingWorkflow.set_sms_flag, change)
-    return await calls.update(client, workflow_id, VisitReminder.set_sms_flag, change)
+    return await calls.update(client, workflow_id, Reminder.set_sms_flag, change)
 
 
 async def cancel(
-    client: Client, target: Named, booking_id: str | None = None, reason: str | None = None
+    client: Client, target: Target, booking_id: str | None = None, reason: str | None = None
 ) -> str:
     """S15, V14: a cancelled visit gets no reminder and a cancelled invitation no more messages; a
     booking id cancels one booking of a team visit or one group participant only. Returns the

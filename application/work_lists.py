@@ -14,7 +14,7 @@ from application.workflow_calls import Status, query_status
 from contracts import search_attributes as search
 from contracts.workflow_ids import parse_workflow_id
 from domain.invitation import WorkList
-from workflows.care_invitation import REQUEST_TYPES
+from workflows.request.generations import REQUEST_TYPES
 
 
 class WorkListItem(BaseModel):

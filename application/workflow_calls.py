@@ -26,9 +26,9 @@ from contracts.workflow_ids import GROUP_PREFIX, INVITATION_PREFIX, REMINDER_PRE
 from domain.booking import GroupBooking, VisitBooking
 from domain.invitation import CareInvitation, InvitationStatus
 from domain.status import GroupStatus, ReminderStatus
-from workflows.care_invitation import CareRequest
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import VisitReminder
+from workflows.reminder.process import Reminder
+from workflows.request.process import Request
 
 Status = ReminderStatus | GroupStatus | InvitationStatus
 W = TypeVar("W")
@@ -45,9 +45,9 @@ class WorkflowKind:
 
 
 KINDS = (
-    WorkflowKind(REMINDER_PREFIX, VisitReminder, VisitBooking, ReminderStatus),  # also teams (S11)
+    WorkflowKind(REMINDER_PREFIX, Reminder, VisitBooking, ReminderStatus),  # also teams (S11)
     WorkflowKind(GROUP_PREFIX, GroupBookingWorkflow, GroupBooking, GroupStatus),
-    WorkflowKind(INVITATION_PREFIX, CareRequest, CareInvitation, InvitationStatus),
+    WorkflowKind(INVITATION_PREFIX, Request, CareInvitation, InvitationStatus),
 )
 
 

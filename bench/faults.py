@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import application as app
+from application import targets
 from bench.figures import write_json
 from bench.machine import load, machine
-from contracts.workflow_ids import booking_reminder_id
 from domain.status import Outcome, Reason
 from testkit.fake_provider import FakeProvider, ProviderConfig
 from testkit.kill_phase import phase_kills
@@ -135,7 +135,8 @@ async def phase_flaky(
         s = provider.stats
         statuses = []
         for i in invalid_idx:
-            status = await app.status(rig.client, booking_reminder_id(f"storm-{prefix}", f"{prefix}{i}"))
+            reminder = app.Target(targets.visit(f"{prefix}{i}"), (f"storm-{prefix}",))
+            status = await app.status(rig.client, reminder)
             last = status.messages[-1] if status.messages else None
             statuses.append(
                 bool(last and last.outcome is Outcome.FAILED and last.reason is Reason.INVALID_NUMBER)

@@ -21,18 +21,11 @@ from adapters.letters import LetterService, build_letters
 from adapters.sms import SmsGateway
 from infrastructure.config import Settings
 from infrastructure.stores import Stores, inbox, sms_gateway
-from workflows.care_invitation import REQUEST_TYPES
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import SmsReminder, SmsReminderWorkflow, VisitReminder, VisitReminderV2
+from workflows.reminder.generations import REMINDER_TYPES
+from workflows.request.generations import REQUEST_TYPES
 
-WORKFLOWS = [
-    VisitReminderV2,
-    VisitReminder,
-    SmsReminder,
-    SmsReminderWorkflow,
-    GroupBookingWorkflow,
-    *REQUEST_TYPES,
-]
+WORKFLOWS = [*REMINDER_TYPES, GroupBookingWorkflow, *REQUEST_TYPES]
 MAX_CONCURRENT_ACTIVITIES = 32
 
 

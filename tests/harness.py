@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -22,12 +23,15 @@ from adapters.directory import SqliteDirectory
 from adapters.inbox import SqliteInbox
 from adapters.letters import PdfLetterOutbox
 from adapters.sms import SmsGateway, SqliteOutbox
+from contracts.workflow_ids import IdKind, IssuedId, parse_workflow_id
+from demo import data as fx
 from domain.booking import GroupBooking, VisitBooking
 from domain.status import ReminderStatus
 from domain.timing import at_local, local_date
 from infrastructure.worker_setup import MAX_CONCURRENT_ACTIVITIES, Activities, build_worker
+from tests.histories.names import patches_taken
 from workflows.group_booking import GroupBookingWorkflow
-from workflows.sms_reminder import VisitReminder
+from workflows.reminder.generations import VisitReminderV2
 
 T = TypeVar("T")
 
@@ -75,11 +79,21 @@ class Harness:
         workflow_id = (
             await app.book_visit(self.client, self.task_queue, self.directory, booking)
         ).workflow_id
-        return self.client.get_workflow_handle_for(VisitReminder.run, workflow_id)
+        return self.client.get_workflow_handle_for(VisitReminderV2.run, workflow_id)
 
     async def book_group(self, group: GroupBooking) -> WorkflowHandle[Any, Any]:
         workflow_id = (await app.book_group(self.client, self.task_queue, self.directory, group)).workflow_id
         return self.client.get_workflow_handle_for(GroupBookingWorkflow.run, workflow_id)
+
+    async def started_as(self, workflow_id: str) -> tuple[str, list[str]]:
+        """The type a workflow was started as and the patches its history took so far (empty if it
+        has not started yet)."""
+        try:
+            history = await self.client.get_workflow_handle(workflow_id).fetch_history()
+        except RPCError:
+            return "", []
+        started = history.events[0].workflow_execution_started_event_attributes
+        return started.workflow_type.name, patches_taken(history)
 
     async def status(self, handle: WorkflowHandle[Any, Any]) -> ReminderStatus:
         return await handle.query("status", result_type=ReminderStatus)
@@ -92,6 +106,15 @@ class Harness:
 
     def sent_to(self) -> list[str]:
         return [m.to for m in self.outbox.messages()]
+
+
+def target(workflow_id: str, clinic_id: str = fx.CLINIC_CONNECTED) -> app.Target:
+    """What a door would name for the workflow a test holds: its issued id at its clinic (for an id from
+    before ids were scoped, at `clinic_id`, where it is found as that clinic's own)."""
+    parsed = parse_workflow_id(workflow_id)
+    if parsed is None:
+        return app.Target(IssuedId(IdKind.REQUEST, workflow_id), (clinic_id,))  # an id nobody issued
+    return app.Target(parsed.issued, (parsed.clinic_id or clinic_id,))
 
 
 async def eventually(

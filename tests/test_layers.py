@@ -205,7 +205,7 @@ def test_the_rules_catch_a_door_importing_an_adapter_a_workflow_or_the_demo(tmp_
     (tmp_path / "entrypoints" / "web").mkdir(parents=True)
     (tmp_path / "entrypoints" / "http").mkdir()
     (tmp_path / "entrypoints" / "http" / "bad.py").write_text(
-        "from adapters.audit import ApiKeys\ndef f():\n    from workflows.sms_reminder import VisitReminder\n"
+        "from adapters.audit import ApiKeys\ndef f():\n    from workflows.reminder.process import Reminder\n"
     )
     (tmp_path / "entrypoints" / "web" / "bad.py").write_text(
         "from demo.data import DEMO_STAFF\nfrom entrypoints import http\nimport entrypoints.http.auth\n"

@@ -12,7 +12,6 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.workflow_ids import IdKind, IssuedId
     from domain.booking import (
         Cancellation,
         GroupBooking,
@@ -22,8 +21,9 @@ with workflow.unsafe.imports_passed_through():
         check_new_start,
     )
     from domain.status import GroupState, GroupStatus
-    from workflows.mechanics import SCOPED_IDS
-    from workflows.sms_reminder import SmsReminderWorkflow
+
+from workflows.reminder.children import child_reminder_id, child_reminder_type
+from workflows.reminder.process import Reminder
 
 
 @workflow.defn
@@ -38,13 +38,11 @@ class GroupBookingWorkflow:
 
     @workflow.run
     async def run(self, group: GroupBooking) -> GroupStatus:
-        scoped = workflow.patched(SCOPED_IDS)
         for participant in group.participants:
-            issued = IssuedId(IdKind.VISIT, participant.booking_id)
-            child_id = issued.at(group.clinic_id) if scoped else issued.legacy_id
+            child_id = child_reminder_id(group.clinic_id, participant.booking_id)
             try:
                 self._children[participant.booking_id] = await workflow.start_child_workflow(
-                    SmsReminderWorkflow.run,
+                    child_reminder_type().run,
                     self._group.participant_booking(participant),
                     id=child_id,
                 )
@@ -92,9 +90,7 @@ class GroupBookingWorkflow:
         for booking_id in ids:
             if child := self._children.get(booking_id):
                 self._cancelled.add(booking_id)
-                await self._signal(
-                    child, SmsReminderWorkflow.cancel, Cancellation(reason=cancellation.reason)
-                )
+                await self._signal(child, Reminder.cancel, Cancellation(reason=cancellation.reason))
 
     @workflow.query
     def status(self) -> GroupStatus:
@@ -111,10 +107,7 @@ class GroupBookingWorkflow:
     async def _tell_children(self, change: GroupChange) -> None:
         await workflow.wait_condition(lambda: self._children_started)
         await asyncio.gather(
-            *(
-                self._signal(c, SmsReminderWorkflow.apply_group_change, change)
-                for c in self._children.values()
-            )
+            *(self._signal(c, Reminder.apply_group_change, change) for c in self._children.values())
         )
 
     @staticmethod

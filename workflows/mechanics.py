@@ -10,6 +10,7 @@ commands, in the same order, as the code it replaced, so every saved history sti
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -35,6 +36,33 @@ LOCAL_RETRY_THRESHOLD = timedelta(seconds=5)
 after (the SDK's default, a minute, would hold the woken task open for a minute of retries)."""
 DIRECTORY_TIMEOUT = timedelta(seconds=30)
 DIRECTORY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+
+@dataclass(frozen=True)
+class StartsLean:
+    """How every type since issue 13 starts: it plans with the clinic's settings its start carries
+    (read by the booking or the creation; a start without them reads the clinic), reads the directory
+    as local activities and upserts only the search attributes that changed."""
+
+    carries_clinic = True
+
+    def lean(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class LeanBehindPatch:
+    """How the oldest type of a workflow starts: it reads the clinic when it first plans, and takes
+    the lean path (`StartsLean`) only behind `patch`, so histories from before it replay."""
+
+    patch: str
+    carries_clinic = False
+
+    def lean(self) -> bool:
+        return workflow.patched(self.patch)
+
+
+Start = StartsLean | LeanBehindPatch
 
 
 def activity_method(local: bool) -> Callable[..., Awaitable[Any]]:

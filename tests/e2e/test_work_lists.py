@@ -28,7 +28,7 @@ from domain.timing import at_local, local_date
 from security.codec import data_converter
 from security.keyring import Keyring
 from testkit.processes import SERVER_STARTUP, run_starter, venv_binary
-from tests.harness import Harness, eventually
+from tests.harness import Harness, eventually, target
 
 pytestmark = pytest.mark.e2e
 
@@ -106,7 +106,7 @@ async def clinic(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Clin
                 booking_id="B-booked", start=at_local(today + timedelta(days=25), time(10, 0)), by="staff"
             )
             booked = await app.book_invitation(
-                env.client, invitation_id(fx.CLINIC_CONNECTED, "R-booked"), booking
+                env.client, target(invitation_id(fx.CLINIC_CONNECTED, "R-booked")), booking
             )
             assert booked.state is InvitationState.BOOKED
             yield Clinic(env, harness, data_dir, today, keyring)
@@ -207,7 +207,7 @@ async def test_V11_V12_a_converted_request_moves_to_the_invitation_list(clinic: 
     await lists_when(clinic, settled)
     with pytest.raises(app.InputError, match=r"(?s)convert rejected: .*referral.*\(V1\)"):
         await app.convert_request(
-            clinic.env.client, invitation_id(fx.CLINIC_CONNECTED, "R-plain"), Conversion()
+            clinic.env.client, target(invitation_id(fx.CLINIC_CONNECTED, "R-plain")), Conversion()
         )  # it has no referral
     refused = await starter(clinic, "invitation", "convert", "--request-id", "R-plain")
     assert refused.returncode == 2 and refused.stdout == ""
@@ -215,7 +215,9 @@ async def test_V11_V12_a_converted_request_moves_to_the_invitation_list(clinic: 
         "error: convert rejected: a care invitation needs a referral (referral_id) (V1)"
     ]
     converted = await app.convert_request(
-        clinic.env.client, invitation_id(fx.CLINIC_CONNECTED, "R-plain"), Conversion(referral_id="ref-plain")
+        clinic.env.client,
+        target(invitation_id(fx.CLINIC_CONNECTED, "R-plain")),
+        Conversion(referral_id="ref-plain"),
     )
     # The window starts in 30 days, less than six weeks away: the invitation goes out at once (V4).
     assert converted.state in (InvitationState.SCHEDULED, InvitationState.INVITED)

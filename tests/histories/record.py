@@ -1,7 +1,9 @@
 """Record the histories the replay test checks: `python -m tests.histories.record [SCENARIO …]`.
 
 Runs one scenario per workflow path on the time-skipping server with the current code and saves
-each workflow's history (closed, or open at a waiting point) as JSON next to this file. Re-record
+each workflow's history (closed, or open at a waiting point) as JSON next to this file, named after
+its type, scenario and the patches it took (`names.py`). A file of the same name is a history of the
+same path: keep the old one unless the path is meant to change. Re-record
 only for a change meant to be incompatible with running workflows (docs/changing-workflows.md);
 otherwise keep the old files: they are what running workflows look like.
 """
@@ -20,13 +22,14 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 import application as app
-from contracts.workflow_ids import SCOPE, booking_reminder_id
+from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, Reschedule, VisitBooking
 from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking
 from infrastructure.namespace_setup import register_search_attributes
 from testkit.processes import start_time_skipping
-from tests.harness import Harness
+from tests.harness import Harness, target
+from tests.histories.names import history_name
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,7 +71,7 @@ async def team_visit(h: Harness) -> list[str]:
         await h.book(visit(f"hist-hosp-{n}", fx.PNR_ADULT_1177, start=start, team_visit_id="hist-team"))
         for n in (1, 2)
     ]
-    await app.set_sms_flag(h.client, team[0].id, False, booking_id="hist-hosp-1")
+    await app.set_sms_flag(h.client, target(team[0].id), False, booking_id="hist-hosp-1")
     await team[0].execute_update("reschedule", Reschedule(start=await h.local(4, 13)))
     await h.sleep_until(await h.local(5, 12))
     return [team[0].id]
@@ -87,7 +90,7 @@ async def group_booking(h: Harness) -> list[str]:
             ],
         )
     )
-    await app.cancel(h.client, group.id, booking_id="hist-group-2")
+    await app.cancel(h.client, target(group.id), booking_id="hist-group-2")
     await h.sleep_until(await h.local(3, 12))
     return [group.id, booking_reminder_id(fx.CLINIC_CONNECTED, "hist-group-1")]
 
@@ -101,7 +104,7 @@ async def invitation_booked(h: Harness) -> list[str]:
     await h.sleep_until(await h.local(14, 9))
     visit_start = await h.local(30, 10)
     booking = InvitationBooking(booking_id="hist-booked-visit", start=visit_start, by="patient")
-    await app.book_invitation(h.client, booked, booking)
+    await app.book_invitation(h.client, target(booked), booking)
     await h.client.get_workflow_handle(booked).result()
     # The reminder is left open (sent, waiting for the visit): the time-skipping server hangs when an
     # abandoned child completes after its parent has closed; the real server does not.
@@ -114,9 +117,9 @@ async def request_converted_to_follow_up(h: Harness) -> list[str]:
     plain = request(today, "hist-plain", 21, 25, invitation=False, patient_id=fx.PNR_ADULT_VAS)
     workflow_id = (await app.create_request(h.client, h.task_queue, h.directory, plain)).workflow_id
     await h.sleep_until(await h.local(1, 12))
-    await app.convert_request(h.client, workflow_id, Conversion())
+    await app.convert_request(h.client, target(workflow_id), Conversion())
     await h.sleep_until(await h.local(27, 12))
-    await app.cancel(h.client, workflow_id)  # from the follow-up list
+    await app.cancel(h.client, target(workflow_id))  # from the follow-up list
     return [workflow_id]
 
 
@@ -145,8 +148,9 @@ async def save(client: Client, workflow_ids: list[str]) -> None:
     for workflow_id in workflow_ids:
         handle = client.get_workflow_handle(workflow_id)
         history = await handle.fetch_history()
-        (HERE / f"{workflow_id.replace(SCOPE, '-')}.json").write_text(history.to_json())
-        print(f"saved {workflow_id}: {len(history.events)} events")
+        path = HERE / f"{history_name(history, workflow_id)}.json"
+        path.write_text(history.to_json())
+        print(f"saved {workflow_id} as {path.name}: {len(history.events)} events")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from contracts.workflow_ids import (
 from demo import data as fx
 from domain.booking import ReminderStart
 from tests.http.conftest import Api, booking, request_body
-from workflows.sms_reminder import VisitReminderV2
+from workflows.reminder.generations import VisitReminderV2
 
 KIR, ONH = fx.CLINIC_CONNECTED, fx.CLINIC_NOT_CONNECTED
 AT_ONH = {"clinic_id": ONH, "reception_id": fx.RECEPTION_NOT_CONNECTED}

@@ -27,9 +27,10 @@ from domain.invitation import (
 )
 from domain.status import MessageChannel, MessageKind, Outcome, ReminderState, ReminderStatus
 from domain.timing import local_date, local_time
-from tests.harness import Harness, eventually, history_shape
-from workflows.care_invitation import CareInvitationWorkflow, CareRequest, CareRequestV2
-from workflows.mechanics import PUBLISH_DELAY
+from tests.harness import Harness, eventually, history_shape, target
+from workflows.mechanics import PUBLISH_DELAY, SCOPED_IDS
+from workflows.reminder.children import NEWEST_FOR_CHILDREN
+from workflows.request.generations import CareInvitationWorkflow, CareRequest, CareRequestV2
 
 R1 = invitation_id(fx.CLINIC_CONNECTED, "r1")
 
@@ -122,6 +123,21 @@ async def test_V4_three_weeks_ahead_sends_the_invitation_at_once(harness: Harnes
     assert invited.next_action is not None and invited.next_action.kind == "reminder_1"
 
 
+async def test_V9_the_visit_reminder_a_booking_starts_is_the_newest_type(harness: Harness) -> None:
+    """Issue 25: a booked invitation starts `VisitReminderV2`, the type a booked visit gets (patch
+    `children-newest-reminder`; an invitation booked before it started `SmsReminderWorkflow`)."""
+    async with harness.worker():
+        handle = await create(harness, await request(harness, first=21, last=60))
+        await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+        start = await harness.local(days=25, hour=10)
+        booking = InvitationBooking(booking_id="v-9", start=start, by="patient")
+        await app.book_invitation(harness.client, target(R1), booking)
+        reminder_type, _ = await harness.started_as(booking_reminder_id(fx.CLINIC_CONNECTED, "v-9"))
+        _, request_patches = await harness.started_as(R1)
+    assert reminder_type == "VisitReminderV2"
+    assert request_patches == [SCOPED_IDS, NEWEST_FOR_CHILDREN]
+
+
 async def test_V7_V9_booked_by_the_patient_ends_reminders_and_the_visit_gets_its_sms(
     harness: Harness,
 ) -> None:
@@ -130,7 +146,7 @@ async def test_V7_V9_booked_by_the_patient_ends_reminders_and_the_visit_gets_its
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
         visit_start = await harness.local(days=25, hour=10)
         booked = await app.book_invitation(
-            harness.client, R1, InvitationBooking(booking_id="v-1", start=visit_start, by="patient")
+            harness.client, target(R1), InvitationBooking(booking_id="v-1", start=visit_start, by="patient")
         )
         assert isinstance(booked, InvitationStatus) and booked.state is InvitationState.BOOKED
         assert booked.booked is not None and booked.booked.reminder_workflow_id == booking_reminder_id(
@@ -165,7 +181,7 @@ async def test_V7_contact_from_the_patient_ends_the_reminders(harness: Harness) 
     async with harness.worker():
         handle = await create(harness, await request(harness, first=21, last=60))
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
-        await app.record_contact(harness.client, R1, Contact(note="ringde"))
+        await app.record_contact(harness.client, target(R1), Contact(note="ringde"))
         result = await handle.result()
         await harness.sleep_until(await harness.local(days=30, hour=9))
     assert result.state is InvitationState.CONTACTED and result.work_list is WorkList.NONE
@@ -198,13 +214,13 @@ async def test_V10_change_before_the_first_message_moves_it_after_it_does_not_re
         handle = await create(harness, await request(harness, first=70, last=120))
         await until(harness, handle, lambda s: s.next_action is not None)
         window = DateWindow(first_date=await day(harness, 84), last_date=await day(harness, 120))
-        moved = await app.change_request(harness.client, R1, RequestChange(window=window))
+        moved = await app.change_request(harness.client, target(R1), RequestChange(window=window))
         assert moved.next_action is not None and moved.next_action.at == await harness.local(days=42, hour=8)
         await harness.sleep_until(await harness.local(days=30, hour=12))
         assert harness.inbox.count() == 0  # the old moment (day 28) sent nothing
         await harness.sleep_until(await harness.local(days=42, hour=8, minute=1))
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
-        narrower = await app.change_request(harness.client, R1, RequestChange(time_of_day="morning"))
+        narrower = await app.change_request(harness.client, target(R1), RequestChange(time_of_day="morning"))
         assert narrower.next_action is not None and narrower.next_action.kind == "reminder_1"
         await harness.sleep_until(await harness.local(days=43, hour=9))
         final = await status(handle)
@@ -228,12 +244,12 @@ async def test_V8_patient_booking_outside_window_weekday_or_time_of_day_is_refus
         for start, message in refused:
             with pytest.raises(app.InputError, match=message):
                 await app.book_invitation(
-                    harness.client, R1, InvitationBooking(booking_id="v-1", start=start, by="patient")
+                    harness.client, target(R1), InvitationBooking(booking_id="v-1", start=start, by="patient")
                 )
         unchanged = await status(handle)
         assert unchanged.state is InvitationState.INVITED and unchanged.booked is None
         booked = await app.book_invitation(
-            harness.client, R1, InvitationBooking(booking_id="v-1", start=refused[0][0], by="staff")
+            harness.client, target(R1), InvitationBooking(booking_id="v-1", start=refused[0][0], by="staff")
         )
     assert booked.state is InvitationState.BOOKED and booked.booked is not None
 
@@ -263,13 +279,13 @@ async def test_V11_V12_plain_request_sends_nothing_and_once_converted_behaves_li
         await harness.sleep_until(await harness.local(days=3, hour=12))
         assert harness.inbox.count() == 0 and harness.letters.letters() == []
         window = DateWindow(first_date=await day(harness, 70), last_date=await day(harness, 100))
-        converted = await app.convert_request(harness.client, R1, Conversion(window=window))
+        converted = await app.convert_request(harness.client, target(R1), Conversion(window=window))
         assert converted.state is InvitationState.SCHEDULED and converted.work_list is WorkList.VARDINBJUDAN
         assert converted.next_action is not None and converted.next_action.at == await harness.local(
             days=28, hour=8
         )
         with pytest.raises(app.InputError, match="not possible in state scheduled"):
-            await app.convert_request(harness.client, R1, Conversion())
+            await app.convert_request(harness.client, target(R1), Conversion())
         await harness.sleep_until(await harness.local(days=28, hour=8, minute=1))
         invited = await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
     assert kinds(invited) == [MessageKind.INVITATION] and invited.messages[0].outcome is Outcome.SENT
@@ -279,14 +295,14 @@ async def test_V14_staff_cancel_sends_nothing_more(harness: Harness) -> None:
     async with harness.worker():
         handle = await create(harness, await request(harness, first=70, last=120))
         await until(harness, handle, lambda s: s.next_action is not None)
-        await app.cancel(harness.client, handle.id, reason="remissen återkallad")
+        await app.cancel(harness.client, target(handle.id), reason="remissen återkallad")
         result = await handle.result()
         await harness.sleep_until(await harness.local(days=30, hour=9))
         with pytest.raises(app.InputError, match=f"'{handle.id}' has ended: nothing to change"):
-            await app.cancel(harness.client, handle.id)  # again: said, not silently "sent"
+            await app.cancel(harness.client, target(handle.id))  # again: said, not silently "sent"
     assert result.state is InvitationState.CANCELLED and harness.inbox.count() == 0
-    with pytest.raises(app.InputError, match="no workflow 'care-invitation-unknown'"):
-        await app.cancel(harness.client, "care-invitation-unknown")
+    with pytest.raises(app.InputError, match="no request 'unknown'"):
+        await app.cancel(harness.client, target("care-invitation-unknown"))
 
 
 async def test_V1_V2_bad_requests_are_refused_at_the_edge(harness: Harness) -> None:
@@ -310,8 +326,8 @@ async def test_V1_converting_a_request_without_referral_is_refused_with_one_clea
         handle = await create(harness, plain)
         await until(harness, handle, lambda s: s.state is InvitationState.REQUEST)
         with pytest.raises(app.InputError) as refused:
-            await app.convert_request(harness.client, R1, Conversion())
-        converted = await app.convert_request(harness.client, R1, Conversion(referral_id="ref-9"))
+            await app.convert_request(harness.client, target(R1), Conversion())
+        converted = await app.convert_request(harness.client, target(R1), Conversion(referral_id="ref-9"))
     message = str(refused.value)
     assert "referral" in message and "V1" in message and "\n" not in message
     assert fx.PNR_ADULT_1177 not in message and "[type=" not in message
@@ -422,7 +438,7 @@ async def test_V3_a_converted_request_reads_the_clinic_send_time_when_converted(
         await until(harness, handle, lambda s: s.state is InvitationState.REQUEST)
         document["clinics"][0] |= {"invitation_send_time": "13:15"}
         harness.directory.load_document(document)
-        converted = await app.convert_request(harness.client, R1, Conversion())
+        converted = await app.convert_request(harness.client, target(R1), Conversion())
         shape = await history_shape(handle)
     assert shape.local_activities == ["load_clinic"]
     assert converted.next_action is not None

@@ -18,7 +18,7 @@ from demo import data as fx
 from domain.booking import VisitBooking
 from domain.status import Delivery, DeliveryReport, Outcome, RecipientRole, ReminderState, ReminderStatus
 from tests.harness import Harness
-from workflows.sms_reminder import SmsReminderWorkflow
+from workflows.reminder.generations import SmsReminderWorkflow
 
 AT = datetime(2027, 3, 28, 7, 0, 3, tzinfo=UTC)
 

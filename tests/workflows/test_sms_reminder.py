@@ -13,8 +13,9 @@ from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from domain.booking import ReminderStart, Reschedule, SmsFlagChange, VisitBooking
 from domain.status import Outcome, Reason, RecipientRole, ReminderState, ReminderStatus
-from tests.harness import Harness, eventually, history_shape
-from workflows.sms_reminder import PUBLISH_DELAY, SmsReminder, SmsReminderWorkflow, VisitReminder
+from tests.harness import Harness, eventually, history_shape, target
+from workflows.mechanics import PUBLISH_DELAY
+from workflows.reminder.generations import SmsReminder, SmsReminderWorkflow, VisitReminder
 
 
 def visit(patient_id: str = fx.PNR_ADULT_1177, booking_id: str = "b1", **fields: Any) -> dict[str, Any]:
@@ -86,7 +87,7 @@ async def test_S15_cancel_before_the_moment_sends_nothing(harness: Harness) -> N
     async with harness.worker():
         handle = await harness.book(VisitBooking(**visit(start=start)))
         await harness.settled(handle, lambda s: s.next_action is not None)
-        await app.cancel(harness.client, handle.id)
+        await app.cancel(harness.client, target(handle.id))
         await harness.sleep_until(await harness.local(days=2, hour=12))
         result = await handle.result()
     assert result.state is ReminderState.CANCELLED and result.next_action is None
@@ -119,7 +120,7 @@ async def test_S15_restarting_the_worker_between_booking_and_send_time_sends_exa
         status = await harness.settled(handle, sent)
     async with harness.worker(sticky=False):  # and another one replays it without sending again
         await harness.sleep_until(await harness.local(days=2, hour=11))
-        await app.status(harness.client, handle.id)
+        await app.status(harness.client, target(handle.id))
     assert status.state is ReminderState.SENT
     assert sorted(harness.sent_to()) == sorted([fx.e164(fx.MOBILE_GUARDIAN_1), fx.e164(fx.MOBILE_GUARDIAN_2)])
 
@@ -255,7 +256,7 @@ async def test_S8_sms_flag_of_a_1177_booking_cannot_be_turned_off(harness: Harne
             await handle.execute_update("set_sms_flag", SmsFlagChange(sms_flag=False))
         assert "1177" in str(rejected.value.cause)
         with pytest.raises(app.InputError, match="cannot be turned off"):
-            await app.set_sms_flag(harness.client, handle.id, False)
+            await app.set_sms_flag(harness.client, target(handle.id), False)
         status = await harness.status(handle)
         assert all(b.sms_flag for b in status.bookings)
         await harness.sleep_until(await harness.local(days=2, hour=9, minute=1))
@@ -267,12 +268,14 @@ async def test_S10_staff_turn_the_flag_off_then_on_again(harness: Harness) -> No
     start = await harness.local(days=3, hour=10)
     async with harness.worker():
         handle = await harness.book(VisitBooking(**visit(start=start)))
-        off = await app.set_sms_flag(harness.client, handle.id, False)
+        off = await app.set_sms_flag(harness.client, target(handle.id), False)
         assert [b.sms_flag for b in off.bookings] == [False]
         await harness.sleep_until(await harness.local(days=2, hour=9, minute=1))
         skipped = await harness.settled(handle, sent)
         assert skipped.reason is Reason.SMS_FLAG_OFF and harness.outbox.count() == 0
-        await app.set_sms_flag(harness.client, handle.id, True)  # inside the window, > 2 h before: at once
+        await app.set_sms_flag(
+            harness.client, target(handle.id), True
+        )  # inside the window, > 2 h before: at once
         status = await harness.settled(handle, lambda s: s.state is ReminderState.SENT)
     assert status.state is ReminderState.SENT and harness.outbox.count() == 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +14,10 @@ from contracts.workflow_ids import booking_reminder_id, team_reminder_id
 from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, VisitBooking
 from domain.status import GroupState, GroupStatus, Outcome, Reason, RecipientRole, ReminderState
-from tests.harness import Harness, eventually
-from workflows.sms_reminder import VisitReminder
+from tests.harness import Harness, eventually, target
+from workflows.mechanics import SCOPED_IDS
+from workflows.reminder.children import NEWEST_FOR_CHILDREN
+from workflows.reminder.generations import VisitReminder
 
 
 async def hosp_bookings(harness: Harness, flags: tuple[bool, ...]) -> list[VisitBooking]:
@@ -57,7 +60,7 @@ async def test_S11_team_visit_of_three_hosp_bookings_sends_one_sms_per_recipient
 async def test_S11_team_visit_honours_flags_staff_turned_off(harness: Harness) -> None:
     async with harness.worker():
         handle = await book_team(harness, (False, True, False))
-        await app.set_sms_flag(harness.client, handle.id, False, booking_id="hosp-2")
+        await app.set_sms_flag(harness.client, target(handle.id), False, booking_id="hosp-2")
         await harness.sleep_until(await harness.local(days=2, hour=9, minute=1))
         status = await harness.settled(handle, lambda s: s.state is not ReminderState.SCHEDULED)
     assert status.state is ReminderState.SKIPPED and status.reason is Reason.SMS_FLAG_OFF
@@ -77,11 +80,11 @@ async def test_S11_S15_cancelling_one_hosp_booking_keeps_the_reminder_cancelling
 ) -> None:
     async with harness.worker():
         handle = await book_team(harness, (True, True, True))
-        await app.cancel(harness.client, handle.id, booking_id="hosp-1")
+        await app.cancel(harness.client, target(handle.id), booking_id="hosp-1")
         status = await harness.settled(handle, lambda s: s.bookings[0].cancelled)
         assert status.state is ReminderState.SCHEDULED
         for booking_id in ("hosp-2", "hosp-3"):
-            await app.cancel(harness.client, handle.id, booking_id=booking_id)
+            await app.cancel(harness.client, target(handle.id), booking_id=booking_id)
         result = await handle.result()
     assert result.state is ReminderState.CANCELLED and harness.outbox.count() == 0
 
@@ -144,17 +147,33 @@ async def test_S13_group_of_five_where_two_lack_consent_gives_three_sms(
     assert result.state is GroupState.DONE and len(result.reminder_workflow_ids) == 5
 
 
+async def test_S13_each_participant_runs_the_newest_reminder_type(
+    harness: Harness, document: dict[str, Any]
+) -> None:
+    """Issue 25: the reminders a group booking starts from now on are `VisitReminderV2`, as a booked
+    visit's (patch `children-newest-reminder`; groups that started theirs before keep the old type)."""
+    ids = [booking_reminder_id(fx.CLINIC_CONNECTED, f"grp-1-{n}") for n in range(5)]
+    async with harness.worker():
+        group = await book_group(harness, document)
+        children = await eventually(
+            lambda: asyncio.gather(*(harness.started_as(i) for i in ids)), lambda s: all(t for t, _ in s)
+        )
+        _, group_patches = await harness.started_as(group.id)
+    assert [t for t, _ in children] == ["VisitReminderV2"] * 5
+    assert group_patches == [SCOPED_IDS, NEWEST_FOR_CHILDREN]
+
+
 async def test_S13_group_flag_off_means_no_sms_for_anyone(harness: Harness, document: dict[str, Any]) -> None:
     async with harness.worker():
         group = await book_group(harness, document)
-        changed = await app.set_sms_flag(harness.client, group.id, False)
+        changed = await app.set_sms_flag(harness.client, target(group.id), False)
         assert isinstance(changed, GroupStatus) and changed.sms_flag is False
         await harness.sleep_until(await harness.local(days=2, hour=9, minute=1))
         states = await eventually(
             lambda: participant_states(harness), lambda s: ReminderState.SCHEDULED not in s
         )
         with pytest.raises(app.InputError, match="whole group"):  # no per-participant flag
-            await app.set_sms_flag(harness.client, group.id, True, booking_id="grp-1-0")
+            await app.set_sms_flag(harness.client, target(group.id), True, booking_id="grp-1-0")
     assert states == [ReminderState.SKIPPED] * 5 and harness.outbox.count() == 0
 
 
@@ -163,15 +182,15 @@ async def test_S13_S15_group_reschedule_moves_every_participant_and_cancel_stops
 ) -> None:
     async with harness.worker():
         group = await book_group(harness, document)
-        await app.reschedule(harness.client, group.id, await harness.local(days=5, hour=15))
-        await app.cancel(harness.client, group.id, booking_id="grp-1-0")
+        await app.reschedule(harness.client, target(group.id), await harness.local(days=5, hour=15))
+        await app.cancel(harness.client, target(group.id), booking_id="grp-1-0")
         await harness.sleep_until(await harness.local(days=2, hour=12))
         assert harness.outbox.count() == 0  # the old moment sends nothing
         await harness.sleep_until(await harness.local(days=4, hour=9, minute=1))
         states = await eventually(
             lambda: participant_states(harness), lambda s: ReminderState.SCHEDULED not in s
         )
-        status = await app.status(harness.client, group.id)
+        status = await app.status(harness.client, target(group.id))
         child = await harness.status(
             harness.client.get_workflow_handle(booking_reminder_id(fx.CLINIC_CONNECTED, "grp-1-1"))
         )

@@ -1,4 +1,4 @@
-"""CareRequest: one booking request or care invitation (vårdinbjudan), V1–V14.
+"""One booking request or care invitation (vårdinbjudan), V1–V14, as one process.
 
 A plain booking request waits, sending nothing, until it is converted, booked or cancelled (V11,
 V12). An invitation sleeps until six weeks before the window at the clinic's send time (V3, or at
@@ -7,11 +7,8 @@ uses (V5), unless it is booked, the patient contacts the clinic (V7) or staff ca
 Unanswered, or when the window has ended, it moves to the staff follow-up list (V13) and waits for
 staff. A booking starts the visit's SMS reminder, which outlives the invitation (V9).
 
-`CareRequestV3` is the type a request is created as: the task that wakes it sends the message as a
-local activity, and it upserts the state the message led to a while after it (`PUBLISH_DELAY`).
-`CareRequestV2`, the type of the requests created before it, sends the message as an activity (the
-next task records it); `CareRequest` and `CareInvitationWorkflow`, older still, upsert the state at
-once; the last carries the patch of their older histories (docs/changing-workflows.md, issue 13).
+The types it runs as (`generations.py`) differ only in how they start and how they send a message;
+each declares its two strategies (`mechanics.Start`, `sending.MessageSender`).
 """
 
 from __future__ import annotations
@@ -20,19 +17,13 @@ from datetime import datetime, time, timedelta
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from contracts import search_attributes as search
-    from contracts.activities import (
-        DirectoryReads,
-        InvitationMessageRequest,
-        InvitationSendResult,
-        InvitationSends,
-    )
-    from contracts.workflow_ids import IdKind, IssuedId
+    from contracts.activities import DirectoryReads, InvitationMessageRequest, InvitationSendResult
     from domain.booking import Cancellation, Channel, VisitBooking, check_visit_start
     from domain.invitation import (
         BookedBy,
@@ -58,27 +49,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.timing import local_date
     from domain.types import describe_validation_error
     from workflows.mechanics import (
-        LOCAL_RETRY_THRESHOLD,
         PUBLISH_DELAY,
-        SCOPED_IDS,
-        activity_method,
+        Start,
         publish,
         read_directory,
         record_message,
         sleep_unless,
         upsert,
     )
-    from workflows.sms_reminder import SmsReminderWorkflow
+
+from workflows.reminder.children import child_reminder_id, child_reminder_type
+from workflows.request.sending import MessageSender
 
 DEFAULT_SEND_TIME = time(8, 0)
-CHANNEL_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=10)
-)
-LEAN_HISTORY = "invitation-lean-history"
-"""Patch id: `load_clinic` as a local activity, search attributes upserted only when they change.
-Invitations started before it replay the old path (docs/changing-workflows.md)."""
-MESSAGE_TIMEOUT = timedelta(seconds=60)  # one attempt: the directory reads and the inbox call or letter
-MESSAGE_DEADLINE = timedelta(days=1)  # then the message is recorded as failed; the next one still follows
 WAITING = (InvitationState.REQUEST, InvitationState.FOLLOW_UP)
 SENDING = (
     InvitationState.SCHEDULED,
@@ -88,8 +71,9 @@ SENDING = (
 )
 
 
-@workflow.defn
-class CareRequest:
+class Request:
+    """The request's process and its contract (SPEC §5); `generations.py` registers it as types."""
+
     @workflow.init
     def __init__(self, request: InvitationStart) -> None:
         self._request = request
@@ -101,21 +85,15 @@ class CareRequest:
         self._revision = 0  # bumped by every change of the request (V10, V11)
         self._planned_revision = -1
         self._lean = False
-        self._publishes_later = False  # V2, V3: a sent message's state upserted PUBLISH_DELAY later
-        self._local_send = False  # V3: the message sent as a local activity of the task that wakes it
-        self._planned_at_start = False  # V3: the start's attributes carry the first message's plan
         self._unpublished = False
 
-    @workflow.run
-    async def run(self, request: InvitationStart) -> InvitationStatus:
-        """A created request: an invitation plans with the V3 send time its creation read."""
-        return await self._run(request, lean=True, booked=request.invitation_send_time)
-
-    async def _run(self, request: InvitationStart, *, lean: bool, booked: time | None) -> InvitationStatus:
-        self._lean = lean
+    async def _run(self, request: InvitationStart, start: Start, sender: MessageSender) -> InvitationStatus:
+        self._lean = start.lean()
+        self._sender = sender
         upsert(search.request_place(request.clinic_id, request.reception_id), only_changed=self._lean)
-        if not (self._planned_at_start and self._state in SENDING):
+        if not (sender.planned_at_start and self._state in SENDING):
             self._publish()  # else the plan publishes it, with the first message the start carries
+        booked = request.invitation_send_time if start.carries_clinic else None  # V3, read at creation
         if self._state not in SENDING:
             booked = None  # a plain request converted later (V11) reads the clinic then
         await workflow.wait_condition(lambda: self._state is not InvitationState.REQUEST)
@@ -153,13 +131,13 @@ class CareRequest:
                 self._state = InvitationState.FOLLOW_UP
                 break
             await self._send(step.step)
-            self._unpublished = self._publishes_later and woke
+            self._unpublished = self._sender.publishes_later and woke
             woke = False
             self._planned_revision = revision
         self._next = None
 
     async def _publish_after_the_wave(self, revision: int) -> bool:
-        """`CareRequestV2` and `V3` upsert the state a message sent at the moment they slept until led
+        """A sender that `publishes_later` upserts the state a message sent at the moment they slept until led
         to `PUBLISH_DELAY` after it, so that the server's time at the send moment, when many
         invitations wake together, goes to their messages (issue 13); one sent at once (V4) shows at
         once, and the details and the `status` query in every case. True if the request changed or
@@ -177,16 +155,9 @@ class CareRequest:
 
     async def _send(self, step: Step) -> None:
         key = f"{workflow.info().workflow_id}/{step.value}"
-        local = {"local_retry_threshold": LOCAL_RETRY_THRESHOLD} if self._local_send else {}
+        message = InvitationMessageRequest(key=key, step=step, request=self._request, at=workflow.now())
         try:
-            result = await activity_method(self._local_send)(
-                InvitationSends.send_invitation_message,
-                InvitationMessageRequest(key=key, step=step, request=self._request, at=workflow.now()),
-                start_to_close_timeout=MESSAGE_TIMEOUT,
-                schedule_to_close_timeout=MESSAGE_DEADLINE,
-                retry_policy=CHANNEL_RETRY,
-                **local,
-            )
+            result = await self._sender.send(message)
         except ActivityError:
             workflow.logger.warning("message channel unavailable", extra={"key": key})
             result = InvitationSendResult(
@@ -215,9 +186,7 @@ class CareRequest:
         """V7: a booking ends the reminders at once; V9: the visit gets its SMS reminder."""
         self._state = InvitationState.BOOKED
         self._next = None
-        issued = IssuedId(IdKind.VISIT, booking.booking_id)
-        scoped = workflow.patched(SCOPED_IDS)
-        reminder_id = issued.at(self._request.clinic_id) if scoped else issued.legacy_id
+        reminder_id = child_reminder_id(self._request.clinic_id, booking.booking_id)
         visit = VisitBooking(
             booking_id=booking.booking_id,
             patient_id=self._request.patient_id,
@@ -228,7 +197,7 @@ class CareRequest:
         )
         try:
             await workflow.start_child_workflow(
-                SmsReminderWorkflow.run,
+                child_reminder_type().run,
                 visit,
                 id=reminder_id,
                 parent_close_policy=ParentClosePolicy.ABANDON,
@@ -336,43 +305,3 @@ class CareRequest:
     def _details(self) -> str:
         """The Web UI's current details (`invitation_details`: the caller's text escaped for Markdown)."""
         return invitation_details(self._state, self._request, self._next)
-
-
-@workflow.defn
-class CareRequestV3(CareRequest):
-    """The type `application.create_request` starts: `CareRequestV2` whose task that wakes it sends
-    the message as a local activity, so that a message costs the server no activity task and no
-    second workflow task; its start carries the first message's plan in the search attributes, so
-    that its first task upserts nothing (issue 13)."""
-
-    @workflow.run
-    async def run(self, request: InvitationStart) -> InvitationStatus:
-        self._publishes_later = True
-        self._local_send = True
-        self._planned_at_start = True
-        return await self._run(request, lean=True, booked=request.invitation_send_time)
-
-
-@workflow.defn
-class CareRequestV2(CareRequest):
-    """The requests created before `CareRequestV3`: `CareRequest` that upserts the state a sent
-    message led to `PUBLISH_DELAY` after it, not in the task that records the message (issue 13)."""
-
-    @workflow.run
-    async def run(self, request: InvitationStart) -> InvitationStatus:
-        self._publishes_later = True
-        return await self._run(request, lean=True, booked=request.invitation_send_time)
-
-
-@workflow.defn
-class CareInvitationWorkflow(CareRequest):
-    """The requests created before `CareRequest` existed: the same workflow, reading the clinic when it
-    starts sending, with the patch its older histories need."""
-
-    @workflow.run
-    async def run(self, request: InvitationStart) -> InvitationStatus:
-        return await self._run(request, lean=workflow.patched(LEAN_HISTORY), booked=None)
-
-
-REQUEST_TYPES = (CareRequestV3, CareRequestV2, CareRequest, CareInvitationWorkflow)
-"""Every type a request runs as, the newest first: the worker registers them, the work lists query them."""
