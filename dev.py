@@ -4,6 +4,8 @@
     python3 dev.py run [--demo]   set up, then run the Temporal dev server (with Web UI) and the worker
     python3 dev.py test           set up, then run the linter and every test
     python3 dev.py bench NAME …   set up, then run `python -m bench.NAME …` (docs/performance.md)
+    python3 dev.py cli ARGS …     set up, then run the command line `starter.py ARGS …` (README)
+    python3 dev.py temporal ARGS …  set up, then run the Temporal CLI of `.venv` (`.venv/bin/temporal`)
 
 Set-up creates `.venv/` and installs the project with its test extras (again only when
 pyproject.toml changed), and installs PostgreSQL's server binaries when they are missing (Debian's
@@ -27,7 +29,7 @@ import sys
 import time
 import venv
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -37,12 +39,12 @@ VENV_PYTHON = VENV / "bin" / "python"
 def ensure_environment() -> None:
     """Create the virtual environment and install the project into it when needed."""
     if not VENV_PYTHON.exists():
-        print("creating .venv ...", flush=True)
+        print("creating .venv ...", file=sys.stderr, flush=True)  # stdout: the command's own output
         venv.create(VENV, with_pip=True)
     stamp = VENV / ".installed"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not stamp.exists() or stamp.read_text() != digest:
-        print("installing dependencies ...", flush=True)
+        print("installing dependencies ...", file=sys.stderr, flush=True)
         pip = [str(VENV_PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         subprocess.check_call([*pip, "--upgrade", "pip"], cwd=ROOT)
         subprocess.check_call([*pip, "-e", ".[test]"], cwd=ROOT)
@@ -167,6 +169,9 @@ def run(demo: bool) -> int:
     port, ui_port = int(port_text), int(os.environ.get("PM_UI_PORT", "8233"))
     children: list[subprocess.Popen[bytes]] = []
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the same way on SIGTERM as on Ctrl-C
+    # … and on SIGINT also when started in the background (`… &` ignores SIGINT, and so would the
+    # children, which are stopped with it): a handler here leaves them the default after exec.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     log_path = settings.data_dir / "temporal-server.log"
     server_log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE), "ab")
     codec_port = int(os.environ.get("PM_CODEC_PORT", "8081"))
@@ -196,9 +201,10 @@ def run(demo: bool) -> int:
             )
         print(
             f"payloads: the Web UI shows them encrypted; to read them, make yourself a codec token once "
-            f"(`python starter.py admin codec-token create --operator YOUR-ID`), then `temporal workflow "
-            f"show --workflow-id ID --codec-endpoint http://127.0.0.1:{codec_port} --codec-auth "
-            f"'Bearer <token>'`: each read is audited under your id (docs/encryption.md)",
+            f"(`python3 dev.py cli admin codec-token create --operator YOUR-ID`), then `python3 dev.py "
+            f"temporal workflow show --detailed --workflow-id ID --codec-endpoint "
+            f"http://127.0.0.1:{codec_port} --codec-auth 'Bearer <token>'`: each read is audited under your "
+            f"id (README, Operations)",
             flush=True,
         )
         print(
@@ -231,12 +237,38 @@ def test(pytest_args: list[str]) -> int:
     return tests or lint
 
 
-BENCHES = ("run", "medians", "starts", "storm", "faults", "two_hosts", "http_booking", "clinic_year", "scan")
+BENCHES = (
+    "run",
+    "medians",
+    "starts",
+    "storm",
+    "faults",
+    "two_hosts",
+    "http_booking",
+    "clinic_year",
+    "scan",
+    "staff_lists",
+    "worker_versioning",
+)
 
 
 def bench(name: str, bench_args: list[str]) -> int:
     """`python -m bench.<name> …` in the project's environment (docs/performance.md)."""
     return subprocess.call([str(VENV_PYTHON), "-m", f"bench.{name}", *bench_args], cwd=ROOT)
+
+
+PASSTHROUGH = {
+    "cli": "run the command line, starter.py, with the arguments that follow (README, Command line)",
+    "temporal": "run the Temporal CLI of .venv with the arguments that follow (README, Operations)",
+}
+
+
+def passthrough(command: str, arguments: list[str]) -> NoReturn:
+    """`cli …`: `starter.py …` with the environment's Python; `temporal …`: its Temporal CLI. The
+    process becomes that command (same working directory, input, output and exit code)."""
+    cli = [str(VENV_PYTHON), str(ROOT / "starter.py")]
+    program = cli if command == "cli" else [str(VENV / "bin" / "temporal")]
+    os.execv(program[0], [*program, *arguments])
 
 
 def main() -> int:
@@ -249,10 +281,15 @@ def main() -> int:
     bench_parser = sub.add_parser("bench", help="run a benchmark of bench/ (docs/performance.md)")
     bench_parser.add_argument("name", choices=BENCHES)
     bench_parser.add_argument("bench_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    for name, help_text in PASSTHROUGH.items():  # their arguments are passed on unparsed
+        sub.add_parser(name, help=help_text, add_help=False)
+    passed_on = sys.argv[1] if sys.argv[1:] and sys.argv[1] in PASSTHROUGH else None
+    args = parser.parse_args(sys.argv[1:2] if passed_on else None)
     if not in_venv():
         ensure_environment()
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
+    if passed_on:
+        return passthrough(passed_on, sys.argv[2:])
     ensure_postgres()
     if args.command == "run":
         return run(args.demo)

@@ -1,15 +1,16 @@
-"""Command line for booking systems, staff and scripts (SPEC §5; README, Command line).
+"""Command line for booking systems, staff and scripts (SPEC §5; README, Command line), run as
+`python3 dev.py cli …` (or `.venv/bin/python starter.py …`):
 
-    python starter.py directory load directory.json
-    python starter.py visit book --booking-id B1 --patient-id 19121212-1212 --clinic kir \
-        --reception kir-allm --start 2027-03-29T10:00:00+02:00
-    python starter.py visit reschedule --booking-id B1 --start 2027-03-30T10:00:00+02:00
-    python starter.py --json visit status --booking-id B1
-    python starter.py invitation create invitation.json
-    python starter.py invitation book --request-id R1 --booking-id B2 \
-        --start 2027-05-03T09:00:00+02:00 --by patient
-    python starter.py worklist --clinic kir
-    python starter.py admin prepare-namespace
+    python3 dev.py cli directory load examples/directory.json
+    python3 dev.py cli visit book --booking-id B1 --patient-id 19800101-1231 --clinic kir \
+        --reception kir-allm --start 2027-10-04T10:00:00+02:00
+    python3 dev.py cli visit reschedule --booking-id B1 --start 2027-10-05T10:00:00+02:00
+    python3 dev.py cli --json visit status --booking-id B1
+    python3 dev.py cli invitation create examples/request.json
+    python3 dev.py cli invitation book --request-id R1 --booking-id B9 \
+        --start 2027-10-11T09:00:00+02:00 --by patient
+    python3 dev.py cli worklist --clinic kir
+    python3 dev.py cli admin prepare-namespace
 
 Bad input gets one line on stderr saying what is wrong, exit code 2, and nothing is started or changed.
 """
@@ -17,11 +18,13 @@ Bad input gets one line on stderr saying what is wrong, exit code 2, and nothing
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from entrypoints import cli
 from entrypoints.cli import exit_now
 from infrastructure.config import Settings
+from infrastructure.logging_setup import configure_logging
 from infrastructure.stores import Stores
 from security.files import private_process
 
@@ -42,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     private_process()  # every file 0600, every folder 0700 (docs/security.md, "At rest")
+    # Log lines (e.g. `already_started`) on stderr, masked like every process's: stdout is the result.
+    log_format = os.environ.get("PM_LOG_FORMAT", "")
+    configure_logging("json" if log_format == "json" else "console" if log_format == "console" else "auto")
     try:
         exit_code = main()
     except BrokenPipeError:  # the reader went away (`| head`): not an error of ours

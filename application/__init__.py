@@ -47,7 +47,14 @@ from application.visits import (
     reschedule,
     set_sms_flag,
 )
-from application.work_lists import WorkListItem, WorkLists, item_statuses, work_lists
+from application.work_lists import (
+    WorkListItem,
+    WorkListPage,
+    WorkLists,
+    item_statuses,
+    work_list_page,
+    work_lists,
+)
 from application.workflow_calls import Status, exists, query_status
 
 __all__ = [
@@ -72,6 +79,7 @@ __all__ = [
     "Target",
     "UnknownPatientError",
     "WorkListItem",
+    "WorkListPage",
     "WorkLists",
     "asked_for",
     "audit_records",
@@ -106,5 +114,6 @@ __all__ = [
     "set_sms_flag",
     "status",
     "withdraw_consent",
+    "work_list_page",
     "work_lists",
 ]

@@ -1,20 +1,35 @@
 """The staff work lists of a clinic ("Mitt arbetsflöde", V12, V13): a read model over Temporal's
-visibility (search attributes), not a side database."""
+visibility (search attributes), not a side database.
+
+`work_list_page` reads one page of one list (one `list_workflows` call of one page, with the server's
+page token) and its counts (`count_workflows`), whatever the clinic's size: what the staff page shows.
+`work_lists` reads every open request of the clinic, for the command line and `GET /v1/.../work-lists`.
+
+Visibility on SQL stores (the dev server's SQLite, PostgreSQL) has no ORDER BY: a page comes in the
+store's own order, for open workflows their start time, newest first (docs/decisions.md).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecution
 
 from application.checks import check_system_id
+from application.errors import InputError
 from application.workflow_calls import Status, query_status
 from contracts import search_attributes as search
 from contracts.workflow_ids import parse_workflow_id
 from domain.invitation import WorkList
 from workflows.request.generations import REQUEST_TYPES
+
+PAGE_SIZE = 20
+STATUS_TIMEOUT = timedelta(seconds=2)
+"""How long a page waits for a row's status query (the row shows no visit type or window without it)."""
+LIST_NAMES = tuple(w.value for w in WorkList if w is not WorkList.NONE)
 
 
 class WorkListItem(BaseModel):
@@ -36,31 +51,52 @@ class WorkLists(BaseModel):
     uppfoljning: list[WorkListItem]
 
 
-async def work_lists(client: Client, clinic_id: str) -> WorkLists:
-    """The three lists of a clinic, each by its next action's moment (none last)."""
-    check_system_id(clinic_id, "the clinic id")  # it goes into the visibility query
-    lists: dict[str, list[WorkListItem]] = {w.value: [] for w in WorkList if w is not WorkList.NONE}
-    query = (
+@dataclass
+class WorkListPage:
+    """One page of one list, newest request first, with its rows' statuses and the clinic's counts."""
+
+    clinic_id: str
+    work_list: str
+    items: list[WorkListItem]
+    statuses: list[Status | None]  # of each item; None: not read within `STATUS_TIMEOUT`
+    matching: int  # the requests of the list that pass the filters (all pages)
+    counts: dict[str, int]  # every list of the clinic, unfiltered
+    next_page_token: bytes | None  # the server's token of the page after this one; None: the last
+
+
+def _open_requests(clinic_id: str) -> str:
+    """The visibility query of a clinic's open requests (the clinic id checked: it goes into it)."""
+    check_system_id(clinic_id, "the clinic id")
+    return (
         f"WorkflowType IN ({', '.join(repr(t.__name__) for t in REQUEST_TYPES)}) "
         f"AND ExecutionStatus = 'Running' AND {search.CLINIC.name} = '{clinic_id}'"
     )
-    async for execution in client.list_workflows(query):
-        attributes = execution.typed_search_attributes
-        work_list = attributes.get(search.WORK_LIST)
-        parsed = parse_workflow_id(execution.id)
-        if work_list not in lists or parsed is None:
-            continue
-        lists[work_list].append(
-            WorkListItem(
-                request_id=parsed.issued.value,
-                workflow_id=execution.id,
-                reception_id=attributes.get(search.RECEPTION),
-                state=attributes.get(search.STATE),
-                next_action=attributes.get(search.NEXT_ACTION),
-                next_action_at=attributes.get(search.NEXT_ACTION_AT),
-                waiting_since=execution.start_time,
-            )
-        )
+
+
+def _item(execution: WorkflowExecution) -> WorkListItem | None:
+    parsed = parse_workflow_id(execution.id)
+    if parsed is None:
+        return None
+    attributes = execution.typed_search_attributes
+    return WorkListItem(
+        request_id=parsed.issued.value,
+        workflow_id=execution.id,
+        reception_id=attributes.get(search.RECEPTION),
+        state=attributes.get(search.STATE),
+        next_action=attributes.get(search.NEXT_ACTION),
+        next_action_at=attributes.get(search.NEXT_ACTION_AT),
+        waiting_since=execution.start_time,
+    )
+
+
+async def work_lists(client: Client, clinic_id: str) -> WorkLists:
+    """The three lists of a clinic, each by its next action's moment (none last)."""
+    lists: dict[str, list[WorkListItem]] = {name: [] for name in LIST_NAMES}
+    async for execution in client.list_workflows(_open_requests(clinic_id)):
+        work_list = execution.typed_search_attributes.get(search.WORK_LIST)
+        item = _item(execution)
+        if work_list in lists and item is not None:
+            lists[work_list].append(item)
     for items in lists.values():
         items.sort(
             key=lambda i: (i.next_action_at is None, i.next_action_at or datetime.max.replace(tzinfo=UTC))
@@ -68,10 +104,54 @@ async def work_lists(client: Client, clinic_id: str) -> WorkLists:
     return WorkLists(clinic_id=clinic_id, **lists)
 
 
+async def work_list_page(
+    client: Client,
+    clinic_id: str,
+    work_list: str,
+    *,
+    reception: str = "",
+    started_before: datetime | None = None,
+    page_token: bytes | None = None,
+    page_size: int = PAGE_SIZE,
+) -> WorkListPage:
+    """One page of `work_list` (of one reception unless blank; of requests that came in before
+    `started_before` unless None), after the page whose server token is `page_token` (None: the
+    first). One list call; then at once a count per list, one for the filters if any, and the status
+    query of each row on the page."""
+    if work_list not in LIST_NAMES:
+        raise InputError(f"no work list '{work_list}': one of {', '.join(LIST_NAMES)}")
+    base = _open_requests(clinic_id)
+    query = f"{base} AND {search.WORK_LIST.name} = '{work_list}'"
+    if reception:
+        query += f" AND {search.RECEPTION.name} = '{check_system_id(reception, 'the reception id')}'"
+    if started_before is not None:
+        query += f" AND StartTime < '{started_before.astimezone(UTC).isoformat().replace('+00:00', 'Z')}'"
+    executions = client.list_workflows(query, page_size=page_size, next_page_token=page_token or None)
+    await executions.fetch_next_page()
+    items = [i for i in map(_item, executions.current_page or []) if i is not None]
+    filtered = bool(reception) or started_before is not None
+    statuses, *found = await asyncio.gather(
+        item_statuses(client, items),
+        *(client.count_workflows(f"{base} AND {search.WORK_LIST.name} = '{name}'") for name in LIST_NAMES),
+        *([client.count_workflows(query)] if filtered else []),
+    )
+    counts = {name: result.count for name, result in zip(LIST_NAMES, found, strict=False)}
+    return WorkListPage(
+        clinic_id=clinic_id,
+        work_list=work_list,
+        items=items,
+        statuses=statuses,
+        matching=found[-1].count if filtered else counts[work_list],
+        counts=counts,
+        next_page_token=executions.next_page_token or None,
+    )
+
+
 async def item_statuses(client: Client, items: list[WorkListItem]) -> list[Status | None]:
     """The current status of each listed request (None where it cannot be read now: the list comes
-    from visibility, which may lag behind a workflow that has just ended)."""
+    from visibility, which may lag behind a workflow that has just ended, and a workflow whose task is
+    still pending answers no query until it has run; a page does not wait past `STATUS_TIMEOUT`)."""
     found = await asyncio.gather(
-        *(query_status(client, i.workflow_id) for i in items), return_exceptions=True
+        *(query_status(client, i.workflow_id, STATUS_TIMEOUT) for i in items), return_exceptions=True
     )
     return [None if isinstance(status, BaseException) else status for status in found]

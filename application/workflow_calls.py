@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.api.common.v1 import WorkflowExecution
@@ -58,11 +59,11 @@ def kind_of(workflow_id: str) -> WorkflowKind:
     raise NotFoundError(f"no workflow '{workflow_id}'")
 
 
-async def query_status(client: Client, workflow_id: str) -> Status:
-    """The `status` query of whichever workflow the id names."""
+async def query_status(client: Client, workflow_id: str, timeout: timedelta | None = None) -> Status:
+    """The `status` query of whichever workflow the id names (within `timeout`, if given)."""
     status_query = kind_of(workflow_id).workflow.status  # every kind's query is named `status`
     try:
-        return await client.get_workflow_handle(workflow_id).query(status_query)
+        return await client.get_workflow_handle(workflow_id).query(status_query, rpc_timeout=timeout)
     except RPCError as err:
         raise not_found(err, workflow_id) from None
 

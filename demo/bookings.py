@@ -2,7 +2,7 @@
 requests in different states, so the Web UI and the work lists (`starter.py worklist --clinic kir`)
 show workflows at once.
 
-Run by `python3 dev.py run --demo` (or `python starter.py demo` against a running server). Booking and
+Run by `python3 dev.py run --demo` (or `python3 dev.py cli demo` against a running server). Booking and
 request ids are fixed, so running it twice books and creates nothing new.
 """
 

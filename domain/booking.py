@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from domain.directory import SmsTiming
 from domain.types import ContractModel, Moment, PatientIdStr, SystemId, differing_fields
@@ -49,6 +49,15 @@ class VisitBooking(ContractModel):
     sms_flag: bool = True
     team_visit_id: SystemId | None = None
     series_id: SystemId | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {  # S8, as the OpenAPI document states it
+                "properties": {"channel": {"const": Channel.SELF_1177.value}, "sms_flag": {"const": False}},
+                "required": ["channel", "sms_flag"],
+            }
+        }
+    )
 
     @model_validator(mode="after")
     def _s8_flag_locked_for_1177(self) -> VisitBooking:

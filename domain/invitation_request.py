@@ -14,7 +14,7 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from domain.types import ClockTime, ContractModel, Moment, PatientIdStr, SystemId
 
@@ -77,7 +77,9 @@ def _non_empty(days: list[Weekday] | None) -> list[Weekday] | None:
     return days
 
 
-Weekdays = Annotated[list[Weekday], AfterValidator(_week_order)]
+Weekdays = Annotated[
+    list[Weekday], AfterValidator(_week_order), Field(json_schema_extra={"uniqueItems": True})
+]
 """Preferred weekdays: unique, kept in week order."""
 
 VisitType = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
@@ -89,7 +91,10 @@ def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-WINDOW_DATE = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2999, 12, 31))]
+WINDOW_DATE = Annotated[
+    date,
+    Field(ge=date(1900, 1, 1), le=date(2999, 12, 31), json_schema_extra={"pattern": "^(19|2[0-9])[0-9]{2}-"}),
+]
 """A window's date: a calendar the schedule's arithmetic (V3: 42 days before, V13: the day after)
 can reach; a year 1 or 9999 is a typing error, refused at the edge."""
 
@@ -142,10 +147,21 @@ class CareInvitation(ContractModel):
     visit_type: VisitType
     reason: VisitReason
     window: DateWindow
-    weekdays: Annotated[Weekdays | None, AfterValidator(_non_empty)] = None
+    weekdays: Annotated[
+        Weekdays | None, AfterValidator(_non_empty), Field(json_schema_extra={"minItems": 1})
+    ] = None
     time_of_day: TimeOfDay = TimeOfDay.ANY
     patient_info: PatientInfo | None = None
     invitation: bool = True
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [  # V1, as the OpenAPI document states it
+                {"properties": {"invitation": {"const": False}}, "required": ["invitation"]},
+                {"properties": {"referral_id": {"type": "string"}}, "required": ["referral_id"]},
+            ]
+        }
+    )
 
     _blank_referral = field_validator("referral_id", mode="before")(_blank_to_none)
 
@@ -175,6 +191,15 @@ class RequestChange(ContractModel):
     window: DateWindow | None = None
     weekdays: Weekdays | None = None
     time_of_day: TimeOfDay | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [  # one change at least, as the document states it
+                {"properties": {name: {"not": {"type": "null"}}}, "required": [name]}
+                for name in ("window", "weekdays", "time_of_day")
+            ]
+        }
+    )
 
     @model_validator(mode="after")
     def _something_changes(self) -> RequestChange:

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     StringConstraints,
     ValidationError,
 )
@@ -71,11 +72,32 @@ def _plausible(moment: datetime) -> datetime:
     return moment
 
 
-Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
+MOMENT_SCHEMA_PATTERN = r"^(19[0-9]{2}|2[01][0-9]{2}|2200)-"
+"""The year range of `Moment` as the OpenAPI document states it (JSON Schema has no date bounds)."""
+
+Moment = Annotated[
+    AwareDatetime,
+    AfterValidator(_plausible),
+    Field(json_schema_extra={"pattern": MOMENT_SCHEMA_PATTERN}),
+]
 """A time with a UTC offset within years the calendar arithmetic of S6 and V3 can move through (a
 visit in the year 9999 would overflow the day before)."""
 
-PatientIdStr = Annotated[str, AfterValidator(lambda raw: parse_patient_id(raw).value)]
+PATIENT_ID_SCHEMA_PATTERN = r"^[0-9]{8}[-+]?[0-9A-Za-z]{4}$"
+"""The shape of a patient id as the OpenAPI document states it; the date and check digit are checked
+by `parse_patient_id` (a regular expression cannot)."""
+
+PatientIdStr = Annotated[
+    str,
+    AfterValidator(lambda raw: parse_patient_id(raw).value),
+    Field(
+        json_schema_extra={
+            "pattern": PATIENT_ID_SCHEMA_PATTERN,
+            "description": "personnummer or samordningsnummer YYYYMMDD-NNNN (a valid date and check "
+            "digit; '-', '+' or no separator), or reservnummer YYYYMMDD-XXXX (at least one letter)",
+        }
+    ),
+]
 """A patient id in canonical form; invalid ids are refused without echoing them."""
 
 MobileNumber = Annotated[str, AfterValidator(normalize_mobile)]

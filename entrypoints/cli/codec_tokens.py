@@ -12,7 +12,7 @@ import application
 from infrastructure.config import Settings
 from infrastructure.stores import Stores
 
-CODEC_AUTH = 'temporal workflow show --workflow-id ID --codec-endpoint URL --codec-auth "Bearer TOKEN"'
+CODEC_AUTH = 'temporal workflow show --detailed -w ID --codec-endpoint URL --codec-auth "Bearer TOKEN"'
 
 
 async def cmd_codec_token_create(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:

@@ -37,7 +37,7 @@ def _limit_options(parser: argparse.ArgumentParser) -> None:
 
 
 async def _no_demo(*_: object) -> None:
-    raise InputError("the demo is booked by `python starter.py demo`")
+    raise InputError("the demo is booked by `python3 dev.py cli demo`")
 
 
 def build_parser(demo: Command | None = None) -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Depends
 
 import application
 from domain.directory import DirectoryDocument
+from entrypoints.http.openapi import refusals
 from entrypoints.shared.auth import ALL_CLINICS, Caller, caller
 from entrypoints.shared.context import RequestContext, request_context
 from entrypoints.strict import strict
@@ -23,7 +24,11 @@ router = APIRouter(prefix="/v1", tags=["directory"])
 STRICT_DOCUMENT = strict(DirectoryDocument)
 
 
-@router.put("/directory", response_model=application.LoadSummary)
+@router.put(
+    "/directory",
+    response_model=application.LoadSummary,
+    responses=refusals((403, "only a client acting for every clinic (`*`) may load the directory")),
+)
 async def load_directory(
     document: Annotated[
         dict[str, Any],

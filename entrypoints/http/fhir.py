@@ -29,6 +29,7 @@ from application import fhir_appointments, targets
 from application.fhir_appointments import StoredAppointment, fhir_instant
 from domain.types import SYSTEM_ID_PATTERN, SystemId
 from entrypoints.http.fhir_mapping import communications, map_appointment, parse_appointment
+from entrypoints.http.openapi import refusals
 from entrypoints.shared.auth import Caller, caller
 from entrypoints.shared.context import RequestContext, request_context
 from entrypoints.shared.problems import FHIR_JSON
@@ -46,12 +47,34 @@ RESOURCE_BODY = {
     "requestBody": {
         "required": True,
         "description": "a FHIR R4 Appointment (id = the booking id of the URL)",
-        "content": {t: {"schema": {"type": "object"}} for t in ACCEPTED_TYPES},
+        "content": {
+            t: {"schema": {"type": "object"}} for t in ACCEPTED_TYPES
+        },  # the document's `Appointment`
     }
 }
-FHIR_ANSWER: dict[int | str, dict[str, Any]] = {
-    200: {"content": {FHIR_JSON: {}}, "description": "the resource"}
+VERSION_HEADERS = {
+    "ETag": {"required": True, "schema": {"type": "string"}, "description": 'the version, `W/"<n>"`'},
+    "Last-Modified": {"required": True, "schema": {"type": "string"}},
 }
+
+
+def _resource(resource_type: str, description: str, **headers: Any) -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "required": ["resourceType"],
+        "properties": {"resourceType": {"const": resource_type}},
+    }
+    return {"content": {FHIR_JSON: {"schema": schema}}, "description": description, "headers": headers}
+
+
+APPOINTMENT = _resource("Appointment", "the Appointment as accepted last", **VERSION_HEADERS)
+BUNDLE = _resource("Bundle", "a searchset Bundle of the reminder's Communications")
+CREATED = _resource(
+    "Appointment",
+    "booked",
+    Location={"required": True, "schema": {"type": "string"}, "description": "its version's URL"},
+    **VERSION_HEADERS,
+)
 
 
 def fhir_response(resource: dict[str, Any], status_code: int = 200, **headers: str) -> Response:
@@ -80,7 +103,13 @@ def _check_content_type(request: Request) -> None:
     "/Appointment/{appointment_id}",
     status_code=status.HTTP_200_OK,
     openapi_extra=RESOURCE_BODY,
-    responses={**FHIR_ANSWER, 201: {"content": {FHIR_JSON: {}}, "description": "booked"}},
+    responses={
+        200: APPOINTMENT,
+        201: CREATED,
+        **refusals(
+            403, (404, "no booked visit to cancel"), (409, "another patient, reception or channel"), 415
+        ),
+    },
 )
 async def put_appointment(appointment_id: SystemId, request: Request, who: Who, ctx: With) -> Response:
     """Book (201), reschedule, change the SMS flag or cancel (200) the visit `appointment_id`."""
@@ -106,7 +135,14 @@ async def put_appointment(appointment_id: SystemId, request: Request, who: Who, 
     return _stored_response(done.stored, status.HTTP_201_CREATED if done.created else status.HTTP_200_OK)
 
 
-@router.get("/Appointment/{appointment_id}", responses=FHIR_ANSWER, response_class=Response)
+@router.get(
+    "/Appointment/{appointment_id}",
+    responses={
+        200: APPOINTMENT,
+        **refusals((404, "no Appointment accepted under the id at the caller's clinics")),
+    },
+    response_class=Response,
+)
 async def get_appointment(appointment_id: SystemId, who: Who, ctx: With) -> Response:
     """The last Appointment accepted for `appointment_id` at the caller's clinics (404 if none was,
     whatever another clinic stored under that id)."""
@@ -119,7 +155,11 @@ async def get_appointment(appointment_id: SystemId, who: Who, ctx: With) -> Resp
     return _stored_response(stored)
 
 
-@router.get("/Communication", responses=FHIR_ANSWER, response_class=Response)
+@router.get(
+    "/Communication",
+    responses={200: BUNDLE, **refusals((404, "no reminder of the Appointment at the caller's clinics"))},
+    response_class=Response,
+)
 async def search_communications(
     request: Request,
     who: Who,

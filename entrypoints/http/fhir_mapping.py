@@ -90,6 +90,9 @@ def parse_appointment(body: bytes, appointment_id: str) -> Appointment:
     except ValidationError as err:
         raise InputError(f"invalid Appointment: {describe_fhir_error(err)}") from None
     _check_sms_flag_is_boolean(data)
+    for element in ("start", "end"):  # FHIR's JSON: an instant is a string (the model reads numbers too)
+        if data.get(element) is not None and not isinstance(data[element], str):
+            raise InputError(f"invalid Appointment: {element}: an instant is a JSON string")
     if appointment.id is None:
         raise InputError("the Appointment needs an id, the id of the URL")
     if appointment.id != appointment_id:
@@ -98,17 +101,19 @@ def parse_appointment(body: bytes, appointment_id: str) -> Appointment:
 
 
 def _check_sms_flag_is_boolean(data: dict[str, Any]) -> None:
-    """The sms-reminder extension's `valueBoolean` as sent is JSON true or false (strict edge): the
-    model reads `0`, `1`, `"false"` or `"no"` as booleans."""
+    """An extension's `valueBoolean` as sent is JSON true or false (strict edge, and FHIR's JSON
+    format): the model reads `0`, `1`, `"false"` or `"no"` as booleans. The sms-reminder extension's
+    is the flag; another extension's is kept as sent, so it must be a boolean too."""
     extensions = data.get("extension")
     for n, extension in enumerate(extensions if isinstance(extensions, list) else []):
-        if not isinstance(extension, dict) or extension.get("url") != SMS_EXTENSION:
+        if not isinstance(extension, dict):
             continue
         value = extension.get("valueBoolean")
         if value is not None and not isinstance(value, bool):
+            which = f" (extension {SMS_EXTENSION})" if extension.get("url") == SMS_EXTENSION else ""
             raise InputError(
                 f"invalid Appointment: extension.{n}.valueBoolean: Input should be a valid boolean, JSON "
-                f"true or false (extension {SMS_EXTENSION})"
+                f"true or false{which}"
             )
 
 

@@ -21,8 +21,9 @@ from domain.invitation import (
     RequestChange,
 )
 from domain.types import SystemId
+from entrypoints.http.openapi import refusals
 from entrypoints.http.strict import strict_body
-from entrypoints.http.visits import BOOKED_BEFORE, CancelBody, Scope, Started
+from entrypoints.http.visits import BOOKED_BEFORE, CHANGE, READ, CancelBody, Scope, Started
 from entrypoints.shared.auth import Caller, caller
 from entrypoints.shared.context import RequestContext, request_context
 
@@ -56,7 +57,7 @@ async def create_request(request: RequestBody, who: Who, ctx: With, response: Re
     return Started(workflow_id=made.workflow_id)
 
 
-@router.get("/requests/{request_id}", response_model=InvitationStatus)
+@router.get("/requests/{request_id}", response_model=InvitationStatus, responses=READ)
 async def request_status(
     request_id: SystemId, who: Who, ctx: With, clinic_id: Scope = None
 ) -> application.Status:
@@ -64,7 +65,7 @@ async def request_status(
         return await application.status(ctx.client, target)
 
 
-@router.post("/requests/{request_id}/convert", response_model=InvitationStatus)
+@router.post("/requests/{request_id}/convert", response_model=InvitationStatus, responses=CHANGE)
 async def convert_request(
     request_id: SystemId, conversion: ConversionBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> InvitationStatus:
@@ -73,7 +74,7 @@ async def convert_request(
         return await application.convert_request(ctx.client, target, conversion)
 
 
-@router.post("/requests/{request_id}/change", response_model=InvitationStatus)
+@router.post("/requests/{request_id}/change", response_model=InvitationStatus, responses=CHANGE)
 async def change_request(
     request_id: SystemId, change: ChangeBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> InvitationStatus:
@@ -82,7 +83,7 @@ async def change_request(
         return await application.change_request(ctx.client, target, change)
 
 
-@router.post("/requests/{request_id}/booking", response_model=InvitationStatus)
+@router.post("/requests/{request_id}/booking", response_model=InvitationStatus, responses=CHANGE)
 async def book_request(
     request_id: SystemId, booking: BookingBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> InvitationStatus:
@@ -92,7 +93,12 @@ async def book_request(
         return await application.book_invitation(ctx.client, target, booking)
 
 
-@router.post("/requests/{request_id}/contact", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
+@router.post(
+    "/requests/{request_id}/contact",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Started,
+    responses=CHANGE,
+)
 async def record_contact(
     request_id: SystemId, contact: ContactBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> Started:
@@ -102,7 +108,12 @@ async def record_contact(
     return Started(workflow_id=workflow_id)
 
 
-@router.post("/requests/{request_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
+@router.post(
+    "/requests/{request_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Started,
+    responses=CHANGE,
+)
 async def cancel_request(
     request_id: SystemId, cancel: CancelBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> Started:
@@ -112,7 +123,12 @@ async def cancel_request(
     return Started(workflow_id=workflow_id)
 
 
-@router.get("/clinics/{clinic_id}/work-lists", response_model=application.WorkLists, tags=["work lists"])
+@router.get(
+    "/clinics/{clinic_id}/work-lists",
+    response_model=application.WorkLists,
+    tags=["work lists"],
+    responses=refusals(403),
+)
 async def work_lists(clinic_id: SystemId, who: Who, ctx: With) -> application.WorkLists:
     """V12, V13: Vårdinbjudan, Bokningsbegäran, Uppföljning of one clinic."""
     async with ctx.audited(who, "clinic.work_lists", clinic_id=clinic_id):

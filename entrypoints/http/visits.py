@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime
 
 import application
 from application import targets
 from domain.booking import GroupBooking, VisitBooking
 from domain.status import GroupStatus, ReminderStatus
-from domain.types import ContractModel, SystemId
+from domain.types import ContractModel, Moment, SystemId
+from entrypoints.http.openapi import refusals
 from entrypoints.http.strict import strict_body
 from entrypoints.shared.auth import Caller, caller
 from entrypoints.shared.context import RequestContext, request_context
@@ -36,12 +36,14 @@ class Started(ContractModel):
 
 BOOKED_BEFORE = {
     200: {"model": Started, "description": "the same booking was booked before: nothing changed"},
-    409: {"description": "the id is used at the clinic with other content (the fields are named)"},
+    **refusals(403, (409, "the id is used at the clinic with other content (the fields are named)")),
 }
+READ = refusals(404)
+CHANGE = refusals(404, 409)
 
 
 class StartChange(ContractModel):
-    start: AwareDatetime
+    start: Moment
 
 
 class FlagChange(ContractModel):
@@ -87,7 +89,7 @@ async def book_visit(booking: BookingBody, who: Who, ctx: With, response: Respon
     return Started(workflow_id=booked.workflow_id)
 
 
-@router.get("/visits/{booking_id}", response_model=ReminderStatus)
+@router.get("/visits/{booking_id}", response_model=ReminderStatus, responses=READ)
 async def visit_status(
     booking_id: SystemId, who: Who, ctx: With, clinic_id: Scope = None
 ) -> application.Status:
@@ -95,7 +97,7 @@ async def visit_status(
         return await application.status(ctx.client, target)
 
 
-@router.post("/visits/{booking_id}/reschedule", response_model=ReminderStatus)
+@router.post("/visits/{booking_id}/reschedule", response_model=ReminderStatus, responses=CHANGE)
 async def reschedule_visit(
     booking_id: SystemId, change: StartBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> application.Status:
@@ -104,7 +106,7 @@ async def reschedule_visit(
         return await application.reschedule(ctx.client, target, change.start)
 
 
-@router.put("/visits/{booking_id}/sms-flag", response_model=ReminderStatus)
+@router.put("/visits/{booking_id}/sms-flag", response_model=ReminderStatus, responses=CHANGE)
 async def visit_sms_flag(
     booking_id: SystemId, change: FlagBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> application.Status:
@@ -113,7 +115,12 @@ async def visit_sms_flag(
         return await application.set_sms_flag(ctx.client, target, change.sms_flag)
 
 
-@router.post("/visits/{booking_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started)
+@router.post(
+    "/visits/{booking_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Started,
+    responses=CHANGE,
+)
 async def cancel_visit(
     booking_id: SystemId, cancel: CancelBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> Started:
@@ -123,7 +130,7 @@ async def cancel_visit(
     return Started(workflow_id=workflow_id)
 
 
-@router.get("/team-visits/{team_visit_id}", response_model=ReminderStatus)
+@router.get("/team-visits/{team_visit_id}", response_model=ReminderStatus, responses=READ)
 async def team_visit_status(
     team_visit_id: SystemId, who: Who, ctx: With, clinic_id: Scope = None
 ) -> application.Status:
@@ -133,7 +140,7 @@ async def team_visit_status(
         return await application.status(ctx.client, target)
 
 
-@router.post("/team-visits/{team_visit_id}/reschedule", response_model=ReminderStatus)
+@router.post("/team-visits/{team_visit_id}/reschedule", response_model=ReminderStatus, responses=CHANGE)
 async def reschedule_team_visit(
     team_visit_id: SystemId, change: StartBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> application.Status:
@@ -144,7 +151,11 @@ async def reschedule_team_visit(
         return await application.reschedule(ctx.client, target, change.start)
 
 
-@router.put("/team-visits/{team_visit_id}/bookings/{booking_id}/sms-flag", response_model=ReminderStatus)
+@router.put(
+    "/team-visits/{team_visit_id}/bookings/{booking_id}/sms-flag",
+    response_model=ReminderStatus,
+    responses=CHANGE,
+)
 async def team_booking_sms_flag(
     team_visit_id: SystemId,
     booking_id: SystemId,
@@ -164,6 +175,7 @@ async def team_booking_sms_flag(
     "/team-visits/{team_visit_id}/bookings/{booking_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Started,
+    responses=CHANGE,
 )
 async def cancel_team_booking(
     team_visit_id: SystemId,
@@ -201,7 +213,7 @@ async def book_group(group: GroupBody, who: Who, ctx: With, response: Response) 
     return Started(workflow_id=booked.workflow_id)
 
 
-@router.get("/groups/{group_booking_id}", response_model=GroupStatus)
+@router.get("/groups/{group_booking_id}", response_model=GroupStatus, responses=READ)
 async def group_status(
     group_booking_id: SystemId, who: Who, ctx: With, clinic_id: Scope = None
 ) -> application.Status:
@@ -209,7 +221,7 @@ async def group_status(
         return await application.status(ctx.client, target)
 
 
-@router.post("/groups/{group_booking_id}/reschedule", response_model=GroupStatus)
+@router.post("/groups/{group_booking_id}/reschedule", response_model=GroupStatus, responses=CHANGE)
 async def reschedule_group(
     group_booking_id: SystemId, change: StartBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> application.Status:
@@ -217,7 +229,7 @@ async def reschedule_group(
         return await application.reschedule(ctx.client, target, change.start)
 
 
-@router.put("/groups/{group_booking_id}/sms-flag", response_model=GroupStatus)
+@router.put("/groups/{group_booking_id}/sms-flag", response_model=GroupStatus, responses=CHANGE)
 async def group_sms_flag(
     group_booking_id: SystemId, change: FlagBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> application.Status:
@@ -226,7 +238,10 @@ async def group_sms_flag(
 
 
 @router.post(
-    "/groups/{group_booking_id}/cancel", status_code=status.HTTP_202_ACCEPTED, response_model=Started
+    "/groups/{group_booking_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Started,
+    responses=CHANGE,
 )
 async def cancel_group(
     group_booking_id: SystemId, cancel: GroupCancelBody, who: Who, ctx: With, clinic_id: Scope = None

@@ -11,8 +11,9 @@ and the security headers (`Edge`, the outermost middleware).
   cookie lives.
 - **Headers** on every answer: `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin`,
   `X-Frame-Options: DENY`, a `Content-Security-Policy` with `frame-ancestors 'none'` (the staff
-  pages: their own stylesheet and forms, no script at all; the JSON API: nothing; `/docs` and
-  `/redoc`: their assets from the CDN FastAPI names) and, behind https, `Strict-Transport-Security`.
+  pages: their own stylesheet and forms, no script at all; the JSON API: nothing; `/docs`:
+  Swagger UI's bundle from this service, which `fastapi-offline` installs, and no other host) and,
+  behind https, `Strict-Transport-Security`.
 """
 
 from __future__ import annotations
@@ -37,13 +38,9 @@ STAFF_CSP = (
     "frame-ancestors 'none'"
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-CDN = "https://cdn.jsdelivr.net"
-DOCS_CSP = (  # FastAPI's Swagger UI and ReDoc pages: their bundles from the CDN, one inline script
-    f"default-src 'self'; script-src 'self' 'unsafe-inline' {CDN}; "
-    f"style-src 'self' 'unsafe-inline' {CDN} https://fonts.googleapis.com; "
-    "font-src 'self' https://fonts.gstatic.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; worker-src 'self' blob:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+DOCS_CSP = (  # Swagger UI: its bundle from this service, its one inline start-up script and styles
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 COMMON = {
     "x-content-type-options": "nosniff",

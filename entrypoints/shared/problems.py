@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 import application
 from domain.identity import InvalidPatientId
@@ -144,6 +145,21 @@ async def handle(request: Request, err: Exception) -> JSONResponse:
 
 
 async def handle_http(request: Request, err: HTTPException) -> JSONResponse:
-    """Starlette's own refusals (404 route, 405 method) as problems (or OperationOutcomes) too."""
+    """Starlette's own refusals (404 route, 405 method) as problems (or OperationOutcomes) too; a 405
+    names in `Allow` the methods of every route of the path (RFC 9110), not only the first one's."""
     detail = err.detail if isinstance(err.detail, str) else TITLES.get(err.status_code, "Error")
-    return refuse(request, err.status_code, detail)
+    headers = {"Allow": allowed_methods(request)} if err.status_code == 405 else {}
+    return refuse(request, err.status_code, detail, **headers)
+
+
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """The methods some route of the app takes at the request's path (each asked as if requested)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    )

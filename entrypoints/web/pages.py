@@ -7,7 +7,7 @@ after "Visa" (a POST, audited as `web.patient.reveal`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,34 +19,16 @@ from contracts.workflow_ids import IssuedId
 from domain.invitation import InvitationState, is_open
 from domain.types import SystemId
 from entrypoints.shared.context import RequestContext, request_context
-from entrypoints.web import swedish
-from entrypoints.web.session import StaffUser, check_csrf, staff_user, take_flash
+from entrypoints.web import paging, swedish
+from entrypoints.web.session import StaffUser, check_csrf, csrf_token, staff_user, take_flash
 from entrypoints.web.templates import render
 
 router = APIRouter(prefix="/staff")
 User = Annotated[StaffUser, Depends(staff_user)]
 With = Annotated[RequestContext, Depends(request_context)]
 PAGE_SIZE = 20
-SORTS = {
-    "next": lambda i: (i.next_action_at is None, i.next_action_at or datetime.max.replace(tzinfo=UTC)),
-    "waited": lambda i: i.waiting_since or datetime.max.replace(tzinfo=UTC),  # longest waiting first
-    "state": lambda i: (i.state or "", i.request_id),
-    "id": lambda i: i.request_id,
-}
-
-
-def page_of(
-    items: list[application.WorkListItem], reception: str, sort: str, page: int
-) -> tuple[list[application.WorkListItem], int]:
-    """The rows of page `page` (from 1) of a list: of one reception (blank: all), sorted by `sort`
-    (`-` first: descending); and the number of pages (at least 1)."""
-    chosen = sorted(
-        (i for i in items if reception in ("", i.reception_id)),
-        key=SORTS[sort.lstrip("-")],
-        reverse=sort.startswith("-"),
-    )
-    pages = max(1, -(-len(chosen) // PAGE_SIZE))
-    return chosen[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], pages
+WAITED = {0: "Alla", 7: "Minst en vecka", 14: "Minst två veckor", 30: "Minst 30 dagar", 90: "Minst 90 dagar"}
+"""The filter "Väntat": requests that came in at least this many days ago."""
 
 
 @router.get("/", name="staff_home")
@@ -64,35 +46,35 @@ async def work_lists(
         "vardinbjudan"
     ),
     reception: Annotated[str, Query(max_length=64)] = "",  # blank: every reception
-    sort: Annotated[str, Query(pattern="^-?(next|waited|state|id)$")] = "next",
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    waited: Annotated[int, Query(ge=0, le=3650)] = 0,  # days; 0: however long
+    page: Annotated[str, Query(max_length=paging.MAX_LENGTH)] = "",  # a page link's token; blank: the first
 ) -> Response:
-    """V12, V13: the three lists with counts; the chosen one filtered, sorted and paged."""
+    """V12, V13: the three lists with counts; one page of the chosen one, newest first, filtered by
+    reception and waiting time (one page read from visibility, whatever the clinic's size)."""
+    key = csrf_token(request)
     async with ctx.audited(user.caller, "web.work_lists", clinic_id=clinic_id):
         user.caller.require_clinic(clinic_id)
         clinic = application.check_clinic(ctx.stores.directory, clinic_id)
-        lists = await application.work_lists(ctx.client, clinic_id)
-    shown, pages = page_of(getattr(lists, tab), reception, sort, page)
-    details = await application.item_statuses(ctx.client, shown)
-    now = datetime.now(UTC)
+        view = paging.ListView(clinic_id, tab, reception, waited)
+        at = paging.read(page, view, key) if page not in ("", "1") else paging.PageAt(view)  # 1: old links
+        now = datetime.now(UTC)
+        found = await application.work_list_page(
+            ctx.client, clinic_id, tab, reception=reception, page_token=at.token, page_size=PAGE_SIZE,
+            started_before=now - timedelta(days=waited) if waited else None,
+        )  # fmt: skip
     rows = [
-        {"item": item, "status": found, "waited": swedish.waited(item.waiting_since, now)}
-        for item, found in zip(shown, details, strict=True)
+        {"item": item, "status": status, "waited": swedish.waited(item.waiting_since, now)}
+        for item, status in zip(found.items, found.statuses, strict=True)
     ]
-    counts = {name: len(getattr(lists, name)) for name in swedish.LISTS}
+    pages = max(1, -(-found.matching // PAGE_SIZE), at.number)
+    more = found.next_page_token is not None and at.number < pages
+    before = at.previous()
     return render(
-        request,
-        "lists.html",
-        clinic=clinic,
-        tab=tab,
-        rows=rows,
-        counts=counts,
-        reception=reception,
-        sort=sort,
-        page=page,
-        pages=pages,
-        flash=take_flash(request),
-    )
+        request, "lists.html", clinic=clinic, tab=tab, rows=rows, counts=found.counts, reception=reception,
+        waited=waited, waited_choices=WAITED, page=at.number, pages=pages, flash=take_flash(request),
+        next_page=paging.write(at.following(found.next_page_token), key) if more else None,
+        previous_page=None if before is None else (paging.write(before, key) if before.number > 1 else ""),
+    )  # fmt: skip
 
 
 @router.get("/visits", name="staff_find_visit")

@@ -143,6 +143,11 @@ TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"a time must be between the years"), "Ange en tid mellan åren 1900 och 2200."),
     (re.compile(r"has ended: nothing to change"), "Ärendet är redan avslutat: inget ändrades."),
     (re.compile(r"^no workflow"), "Ärendet finns inte."),
+    (
+        re.compile(r"the page link does not belong to this list"),
+        "Länken till sidan hör inte till den här listan eller inloggningen: "
+        "börja om från listans första sida.",
+    ),
     (re.compile(r"unknown clinic"), "Kliniken finns inte."),
     (re.compile(r"(\w+): Input should be a valid date"), "Ange ett giltigt datum ({1})."),
     (re.compile(r"(\w+): Input should be a valid time"), "Ange en giltig tid ({1})."),

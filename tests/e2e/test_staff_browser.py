@@ -5,6 +5,10 @@ A clinic user logs in with the keyboard, sees the demo lists, converts the plain
 it move to Vårdinbjudan, records a contact and sees the reminders stop, asks to see a patient's
 identity, is refused turning off the SMS of a 1177 booking (S8); a user of another clinic is
 refused. Every form control has a label. Each page is saved as a screenshot in `.artifacts/`.
+
+The API's docs, Swagger UI at `/docs`, render the OpenAPI document from assets the service serves
+itself. Every request a page makes, staff pages and docs alike, goes to
+127.0.0.1 (recorded by the `page` fixture), and no page meets a refusal of its Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from datetime import date, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -48,12 +53,26 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A page whose every request and every refusal of the Content-Security-Policy is recorded: after
+    the test, none may have gone to another host than 127.0.0.1, and none may have been refused."""
     context = browser.new_context(
         locale="sv-SE", timezone_id="Europe/Stockholm", viewport={"width": 1200, "height": 900}
     )
     context.set_default_timeout(20_000)
-    yield context.new_page()
+    requested: list[str] = []
+    refused: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    opened = context.new_page()
+    opened.on(
+        "console",
+        lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    yield opened
     context.close()
+    web = [url for url in requested if urlsplit(url).scheme in ("http", "https", "ws", "wss")]
+    assert web, "the test made no request"
+    assert [url for url in web if urlsplit(url).hostname != "127.0.0.1"] == []
+    assert refused == []
 
 
 def staff_url(dev_run: DevRun, path: str = "/staff/") -> str:
@@ -202,3 +221,16 @@ def test_V8_V10_V14_staff_change_book_and_cancel_in_the_browser(dev_run: DevRun,
     expect(page.get_by_role("status")).to_contain_text("Ärendet är makulerat")
     expect(page.locator("#state")).to_have_text("Makulerad")
     shot(page, "09-cancelled")
+
+
+def test_the_api_docs_work_offline_in_the_browser(dev_run: DevRun, page: Page) -> None:
+    """Swagger UI, from the assets `fastapi-offline` installs: the contract renders with no other host
+    asked (the `page` fixture checks every request) and within the docs' CSP; an operation opens."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(staff_url(dev_run, "/docs"))
+    expect(page.locator(".information-container .title")).to_contain_text("Patient messaging")
+    expect(page.get_by_text("/v1/visits/{booking_id}/reschedule")).to_be_visible()
+    expect(page.get_by_role("button", name="Authorize")).to_be_visible()
+    page.get_by_text("/v1/visits/{booking_id}/reschedule").click()
+    expect(page.get_by_text("application/problem+json").first).to_be_attached()
+    page.screenshot(path=SCREENSHOTS / "10-api-docs.png", full_page=False)

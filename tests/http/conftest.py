@@ -1,6 +1,7 @@
-"""The HTTP API on a real uvicorn server on 127.0.0.1, a worker and the time-skipping Temporal server;
-API keys for a client of the demo clinic (`api.token`), of another clinic (`api.other_token`) and for
-every clinic (`api.all_token`)."""
+"""The HTTP API on a real uvicorn server on 127.0.0.1, a worker and the time-skipping Temporal server
+(or, with `running_api(..., dev_server=True)`, the Temporal CLI dev server, whose visibility the work
+lists need); API keys for a client of the demo clinic (`api.token`), of another clinic
+(`api.other_token`) and for every clinic (`api.all_token`)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from temporalio.converter import DataConverter
+from temporalio.testing import WorkflowEnvironment
 
 from adapters.audit import ApiClient
+from contracts import search_attributes as search
 from demo import data as fx
 from entrypoints.asgi import create_app
 from infrastructure.config import Settings
@@ -24,7 +28,7 @@ from infrastructure.stores import Stores
 from security.codec import data_converter
 from security.keyring import ENV_VAR, Keyring
 from testkit.http_server import UvicornThread
-from testkit.processes import HOST, free_port, start_time_skipping
+from testkit.processes import HOST, SERVER_STARTUP, free_port, start_time_skipping, venv_binary
 from tests.harness import Harness
 
 
@@ -87,16 +91,28 @@ class Api:
         return await self.http.put(path, json=body, headers=self.auth(token))
 
 
+async def start_dev_server(converter: DataConverter) -> WorkflowEnvironment:
+    """The Temporal CLI dev server `dev.py` installs, with the service's search attributes."""
+    return await WorkflowEnvironment.start_local(
+        dev_server_existing_path=venv_binary("temporal"),
+        dev_server_startup_timeout=SERVER_STARTUP,
+        data_converter=converter,
+        search_attributes=search.ALL,
+        ui=False,
+    )
+
+
 @asynccontextmanager
-async def running_api(tmp_path: Path, **settings: Any) -> AsyncIterator[Api]:
-    """The API with `settings` (e.g. the JWT ones) over a fresh time-skipping server and a worker; its
-    public URL (`PM_PUBLIC_URL`) is its own address."""
+async def running_api(tmp_path: Path, *, dev_server: bool = False, **settings: Any) -> AsyncIterator[Api]:
+    """The API with `settings` (e.g. the JWT ones) over a fresh time-skipping server (or dev server)
+    and a worker; its public URL (`PM_PUBLIC_URL`) is its own address."""
     port = free_port()
     settings.setdefault("public_url", f"http://{HOST}:{port}")
     keyring = Keyring.generate()
+    start_server = start_dev_server if dev_server else start_time_skipping
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setenv(ENV_VAR, keyring.to_text())  # the app's client encrypts with the same keys
-        async with await start_time_skipping(data_converter(keyring)) as env:
+        async with await start_server(data_converter(keyring)) as env:
             await register_search_attributes(env.client, "default")
             harness = Harness(env, tmp_path, fx.demo_document())
             config = Settings(
