@@ -18,6 +18,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol
 
 from pydantic import AwareDatetime, Field
 
@@ -86,6 +87,21 @@ class Event(ContractModel):
             "data": self.data.model_dump(mode="json", exclude_none=True),
         }
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+class EventPublisher(Protocol):
+    """Where an activity or a use case hands an event: delivered durably to the webhooks of its clinic,
+    once per event id, and nothing at all for a clinic without a webhook. Safe to call from any
+    thread; never raises (an event it could not hand on is logged)."""
+
+    def publish(self, event: Event) -> None: ...
+
+
+class NoEvents:
+    """The publisher where no events leave (a worker of the tests or the benchmarks without webhooks)."""
+
+    def publish(self, event: Event) -> None:
+        return None
 
 
 def event_id(subject: str, event_type: EventType) -> str:
