@@ -24,6 +24,7 @@ from contracts.activities import (
     SendResult,
     VisitRef,
 )
+from contracts.events import EventPublisher, NoEvents
 from contracts.workflow_ids import sms_key
 from domain.directory import Patient, Reception
 from domain.phone import mask_mobile
@@ -37,10 +38,13 @@ log = structlog.get_logger(__name__)
 class ReminderActivities(ReminderSends):
     """The SMS sends, bound to the directory and the SMS gateway they use (tests swap the services)."""
 
-    def __init__(self, directory: Directory, sms: SmsGateway, sender: str) -> None:
+    def __init__(
+        self, directory: Directory, sms: SmsGateway, sender: str, events: EventPublisher | None = None
+    ) -> None:
         self._directory = directory
         self._sms = sms
         self._sender = sender
+        self._events = events or NoEvents()
 
     @activity.defn
     def send_reminder_sms(self, request: SendReminder) -> SendResult:

@@ -135,14 +135,14 @@ class Webhooks:
 
     _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)
     _write: Callable[[], AbstractContextManager[Connection]]
-    keyring: Keyring | None = None  # set by `infrastructure.stores.Stores`: the secrets are sealed with it
+    keyring: Callable[[], Keyring] | None = None  # set by `infrastructure.stores.Stores`: seals the secrets
 
     def _keys(self) -> Keyring:
         if self.keyring is None:
             raise RuntimeError(
                 "the webhook store needs the keyring (open it with Stores): no secret in clear"
             )
-        return self.keyring
+        return self.keyring()
 
     # --- registrations ---
 

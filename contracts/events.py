@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
@@ -90,17 +91,18 @@ class Event(ContractModel):
 
 
 class EventPublisher(Protocol):
-    """Where an activity or a use case hands an event: delivered durably to the webhooks of its clinic,
-    once per event id, and nothing at all for a clinic without a webhook. Safe to call from any
-    thread; never raises (an event it could not hand on is logged)."""
+    """Where an activity or a use case hands its events: each delivered durably to the webhooks of its
+    clinic, once per event id, and nothing at all for a clinic without a webhook. Called from a
+    thread (an activity, or `asyncio.to_thread`), never on an event loop; it waits for the hand-over
+    and never raises (an event it could not hand on is logged)."""
 
-    def publish(self, event: Event) -> None: ...
+    def publish(self, events: Sequence[Event]) -> None: ...
 
 
 class NoEvents:
     """The publisher where no events leave (a worker of the tests or the benchmarks without webhooks)."""
 
-    def publish(self, event: Event) -> None:
+    def publish(self, events: Sequence[Event]) -> None:
         return None
 
 

@@ -128,7 +128,7 @@ class Stores:
         """The booking systems' webhooks (their signing secrets sealed with the keyring) and the
         deliveries of their events."""
         store = self._open(PostgresWebhooks, SqliteWebhooks, "webhooks.sqlite3")
-        store.keyring = self.keyring
+        store.keyring = lambda: self.keyring  # read when a secret is sealed or opened, not before
         return store
 
     def close(self) -> None:
