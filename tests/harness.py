@@ -190,3 +190,23 @@ async def history_shape(handle: WorkflowHandle[Any, Any]) -> HistoryShape:
             events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
         ),
     )
+
+
+def patient_data() -> list[str]:
+    """Every personnummer, name and mobile number of the demo directory, in the spellings a body might
+    hold them."""
+    found: list[str] = []
+    for patient in fx.demo_document()["patients"]:
+        pnr = patient["patient_id"]
+        found += [pnr, pnr.replace("-", ""), pnr[2:]]
+        for person in [patient, *patient.get("guardians", [])]:
+            found += [v for k, v in person.items() if "name" in k and isinstance(v, str)]
+            if mobile := person.get("mobile"):
+                found += [mobile, mobile.replace("-", ""), fx.e164(mobile)]
+    return [f for f in found if f]
+
+
+def assert_no_patient_data(bodies: list[str]) -> None:
+    for body in bodies:
+        for datum in patient_data():
+            assert datum not in body, "an event body holds patient data"

@@ -14,9 +14,8 @@ from typing import Any
 
 from demo import data as fx
 from testkit.webhook_receiver import WebhookReceiver
-from tests.harness import eventually
+from tests.harness import assert_no_patient_data, eventually
 from tests.http.conftest import Api, ElksApi, booking
-from tests.workflows.test_reminder_events import assert_no_patient_data
 from workflows.events import DELIVERY_DEADLINE
 
 KIR, ONH = fx.CLINIC_CONNECTED, fx.CLINIC_NOT_CONNECTED

@@ -19,7 +19,7 @@ from demo import data as fx
 from domain.booking import ReminderStart, VisitBooking
 from domain.status import RecipientRole, ReminderState
 from testkit.webhook_receiver import WebhookReceiver
-from tests.harness import Harness, eventually, target
+from tests.harness import Harness, assert_no_patient_data, eventually, target
 from workflows.reminder.generations import SmsReminder
 
 
@@ -45,26 +45,6 @@ async def events_after(harness: Harness, receiver: WebhookReceiver, count: int) 
         return receiver.events
 
     return await eventually(taken, lambda events: len(events) >= count)
-
-
-def patient_data() -> list[str]:
-    """Every personnummer, name and mobile number of the demo directory, in the spellings a body might
-    hold them."""
-    found: list[str] = []
-    for patient in fx.demo_document()["patients"]:
-        pnr = patient["patient_id"]
-        found += [pnr, pnr.replace("-", ""), pnr[2:]]
-        for person in [patient, *patient.get("guardians", [])]:
-            found += [v for k, v in person.items() if "name" in k and isinstance(v, str)]
-            if mobile := person.get("mobile"):
-                found += [mobile, mobile.replace("-", ""), fx.e164(mobile)]
-    return [f for f in found if f]
-
-
-def assert_no_patient_data(bodies: list[str]) -> None:
-    for body in bodies:
-        for datum in patient_data():
-            assert datum not in body, "an event body holds patient data"
 
 
 async def test_S15_a_sent_reminder_yields_one_signed_message_sent_per_recipient(
