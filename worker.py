@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from domain.types import describe_validation_error
 from infrastructure import worker_setup
 from infrastructure.config import Settings
+from infrastructure.events import TemporalEventPublisher
 from infrastructure.logging_setup import configure_logging
 from infrastructure.stores import SchemaOutOfDateError, Stores
 from infrastructure.temporal_client import connect_client, metrics_runtime
@@ -38,7 +39,8 @@ async def main() -> None:
     stores = Stores(settings)
     try:
         stores.require_current_schema()
-        activities = worker_setup.activities_for(settings, stores)
+        publisher = TemporalEventPublisher(stores.webhooks, settings.task_queue)
+        activities = worker_setup.activities_for(settings, stores, publisher)
     except (SchemaOutOfDateError, ValueError, OSError, psycopg.Error) as err:
         log.error("worker_refused_to_start", reason=str(err).splitlines()[0])
         raise SystemExit(2) from None
@@ -48,6 +50,7 @@ async def main() -> None:
         log.error("worker_refused_to_start", reason=str(err))
         stores.close()
         raise SystemExit(2) from None
+    publisher.bind(client)  # the SMS activities' events start their deliveries through this client
     with ThreadPoolExecutor(max_workers=worker_setup.MAX_CONCURRENT_ACTIVITIES) as executor:
         worker = worker_setup.build_worker(
             client,

@@ -2,9 +2,13 @@
 
 The directory is read again at send time (S9: withdrawn consent or a removed number stops the SMS).
 The workflow history only ever holds roles and masked numbers: the number itself is looked up here.
+Each final outcome (sent, failed for good, skipped with its reason) is told to the clinic's webhooks
+as an event (`contracts.events`, docs/webhooks.md) through the publisher the worker gives.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import structlog
 from temporalio import activity
@@ -24,6 +28,7 @@ from contracts.activities import (
     SendResult,
     VisitRef,
 )
+from contracts.events import Event, EventPublisher, EventType, NoEvents, message_event, reminder_skipped
 from contracts.workflow_ids import sms_key
 from domain.directory import Patient, Reception
 from domain.phone import mask_mobile
@@ -37,10 +42,13 @@ log = structlog.get_logger(__name__)
 class ReminderActivities(ReminderSends):
     """The SMS sends, bound to the directory and the SMS gateway they use (tests swap the services)."""
 
-    def __init__(self, directory: Directory, sms: SmsGateway, sender: str) -> None:
+    def __init__(
+        self, directory: Directory, sms: SmsGateway, sender: str, events: EventPublisher | None = None
+    ) -> None:
         self._directory = directory
         self._sms = sms
         self._sender = sender
+        self._events = events or NoEvents()
 
     @activity.defn
     def send_reminder_sms(self, request: SendReminder) -> SendResult:
@@ -50,13 +58,15 @@ class ReminderActivities(ReminderSends):
         reception = clinic.reception(visit.reception_id) if clinic else None
         patient = self._directory.patient(visit.patient_id)
         if clinic is None or reception is None or patient is None:
-            return SendResult(outcome=Outcome.SKIPPED, reason=Reason.UNKNOWN_PATIENT)
+            return self._told(
+                request.key, visit, SendResult(outcome=Outcome.SKIPPED, reason=Reason.UNKNOWN_PATIENT)
+            )
         decision = reminder_recipients(patient, visit.clinic_id, reception, visit.start, visit.at)
         recipient = next((r for r in decision.recipients if r.role == request.role), None)
         if recipient is None:  # number removed or consent withdrawn since the plan
             skip = next((s.reason for s in decision.skipped if s.role == request.role), Reason.NO_MOBILE)
-            return SendResult(outcome=Outcome.SKIPPED, reason=skip)
-        return self._send(request.key, recipient, patient, reception, visit)
+            return self._told(request.key, visit, SendResult(outcome=Outcome.SKIPPED, reason=skip))
+        return self._told(request.key, visit, self._send(request.key, recipient, patient, reception, visit))
 
     @activity.defn
     def send_reminders(self, request: SendReminders) -> ReminderSendout:
@@ -66,7 +76,12 @@ class ReminderActivities(ReminderSends):
         SMS that went out are duplicates of their keys)."""
         moment = read_send_moment(self._directory, request.visit)
         if moment.blocker is not None or moment.reception is None:
-            return ReminderSendout(blocker=moment.blocker or Reason.UNKNOWN_CLINIC)
+            blocker = moment.blocker or Reason.UNKNOWN_CLINIC
+            skipped = reminder_skipped(
+                request.workflow_id, request.version, blocker, _now(), clinic_id=request.visit.clinic_id
+            )
+            self._events.publish([skipped] if skipped else [])
+            return ReminderSendout(blocker=blocker)
         results: list[RecipientResult] = []
         unavailable: Exception | None = None
         for recipient in moment.decision.recipients:
@@ -80,6 +95,7 @@ class ReminderActivities(ReminderSends):
             results.append(RecipientResult(role=recipient.role, **dict(result)))
         skipped = [PlannedSkip(role=s.role, reason=s.reason) for s in moment.decision.skipped]
         sendout = ReminderSendout(skipped=skipped, results=results)
+        self._publish_sendout(request, sendout)
         if unavailable is not None:
             raise ApplicationError("SMS provider unavailable", sendout, type=SMS_UNAVAILABLE) from unavailable
         return sendout
@@ -107,3 +123,45 @@ class ReminderActivities(ReminderSends):
             duplicate=receipt.duplicate,
         )
         return SendResult(outcome=Outcome.SENT, to=masked, delivery_pending=receipt.delivery_pending)
+
+    def _told(self, key: str, visit: VisitRef, result: SendResult) -> SendResult:
+        """`result`, its event published first (`send_reminder_sms`)."""
+        event = outcome_event(key, result, visit.clinic_id)
+        self._events.publish([event] if event else [])
+        return result
+
+    def _publish_sendout(self, request: SendReminders, sendout: ReminderSendout) -> None:
+        """The events of a sendout: each skipped role and each final result (a send the provider could
+        not take is retried, and its outcome told then)."""
+        clinic_id, events = request.visit.clinic_id, []
+        for skip in sendout.skipped:
+            key = sms_key(request.workflow_id, request.version, skip.role)
+            events.append(
+                outcome_event(key, SendResult(outcome=Outcome.SKIPPED, reason=skip.reason), clinic_id)
+            )
+        for result in sendout.results:
+            events.append(
+                outcome_event(sms_key(request.workflow_id, request.version, result.role), result, clinic_id)
+            )
+        self._events.publish([e for e in events if e is not None])
+
+
+OUTCOME_EVENTS = {
+    Outcome.SENT: EventType.MESSAGE_SENT,
+    Outcome.FAILED: EventType.MESSAGE_FAILED,
+    Outcome.SKIPPED: EventType.MESSAGE_SKIPPED,
+}
+
+
+def outcome_event(key: str, result: SendResult, clinic_id: str) -> Event | None:
+    """The event of one SMS's outcome (`message.sent`, `.failed` with its reason, `.skipped` with its
+    reason); None for a send the provider could not take yet (`provider_unavailable`: retried)."""
+    if result.reason is Reason.PROVIDER_UNAVAILABLE:
+        return None
+    return message_event(
+        OUTCOME_EVENTS[result.outcome], key, _now(), reason=result.reason, clinic_id=clinic_id
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

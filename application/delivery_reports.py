@@ -1,6 +1,7 @@
 """Recording a delivery report of the SMS provider (46elks, docs/delivery-reports.md): taken only for
-the message its token was made for, kept in the SMS ledger (whose status only moves forward), then
-signalled to the reminder that sent the message (`Reminder.delivery_report`).
+the message its token was made for, kept in the SMS ledger (whose status only moves forward), told to
+the clinic's webhooks as an event (docs/webhooks.md), then signalled to the reminder that sent the
+message (`Reminder.delivery_report`).
 
 The door (`POST /callbacks/sms/46elks`) reads the credentials and the form; this decides whether the
 report is the message's and what became of it (`Recorded`)."""
@@ -21,6 +22,7 @@ from adapters.sms_elks import DELIVERY_USER, KEY_PARAMETER, delivery_token
 from adapters.sms_ledger import ELKS_DELIVERY, SentLedger
 from application import workflow_calls
 from application.errors import EndedError, NotFoundError
+from contracts.events import EventPublisher, NoEvents, delivery_event
 from contracts.workflow_ids import parse_sms_key
 from domain.status import DeliveryReport
 from workflows.reminder.process import Reminder
@@ -70,8 +72,12 @@ def token_fits(secret: str | None, key: str, token: str) -> bool:
     return hmac.compare_digest(token.encode(), delivery_token(secret, key).encode())
 
 
-async def record_report(client: Client, ledger: SentLedger, report: ElksReport) -> Recorded:
-    """Keep the report of a message whose token fitted (`token_fits`), then signal it to its reminder."""
+async def record_report(
+    client: Client, ledger: SentLedger, report: ElksReport, events: EventPublisher | None = None
+) -> Recorded:
+    """Keep the report of a message whose token fitted (`token_fits`), tell the clinic's webhooks
+    (`message.delivered`, `message.undelivered`; a repeat is the same event), then signal it to its
+    reminder."""
     key, provider_id, state = report.key, report.provider_id, report.state
     receipt = await asyncio.to_thread(ledger.get, key)
     if receipt is None:  # 46elks answered the send, but the gateway has not recorded its id yet
@@ -87,6 +93,9 @@ async def record_report(client: Client, ledger: SentLedger, report: ElksReport) 
     if update is None:  # the receipt was there a moment ago; a ledger never forgets one
         return Recorded.NOT_YET
     delivery = DeliveryReport(key=key, status=update.status, at=update.delivered_at or received)
+    event = delivery_event(key, update.status, delivery.at)
+    if event is not None:
+        await asyncio.to_thread((events or NoEvents()).publish, [event])
     try:
         await _signal(client, delivery)
     except (EndedError, NotFoundError):

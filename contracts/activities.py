@@ -13,6 +13,7 @@ from pydantic import Field
 from temporalio import activity
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from contracts.events import Event
 from domain.directory import Clinic
 from domain.invitation import CareInvitation
 from domain.invitation_schedule import Step
@@ -151,4 +152,32 @@ class InvitationSends:
     @activity.defn
     def send_invitation_message(self, request: InvitationMessageRequest) -> InvitationSendResult:
         """Send the invitation or a reminder to the 1177 inbox, or as a letter (V5)."""
+        raise NotImplementedError(NOT_IMPLEMENTED)
+
+
+class EventToWebhook(ContractModel):
+    """One event for the webhook of one API client at the event's clinic (the URL and the secret are
+    read by the activity: never in the history)."""
+
+    event: Event
+    client_id: str
+
+
+class EventDeliveries:
+    """The delivery of an event to the webhooks of its clinic (docs/webhooks.md)."""
+
+    @activity.defn
+    def webhooks_at_clinic(self, clinic_id: str) -> list[str]:
+        """The API clients with a webhook at the clinic."""
+        raise NotImplementedError(NOT_IMPLEMENTED)
+
+    @activity.defn
+    def deliver_event(self, request: EventToWebhook) -> bool:
+        """Post the signed event and record the attempt: True when the receiver took it, False when the
+        webhook is gone (recorded as failed); raises unless the receiver answered 2xx (retried)."""
+        raise NotImplementedError(NOT_IMPLEMENTED)
+
+    @activity.defn
+    def give_up_delivery(self, request: EventToWebhook) -> None:
+        """Record that the event was not delivered in time (`failed`)."""
         raise NotImplementedError(NOT_IMPLEMENTED)

@@ -34,6 +34,7 @@ from entrypoints.shared.context import RequestContext
 from entrypoints.shared.edge import Edge
 from entrypoints.shared.problems import handle, handle_http, refuse
 from infrastructure.config import Settings
+from infrastructure.events import TemporalEventPublisher
 from infrastructure.stores import Stores
 from infrastructure.temporal_client import connect
 
@@ -59,7 +60,10 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        api.state.context = RequestContext(settings=settings, stores=stores, client=await connect(settings))
+        client = await connect(settings)
+        events = TemporalEventPublisher(stores.webhooks, settings.task_queue)
+        events.bind(client)
+        api.state.context = RequestContext(settings=settings, stores=stores, client=client, events=events)
         api.state.authenticator = Authenticator(settings, stores.api_keys)
         log.info(
             "api_started",

@@ -39,6 +39,7 @@ from adapters.sms import PostgresOutbox, SmsGateway, SqliteOutbox, SqlOutbox
 from adapters.sms_elks import ElksSmsGateway, delivery_callback_url
 from adapters.sms_ledger import PostgresSentLedger, SentLedger, SqliteSentLedger
 from adapters.staff_sessions import PostgresStaffSessions, SqliteStaffSessions, StaffSessions
+from adapters.webhooks import PostgresWebhooks, SqliteWebhooks, Webhooks
 from infrastructure.config import Settings
 from infrastructure.temporal_client import keyring_for
 from security.files import private_dir
@@ -121,6 +122,14 @@ class Stores:
     @cached_property
     def staff_sessions(self) -> StaffSessions:
         return self._open(PostgresStaffSessions, SqliteStaffSessions, "staff-sessions.sqlite3")
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        """The booking systems' webhooks (their signing secrets sealed with the keyring) and the
+        deliveries of their events."""
+        store = self._open(PostgresWebhooks, SqliteWebhooks, "webhooks.sqlite3")
+        store.keyring = lambda: self.keyring  # read when a secret is sealed or opened, not before
+        return store
 
     def close(self) -> None:
         if self.database is not None:

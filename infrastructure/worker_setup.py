@@ -13,19 +13,24 @@ from temporalio.worker import PollerBehaviorAutoscaling, UnsandboxedWorkflowRunn
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities.directory_reads import DirectoryActivities
+from activities.events import EventActivities
 from activities.invitations import InvitationActivities
 from activities.reminders import ReminderActivities
 from adapters.directory import Directory
 from adapters.inbox import Inbox
 from adapters.letters import LetterService, build_letters
 from adapters.sms import SmsGateway
+from adapters.webhook_sender import HttpWebhookSender
+from adapters.webhooks import Webhooks, WebhookSender
+from contracts.events import EventPublisher, NoEvents
 from infrastructure.config import Settings
 from infrastructure.stores import Stores, inbox, sms_gateway
+from workflows.events import EventDelivery
 from workflows.group_booking import GroupBookingWorkflow
 from workflows.reminder.generations import REMINDER_TYPES
 from workflows.request.generations import REQUEST_TYPES
 
-WORKFLOWS = [*REMINDER_TYPES, GroupBookingWorkflow, *REQUEST_TYPES]
+WORKFLOWS = [*REMINDER_TYPES, GroupBookingWorkflow, *REQUEST_TYPES, EventDelivery]
 MAX_CONCURRENT_ACTIVITIES = 32
 
 
@@ -44,15 +49,27 @@ class Activities:
     directory_reads: DirectoryActivities
     reminders: ReminderActivities
     invitations: InvitationActivities
+    events: EventActivities
 
     @classmethod
     def wired(
-        cls, directory: Directory, sms: SmsGateway, sender: str, inbox: Inbox, letters: LetterService
+        cls,
+        directory: Directory,
+        sms: SmsGateway,
+        sender: str,
+        inbox: Inbox,
+        letters: LetterService,
+        *,
+        webhooks: Webhooks | None = None,
+        publisher: EventPublisher | None = None,
+        webhook_sender: WebhookSender | None = None,
     ) -> Activities:
+        """Without `webhooks` no clinic has a webhook; without `publisher` no event leaves."""
         return cls(
             directory_reads=DirectoryActivities(directory),
-            reminders=ReminderActivities(directory, sms, sender),
+            reminders=ReminderActivities(directory, sms, sender, publisher or NoEvents()),
             invitations=InvitationActivities(directory, inbox, letters),
+            events=EventActivities(webhooks, webhook_sender or HttpWebhookSender()),
         )
 
     def callables(self) -> list[Any]:
@@ -62,18 +79,24 @@ class Activities:
             self.reminders.send_reminder_sms,
             self.reminders.send_reminders,
             self.invitations.send_invitation_message,
+            self.events.webhooks_at_clinic,
+            self.events.deliver_event,
+            self.events.give_up_delivery,
         ]
 
 
-def activities_for(settings: Settings, stores: Stores) -> Activities:
+def activities_for(settings: Settings, stores: Stores, publisher: EventPublisher | None = None) -> Activities:
     """The activities wired to the configured stores (SQLite files, or the shared PostgreSQL
-    database), SMS gateway and 1177 inbox, and the letters folder."""
+    database), SMS gateway and 1177 inbox, the letters folder and the webhooks; the events of the
+    reminders' SMS go to `publisher` (the worker's `infrastructure.events.TemporalEventPublisher`)."""
     return Activities.wired(
         stores.directory,
         sms_gateway(settings, stores),
         settings.sms_sender,
         inbox(settings, stores),
         build_letters(settings.data_dir),
+        webhooks=stores.webhooks,
+        publisher=publisher,
     )
 
 

@@ -23,12 +23,15 @@ from adapters.directory import SqliteDirectory
 from adapters.inbox import SqliteInbox
 from adapters.letters import PdfLetterOutbox
 from adapters.sms import SmsGateway, SqliteOutbox
+from adapters.webhooks import SqliteWebhooks, Webhooks
 from contracts.workflow_ids import IdKind, IssuedId, parse_workflow_id
 from demo import data as fx
 from domain.booking import GroupBooking, VisitBooking
 from domain.status import ReminderStatus
 from domain.timing import at_local, local_date
+from infrastructure.events import TemporalEventPublisher
 from infrastructure.worker_setup import MAX_CONCURRENT_ACTIVITIES, Activities, build_worker
+from security.keyring import Keyring
 from tests.histories.names import patches_taken
 from workflows.group_booking import GroupBookingWorkflow
 from workflows.reminder.generations import VisitReminderV2
@@ -45,15 +48,32 @@ class Harness:
         self.outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
         self.inbox = SqliteInbox(tmp_path / "inbox-1177.sqlite3")
         self.letters = PdfLetterOutbox(tmp_path / "letters", compress=False)
+        self.webhooks: Webhooks = SqliteWebhooks(tmp_path / "webhooks.sqlite3")
+        keyring = Keyring.generate()
+        self.webhooks.keyring = lambda: keyring
         self.task_queue = f"test-{uuid.uuid4()}"
         self._today: date | None = None
 
     @asynccontextmanager
-    async def worker(self, sms: SmsGateway | None = None, sticky: bool = True) -> AsyncIterator[Worker]:
+    async def worker(
+        self, sms: SmsGateway | None = None, sticky: bool = True, webhooks: Webhooks | None = None
+    ) -> AsyncIterator[Worker]:
         """Run a worker, its workflows in the sandbox (the guard of the unsandboxed production worker);
         `sticky=False` keeps no workflow cache, so that a stopped worker leaves no sticky task queue
-        behind (the time-skipping server would wait on it forever)."""
-        activities = Activities.wired(self.directory, sms or self.outbox, "Varden", self.inbox, self.letters)
+        behind (the time-skipping server would wait on it forever). Its events go to the webhooks of
+        `webhooks` (the harness's own store unless given)."""
+        webhooks = webhooks or self.webhooks
+        publisher = TemporalEventPublisher(webhooks, self.task_queue)
+        publisher.bind(self.client)
+        activities = Activities.wired(
+            self.directory,
+            sms or self.outbox,
+            "Varden",
+            self.inbox,
+            self.letters,
+            webhooks=webhooks,
+            publisher=publisher,
+        )
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
             cache = 1000 if sticky else 0
             async with build_worker(
@@ -170,3 +190,23 @@ async def history_shape(handle: WorkflowHandle[Any, Any]) -> HistoryShape:
             events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
         ),
     )
+
+
+def patient_data() -> list[str]:
+    """Every personnummer, name and mobile number of the demo directory, in the spellings a body might
+    hold them."""
+    found: list[str] = []
+    for patient in fx.demo_document()["patients"]:
+        pnr = patient["patient_id"]
+        found += [pnr, pnr.replace("-", ""), pnr[2:]]
+        for person in [patient, *patient.get("guardians", [])]:
+            found += [v for k, v in person.items() if "name" in k and isinstance(v, str)]
+            if mobile := person.get("mobile"):
+                found += [mobile, mobile.replace("-", ""), fx.e164(mobile)]
+    return [f for f in found if f]
+
+
+def assert_no_patient_data(bodies: list[str]) -> None:
+    for body in bodies:
+        for datum in patient_data():
+            assert datum not in body, "an event body holds patient data"

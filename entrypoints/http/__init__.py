@@ -1,10 +1,10 @@
-"""The HTTP door for booking systems: REST v1 and FHIR R4, and the SMS provider's delivery reports,
-one router per resource (`ROUTERS`); `entrypoints.asgi` mounts them beside the staff page, and
-`python -m entrypoints.http` serves the app with uvicorn."""
+"""The HTTP door for booking systems: REST v1 and FHIR R4, the SMS provider's delivery reports and the
+webhooks of events out, one router per resource (`ROUTERS`); `entrypoints.asgi` mounts them beside
+the staff page, and `python -m entrypoints.http` serves the app with uvicorn."""
 
 from fastapi import APIRouter
 
-from entrypoints.http import delivery_reports, directory, fhir, invitations, visits
+from entrypoints.http import delivery_reports, directory, fhir, invitations, visits, webhooks
 
 ROUTERS: tuple[APIRouter, ...] = (
     visits.router,
@@ -12,4 +12,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     directory.router,
     fhir.router,
     delivery_reports.router,
+    webhooks.router,
 )

@@ -119,7 +119,7 @@ async def elks_delivery_report(request: Request, ctx: With) -> Response:
         report = await _read_form(request, key)
     except _Refused as refused:
         return problem(refused.status, str(refused))
-    recorded = await delivery_reports.record_report(ctx.client, ctx.stores.sms_ledger, report)
+    recorded = await delivery_reports.record_report(ctx.client, ctx.stores.sms_ledger, report, ctx.events)
     if recorded in ANSWERS:
         code, detail, headers = ANSWERS[recorded]
         return problem(code, detail, **headers)

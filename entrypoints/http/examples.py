@@ -159,6 +159,16 @@ def operation_examples(now: datetime | None = None) -> dict[str, Example]:
         ),
         "get_appointment": Example(path={"appointment_id": "demo-fhir"}),
         "search_communications": Example(query={"based-on": "Appointment/demo-adult"}),
+        "register_webhook": Example(
+            bodies={
+                "webhook": (
+                    "the booking system's receiver at the clinic",
+                    {"clinic_id": CLINIC, "url": "https://booking.example/webhooks/pm"},
+                )
+            }
+        ),
+        "remove_webhook": Example(query={"clinic_id": CLINIC}),
+        "list_deliveries": Example(query={"clinic_id": CLINIC}),
     }
 
 

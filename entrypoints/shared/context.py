@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from fastapi import Request
 from temporalio.client import Client
 
 import application
+from contracts.events import EventPublisher, NoEvents
 from contracts.workflow_ids import IssuedId
 from entrypoints.shared.auth import ALL_CLINICS, Caller
 from entrypoints.shared.problems import status_and_detail
@@ -34,12 +35,14 @@ class AuditEntry:
 
 @dataclass
 class RequestContext:
-    """What a request of either door works with: the settings, the stores, the Temporal client; and
-    its audit row (`audited`, `on_workflow`). One per app, handed to each route (`request_context`)."""
+    """What a request of either door works with: the settings, the stores, the Temporal client, where
+    events go (`events`: the delivery reports'); and its audit row (`audited`, `on_workflow`). One per
+    app, handed to each route (`request_context`)."""
 
     settings: Settings
     stores: Stores
     client: Client
+    events: EventPublisher = field(default_factory=NoEvents)
 
     @asynccontextmanager
     async def on_workflow(

@@ -193,6 +193,7 @@ def test_every_store_file_is_0600_in_a_0700_folder_whatever_the_umask(
         stores.operator_tokens.operator("pmo_none")
         stores.fhir_appointments.save("kir:F1", "kir", appointment("F1"))
         stores.staff_sessions.revoke_user("nobody")
+        stores.webhooks.register("vas-kir", "kir", "https://booking.example/hooks")
         build_letters(data_dir).send(
             Letter(
                 key="care-invitation:kir:R1/invitation",

@@ -52,8 +52,10 @@ def branches(history: WorkflowHistory, workflow_id: str) -> list[str]:
     return taken
 
 
-def history_name(history: WorkflowHistory, workflow_id: str) -> str:
-    """The file name (without `.json`) of the history of the workflow `workflow_id`."""
+def history_name(history: WorkflowHistory, workflow_id: str, scenario: str | None = None) -> str:
+    """The file name (without `.json`) of the history of the workflow `workflow_id`; `scenario` names
+    one whose id names none (an event's delivery, `webhook-event:<hash>`)."""
     parsed = parse_workflow_id(workflow_id)
-    scenario = parsed.issued.value.removeprefix("hist-") if parsed else workflow_id
+    if scenario is None:
+        scenario = parsed.issued.value.removeprefix("hist-") if parsed else workflow_id
     return "-".join([workflow_type(history), scenario, *branches(history, workflow_id)])

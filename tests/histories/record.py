@@ -22,12 +22,16 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 import application as app
-from contracts.workflow_ids import booking_reminder_id
+from contracts.events import EventType, event_workflow_id, message_event
+from contracts.workflow_ids import booking_reminder_id, sms_key
 from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, Reschedule, VisitBooking
 from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking
+from domain.status import RecipientRole
+from infrastructure.events import start_delivery
 from infrastructure.namespace_setup import register_search_attributes
 from testkit.processes import start_time_skipping
+from testkit.webhook_receiver import WebhookReceiver
 from tests.harness import Harness, target
 from tests.histories.names import history_name
 
@@ -123,7 +127,40 @@ async def request_converted_to_follow_up(h: Harness) -> list[str]:
     return [workflow_id]
 
 
-SCENARIOS = [single_reminder, team_visit, group_booking, invitation_booked, request_converted_to_follow_up]
+async def _event_to_webhook(h: Harness, booking_id: str, receiver: WebhookReceiver) -> str:
+    receiver.secret = h.webhooks.register("hist-client", fx.CLINIC_CONNECTED, receiver.url).secret
+    key = sms_key(booking_reminder_id(fx.CLINIC_CONNECTED, booking_id), 1, RecipientRole.PATIENT)
+    event = message_event(EventType.MESSAGE_SENT, key, await h.now())
+    assert event is not None
+    await start_delivery(h.client, h.task_queue, event)
+    return event_workflow_id(event)
+
+
+async def event_delivered(h: Harness) -> list[str | tuple[str, str]]:
+    with WebhookReceiver(scripted=[503]) as receiver:
+        workflow_id = await _event_to_webhook(h, "hist-event", receiver)
+        await h.client.get_workflow_handle(workflow_id).result()
+    return [(workflow_id, "delivered")]
+
+
+async def event_given_up(h: Harness) -> list[str | tuple[str, str]]:
+    with WebhookReceiver() as receiver:
+        receiver.down()
+        workflow_id = await _event_to_webhook(h, "hist-event-lost", receiver)
+        await h.env.sleep(timedelta(days=3, hours=1))
+        await h.client.get_workflow_handle(workflow_id).result()
+    return [(workflow_id, "given-up")]
+
+
+SCENARIOS = [
+    single_reminder,
+    team_visit,
+    group_booking,
+    invitation_booked,
+    request_converted_to_follow_up,
+    event_delivered,
+    event_given_up,
+]
 
 
 async def main(names: list[str]) -> None:
@@ -133,7 +170,7 @@ async def main(names: list[str]) -> None:
             await record(scenario)
 
 
-async def record(scenario: Callable[[Harness], Awaitable[list[str]]]) -> None:
+async def record(scenario: Callable[[Harness], Awaitable[list[str] | list[str | tuple[str, str]]]]) -> None:
     env = await start_time_skipping(pydantic_data_converter)
     async with env:
         await register_search_attributes(env.client, "default")
@@ -144,11 +181,13 @@ async def record(scenario: Callable[[Harness], Awaitable[list[str]]]) -> None:
                 await save(env.client, workflow_ids)
 
 
-async def save(client: Client, workflow_ids: list[str]) -> None:
-    for workflow_id in workflow_ids:
+async def save(client: Client, workflow_ids: list[str] | list[str | tuple[str, str]]) -> None:
+    """Save each workflow's history; a pair names its scenario (an event's workflow id is a hash)."""
+    for named in workflow_ids:
+        workflow_id, scenario = named if isinstance(named, tuple) else (named, None)
         handle = client.get_workflow_handle(workflow_id)
         history = await handle.fetch_history()
-        path = HERE / f"{history_name(history, workflow_id)}.json"
+        path = HERE / f"{history_name(history, workflow_id, scenario)}.json"
         path.write_text(history.to_json())
         print(f"saved {workflow_id} as {path.name}: {len(history.events)} events")
 

@@ -127,7 +127,7 @@ async def running_api(tmp_path: Path, *, dev_server: bool = False, **settings: A
             token = keys.create(ApiClient(client_id="vas-kir", clinics=[fx.CLINIC_CONNECTED]))
             other = keys.create(ApiClient(client_id="vas-onh", clinics=[fx.CLINIC_NOT_CONNECTED]))
             every = keys.create(ApiClient(client_id="directory-feed", clinics=["*"]))
-            async with harness.worker():
+            async with harness.worker(webhooks=stores.webhooks):
                 with UvicornThread(create_app(config, stores), port=port) as server:
                     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
                         yield Api(server.url, http, harness, stores, token, other, every)
@@ -185,7 +185,7 @@ async def api_with_elks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, elks: A
         other = keys.create(ApiClient(client_id="vas-onh", clinics=[fx.CLINIC_NOT_CONNECTED]))
         every = keys.create(ApiClient(client_id="directory-feed", clinics=["*"]))
         gateway = sms_gateway(settings, stores)
-        async with harness.worker(sms=gateway):
+        async with harness.worker(sms=gateway, webhooks=stores.webhooks):
             with UvicornThread(create_app(settings, stores), port=port) as server:
                 async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
                     yield ElksApi(

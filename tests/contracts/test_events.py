@@ -1,0 +1,97 @@
+"""The events of the webhooks (contracts/events.py): one id per change, only the booking system's own
+ids in the body (S16: no personnummer, name or number)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+from contracts.events import (
+    EventType,
+    delivery_event,
+    event_workflow_id,
+    message_event,
+    reminder_skipped,
+)
+from contracts.workflow_ids import booking_reminder_id, group_booking_id, sms_key, team_reminder_id
+from domain.status import Delivery, Reason, RecipientRole
+
+AT = datetime(2027, 3, 28, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+KEY = sms_key(booking_reminder_id("kir", "B1"), 2, RecipientRole.GUARDIAN_1)
+
+
+def test_the_same_change_has_the_same_event_id_and_another_change_another() -> None:
+    sent = message_event(EventType.MESSAGE_SENT, KEY, AT)
+    again = message_event(EventType.MESSAGE_SENT, KEY, AT + timedelta(minutes=5))
+    assert sent is not None and again is not None
+    assert sent.id == again.id and sent.id.startswith("evt_")
+    other_type = message_event(EventType.MESSAGE_FAILED, KEY, AT)
+    other_version = message_event(
+        EventType.MESSAGE_SENT, sms_key(booking_reminder_id("kir", "B1"), 3, RecipientRole.GUARDIAN_1), AT
+    )
+    other_clinic = message_event(
+        EventType.MESSAGE_SENT, sms_key(booking_reminder_id("onh", "B1"), 2, RecipientRole.GUARDIAN_1), AT
+    )
+    ids = {e.id for e in (sent, other_type, other_version, other_clinic) if e}
+    assert len(ids) == 4
+    assert event_workflow_id(sent) == f"webhook-event:{sent.id}"
+
+
+def test_the_body_is_type_timestamp_and_the_booking_systems_own_ids() -> None:
+    event = message_event(EventType.MESSAGE_FAILED, KEY, AT, reason=Reason.INVALID_NUMBER)
+    assert event is not None
+    assert json.loads(event.body()) == {
+        "type": "message.failed",
+        "timestamp": "2027-03-28T08:00:00.000Z",
+        "data": {
+            "clinic_id": "kir",
+            "booking_id": "B1",
+            "message": "sms_reminder",
+            "channel": "sms",
+            "recipient": "guardian_1",
+            "visit_version": 2,
+            "reason": "invalid_number",
+        },
+    }
+
+
+def test_team_visits_and_legacy_ids_name_the_issued_id_and_the_clinic() -> None:
+    team = message_event(
+        EventType.MESSAGE_SENT, sms_key(team_reminder_id("kir", "T1"), 1, RecipientRole.PATIENT), AT
+    )
+    assert team is not None and team.data.team_visit_id == "T1" and team.data.booking_id is None
+    legacy_key = sms_key("sms-reminder-B7", 1, RecipientRole.PATIENT)
+    assert message_event(EventType.MESSAGE_SENT, legacy_key, AT) is None  # no clinic known
+    legacy = message_event(EventType.MESSAGE_SENT, legacy_key, AT, clinic_id="kir")
+    assert legacy is not None and (legacy.data.clinic_id, legacy.data.booking_id) == ("kir", "B7")
+    assert message_event(EventType.MESSAGE_SENT, "not-a-key", AT) is None
+    assert (
+        message_event(
+            EventType.MESSAGE_SENT, sms_key(group_booking_id("kir", "G"), 1, RecipientRole.PATIENT), AT
+        )
+        is not None
+    )
+
+
+def test_a_reminder_skipped_as_a_whole_names_no_recipient_and_its_reason() -> None:
+    event = reminder_skipped(booking_reminder_id("kir", "B1"), 1, Reason.SMS_FLAG_OFF, AT)
+    assert event is not None and event.type is EventType.MESSAGE_SKIPPED
+    data = json.loads(event.body())["data"]
+    assert data == {
+        "clinic_id": "kir",
+        "booking_id": "B1",
+        "message": "sms_reminder",
+        "channel": "sms",
+        "visit_version": 1,
+        "reason": "sms_flag_off",
+    }
+    assert event.id != reminder_skipped(booking_reminder_id("kir", "B1"), 2, Reason.SMS_FLAG_OFF, AT).id
+
+
+def test_delivery_reports_make_delivered_and_undelivered_but_pending_nothing() -> None:
+    delivered = delivery_event(KEY, Delivery.DELIVERED, AT.astimezone(UTC))
+    undelivered = delivery_event(KEY, Delivery.FAILED, AT)
+    assert delivered is not None and delivered.type is EventType.MESSAGE_DELIVERED
+    assert undelivered is not None and undelivered.type is EventType.MESSAGE_UNDELIVERED
+    assert delivered.id != undelivered.id
+    assert delivery_event(KEY, Delivery.PENDING, AT) is None
