@@ -48,6 +48,7 @@ from application.visits import (
     set_sms_flag,
 )
 from application.work_lists import (
+    ListCounts,
     WorkListItem,
     WorkListPage,
     WorkLists,
@@ -68,6 +69,7 @@ __all__ = [
     "EndedError",
     "Finding",
     "InputError",
+    "ListCounts",
     "LoadSummary",
     "NotFoundError",
     "OperatorTokens",

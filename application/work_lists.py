@@ -104,6 +104,14 @@ async def work_lists(client: Client, clinic_id: str) -> WorkLists:
     return WorkLists(clinic_id=clinic_id, **lists)
 
 
+@dataclass(frozen=True)
+class ListCounts:
+    """The clinic's count of each list and how many requests of the shown list pass its filters."""
+
+    counts: dict[str, int]
+    matching: int
+
+
 async def work_list_page(
     client: Client,
     clinic_id: str,
@@ -113,11 +121,13 @@ async def work_list_page(
     started_before: datetime | None = None,
     page_token: bytes | None = None,
     page_size: int = PAGE_SIZE,
+    counted: ListCounts | None = None,
 ) -> WorkListPage:
     """One page of `work_list` (of one reception unless blank; of requests that came in before
     `started_before` unless None), after the page whose server token is `page_token` (None: the
-    first). One list call; then at once a count per list, one for the filters if any, and the status
-    query of each row on the page."""
+    first). One list call and then the status query of each row on the page; beside them a count per
+    list and one for the filters if any, unless `counted` brings the counts of the list's first page
+    (a page further on shows the counts its list was opened with)."""
     if work_list not in LIST_NAMES:
         raise InputError(f"no work list '{work_list}': one of {', '.join(LIST_NAMES)}")
     base = _open_requests(clinic_id)
@@ -127,22 +137,33 @@ async def work_list_page(
     if started_before is not None:
         query += f" AND StartTime < '{started_before.astimezone(UTC).isoformat().replace('+00:00', 'Z')}'"
     executions = client.list_workflows(query, page_size=page_size, next_page_token=page_token or None)
-    await executions.fetch_next_page()
-    items = [i for i in map(_item, executions.current_page or []) if i is not None]
-    filtered = bool(reception) or started_before is not None
-    statuses, *found = await asyncio.gather(
-        item_statuses(client, items),
-        *(client.count_workflows(f"{base} AND {search.WORK_LIST.name} = '{name}'") for name in LIST_NAMES),
-        *([client.count_workflows(query)] if filtered else []),
-    )
-    counts = {name: result.count for name, result in zip(LIST_NAMES, found, strict=False)}
+
+    async def rows() -> tuple[list[WorkListItem], list[Status | None]]:
+        await executions.fetch_next_page()
+        items = [i for i in map(_item, executions.current_page or []) if i is not None]
+        return items, await item_statuses(client, items)
+
+    async def counting() -> ListCounts:
+        filtered = bool(reception) or started_before is not None
+        lists = (f"{base} AND {search.WORK_LIST.name} = '{name}'" for name in LIST_NAMES)
+        found = await asyncio.gather(
+            *map(client.count_workflows, lists),
+            *([client.count_workflows(query)] if filtered else []),
+        )
+        counts = {name: result.count for name, result in zip(LIST_NAMES, found, strict=False)}
+        return ListCounts(counts, found[-1].count if filtered else counts[work_list])
+
+    if counted is None:
+        (items, statuses), counted = await asyncio.gather(rows(), counting())
+    else:
+        items, statuses = await rows()
     return WorkListPage(
         clinic_id=clinic_id,
         work_list=work_list,
         items=items,
         statuses=statuses,
-        matching=found[-1].count if filtered else counts[work_list],
-        counts=counts,
+        matching=counted.matching,
+        counts=counted.counts,
         next_page_token=executions.next_page_token or None,
     )
 

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
-import tempfile
 import time
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -29,11 +26,8 @@ from adapters.audit import ApiClient
 from bench.figures import percentile, table, write_json
 from bench.machine import load, machine
 from domain.booking import VisitBooking
-from infrastructure.config import Settings
-from infrastructure.stores import Stores
+from testkit.api_rig import api_rig
 from testkit.population import MAX_PATIENTS, RECEPTION, clinic_due_at, fake_patient, fake_pnr
-from testkit.processes import PYTHON, Child, DevServer, free_port
-from testkit.real_worker import connect_client, prepare_keys, real_worker, worker_env
 from testkit.waiting import due_moment, log
 
 TARGET = 0.8
@@ -72,30 +66,13 @@ def figures(name: str, n: int, wall: float, latencies: list[float]) -> dict[str,
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.n > MAX_PATIENTS:
         raise SystemExit(f"--n at most {MAX_PATIENTS} (one fake patient per booking)")
-    data_dir = Path(tempfile.mkdtemp(prefix="pm-http-bench-"))
-    server = DevServer(data_dir)
-    api_port = free_port()
     results: dict[str, Any] = {"machine": machine(), "settings": {"n": args.n, "clients": args.clients}}
-    worker: Child | None = None
-    api: Child | None = None
-    try:
-        prepare_keys(data_dir)
-        server.start()
-        client = await connect_client(server.address, data_dir)
-        stores = Stores(Settings(data_dir=data_dir))
-        visit = due_moment(3600) + timedelta(days=2)
-        patients = [fake_patient(i) for i in range(2 * args.n)]
-        stores.directory.load_document(
-            {"clinics": [clinic_due_at(CLINIC, visit - timedelta(days=1), visit)], "patients": patients}
-        )
+    visit = due_moment(3600) + timedelta(days=2)
+    patients = [fake_patient(i) for i in range(2 * args.n)]
+    directory = {"clinics": [clinic_due_at(CLINIC, visit - timedelta(days=1), visit)], "patients": patients}
+    async with api_rig("pm-http-bench-", directory) as rig:
+        client, stores = rig.client, rig.stores
         key = stores.api_keys.create(ApiClient(client_id="bench", clinics=[CLINIC]))
-        worker = real_worker(server.address, data_dir)
-        worker.start()
-        worker.wait_for_log("worker_started", timeout=60)
-        env = worker_env(server.address, data_dir, PM_API_PORT=str(api_port))
-        api = Child("api", [PYTHON, "-m", "entrypoints.http"], data_dir / "api.log", env)
-        api.start()
-        api.wait_for_log("api_started", timeout=60)
 
         def booking(i: int) -> VisitBooking:
             return VisitBooking(
@@ -117,9 +94,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # costs about half of httpx's CPU per request.
         connector = aiohttp.TCPConnector(limit=args.clients)
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        async with aiohttp.ClientSession(
-            base_url=f"http://127.0.0.1:{api_port}", headers=headers, connector=connector
-        ) as http:
+        async with aiohttp.ClientSession(base_url=rig.api_url, headers=headers, connector=connector) as http:
             failures: list[int] = []
 
             def over_http(i: int) -> Any:
@@ -136,14 +111,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["http"] = figures("http", args.n, wall, latencies) | {"failed": len(failures)}
         results["ratio"] = round(results["http"]["per_s"] / results["direct"]["per_s"], 2)
         results["loadavg_at_end"] = load()
-        stores.close()
         return results
-    finally:
-        for child in (api, worker):
-            if child is not None:
-                child.stop()
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main() -> None:

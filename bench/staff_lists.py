@@ -1,6 +1,6 @@
 """The staff work-list page at a real clinic's size (issue 26, item 6).
 
-    python -m bench.staff_lists [--n 10000] [--plain 0.2] [--pages 50] [--json out.json]
+    python -m bench.staff_lists [--n 10000] [--plain 0.2] [--pages 50] [--first 20] [--json out.json]
 
 A fresh dev server, the real worker and the API with the staff page as separate processes
 (`python worker.py`, `python -m entrypoints.http`, demo login on), the demo directory. N open requests
@@ -8,8 +8,10 @@ at the demo clinic `kir` through `application.create_request` (a share `--plain`
 requests, the rest care invitations whose window opens in 20 weeks, so that they sleep; two
 receptions), then, logged in as the demo user Sara, `--pages` GETs of the list page, one at a time,
 each a different page: Vårdinbjudan followed page by page through its "Nästa" links, Bokningsbegäran
-likewise, and Vårdinbjudan of each reception. Prints the page's time (the GET's wall time on
-loopback through uvicorn) p50, p95 and max against the target (p50 and p95 ≤ 300 ms), what its parts
+likewise, and Vårdinbjudan of each reception; then `--first` first pages of the lists and filters.
+A first page counts the lists; a page after it shows the counts its link carries. Prints the page's
+time (the GET's wall time on loopback through uvicorn) p50, p95 and max of first pages and of the
+pages after them, each against the target (p50 and p95 ≤ 300 ms), what its parts
 cost when called directly (the page of visibility with its counts; the status queries of its 20 rows)
 and, for comparison, reading the whole list as before; and the load average at the start and end.
 """
@@ -21,13 +23,10 @@ import asyncio
 import html
 import json
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,10 +40,7 @@ from bench.meters import cpu_seconds
 from demo import data as fx
 from domain.invitation import CareInvitation
 from domain.timing import local_date
-from infrastructure.config import Settings
-from infrastructure.stores import Stores
-from testkit.processes import HOST, PYTHON, Child, DevServer, free_port
-from testkit.real_worker import connect_client, prepare_keys, real_worker, worker_env
+from testkit.api_rig import api_rig
 from testkit.waiting import bounded_gather, log, wait_until
 
 TARGET_MS = 300.0
@@ -101,17 +97,20 @@ class StaffBrowser:
         return answer
 
 
-async def walk(staff: StaffBrowser, first: str, pages: int, times: list[float], missing: list[str]) -> int:
-    """GET `first`, then follow "Nästa" up to `pages` pages in all; each GET's seconds into `times`,
-    the requests shown without their status (not read in time) into `missing`. Returns the rows seen."""
+async def walk(
+    staff: StaffBrowser, first: str, pages: int, times: dict[str, list[float]], missing: list[str]
+) -> int:
+    """GET `first`, then follow "Nästa" up to `pages` pages in all; each GET's seconds into `times`
+    (the first page, which counts the lists, into "first", the pages after it into "next"), the
+    requests shown without their status (not read in time) into `missing`. Returns the rows seen."""
     url: str | None = first
     seen = 0
-    for _ in range(pages):
+    for n in range(pages):
         if url is None:
             break
         began = time.perf_counter()
         answer = await staff.get(url)
-        times.append(time.perf_counter() - began)
+        times["next" if n else "first"].append(time.perf_counter() - began)
         if answer.status_code != 200:
             raise RuntimeError(f"GET {url[:80]} answered {answer.status_code}")
         seen += len(ROW.findall(answer.text))
@@ -177,22 +176,10 @@ async def settle(pid: int | None, label: str) -> None:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    data_dir = Path(tempfile.mkdtemp(prefix="pm-staff-lists-"))
-    server = DevServer(data_dir)
-    api_port = free_port()
     results: dict[str, Any] = {"machine": machine(), "settings": vars(args) | {"clinic": CLINIC}}
-    worker: Child | None = None
-    api: Child | None = None
-    try:
-        prepare_keys(data_dir)
-        server.start()
-        client = await connect_client(server.address, data_dir)
-        stores = Stores(Settings(data_dir=data_dir))
-        stores.directory.load_document(fx.demo_document())
-        worker = real_worker(server.address, data_dir)
-        worker.start()
-        worker.wait_for_log("worker_started", timeout=60)
-
+    staff_login = {"PM_WEB_DEMO_LOGIN": "1", "PM_WEB_DEMO_USERS": json.dumps(fx.DEMO_STAFF)}
+    async with api_rig("pm-staff-lists-", fx.demo_document(), **staff_login) as rig:
+        client, stores = rig.client, rig.stores
         plain = int(args.n * args.plain)
         log(f"creating {args.n} open requests at {CLINIC} ({plain} plain), 64 at a time")
 
@@ -208,42 +195,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         if not counted:
             raise RuntimeError("visibility did not show every request within 300 s")
-        await settle(worker.pid, "worker cores busy")
+        await settle(rig.worker.pid, "worker cores busy")
 
-        env = worker_env(
-            server.address,
-            data_dir,
-            PM_API_PORT=str(api_port),
-            PM_PUBLIC_URL=f"http://{HOST}:{api_port}",
-            PM_WEB_DEMO_LOGIN="1",
-            PM_WEB_DEMO_USERS=json.dumps(fx.DEMO_STAFF),
-        )
-        api = Child("api", [PYTHON, "-m", "entrypoints.http"], data_dir / "api.log", env)
-        api.start()
-        api.wait_for_log("api_started", timeout=60)
         results["loadavg_before_pages"] = load()
-        async with httpx.AsyncClient(base_url=f"http://{HOST}:{api_port}", timeout=60) as http:
+        async with httpx.AsyncClient(base_url=rig.api_url, timeout=60) as http:
             staff = StaffBrowser(http)
             await staff.log_in("sara")
             lists = f"/staff/clinics/{CLINIC}"
-            await walk(staff, f"{lists}?list=vardinbjudan", 2, [], [])  # warm-up: not counted
-            times: list[float] = []
+            await walk(staff, f"{lists}?list=vardinbjudan", 2, {"first": [], "next": []}, [])  # warm-up
+            times: dict[str, list[float]] = {"first": [], "next": []}
             quarter = max(1, args.pages // 4)
-            log(f"{args.pages} list pages, one at a time")
+            log(
+                f"{args.pages} list pages followed page by page, then {args.first} first pages, one at a time"
+            )
             walks = [(f"{lists}?list=vardinbjudan", args.pages - 3 * quarter)]
             walks.append((f"{lists}?list=bokningsbegaran", quarter))
             walks += [(f"{lists}?list=vardinbjudan&reception={r}", quarter) for r in RECEPTIONS]
+            firsts = [f"{lists}?list={name}" for name in LIST_NAMES]
+            firsts += [f"{lists}?list=vardinbjudan&reception={r}" for r in RECEPTIONS]
+            walks += [(firsts[n % len(firsts)], 1) for n in range(args.first)]
             missing: list[str] = []
             rows = sum([await walk(staff, url, pages, times, missing) for url, pages in walks])
         results["pages"] = {
-            "n": len(times),
             "rows": rows,
             "rows_without_status": len(missing),
             "without_status": await pending_tasks(client, missing[:5]),
-            "p50_ms": ms(times, 50),
-            "p95_ms": ms(times, 95),
-            "max_ms": round(1000 * max(times), 1),
-            "each_ms": [round(1000 * t, 1) for t in times],
+            **{
+                kind: {
+                    "n": len(each),
+                    "p50_ms": ms(each, 50),
+                    "p95_ms": ms(each, 95),
+                    "max_ms": ms(each, 100),
+                    "each_ms": [round(1000 * t, 1) for t in each],
+                }
+                for kind, each in times.items()
+            },
         }
 
         log("its parts, called directly: a list call, the counts, 20 status queries; the whole list")
@@ -259,37 +245,36 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["parts"] = {name: {"p50_ms": ms(t, 50), "max_ms": ms(t, 100)} for name, t in parts.items()}
         results["counts"] = (await app.work_list_page(client, CLINIC, "vardinbjudan")).counts
         results["loadavg_at_end"] = load()
-        stores.close()
         return results
-    finally:
-        for child in (api, worker):
-            if child is not None:
-                child.stop()
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10_000, help="open requests at the clinic")
     parser.add_argument("--plain", type=float, default=0.2, help="the share of plain booking requests")
-    parser.add_argument("--pages", type=int, default=50, help="list pages to time")
+    parser.add_argument("--pages", type=int, default=50, help="list pages to time, followed by Nästa")
+    parser.add_argument("--first", type=int, default=20, help="first pages (they count the lists) to time")
     parser.add_argument("--json")
     args = parser.parse_args()
     r = asyncio.run(run(args))
     p = r["pages"]
     print()
     print(f"{r['settings']['n']} open requests at {CLINIC}: {r['counts']}, created at {r['created_per_s']}/s")
-    figures = [p["n"], p["p50_ms"], p["p95_ms"], p["max_ms"], p["rows_without_status"]]
-    print(table(["list page (GET, uvicorn)", "n", "p50 ms", "p95 ms", "max ms", "rows without status"],
-                [["staff page", *figures]]))  # fmt: skip
+    kinds = {"first": "first page (counts the lists)", "next": "next page (counts of the first)"}
+    print(table(["list page (GET, uvicorn)", "n", "p50 ms", "p95 ms", "max ms"],
+                [[label, *(p[kind][k] for k in ("n", "p50_ms", "p95_ms", "max_ms"))]
+                 for kind, label in kinds.items()]))  # fmt: skip
+    print(f"rows without status: {p['rows_without_status']} of {p['rows']}")
     print()
     print(table(["called directly", "p50 ms", "max ms"],
                 [[name, part["p50_ms"], part["max_ms"]] for name, part in r["parts"].items()]))  # fmt: skip
-    verdict = "PASS" if p["p50_ms"] <= TARGET_MS and p["p95_ms"] <= TARGET_MS else "FAIL"
+    met = all(p[kind]["p50_ms"] <= TARGET_MS and p[kind]["p95_ms"] <= TARGET_MS for kind in kinds)
+    verdict = "PASS" if met else "FAIL"
     for line in p["without_status"]:
         print(f"  without status: {line}")
-    print(f"{verdict}  list page p50 and p95 <= {TARGET_MS:.0f} ms: {p['p50_ms']} / {p['p95_ms']} ms")
+    for kind, label in kinds.items():
+        figures = f"{p[kind]['p50_ms']} / {p[kind]['p95_ms']} ms"
+        print(f"{verdict}  {label} p50 and p95 <= {TARGET_MS:.0f} ms: {figures}")
     print(f"load at start {r['machine']['loadavg_at_start']}, before the pages {r['loadavg_before_pages']}, "
           f"at end {r['loadavg_at_end']}")  # fmt: skip
     write_json(args.json, r | {"command": "python -m bench.staff_lists " + " ".join(sys.argv[1:])})

@@ -50,7 +50,8 @@ async def work_lists(
     page: Annotated[str, Query(max_length=paging.MAX_LENGTH)] = "",  # a page link's token; blank: the first
 ) -> Response:
     """V12, V13: the three lists with counts; one page of the chosen one, newest first, filtered by
-    reception and waiting time (one page read from visibility, whatever the clinic's size)."""
+    reception and waiting time (one page read from visibility, whatever the clinic's size). The
+    counts are read on a list's first page; its next pages show those (their link carries them)."""
     key = csrf_token(request)
     async with ctx.audited(user.caller, "web.work_lists", clinic_id=clinic_id):
         user.caller.require_clinic(clinic_id)
@@ -60,19 +61,20 @@ async def work_lists(
         now = datetime.now(UTC)
         found = await application.work_list_page(
             ctx.client, clinic_id, tab, reception=reception, page_token=at.token, page_size=PAGE_SIZE,
-            started_before=now - timedelta(days=waited) if waited else None,
+            started_before=now - timedelta(days=waited) if waited else None, counted=at.counted,
         )  # fmt: skip
     rows = [
         {"item": item, "status": status, "waited": swedish.waited(item.waiting_since, now)}
         for item, status in zip(found.items, found.statuses, strict=True)
     ]
+    counted = application.ListCounts(found.counts, found.matching)
     pages = max(1, -(-found.matching // PAGE_SIZE), at.number)
     more = found.next_page_token is not None and at.number < pages
     before = at.previous()
     return render(
         request, "lists.html", clinic=clinic, tab=tab, rows=rows, counts=found.counts, reception=reception,
         waited=waited, waited_choices=WAITED, page=at.number, pages=pages, flash=take_flash(request),
-        next_page=paging.write(at.following(found.next_page_token), key) if more else None,
+        next_page=paging.write(at.following(found.next_page_token, counted), key) if more else None,
         previous_page=None if before is None else (paging.write(before, key) if before.number > 1 else ""),
     )  # fmt: skip
 

@@ -1,7 +1,8 @@
 """The page links of a work list: which page of which list, as one opaque token in the query string
 (`?page=…`), never patient data.
 
-A token holds the list it belongs to (clinic, list, reception, waited), the page's number and the
+A token holds the list it belongs to (clinic, list, reception, waited), the page's number, the
+counts the list's first page read (a page further on shows them rather than counting again) and the
 server's page tokens of the pages up to it (the last `TRAIL` of them, so that "Föregående" can go back
 that far; "Första sidan" always can). It is compressed and signed with an HMAC keyed by the session's
 CSRF token: a token from another session, clinic, list or filter, or one made up, is refused as bad
@@ -18,7 +19,7 @@ import json
 import zlib
 from dataclasses import dataclass, replace
 
-from application import InputError
+from application import InputError, ListCounts
 
 TRAIL = 10
 """How many pages back "Föregående" goes (each page's server token is ~120 bytes in the link)."""
@@ -41,19 +42,22 @@ class ListView:
 @dataclass(frozen=True)
 class PageAt:
     """Page `number` (from 1) of `view`; `tokens`: the server's tokens of the pages up to it (the
-    last one is this page's own; none for the first page)."""
+    last one is this page's own; none for the first page); `counted`: the counts of the first page
+    (None on the first page: it counts)."""
 
     view: ListView
     number: int = 1
     tokens: tuple[bytes, ...] = ()
+    counted: ListCounts | None = None
 
     @property
     def token(self) -> bytes | None:
         """The server's page token of this page (None: the first)."""
         return self.tokens[-1] if self.number > 1 else None
 
-    def following(self, server_token: bytes) -> PageAt:
-        return replace(self, number=self.number + 1, tokens=(*self.tokens, server_token)[-TRAIL:])
+    def following(self, server_token: bytes, counted: ListCounts) -> PageAt:
+        tokens = (*self.tokens, server_token)[-TRAIL:]
+        return replace(self, number=self.number + 1, tokens=tokens, counted=counted)
 
     def previous(self) -> PageAt | None:
         """The page before, when this link still knows its token (or it is the first)."""
@@ -66,9 +70,10 @@ class PageAt:
 
 def write(page: PageAt, key: str) -> str:
     """The token of `page` for the query string (signed with `key`, the session's CSRF token)."""
-    view = page.view
-    head = json.dumps([view.clinic_id, view.work_list, view.reception, view.waited, page.number]).encode()
-    body = b"".join(len(part).to_bytes(2, "big") + part for part in (head, *page.tokens))
+    view, counted = page.view, page.counted
+    counts = [counted.counts, counted.matching] if counted else None
+    head = json.dumps([view.clinic_id, view.work_list, view.reception, view.waited, page.number, counts])
+    body = b"".join(len(part).to_bytes(2, "big") + part for part in (head.encode(), *page.tokens))
     packed = zlib.compress(body, 9)
     return base64.urlsafe_b64encode(_mac(key, packed) + packed).rstrip(b"=").decode()
 
@@ -83,10 +88,10 @@ def read(token: str, view: ListView, key: str) -> PageAt:
     if len(token) > MAX_LENGTH or not key or not hmac.compare_digest(mac, _mac(key, packed)):
         raise InputError(REFUSED)
     parts = _split(zlib.decompress(packed))  # ours: signed above
-    clinic_id, work_list, reception, waited, number = json.loads(parts[0])
-    if ListView(clinic_id, work_list, reception, waited) != view or number < 2 or not parts[1:]:
+    clinic_id, work_list, reception, waited, number, counts = json.loads(parts[0])
+    if ListView(clinic_id, work_list, reception, waited) != view or number < 2 or not parts[1:] or not counts:
         raise InputError(REFUSED)
-    return PageAt(view, number, tuple(parts[1:]))
+    return PageAt(view, number, tuple(parts[1:]), ListCounts(*counts))
 
 
 def _mac(key: str, packed: bytes) -> bytes:

@@ -86,7 +86,7 @@ UUIDS = [
 ]
 
 
-@pytest.mark.parametrize("value", UUIDS)
+@pytest.mark.parametrize("value", UUIDS, ids=[f"u{n}" for n in range(len(UUIDS))])  # same ids each run
 def test_redaction_keeps_uuids_such_as_run_ids(value: str) -> None:
     line = f"run_id={value} workflow_id=sms-reminder-{value} ({value})"
     assert redact_text(line) == line

@@ -146,6 +146,7 @@ async def test_V12_a_list_pages_through_visibility_twenty_rows_at_a_time_with_co
     second = await sara.get(link(NEXT, first) or "")
     assert "Sida 2 av 3" in second.text and len(rows(second)) == PAGE_SIZE
     assert not set(rows(second)) & set(rows(first))  # the second page differs from the first
+    assert f'Vårdinbjudan <span class="count">{INVITATIONS}</span>' in second.text  # the first page's counts
     third = await sara.get(link(NEXT, second) or "")
     assert "Sida 3 av 3" in third.text and link(NEXT, third) is None
     assert sorted(rows(first) + rows(second) + rows(third)) == [f"R{n:02}" for n in range(INVITATIONS)]
@@ -195,16 +196,17 @@ async def test_a_page_token_of_another_clinic_list_or_session_or_a_forged_one_is
 def test_a_page_link_keeps_the_last_pages_and_names_its_list() -> None:
     view = paging.ListView(fx.CLINIC_CONNECTED, "vardinbjudan", "", 0)
     at = paging.PageAt(view)
-    assert at.token is None and at.previous() is None
+    assert at.token is None and at.previous() is None and at.counted is None
+    counted = app.ListCounts({"vardinbjudan": 300, "bokningsbegaran": 2, "uppfoljning": 0}, 300)
     for n in range(2, 15):
-        at = at.following(f"token-{n}".encode())
+        at = at.following(f"token-{n}".encode(), counted)
     assert at.number == 14 and at.token == b"token-14" and len(at.tokens) == paging.TRAIL
-    assert paging.read(paging.write(at, "key"), view, "key") == at
+    assert paging.read(paging.write(at, "key"), view, "key") == at and at.counted == counted
     back = at
     while (before := back.previous()) is not None and before.number > 1:
         back = before
     assert back.number == 14 - paging.TRAIL + 1  # back as far as the link knows, then "Första sidan"
-    second = paging.PageAt(view).following(b"t2")
+    second = paging.PageAt(view).following(b"t2", counted)
     assert second.previous() == paging.PageAt(view)
     with pytest.raises(app.InputError):
         paging.read(paging.write(at, "key"), view, "other session")
