@@ -37,7 +37,8 @@ async def cmd_admin_migrate(args: argparse.Namespace, settings: Settings, stores
 
 
 async def cmd_api_key_create(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    """A new API key for a system: printed once, stored only as its hash."""
+    """A new API key for a system: printed once, stored only as its hash; `--test`: a test key, whose
+    workflows run in the test namespace and send through the simulator (docs/test-mode.md)."""
     client_id = application.check_system_id(args.client_id.strip(), "--client-id")
     clinics = (
         ["*"]
@@ -48,10 +49,13 @@ async def cmd_api_key_create(args: argparse.Namespace, settings: Settings, store
         raise application.InputError(
             "name the clinics the client may act for: --clinic ID (repeatable) or --all-clinics"
         )
-    token = await asyncio.to_thread(
-        stores.api_keys.create, application.ApiClient(client_id=client_id, clinics=clinics)
-    )
-    return {"client_id": client_id, "clinics": clinics, "api_key": token}
+    client = application.ApiClient(client_id=client_id, clinics=clinics, test=args.test)
+    try:
+        token = await asyncio.to_thread(stores.api_keys.create, client)
+    except application.KindConflict as conflict:
+        raise application.InputError(str(conflict)) from None
+    made = {"client_id": client_id, "clinics": clinics, "api_key": token}
+    return made | {"kind": "test", "namespace": settings.test_mode_namespace} if args.test else made
 
 
 async def cmd_api_key_revoke(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
