@@ -25,7 +25,6 @@ from adapters.sms import SqliteOutbox
 from adapters.sms_elks import ElksSmsGateway
 from adapters.sms_ledger import SqliteSentLedger
 from adapters.sms_simulator import SmsSimulator
-from application import workflow_calls
 from contracts.events import delivery_event
 from contracts.workflow_ids import parse_sms_key
 from domain.status import Delivery, DeliveryReport
@@ -100,7 +99,7 @@ class SimulatedDeliveries:
         if parsed is None or client is None or loop is None or running_on(loop):
             log.warning("simulated_delivery_not_told", key=key)
             return
-        signal = workflow_calls.signal(client, parsed.workflow_id, Reminder.delivery_report, report)
+        signal = client.get_workflow_handle(parsed.workflow_id).signal(Reminder.delivery_report, report)
         told = asyncio.run_coroutine_threadsafe(signal, loop)
         try:
             told.result(timeout=SIGNAL_TIMEOUT_S)
