@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
+from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -44,6 +47,37 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
     return sorted(missing)
+
+
+async def ensure_namespace(client: Client, namespace: str, retention: timedelta = timedelta(days=3)) -> bool:
+    """Register `namespace` unless it exists (the test namespace of test mode, docs/test-mode.md);
+    True when registered now. A new namespace may take a few seconds before it takes calls."""
+    try:
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+        return False
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+    try:
+        await client.workflow_service.register_namespace(
+            RegisterNamespaceRequest(
+                namespace=namespace,
+                description="patient messaging: test keys' traffic (simulated sends)",
+                workflow_execution_retention_period=Duration(seconds=int(retention.total_seconds())),
+            )
+        )
+    except RPCError as err:
+        if err.status is not RPCStatusCode.ALREADY_EXISTS:
+            raise
+        return False
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the server's namespace cache learns of it after a moment
+        try:
+            await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+            break
+        except RPCError:
+            await asyncio.sleep(0.5)
+    return True
 
 
 async def prepare_namespace(client: Client, namespace: str, timeout: float = 30) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import application
 from infrastructure.config import Settings
-from infrastructure.namespace_setup import prepare_namespace
+from infrastructure.namespace_setup import ensure_namespace, prepare_namespace
 from infrastructure.stores import Stores
 from infrastructure.temporal_client import connect
 
@@ -24,9 +24,20 @@ async def cmd_directory_withdraw(args: argparse.Namespace, settings: Settings, s
 
 
 async def cmd_admin_prepare_namespace(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """The namespace's search attributes; and the test namespace (made when missing) with its own."""
     client = await connect(settings)
     added = await prepare_namespace(client, settings.namespace)
-    return {"namespace": settings.namespace, "search_attributes_added": added}
+    prepared: dict[str, Any] = {"namespace": settings.namespace, "search_attributes_added": added}
+    test = settings.test_mode_namespace
+    if test is None:
+        return prepared | {"test_namespace": None}
+    created = await ensure_namespace(client, test)
+    test_added = await prepare_namespace(client, test)
+    return prepared | {
+        "test_namespace": test,
+        "test_namespace_created": created,
+        "test_search_attributes_added": test_added,
+    }
 
 
 async def cmd_admin_migrate(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
