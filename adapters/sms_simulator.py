@@ -17,6 +17,7 @@ one) keeps each key once. Errors and logs name the key and the outcome, never th
 
 from __future__ import annotations
 
+from collections import Counter
 from enum import StrEnum
 from typing import Protocol
 
@@ -67,9 +68,11 @@ class SmsSimulator:
         self._outbox = outbox
         self._passthrough = passthrough
         self._reports = reports
+        self._tries: Counter[str] = Counter()
 
     def send(self, message: SmsMessage) -> SmsReceipt:
         simulated = MAGIC_NUMBERS.get(message.to)
+        self._tries[message.key] += 1
         if simulated is Simulated.INVALID_NUMBER:
             raise PermanentSmsError(
                 "invalid_number", "simulated: the provider refused the number (test mode)"
@@ -90,6 +93,10 @@ class SmsSimulator:
             return receipt
         self._reports(message.key, status)
         return receipt.model_copy(update={"delivery_pending": True})
+
+    def tries(self, key: str) -> int:
+        """How often this process was asked to send `key` (a provider-down number's retries show here)."""
+        return self._tries[key]
 
     def messages(self) -> list[str]:
         """The keys the simulator took, oldest first."""
