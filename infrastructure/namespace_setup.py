@@ -70,21 +70,21 @@ async def ensure_namespace(client: Client, namespace: str, retention: timedelta 
         if err.status is not RPCStatusCode.ALREADY_EXISTS:
             raise
         return False
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # the server's namespace cache learns of it after a moment
-        try:
-            await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
-            break
-        except RPCError:
-            await asyncio.sleep(0.5)
     return True
 
 
 async def prepare_namespace(client: Client, namespace: str, timeout: float = 30) -> list[str]:
     """Add the missing search attributes and wait until the namespace lists them all (a new attribute
     may be refused for a few seconds); returns the names added."""
-    added = await register_search_attributes(client, namespace)
     deadline = time.monotonic() + timeout
+    while True:  # a namespace registered a moment ago is unknown to the server's cache for a few seconds
+        try:
+            added = await register_search_attributes(client, namespace)
+            break
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
     while added and time.monotonic() < deadline:
         listed = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=namespace)
