@@ -59,7 +59,7 @@ of the directory). Refusals are RFC 9457 `application/problem+json` on `/v1` and
 nothing. A request whose `Host` names another host than the service's is 400; a method a path does
 not have is 405 with `Allow`. An id belongs to the clinic that issued it: another clinic's id is
 unknown to the caller (404). A test key's calls (`pmk_test_…`) run in the test namespace, apart from
-live traffic, and send through a simulator; their answers carry `Pm-Test-Mode: true` (docs/test-mode.md).
+live traffic, and send through a simulator; their 2xx answers carry `Pm-Test-Mode: true` (docs/test-mode.md).
 The examples name the demo's clinic `kir` and its fictitious patients
 and bookings: they work against `python3 dev.py run --demo`.
 """

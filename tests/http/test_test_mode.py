@@ -25,6 +25,7 @@ from temporalio.client import Client
 
 import starter
 from adapters.audit import ApiClient, KindConflict
+from adapters.inbox import SqliteInbox
 from adapters.sms import PermanentSmsError, SmsMessage, SqliteOutbox, TransientSmsError
 from adapters.sms_simulator import MAGIC_NUMBERS, Simulated, SmsSimulator
 from demo import data as fx
@@ -43,7 +44,7 @@ from testkit.http_server import UvicornThread
 from testkit.processes import HOST, TEST_NS, free_port, start_time_skipping
 from testkit.webhook_receiver import WebhookReceiver
 from tests.harness import Harness, eventually
-from tests.http.conftest import booking
+from tests.http.conftest import booking, request_fields
 
 KIR = fx.CLINIC_CONNECTED
 NUMBER = {outcome: number for number, outcome in MAGIC_NUMBERS.items()}
@@ -264,6 +265,22 @@ async def test_a_test_keys_reminders_go_through_the_simulator_each_magic_number_
         assert down.json()["messages"] == [] and down.json()["state"] == "scheduled"
         assert "TM-provider_down" not in {e["data"]["booking_id"] for e in test_hook.events}
         assert (await rig.post("/v1/visits/TM-provider_down/cancel", {}, rig.test)).status_code == 202
+
+
+async def test_a_test_keys_invitation_goes_to_the_inbox_of_test_mode_never_the_live_one(rig: Rig) -> None:
+    """V4 at once, by the same rules; 1177 messages of test traffic stay in `test-mode/` (no patient)."""
+    body = request_fields("TM-R1", (await rig.harness.local(days=0, hour=12)).date())
+    made = await rig.post("/v1/requests", body, rig.test)
+    assert made.status_code == 201, made.text
+
+    async def state() -> str:
+        return (await rig.get("/v1/requests/TM-R1", rig.test)).json()["state"]
+
+    assert await eventually(state, lambda found: found == "invited", 20) == "invited"
+    test_inbox = SqliteInbox(rig.settings.data_dir / "test-mode" / "inbox-1177.sqlite3")
+    assert [m.key.startswith("care-invitation:kir:TM-R1") for m in test_inbox.messages()] == [True]
+    assert rig.stores.embedded_inbox.count() == 0
+    assert (await rig.get("/v1/requests/TM-R1", rig.live)).status_code == 404
 
 
 async def _events(receiver: WebhookReceiver) -> list[dict[str, Any]]:
