@@ -103,9 +103,16 @@ def wait_for_port(host: str, port: int, timeout: float) -> None:
 
 
 def dev_server_command(
-    data_dir: Path, host: str, port: int, ui_port: int, namespace: str, codec_endpoint: str | None = None
+    data_dir: Path,
+    host: str,
+    port: int,
+    ui_port: int,
+    namespace: str,
+    codec_endpoint: str | None = None,
+    test_namespace: str | None = None,
 ) -> list[str]:
-    """The Temporal CLI dev server on a persisted SQLite file with the measured WAL pragmas."""
+    """The Temporal CLI dev server on a persisted SQLite file with the measured WAL pragmas; with
+    `test_namespace`, that namespace too (test keys' traffic, docs/test-mode.md)."""
     from infrastructure.namespace_setup import dev_server_flags
 
     return [
@@ -126,6 +133,7 @@ def dev_server_command(
         str(ui_port),
         "--namespace",
         namespace,
+        *(["--namespace", test_namespace] if test_namespace else []),
         "--log-level",
         "warn",
         *dev_server_flags(),
@@ -182,7 +190,14 @@ def run(demo: bool) -> int:
         )
         # No `--ui-codec-endpoint`: the dev server's Web UI cannot send a person's token, so it shows
         # payloads encrypted; people read them with the CLI and a personal codec token (printed below).
-        cmd = dev_server_command(settings.data_dir, host, port, ui_port, settings.namespace)
+        cmd = dev_server_command(
+            settings.data_dir,
+            host,
+            port,
+            ui_port,
+            settings.namespace,
+            test_namespace=settings.test_mode_namespace,
+        )
         children.append(subprocess.Popen(cmd, stdout=server_log, stderr=subprocess.STDOUT))
         wait_for_port(host, port, timeout=60)
         # `--search-attribute` applies only when the namespace is created: prepare an existing one too.

@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psycopg
 import structlog
 from pydantic import ValidationError
 
 from domain.types import describe_validation_error
-from infrastructure import worker_setup
+from infrastructure import test_mode, worker_setup
 from infrastructure.config import Settings
 from infrastructure.events import TemporalEventPublisher
 from infrastructure.logging_setup import configure_logging
@@ -51,17 +52,26 @@ async def main() -> None:
         stores.close()
         raise SystemExit(2) from None
     publisher.bind(client)  # the SMS activities' events start their deliveries through this client
+    tester = await test_mode.test_client(client, settings)
     with ThreadPoolExecutor(max_workers=worker_setup.MAX_CONCURRENT_ACTIVITIES) as executor:
-        worker = worker_setup.build_worker(
-            client,
-            settings.task_queue,
-            activities,
-            executor,
-            max_cached_workflows=settings.max_cached_workflows,
-            sandboxed=settings.workflow_sandbox,
-            sticky_timeout=settings.sticky_queue_timeout,
-            poller_autoscaling=settings.poller_autoscaling,
-        )
+        options: dict[str, Any] = {
+            "max_cached_workflows": settings.max_cached_workflows,
+            "sandboxed": settings.workflow_sandbox,
+            "sticky_timeout": settings.sticky_queue_timeout,
+            "poller_autoscaling": settings.poller_autoscaling,
+        }
+        workers = [worker_setup.build_worker(client, settings.task_queue, activities, executor, **options)]
+        if tester is None:
+            log.warning("test_mode_off", reason=test_mode.off_reason(settings))
+        else:  # the same workflows on the same task queue name, in the test namespace (docs/test-mode.md)
+            test_events = TemporalEventPublisher(stores.webhooks, settings.task_queue)
+            test_events.bind(tester)
+            reports = test_mode.SimulatedDeliveries(test_events)
+            reports.bind(tester)
+            simulated = test_mode.test_activities(settings, stores, test_events, reports)
+            queue = settings.task_queue
+            workers.append(worker_setup.build_worker(tester, queue, simulated, executor, **options))
+            log.info("test_mode_on", namespace=tester.namespace)
         log.info(
             "worker_started",
             task_queue=settings.task_queue,
@@ -74,7 +84,7 @@ async def main() -> None:
             stores="postgresql" if settings.database_url else "sqlite",
         )
         try:
-            await worker.run()
+            await asyncio.gather(*(worker.run() for worker in workers))
         finally:
             stores.close()
 

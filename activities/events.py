@@ -8,6 +8,8 @@ event id, type, client and clinic and the status or kind of error: never the URL
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
@@ -26,14 +28,19 @@ class EventActivities(EventDeliveries):
     """Bound to the webhooks store and the sender (tests swap them); without a store (a worker of the
     benchmarks) no clinic has a webhook."""
 
-    def __init__(self, webhooks: Webhooks | None, sender: WebhookSender) -> None:
+    def __init__(
+        self, webhooks: Webhooks | None, sender: WebhookSender, admits: Callable[[str], bool] | None = None
+    ) -> None:
         self._webhooks = webhooks
         self._sender = sender
+        self._admits = admits or (lambda client_id: True)
 
     @activity.defn
     def webhooks_at_clinic(self, clinic_id: str) -> list[str]:
-        """The API clients with a webhook at the clinic."""
-        return self._webhooks.at_clinic(clinic_id) if self._webhooks else []
+        """The API clients with a webhook at the clinic that this worker's traffic is for (`admits`:
+        live events to live clients, test events to test clients, docs/test-mode.md)."""
+        found = self._webhooks.at_clinic(clinic_id) if self._webhooks else []
+        return [client_id for client_id in found if self._admits(client_id)]
 
     @activity.defn
     def deliver_event(self, request: EventToWebhook) -> bool:

@@ -21,6 +21,12 @@ from adapters.sql import Connection, rows, secret_digest
 from adapters.sqlite import SqliteFile, connect, transaction
 
 API_KEY_PREFIX = "pmk_"
+TEST_KEY_PREFIX = "pmk_test_"
+"""A test key's visible prefix (docs/test-mode.md): its calls run in the test namespace."""
+
+
+class KindConflict(ValueError):
+    """A client id has keys of the other kind: a client is either live or test, never both."""
 
 
 class AuditRecord(BaseModel):
@@ -30,7 +36,7 @@ class AuditRecord(BaseModel):
     workflow_id: str | None = None
     clinic_id: str | None = None
     outcome: str  # "ok", or the refusal: "refused:403", "refused:422", …
-    namespace: str | None = None  # the Temporal namespace of a codec call (`codec.decode`)
+    namespace: str | None = None  # the Temporal namespace of a codec call, or of a test key's call
     payloads: int | None = None  # how many payloads a codec call decoded or encoded
 
 
@@ -75,6 +81,7 @@ class AuditTrail:
 class ApiClient(BaseModel):
     client_id: str
     clinics: list[str]  # the clinics the client may act for; ["*"]: every clinic
+    test: bool = False  # a test client: its workflows run in the test namespace (docs/test-mode.md)
 
 
 class ApiKeys:
@@ -84,16 +91,28 @@ class ApiKeys:
     _write: Callable[[], AbstractContextManager[Connection]]
 
     def create(self, client: ApiClient) -> str:
-        """A new key for `client`: returns the token (stored only as its hash)."""
-        token = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        """A new key for `client`: returns the token (stored only as its hash); a test key starts with
+        `pmk_test_`. KindConflict when the client id has keys of the other kind."""
+        token = (TEST_KEY_PREFIX if client.test else API_KEY_PREFIX) + secrets.token_urlsafe(32)
         with self._write() as conn:
+            other = conn.execute(
+                "SELECT 1 FROM api_keys WHERE client_id = ? AND test <> ? LIMIT 1",
+                (client.client_id, int(client.test)),
+            ).fetchone()
+            if other is not None:
+                kind = "live" if client.test else "test"
+                raise KindConflict(
+                    f"client '{client.client_id}' has {kind} keys: a client is either live or test,"
+                    " use another client id"
+                )
             conn.execute(
-                "INSERT INTO api_keys (digest, client_id, clinics, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO api_keys (digest, client_id, clinics, created_at, test) VALUES (?, ?, ?, ?, ?)",
                 (
                     secret_digest(token),
                     client.client_id,
                     json.dumps(client.clinics),
                     datetime.now(UTC).isoformat(),
+                    int(client.test),
                 ),
             )
         return token
@@ -102,10 +121,21 @@ class ApiKeys:
         """The client a token belongs to, or None (unknown or revoked)."""
         with self._read() as conn:
             row = conn.execute(
-                "SELECT client_id, clinics FROM api_keys WHERE digest = ? AND revoked_at IS NULL",
+                "SELECT client_id, clinics, test FROM api_keys WHERE digest = ? AND revoked_at IS NULL",
                 (secret_digest(token),),
             ).fetchone()
-        return ApiClient(client_id=row["client_id"], clinics=json.loads(row["clinics"])) if row else None
+        if row is None:
+            return None
+        return ApiClient(
+            client_id=row["client_id"], clinics=json.loads(row["clinics"]), test=bool(row["test"])
+        )
+
+    def test_clients(self) -> set[str]:
+        """The client ids of test keys (revoked ones included: a client never changes kind)."""
+        with self._read() as conn:
+            return {
+                r["client_id"] for r in conn.execute("SELECT DISTINCT client_id FROM api_keys WHERE test = 1")
+            }
 
     def revoke(self, client_id: str) -> int:
         """Revoke every key of `client_id`; returns how many."""
@@ -171,9 +201,25 @@ class SqliteApiKeys(ApiKeys, SqliteFile):
             client_id TEXT NOT NULL,
             clinics TEXT NOT NULL,
             created_at TEXT NOT NULL,
-            revoked_at TEXT
+            revoked_at TEXT,
+            test INTEGER NOT NULL DEFAULT 0
         )
     """
+    _columns_added = False
+
+    def _ensure_schema(self) -> None:
+        """The schema, and the column `test` a key file of an earlier release lacks."""
+        super()._ensure_schema()
+        if self._columns_added:
+            return
+        with self._ready_lock:
+            if self._columns_added:
+                return
+            with closing(connect(self.path)) as conn, transaction(conn):
+                present = {row["name"] for row in conn.execute("PRAGMA table_info(api_keys)")}
+                if "test" not in present:
+                    conn.execute("ALTER TABLE api_keys ADD COLUMN test INTEGER NOT NULL DEFAULT 0")
+            self._columns_added = True
 
 
 class PostgresApiKeys(ApiKeys, PostgresTable):

@@ -109,6 +109,9 @@ class ElksSmsGateway:
     (`whendelivered`) at its own URL, whose token opens the callback for that message only (never
     logged), and its receipt says so.
 
+    With `dryrun` (test mode, docs/test-mode.md) every message carries 46elks' `dryrun=yes`: validated,
+    never sent, never charged.
+
     With `rate` (requests per second), every request to the provider waits for its slot in the
     ledger's sequence (`SentLedger.reserve_slot`), which every worker sharing the ledger draws from:
     together they stay within the provider's rate, however many there are (the 09:00 storm).
@@ -130,8 +133,10 @@ class ElksSmsGateway:
         timeout: float = 10.0,
         delivery: DeliveryCallback | None = None,
         rate: float | None = None,
+        dryrun: bool = False,
     ) -> None:
         self._url = base_url.rstrip("/") + "/a1/sms"
+        self._dryrun = dryrun
         self._ledger = ledger
         self._delivery = delivery
         self._interval = 1.0 / rate if rate else None
@@ -211,6 +216,8 @@ class ElksSmsGateway:
     def _post(self, message: SmsMessage) -> str:
         """POST the message; return the provider's id or raise a Permanent/TransientSmsError."""
         form = {"from": message.sender, "to": message.to, "message": message.text}
+        if self._dryrun:  # test mode: 46elks validates the message, sends nothing and charges nothing
+            form["dryrun"] = "yes"
         if self._delivery is not None:
             form["whendelivered"] = self._delivery.url_for(message.key)
         self._wait_for_slot()

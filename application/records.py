@@ -5,7 +5,7 @@ types and errors they name come from here, not from `adapters/`."""
 
 from __future__ import annotations
 
-from adapters.audit import ApiClient, ApiKeys, AuditRecord, AuditTrail
+from adapters.audit import ApiClient, ApiKeys, AuditRecord, AuditTrail, KindConflict
 from adapters.directory import LoadSummary, UnknownPatientError
 from adapters.directory_document import DirectoryLoadError
 from adapters.operator_tokens import OPERATOR_TOKEN_PREFIX, OperatorTokens
@@ -19,6 +19,7 @@ __all__ = [
     "AuditRecord",
     "AuditTrail",
     "DirectoryLoadError",
+    "KindConflict",
     "LoadSummary",
     "OperatorTokens",
     "StaffSessions",

@@ -37,6 +37,7 @@ from infrastructure.config import Settings
 from infrastructure.events import TemporalEventPublisher
 from infrastructure.stores import Stores
 from infrastructure.temporal_client import connect
+from infrastructure.test_mode import TestModeOff
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +47,7 @@ MAX_BODY_BYTES = 256 * 1024
 REFUSALS: tuple[type[Exception], ...] = (
     Unauthenticated,
     Forbidden,
+    TestModeOff,
     application.InputError,
     InvalidPatientId,
     application.DirectoryLoadError,

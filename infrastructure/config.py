@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from adapters.sms import SENDER
 
@@ -19,6 +19,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent  # the checkout: `.data/` b
 class Settings(BaseModel):
     temporal_address: str = "localhost:7233"
     namespace: str = "default"
+    test_namespace: str | None = None  # test keys' traffic (docs/test-mode.md); None: `<namespace>-test`
     task_queue: str = "patient-messaging"
     data_dir: Path = PROJECT_DIR / ".data"
     sms_gateway: Literal["outbox", "46elks"] = "outbox"
@@ -68,6 +69,7 @@ class Settings(BaseModel):
         env = {
             "temporal_address": os.environ.get("TEMPORAL_ADDRESS"),
             "namespace": os.environ.get("TEMPORAL_NAMESPACE"),
+            "test_namespace": os.environ.get("PM_TEST_NAMESPACE"),
             "task_queue": os.environ.get("TEMPORAL_TASK_QUEUE"),
             "data_dir": os.environ.get("PM_DATA_DIR"),
             "sms_gateway": os.environ.get("PM_SMS_GATEWAY"),
@@ -125,6 +127,12 @@ class Settings(BaseModel):
                 raise ValueError("must be JSON: {user id: [name, [clinic id, ...]], ...}") from None
         return users
 
+    @model_validator(mode="after")
+    def _test_namespace_apart(self) -> Settings:
+        if self.test_namespace and self.test_namespace.strip() == self.namespace:
+            raise ValueError("PM_TEST_NAMESPACE must differ from TEMPORAL_NAMESPACE (test traffic apart)")
+        return self
+
     @field_validator("public_url")
     @classmethod
     def _check_public_url(cls, url: str | None) -> str | None:
@@ -145,6 +153,17 @@ class Settings(BaseModel):
             return self.public_url
         host = "127.0.0.1" if self.api_host in ("", "0.0.0.0", "::") else self.api_host
         return f"http://{f'[{host}]' if ':' in host else host}:{self.api_port}"
+
+    @property
+    def test_mode_namespace(self) -> str | None:
+        """The namespace of test keys' workflows (`PM_TEST_NAMESPACE`, default `<namespace>-test`);
+        None when test mode is switched off (`PM_TEST_NAMESPACE=off`)."""
+        if self.test_namespace is None:
+            return f"{self.namespace}-test"
+        name = self.test_namespace.strip()
+        if name.lower() == "off" or not name:
+            return None
+        return name
 
     @property
     def sticky_queue_timeout(self) -> timedelta:

@@ -77,7 +77,7 @@ class TemporalEventPublisher:
 
     def _start(self, event: Event) -> None:
         client, loop = self._client, self._loop
-        if client is None or loop is None or _running_on(loop):  # waiting on its own loop would hang it
+        if client is None or loop is None or running_on(loop):  # waiting on its own loop would hang it
             log.warning("event_not_published", event_id=event.id, type=event.type.value, error="no loop")
             return
         started = asyncio.run_coroutine_threadsafe(start_delivery(client, self._task_queue, event), loop)
@@ -94,7 +94,7 @@ class TemporalEventPublisher:
         )
 
 
-def _running_on(loop: asyncio.AbstractEventLoop) -> bool:
+def running_on(loop: asyncio.AbstractEventLoop) -> bool:
     try:
         return asyncio.get_running_loop() is loop
     except RuntimeError:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 
+from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -46,11 +49,42 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
     return sorted(missing)
 
 
+async def ensure_namespace(client: Client, namespace: str, retention: timedelta = timedelta(days=3)) -> bool:
+    """Register `namespace` unless it exists (the test namespace of test mode, docs/test-mode.md);
+    True when registered now. A new namespace may take a few seconds before it takes calls."""
+    try:
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
+        return False
+    except RPCError as err:
+        if err.status is not RPCStatusCode.NOT_FOUND:
+            raise
+    try:
+        await client.workflow_service.register_namespace(
+            RegisterNamespaceRequest(
+                namespace=namespace,
+                description="patient messaging: test keys' traffic (simulated sends)",
+                workflow_execution_retention_period=Duration(seconds=int(retention.total_seconds())),
+            )
+        )
+    except RPCError as err:
+        if err.status is not RPCStatusCode.ALREADY_EXISTS:
+            raise
+        return False
+    return True
+
+
 async def prepare_namespace(client: Client, namespace: str, timeout: float = 30) -> list[str]:
     """Add the missing search attributes and wait until the namespace lists them all (a new attribute
     may be refused for a few seconds); returns the names added."""
-    added = await register_search_attributes(client, namespace)
     deadline = time.monotonic() + timeout
+    while True:  # a namespace registered a moment ago is unknown to the server's cache for a few seconds
+        try:
+            added = await register_search_attributes(client, namespace)
+            break
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
     while added and time.monotonic() < deadline:
         listed = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=namespace)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -63,13 +64,15 @@ class Activities:
         webhooks: Webhooks | None = None,
         publisher: EventPublisher | None = None,
         webhook_sender: WebhookSender | None = None,
+        admits: Callable[[str], bool] | None = None,
     ) -> Activities:
-        """Without `webhooks` no clinic has a webhook; without `publisher` no event leaves."""
+        """Without `webhooks` no clinic has a webhook; without `publisher` no event leaves; `admits`:
+        which clients' webhooks this traffic's events go to (all without it)."""
         return cls(
             directory_reads=DirectoryActivities(directory),
             reminders=ReminderActivities(directory, sms, sender, publisher or NoEvents()),
             invitations=InvitationActivities(directory, inbox, letters),
-            events=EventActivities(webhooks, webhook_sender or HttpWebhookSender()),
+            events=EventActivities(webhooks, webhook_sender or HttpWebhookSender(), admits),
         )
 
     def callables(self) -> list[Any]:
@@ -88,7 +91,8 @@ class Activities:
 def activities_for(settings: Settings, stores: Stores, publisher: EventPublisher | None = None) -> Activities:
     """The activities wired to the configured stores (SQLite files, or the shared PostgreSQL
     database), SMS gateway and 1177 inbox, the letters folder and the webhooks; the events of the
-    reminders' SMS go to `publisher` (the worker's `infrastructure.events.TemporalEventPublisher`)."""
+    reminders' SMS go to `publisher` (the worker's `infrastructure.events.TemporalEventPublisher`),
+    to live clients' webhooks only (test clients get test traffic's, `infrastructure.test_mode`)."""
     return Activities.wired(
         stores.directory,
         sms_gateway(settings, stores),
@@ -97,7 +101,13 @@ def activities_for(settings: Settings, stores: Stores, publisher: EventPublisher
         build_letters(settings.data_dir),
         webhooks=stores.webhooks,
         publisher=publisher,
+        admits=live_clients(stores),
     )
+
+
+def live_clients(stores: Stores) -> Callable[[str], bool]:
+    """Whether a client is live (not a test key's): read at each event, so a new test key counts at once."""
+    return lambda client_id: client_id not in stores.api_keys.test_clients()
 
 
 def build_worker(

@@ -100,6 +100,7 @@ class ProviderStats:
     failed_5xx: int = 0
     timeouts: int = 0
     invalid_400: int = 0
+    dryruns: int = 0  # `dryrun=yes`: validated and answered, never sent (46elks' test flag)
     requests_by_to: Counter[str] = field(default_factory=Counter)
     delivered_by_to: Counter[str] = field(default_factory=Counter)
     history_requests: int = 0
@@ -179,6 +180,9 @@ class FakeProvider(FakeEndpoint):
             s.first_request = s.first_request or time.time()
             if self.scripted:
                 status, body = self.scripted.pop(0)
+            elif form.get("dryrun") == "yes" and to not in self.config.invalid:
+                s.dryruns += 1  # as 46elks: validated, an answer with an id, nothing sent nor reported
+                return 200, json.dumps({"id": "dry" + uuid.uuid4().hex, "status": "created"}), 0.0
             elif not self._take_token():
                 s.rejected_429 += 1
                 return 429, "Too many requests", 0.0

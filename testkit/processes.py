@@ -26,6 +26,7 @@ import dev
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+TEST_NS = "default-test"  # the test namespace of test mode, as `dev.py run` makes it
 HOST = "127.0.0.1"
 SERVER_STARTUP = timedelta(seconds=60)
 """How long a dev server or time-skipping test server may take to start: the SDK waits 5 s, which a
@@ -126,10 +127,14 @@ class DevServer(Child):
     `--headless`, on a free loopback port, persisting to `<data_dir>/temporal.sqlite3`."""
 
     def __init__(self, data_dir: Path, port: int | None = None) -> None:
+        """The dev server with the namespaces `default` and `default-test` (test mode)."""
         self.data_dir = data_dir
         self.port = port or free_port()
         ui_port = free_port()
-        argv = [*dev.dev_server_command(data_dir, HOST, self.port, ui_port, "default"), "--headless"]
+        argv = [
+            *dev.dev_server_command(data_dir, HOST, self.port, ui_port, "default", test_namespace=TEST_NS),
+            "--headless",
+        ]
         super().__init__("temporal", argv, data_dir / "temporal-server.log")
 
     @property

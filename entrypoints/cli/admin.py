@@ -8,9 +8,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from temporalio.service import RPCError
+
 import application
 from infrastructure.config import Settings
-from infrastructure.namespace_setup import prepare_namespace
+from infrastructure.namespace_setup import ensure_namespace, prepare_namespace
 from infrastructure.stores import Stores
 from infrastructure.temporal_client import connect
 
@@ -24,9 +26,24 @@ async def cmd_directory_withdraw(args: argparse.Namespace, settings: Settings, s
 
 
 async def cmd_admin_prepare_namespace(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """The namespace's search attributes; and the test namespace (made when missing) with its own, or
+    why test mode stays off when the cluster refuses that (the live namespace is prepared all the same)."""
     client = await connect(settings)
     added = await prepare_namespace(client, settings.namespace)
-    return {"namespace": settings.namespace, "search_attributes_added": added}
+    prepared: dict[str, Any] = {"namespace": settings.namespace, "search_attributes_added": added}
+    test = settings.test_mode_namespace
+    if test is None:
+        return prepared | {"test_namespace": None}
+    try:
+        created = await ensure_namespace(client, test)
+        test_added = await prepare_namespace(client, test)
+    except RPCError as err:  # e.g. a cluster where only its operators make namespaces: live is prepared
+        return prepared | {"test_namespace": test, "test_mode": f"off: {err.message} (make the namespace)"}
+    return prepared | {
+        "test_namespace": test,
+        "test_namespace_created": created,
+        "test_search_attributes_added": test_added,
+    }
 
 
 async def cmd_admin_migrate(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
@@ -37,7 +54,8 @@ async def cmd_admin_migrate(args: argparse.Namespace, settings: Settings, stores
 
 
 async def cmd_api_key_create(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
-    """A new API key for a system: printed once, stored only as its hash."""
+    """A new API key for a system: printed once, stored only as its hash; `--test`: a test key, whose
+    workflows run in the test namespace and send through the simulator (docs/test-mode.md)."""
     client_id = application.check_system_id(args.client_id.strip(), "--client-id")
     clinics = (
         ["*"]
@@ -48,10 +66,13 @@ async def cmd_api_key_create(args: argparse.Namespace, settings: Settings, store
         raise application.InputError(
             "name the clinics the client may act for: --clinic ID (repeatable) or --all-clinics"
         )
-    token = await asyncio.to_thread(
-        stores.api_keys.create, application.ApiClient(client_id=client_id, clinics=clinics)
-    )
-    return {"client_id": client_id, "clinics": clinics, "api_key": token}
+    client = application.ApiClient(client_id=client_id, clinics=clinics, test=args.test)
+    try:
+        token = await asyncio.to_thread(stores.api_keys.create, client)
+    except application.KindConflict as conflict:
+        raise application.InputError(str(conflict)) from None
+    made = {"client_id": client_id, "clinics": clinics, "api_key": token}
+    return made | {"kind": "test", "namespace": settings.test_mode_namespace} if args.test else made
 
 
 async def cmd_api_key_revoke(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:

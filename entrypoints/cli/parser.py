@@ -173,6 +173,11 @@ def build_parser(demo: Command | None = None) -> argparse.ArgumentParser:
     create_key.add_argument(
         "--all-clinics", action="store_true", help="every clinic (e.g. the directory feed)"
     )
+    create_key.add_argument(
+        "--test",
+        action="store_true",
+        help="a test key: simulated sends in the test namespace (docs/test-mode.md)",
+    )
     create_key.set_defaults(func=a.cmd_api_key_create)
     revoke_key = ksub.add_parser("revoke", help="revoke every key of a client")
     revoke_key.add_argument("--client-id", required=True)

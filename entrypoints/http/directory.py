@@ -16,8 +16,8 @@ from fastapi import APIRouter, Body, Depends
 import application
 from domain.directory import DirectoryDocument
 from entrypoints.http.openapi import refusals
-from entrypoints.shared.auth import ALL_CLINICS, Caller, caller
-from entrypoints.shared.context import RequestContext, request_context
+from entrypoints.shared.auth import ALL_CLINICS, Caller, Forbidden, caller
+from entrypoints.shared.context import RequestContext, caller_context
 from entrypoints.strict import strict
 
 router = APIRouter(prefix="/v1", tags=["directory"])
@@ -27,7 +27,9 @@ STRICT_DOCUMENT = strict(DirectoryDocument)
 @router.put(
     "/directory",
     response_model=application.LoadSummary,
-    responses=refusals((403, "only a client acting for every clinic (`*`) may load the directory")),
+    responses=refusals(
+        (403, "only a live client acting for every clinic (`*`) may load the directory (a test key may not)")
+    ),
 )
 async def load_directory(
     document: Annotated[
@@ -35,10 +37,12 @@ async def load_directory(
         Body(description="a directory document (SPEC §5); unknown fields and non-boolean flags are refused"),
     ],
     who: Annotated[Caller, Depends(caller)],
-    ctx: Annotated[RequestContext, Depends(request_context)],
+    ctx: Annotated[RequestContext, Depends(caller_context)],
 ) -> application.LoadSummary:
     """Load or update the directory: the whole document or nothing (every problem in one answer)."""
     async with ctx.audited(who, "directory.load"):
+        if who.test:  # the directory is the live data of every clinic (docs/test-mode.md)
+            raise Forbidden("a test key may not load the directory: it is live data; use a live key")
         who.require_clinic(ALL_CLINICS)
         return await asyncio.to_thread(
             application.load_directory, ctx.stores.directory, document, STRICT_DOCUMENT

@@ -31,12 +31,12 @@ from domain.types import SYSTEM_ID_PATTERN, SystemId
 from entrypoints.http.fhir_mapping import communications, map_appointment, parse_appointment
 from entrypoints.http.openapi import refusals
 from entrypoints.shared.auth import Caller, caller
-from entrypoints.shared.context import RequestContext, request_context
+from entrypoints.shared.context import RequestContext, caller_context
 from entrypoints.shared.problems import FHIR_JSON
 
 router = APIRouter(prefix="/fhir", tags=["FHIR R4"])
 Who = Annotated[Caller, Depends(caller)]
-With = Annotated[RequestContext, Depends(request_context)]
+With = Annotated[RequestContext, Depends(caller_context)]
 
 ACCEPTED_TYPES = ("application/fhir+json", "application/json")
 PUT_ACTION = "fhir.appointment.put"

@@ -25,11 +25,11 @@ from entrypoints.http.openapi import refusals
 from entrypoints.http.strict import strict_body
 from entrypoints.http.visits import BOOKED_BEFORE, CHANGE, READ, CancelBody, Scope, Started
 from entrypoints.shared.auth import Caller, caller
-from entrypoints.shared.context import RequestContext, request_context
+from entrypoints.shared.context import RequestContext, caller_context
 
 router = APIRouter(prefix="/v1", tags=["care invitations"])
 Who = Annotated[Caller, Depends(caller)]
-With = Annotated[RequestContext, Depends(request_context)]
+With = Annotated[RequestContext, Depends(caller_context)]
 # Strict bodies, as in `entrypoints.http.visits`: unknown fields and non-boolean flags are 422.
 RequestBody = Annotated[CareInvitation, strict_body(CareInvitation)]
 ConversionBody = Annotated[Conversion, strict_body(Conversion)]

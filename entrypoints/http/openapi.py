@@ -47,6 +47,7 @@ REASONS = {
     413: "the body is over 256 KiB",
     415: "the body is not `application/fhir+json` or `application/json`",
     422: "invalid input: the body, a parameter or a rule; the detail names the field or the rule",
+    503: "a test key's call while test mode is off (its namespace does not exist; docs/test-mode.md)",
 }
 DESCRIPTION = """\
 Every call needs `Authorization: Bearer …`: a JWT of the region's OAuth2 server, or locally an API
@@ -57,7 +58,9 @@ of the directory). Refusals are RFC 9457 `application/problem+json` on `/v1` and
 `OperationOutcome` on `/fhir`, with a one-line detail that never repeats patient data; they change
 nothing. A request whose `Host` names another host than the service's is 400; a method a path does
 not have is 405 with `Allow`. An id belongs to the clinic that issued it: another clinic's id is
-unknown to the caller (404). The examples name the demo's clinic `kir` and its fictitious patients
+unknown to the caller (404). A test key's calls (`pmk_test_…`) run in the test namespace, apart from
+live traffic, and send through a simulator; their 2xx answers carry `Pm-Test-Mode: true` (docs/test-mode.md).
+The examples name the demo's clinic `kir` and its fictitious patients
 and bookings: they work against `python3 dev.py run --demo`.
 """
 TAGS = [
@@ -161,6 +164,7 @@ def _refusals(operation: dict[str, Any], media_type: str) -> None:
         "headers": {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}},
     }
     responses["422"] = {"description": REASONS[422]}
+    responses["503"] = {"description": REASONS[503]}
     if "requestBody" in operation:
         responses["413"] = {"description": REASONS[413]}
         if media_type == PROBLEM:  # FastAPI's own refusal of a body it cannot decode (FHIR: 422)

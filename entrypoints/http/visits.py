@@ -19,11 +19,11 @@ from domain.types import ContractModel, Moment, SystemId
 from entrypoints.http.openapi import refusals
 from entrypoints.http.strict import strict_body
 from entrypoints.shared.auth import Caller, caller
-from entrypoints.shared.context import RequestContext, request_context
+from entrypoints.shared.context import RequestContext, caller_context
 
 router = APIRouter(prefix="/v1", tags=["visits"])
 Who = Annotated[Caller, Depends(caller)]
-With = Annotated[RequestContext, Depends(request_context)]
+With = Annotated[RequestContext, Depends(caller_context)]
 Scope = Annotated[
     SystemId | None,
     Query(description="the clinic that issued the id; needed only when the caller acts for several that did"),

@@ -22,11 +22,11 @@ from domain.types import ContractModel, SystemId
 from entrypoints.http.openapi import refusals
 from entrypoints.http.strict import strict_body
 from entrypoints.shared.auth import Caller, caller
-from entrypoints.shared.context import RequestContext, request_context
+from entrypoints.shared.context import RequestContext, caller_context
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 Who = Annotated[Caller, Depends(caller)]
-With = Annotated[RequestContext, Depends(request_context)]
+With = Annotated[RequestContext, Depends(caller_context)]
 
 
 class WebhookRegistration(ContractModel):

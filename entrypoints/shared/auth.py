@@ -33,6 +33,7 @@ class Forbidden(Exception):
 class Caller:
     client_id: str
     clinics: frozenset[str]
+    test: bool = False  # a test key's caller: its workflows are in the test namespace (docs/test-mode.md)
 
     @property
     def all_clinics(self) -> bool:
@@ -64,7 +65,7 @@ class Authenticator:
         client = self._api_keys.client(token)
         if client is None:
             raise Unauthenticated("the token is not valid")
-        return Caller(client.client_id, frozenset(client.clinics))
+        return Caller(client.client_id, frozenset(client.clinics), test=client.test)
 
     def _from_jwt(self, token: str) -> Caller:
         settings = self._settings

@@ -6,19 +6,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request, Response
 from temporalio.client import Client
 
 import application
 from contracts.events import EventPublisher, NoEvents
 from contracts.workflow_ids import IssuedId
-from entrypoints.shared.auth import ALL_CLINICS, Caller
+from entrypoints.shared.auth import ALL_CLINICS, Caller, caller
 from entrypoints.shared.problems import status_and_detail
+from infrastructure import test_mode
 from infrastructure.config import Settings
 from infrastructure.stores import Stores
+
+TEST_MODE_HEADER = "Pm-Test-Mode"
+"""On every answer to a test key's call: the workflows it names are test traffic (docs/test-mode.md)."""
 
 
 @dataclass
@@ -43,6 +48,18 @@ class RequestContext:
     stores: Stores
     client: Client
     events: EventPublisher = field(default_factory=NoEvents)
+    namespace: str | None = None  # set for test traffic: the test namespace, as its audit rows name it
+    _test: RequestContext | None = field(default=None, repr=False)
+
+    async def for_test(self) -> RequestContext:
+        """The context of a test key's calls: the same, with a client of the test namespace (made at
+        the first test call; `TestModeOff`, 503, while that namespace does not exist)."""
+        if self._test is None:
+            client = await test_mode.test_client(self.client, self.settings)
+            if client is None:
+                raise test_mode.TestModeOff(test_mode.off_reason(self.settings))
+            self._test = replace(self, client=client, namespace=client.namespace)
+        return self._test
 
     @asynccontextmanager
     async def on_workflow(
@@ -89,6 +106,7 @@ class RequestContext:
                 workflow_id=entry.workflow_id,
                 clinic_id=entry.clinic_id or caller_clinics(caller),
                 outcome=outcome,
+                namespace=self.namespace,
             )
             await asyncio.to_thread(self.stores.audit.record, record)
 
@@ -99,5 +117,17 @@ def caller_clinics(caller: Caller) -> str | None:
 
 
 def request_context(request: Request) -> RequestContext:
-    """FastAPI dependency: the context of this app's requests."""
+    """FastAPI dependency: the context of this app's requests (live traffic: the staff page)."""
     return request.app.state.context
+
+
+async def caller_context(
+    request: Request, response: Response, who: Annotated[Caller, Depends(caller)]
+) -> RequestContext:
+    """FastAPI dependency of the API's routes: the context of the caller's traffic, live or, for a test
+    key, test (the test namespace; answers carry `Pm-Test-Mode: true`)."""
+    ctx: RequestContext = request.app.state.context
+    if not who.test:
+        return ctx
+    response.headers[TEST_MODE_HEADER] = "true"
+    return await ctx.for_test()

@@ -23,6 +23,7 @@ from domain.identity import InvalidPatientId
 from domain.types import describe_validation_error, error_location
 from entrypoints.shared.auth import Forbidden, Unauthenticated
 from infrastructure.logging_setup import redact_text
+from infrastructure.test_mode import TestModeOff
 
 PROBLEM = "application/problem+json"
 TITLES = {
@@ -102,6 +103,8 @@ def status_and_detail(err: Exception) -> tuple[int, str] | None:
         return 401, str(err)
     if isinstance(err, Forbidden):
         return 403, str(err)
+    if isinstance(err, TestModeOff):
+        return 503, str(err)
     if isinstance(err, application.NotFoundError):
         return 404, str(err)
     if isinstance(err, application.EndedError | application.RejectedError):

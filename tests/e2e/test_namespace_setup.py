@@ -94,9 +94,15 @@ async def test_booking_on_an_unprepared_namespace_is_one_error_line_and_prepare_
 
     prepared = await cluster.starter("--json", "admin", "prepare-namespace")
     assert prepared.returncode == 0, prepared.stderr
-    assert json.loads(prepared.stdout)["search_attributes_added"] == sorted(key.name for key in search.ALL)
+    made = json.loads(prepared.stdout)
+    assert made["search_attributes_added"] == sorted(key.name for key in search.ALL)
+    # test mode (docs/test-mode.md): the test namespace is made, with its own search attributes
+    assert (made["test_namespace"], made["test_namespace_created"]) == ("default-test", True)
+    assert made["test_search_attributes_added"] == sorted(key.name for key in search.ALL)
     again = await cluster.starter("--json", "admin", "prepare-namespace")  # idempotent
     assert json.loads(again.stdout)["search_attributes_added"] == []
+    assert json.loads(again.stdout)["test_namespace_created"] is False
+    assert json.loads(again.stdout)["test_search_attributes_added"] == []
 
     booked = await cluster.starter(*booking_args("B-prepared"))
     assert booked.returncode == 0, booked.stderr

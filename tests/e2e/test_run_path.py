@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from demo import data as fx
 from infrastructure.config import Settings
 from infrastructure.temporal_client import connect
 from infrastructure.worker_setup import WORKFLOWS, workflow_runner
-from tests.e2e.conftest import TEMPORAL, DevRun
+from tests.e2e.conftest import ROOT, TEMPORAL, DevRun
 from workflows.reminder.generations import REMINDER_TYPES
 from workflows.request.generations import REQUEST_TYPES
 
@@ -365,3 +366,39 @@ def test_run_path_data_folder_is_private_and_keeps_no_clear_personnummer(dev_run
     }
     assert any(r["actor"].startswith("cli:") and r["action"] == "cli.demo" for r in rows)  # dev.py's demo
     assert fx.PNR_ADULT_1177 not in audit.stdout and digits not in audit.stdout
+
+
+def test_run_path_serves_a_test_key_from_the_test_namespace_apart_from_live_traffic(dev_run: DevRun) -> None:
+    """Test mode (docs/test-mode.md): `dev.py run` makes and prepares `default-test` and the worker
+    works it; a test key's booking is a workflow there (the CLI finds it in that namespace only), and
+    its work lists read that namespace's visibility (its search attributes exist)."""
+    made = dev_run.starter(
+        "--json", "admin", "api-key", "create", "--client-id", "sandbox", "--clinic", "kir", "--test"
+    )
+    assert made.returncode == 0, made.stderr
+    auth = {"Authorization": f"Bearer {json.loads(made.stdout)['api_key']}"}
+    api = f"http://127.0.0.1:{dev_run.env['PM_API_PORT']}"
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0).isoformat()
+    body = {
+        "booking_id": "tm-run-1",
+        "patient_id": fx.PNR_ADULT_1177,
+        "clinic_id": fx.CLINIC_CONNECTED,
+        "reception_id": fx.RECEPTION_GENERAL,
+        "start": start,
+    }
+    booked = httpx.post(f"{api}/v1/visits", json=body, headers=auth, timeout=30)
+    assert booked.status_code == 201 and booked.headers["pm-test-mode"] == "true", booked.text
+    lists = httpx.get(f"{api}/v1/clinics/kir/work-lists", headers=auth, timeout=30)
+    assert lists.status_code == 200, lists.text
+    assert "demo-plain" not in {i["request_id"] for i in lists.json()["bokningsbegaran"]}  # live demo data
+    as_test = dev_run.starter("--json", "visit", "status", "--booking-id", "tm-run-1")
+    assert as_test.returncode == 2  # not in the live namespace
+    in_test = subprocess.run(
+        [sys.executable, str(ROOT / "starter.py"), "--json", "visit", "status", "--booking-id", "tm-run-1"],
+        cwd=ROOT,
+        env=dev_run.env | {"TEMPORAL_NAMESPACE": "default-test"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert in_test.returncode == 0 and json.loads(in_test.stdout)["state"] == "scheduled", in_test.stderr
