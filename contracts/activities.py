@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from contracts.events import Event
 from domain.directory import Clinic
-from domain.invitation import CareInvitation
+from domain.invitation import CareInvitation, InvitationState
 from domain.invitation_schedule import Step
 from domain.status import BookingView, MessageChannel, MessageKind, Outcome, Reason, RecipientRole
 from domain.types import ContractModel
@@ -115,6 +115,16 @@ class InvitationSendResult(ContractModel):
     reason: Reason | None = None
 
 
+class InvitationStateChange(ContractModel):
+    """A state a request reached that its clinic's webhooks hear of (booked, contacted, cancelled,
+    follow-up: `contracts.events.invitation_state_event`), at the workflow's time of the change."""
+
+    workflow_id: str
+    clinic_id: str
+    state: InvitationState
+    at: datetime
+
+
 class DirectoryReads:
     """The directory reads of both workflows, run as local activities (S6, S9, V3)."""
 
@@ -152,6 +162,11 @@ class InvitationSends:
     @activity.defn
     def send_invitation_message(self, request: InvitationMessageRequest) -> InvitationSendResult:
         """Send the invitation or a reminder to the 1177 inbox, or as a letter (V5)."""
+        raise NotImplementedError(NOT_IMPLEMENTED)
+
+    @activity.defn
+    def tell_invitation_state(self, change: InvitationStateChange) -> None:
+        """Publish the event of a state the request reached (docs/webhooks.md)."""
         raise NotImplementedError(NOT_IMPLEMENTED)
 
 

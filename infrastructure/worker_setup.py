@@ -68,7 +68,7 @@ class Activities:
         return cls(
             directory_reads=DirectoryActivities(directory),
             reminders=ReminderActivities(directory, sms, sender, publisher or NoEvents()),
-            invitations=InvitationActivities(directory, inbox, letters),
+            invitations=InvitationActivities(directory, inbox, letters, publisher or NoEvents()),
             events=EventActivities(webhooks, webhook_sender or HttpWebhookSender()),
         )
 
@@ -79,6 +79,7 @@ class Activities:
             self.reminders.send_reminder_sms,
             self.reminders.send_reminders,
             self.invitations.send_invitation_message,
+            self.invitations.tell_invitation_state,
             self.events.webhooks_at_clinic,
             self.events.deliver_event,
             self.events.give_up_delivery,
@@ -88,7 +89,8 @@ class Activities:
 def activities_for(settings: Settings, stores: Stores, publisher: EventPublisher | None = None) -> Activities:
     """The activities wired to the configured stores (SQLite files, or the shared PostgreSQL
     database), SMS gateway and 1177 inbox, the letters folder and the webhooks; the events of the
-    reminders' SMS go to `publisher` (the worker's `infrastructure.events.TemporalEventPublisher`)."""
+    reminders' SMS and of the invitations go to `publisher` (the worker's
+    `infrastructure.events.TemporalEventPublisher`)."""
     return Activities.wired(
         stores.directory,
         sms_gateway(settings, stores),

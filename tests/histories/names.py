@@ -15,12 +15,14 @@ from workflows.mechanics import SCOPED_IDS
 from workflows.reminder.children import NEWEST_FOR_CHILDREN
 from workflows.reminder.generations import LEAN_HISTORY as REMINDER_LEAN
 from workflows.request.generations import LEAN_HISTORY as REQUEST_LEAN
+from workflows.request.sending import EVENTS as REQUEST_EVENTS
 
 BRANCHES = {
     REMINDER_LEAN: "lean",
     REQUEST_LEAN: "lean",
     SCOPED_IDS: "scoped",
     NEWEST_FOR_CHILDREN: "newest-child",
+    REQUEST_EVENTS: "events",
 }
 """The patch ids in force and their short names in file names."""
 
