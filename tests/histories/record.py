@@ -124,6 +124,7 @@ async def request_converted_to_follow_up(h: Harness) -> list[str]:
     await app.convert_request(h.client, target(workflow_id), Conversion())
     await h.sleep_until(await h.local(27, 12))
     await app.cancel(h.client, target(workflow_id))  # from the follow-up list
+    await h.client.get_workflow_handle(workflow_id).result()
     return [workflow_id]
 
 
