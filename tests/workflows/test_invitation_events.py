@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import application as app
+from adapters.webhooks import SqliteWebhooks
 from application.errors import EndedError, RejectedError
 from contracts.events import invitation_state_event
+from contracts.workflow_ids import invitation_id
 from demo import data as fx
 from domain.invitation import CareInvitation, Contact, DateWindow, InvitationBooking, InvitationState
 from testkit.webhook_receiver import WebhookReceiver
@@ -151,3 +154,32 @@ async def test_V7_a_plain_requests_contact_arrives_as_invitation_contacted(
         "invitation.contacted",
         {"clinic_id": fx.CLINIC_CONNECTED, "request_id": "ev-plain", "state": "contacted"},
     )
+
+
+class StoreDownOnce(SqliteWebhooks):
+    """The webhooks store unreachable at the first publication (the publisher cannot hand it on)."""
+
+    failures = 1
+
+    def clinics(self) -> set[str]:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("the store is down")
+        return super().clinics()
+
+
+async def test_an_event_not_handed_on_fails_the_send_whose_retry_tells_it_once_and_sends_nothing_twice(
+    harness: Harness, tmp_path: Path
+) -> None:
+    store = StoreDownOnce(tmp_path / "webhooks-down.sqlite3")
+    store.keyring = harness.webhooks.keyring
+    today = (await harness.local(0, 12)).date()
+    with WebhookReceiver() as receiver:
+        receiver.secret = store.register("vas-kir", fx.CLINIC_CONNECTED, receiver.url).secret
+        async with harness.worker(webhooks=store):
+            request = invitation(today, "ev-durable", fx.PNR_ADULT_1177)
+            await app.create_request(harness.client, harness.task_queue, harness.directory, request)
+            [event] = await taken(receiver, 1)
+    assert store.failures == 0 and event["type"] == "invitation.invited"
+    key = f"{invitation_id(fx.CLINIC_CONNECTED, 'ev-durable')}/invitation"
+    assert [m.key for m in harness.inbox.messages()] == [key]
