@@ -21,6 +21,7 @@ from contracts.activities import (
     SMS_UNAVAILABLE,
     PlannedSkip,
     RecipientResult,
+    ReminderDecision,
     ReminderSendout,
     ReminderSends,
     SendReminder,
@@ -108,6 +109,25 @@ class ReminderActivities(ReminderSends):
         if unavailable is not None:
             raise ApplicationError("SMS provider unavailable", sendout, type=SMS_UNAVAILABLE) from unavailable
         return sendout
+
+    @activity.defn
+    def tell_reminder_decision(self, decision: ReminderDecision) -> None:
+        """Publish what the reminder decided itself: a version skipped as a whole (`message.skipped`
+        without recipient), or SMS given up at the visit (`message.failed` per role)."""
+        workflow_id, version, at = decision.workflow_id, decision.version, decision.at
+        if not decision.roles:
+            skipped = reminder_skipped(
+                workflow_id, version, decision.reason, at, clinic_id=decision.clinic_id
+            )
+            events = [skipped]
+        else:
+            keys = [sms_key(workflow_id, version, role) for role in decision.roles]
+            failed = EventType.MESSAGE_FAILED
+            events = [
+                message_event(failed, key, at, reason=decision.reason, clinic_id=decision.clinic_id)
+                for key in keys
+            ]
+        self._events.publish([e for e in events if e is not None])
 
     def _send(
         self, key: str, recipient: Recipient, patient: Patient, reception: Reception, visit: VisitRef

@@ -139,6 +139,19 @@ class DirectoryReads:
         raise NotImplementedError(NOT_IMPLEMENTED)
 
 
+class ReminderDecision(ContractModel):
+    """What a reminder decided without an activity, for its clinic's webhooks: a version skipped as a
+    whole (`too_late`, `unknown_clinic`: no `roles`), or the SMS of `roles` given up at the visit
+    (`provider_unavailable`)."""
+
+    workflow_id: str
+    clinic_id: str
+    version: int
+    reason: Reason
+    roles: list[RecipientRole] = Field(default_factory=list)
+    at: datetime
+
+
 class ReminderSends:
     """The SMS of a reminder (S15, S16)."""
 
@@ -153,6 +166,11 @@ class ReminderSends:
         provider could not take one, raise `ApplicationError` (type `SMS_UNAVAILABLE`) with the
         sendout so far as its details: a retry sends again under the same keys (those sent are
         duplicates), and the last attempt's details say what went out."""
+        raise NotImplementedError(NOT_IMPLEMENTED)
+
+    @activity.defn
+    def tell_reminder_decision(self, decision: ReminderDecision) -> None:
+        """Publish the events of what the reminder decided itself (docs/webhooks.md)."""
         raise NotImplementedError(NOT_IMPLEMENTED)
 
 

@@ -78,6 +78,7 @@ class Activities:
             self.directory_reads.plan_recipients,
             self.reminders.send_reminder_sms,
             self.reminders.send_reminders,
+            self.reminders.tell_reminder_decision,
             self.invitations.send_invitation_message,
             self.invitations.tell_invitation_state,
             self.events.webhooks_at_clinic,

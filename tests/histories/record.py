@@ -69,6 +69,13 @@ async def single_reminder(h: Harness) -> list[str]:
     return [single.id]
 
 
+async def reminder_too_late(h: Harness) -> list[str]:
+    late = await h.book(visit("hist-late", fx.PNR_ADULT_1177, start=await h.now() + timedelta(hours=1)))
+    await h.sleep_until(await h.now() + timedelta(hours=1, minutes=1))
+    await late.result()
+    return [late.id]
+
+
 async def team_visit(h: Harness) -> list[str]:
     start = await h.local(3, 13)
     team = [
@@ -155,6 +162,7 @@ async def event_given_up(h: Harness) -> list[str | tuple[str, str]]:
 
 SCENARIOS = [
     single_reminder,
+    reminder_too_late,
     team_visit,
     group_booking,
     invitation_booked,
