@@ -2,7 +2,10 @@
 
 Whether the patient uses 1177 is read from the directory when each message is sent (V5): the 1177
 inbox for those who do, a letter by post (PDF in the letters folder) for those who do not.
-Each message is idempotent per (request, message kind).
+Each message is idempotent per (request, message kind). Each message's outcome, and each state the
+workflow reports (`tell_invitation_state`), is told to the clinic's webhooks as an event
+(`contracts.events`, docs/webhooks.md); an event not handed on fails the activity, whose retry sends
+nothing twice (the inbox and the letters are idempotent per key) and repeats the event's id.
 """
 
 from __future__ import annotations
@@ -13,8 +16,14 @@ from temporalio import activity
 from adapters.directory import Directory
 from adapters.inbox import Inbox, InboxMessage, PermanentInboxError
 from adapters.letters import Letter, LetterService
-from contracts.activities import InvitationMessageRequest, InvitationSendResult, InvitationSends
-from domain.invitation_schedule import message_kind
+from contracts.activities import (
+    InvitationMessageRequest,
+    InvitationSendResult,
+    InvitationSends,
+    InvitationStateChange,
+)
+from contracts.events import EventPublisher, NoEvents, invitation_message_event, invitation_state_event
+from domain.invitation_schedule import message_kind, state_after
 from domain.invitation_text import inbox_message, letter_message
 from domain.status import MessageChannel, Outcome, Reason
 from domain.timing import local_date
@@ -23,16 +32,42 @@ log = structlog.get_logger(__name__)
 
 
 class InvitationActivities(InvitationSends):
-    """Activities bound to the directory, the 1177 inbox and the letter service they use."""
+    """Activities bound to the directory, the 1177 inbox, the letter service and the event publisher."""
 
-    def __init__(self, directory: Directory, inbox: Inbox, letters: LetterService) -> None:
+    def __init__(
+        self, directory: Directory, inbox: Inbox, letters: LetterService, events: EventPublisher | None = None
+    ) -> None:
         self._directory = directory
         self._inbox = inbox
         self._letters = letters
+        self._events = events or NoEvents()
 
     @activity.defn
     def send_invitation_message(self, request: InvitationMessageRequest) -> InvitationSendResult:
-        """Send the invitation or a reminder to the 1177 inbox, or as a letter (V5)."""
+        """Send the invitation or a reminder to the 1177 inbox, or as a letter (V5), and tell it."""
+        result = self._send(request)
+        event = invitation_message_event(
+            request.key,
+            result.kind,
+            result.channel,
+            result.outcome,
+            state_after(request.step),
+            request.at,
+            clinic_id=request.request.clinic_id,
+            reason=result.reason,
+        )
+        self._events.publish([event] if event else [])
+        return result
+
+    @activity.defn
+    def tell_invitation_state(self, change: InvitationStateChange) -> None:
+        """Publish the event of a state the request reached (booked, contacted, cancelled, follow-up)."""
+        event = invitation_state_event(
+            change.workflow_id, change.state, change.at, clinic_id=change.clinic_id
+        )
+        self._events.publish([event] if event else [])
+
+    def _send(self, request: InvitationMessageRequest) -> InvitationSendResult:
         invitation = request.request
         kind = message_kind(request.step)
         clinic = self._directory.clinic(invitation.clinic_id)

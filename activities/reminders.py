@@ -21,6 +21,7 @@ from contracts.activities import (
     SMS_UNAVAILABLE,
     PlannedSkip,
     RecipientResult,
+    ReminderDecision,
     ReminderSendout,
     ReminderSends,
     SendReminder,
@@ -28,7 +29,15 @@ from contracts.activities import (
     SendResult,
     VisitRef,
 )
-from contracts.events import Event, EventPublisher, EventType, NoEvents, message_event, reminder_skipped
+from contracts.events import (
+    Event,
+    EventPublisher,
+    EventsNotPublished,
+    EventType,
+    NoEvents,
+    message_event,
+    reminder_skipped,
+)
 from contracts.workflow_ids import sms_key
 from domain.directory import Patient, Reception
 from domain.phone import mask_mobile
@@ -80,8 +89,9 @@ class ReminderActivities(ReminderSends):
             skipped = reminder_skipped(
                 request.workflow_id, request.version, blocker, _now(), clinic_id=request.visit.clinic_id
             )
-            self._events.publish([skipped] if skipped else [])
-            return ReminderSendout(blocker=blocker)
+            sendout = ReminderSendout(blocker=blocker)
+            self._publish_or_retry([skipped] if skipped else [], sendout)
+            return sendout
         results: list[RecipientResult] = []
         unavailable: Exception | None = None
         for recipient in moment.decision.recipients:
@@ -95,10 +105,29 @@ class ReminderActivities(ReminderSends):
             results.append(RecipientResult(role=recipient.role, **dict(result)))
         skipped = [PlannedSkip(role=s.role, reason=s.reason) for s in moment.decision.skipped]
         sendout = ReminderSendout(skipped=skipped, results=results)
-        self._publish_sendout(request, sendout)
+        self._publish_or_retry(self._sendout_events(request, sendout), sendout)
         if unavailable is not None:
             raise ApplicationError("SMS provider unavailable", sendout, type=SMS_UNAVAILABLE) from unavailable
         return sendout
+
+    @activity.defn
+    def tell_reminder_decision(self, decision: ReminderDecision) -> None:
+        """Publish what the reminder decided itself: a version skipped as a whole (`message.skipped`
+        without recipient), or SMS given up at the visit (`message.failed` per role)."""
+        workflow_id, version, at = decision.workflow_id, decision.version, decision.at
+        if not decision.roles:
+            skipped = reminder_skipped(
+                workflow_id, version, decision.reason, at, clinic_id=decision.clinic_id
+            )
+            events = [skipped]
+        else:
+            keys = [sms_key(workflow_id, version, role) for role in decision.roles]
+            failed = EventType.MESSAGE_FAILED
+            events = [
+                message_event(failed, key, at, reason=decision.reason, clinic_id=decision.clinic_id)
+                for key in keys
+            ]
+        self._events.publish([e for e in events if e is not None])
 
     def _send(
         self, key: str, recipient: Recipient, patient: Patient, reception: Reception, visit: VisitRef
@@ -130,7 +159,16 @@ class ReminderActivities(ReminderSends):
         self._events.publish([event] if event else [])
         return result
 
-    def _publish_sendout(self, request: SendReminders, sendout: ReminderSendout) -> None:
+    def _publish_or_retry(self, events: list[Event], sendout: ReminderSendout) -> None:
+        """Publish a sendout's events; one not handed on fails the attempt as `SMS_UNAVAILABLE` with the
+        sendout as details, so the retry publishes again (its SMS duplicates of their keys), and a
+        reminder whose retries run out still records what was sent (`last_sendout`)."""
+        try:
+            self._events.publish(events)
+        except EventsNotPublished as err:
+            raise ApplicationError(str(err), sendout, type=SMS_UNAVAILABLE) from None
+
+    def _sendout_events(self, request: SendReminders, sendout: ReminderSendout) -> list[Event]:
         """The events of a sendout: each skipped role and each final result (a send the provider could
         not take is retried, and its outcome told then)."""
         clinic_id, events = request.visit.clinic_id, []
@@ -143,7 +181,7 @@ class ReminderActivities(ReminderSends):
             events.append(
                 outcome_event(sms_key(request.workflow_id, request.version, result.role), result, clinic_id)
             )
-        self._events.publish([e for e in events if e is not None])
+        return [e for e in events if e is not None]
 
 
 OUTCOME_EVENTS = {

@@ -22,7 +22,7 @@ from adapters.sms_elks import DELIVERY_USER, KEY_PARAMETER, delivery_token
 from adapters.sms_ledger import ELKS_DELIVERY, SentLedger
 from application import workflow_calls
 from application.errors import EndedError, NotFoundError
-from contracts.events import EventPublisher, NoEvents, delivery_event
+from contracts.events import EventPublisher, EventsNotPublished, NoEvents, delivery_event
 from contracts.workflow_ids import parse_sms_key
 from domain.status import DeliveryReport
 from workflows.reminder.process import Reminder
@@ -52,7 +52,8 @@ class Recorded(Enum):
     CLOSED = "closed"  # kept; the reminder has ended (or never was): nothing to tell
     NOT_YET = "not_yet"  # the message's send is not recorded yet: the provider should try again
     OTHER_MESSAGE = "other_message"  # the report's id is not the id of the message its token is for
-    UNREACHABLE = "unreachable"  # kept, but Temporal cannot be reached: the provider should try again
+    UNREACHABLE = "unreachable"  # kept, but Temporal (the reminder, or the event) cannot be reached: the
+    # provider should try again
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,10 @@ async def record_report(
     delivery = DeliveryReport(key=key, status=update.status, at=update.delivered_at or received)
     event = delivery_event(key, update.status, delivery.at)
     if event is not None:
-        await asyncio.to_thread((events or NoEvents()).publish, [event])
+        try:
+            await asyncio.to_thread((events or NoEvents()).publish, [event])
+        except EventsNotPublished:  # kept; the provider's retry repeats the event, under its id
+            return Recorded.UNREACHABLE
     try:
         await _signal(client, delivery)
     except (EndedError, NotFoundError):

@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from contracts.events import Event
 from domain.directory import Clinic
-from domain.invitation import CareInvitation
+from domain.invitation import CareInvitation, InvitationState
 from domain.invitation_schedule import Step
 from domain.status import BookingView, MessageChannel, MessageKind, Outcome, Reason, RecipientRole
 from domain.types import ContractModel
@@ -115,6 +115,16 @@ class InvitationSendResult(ContractModel):
     reason: Reason | None = None
 
 
+class InvitationStateChange(ContractModel):
+    """A state a request reached that its clinic's webhooks hear of (booked, contacted, cancelled,
+    follow-up: `contracts.events.invitation_state_event`), at the workflow's time of the change."""
+
+    workflow_id: str
+    clinic_id: str
+    state: InvitationState
+    at: datetime
+
+
 class DirectoryReads:
     """The directory reads of both workflows, run as local activities (S6, S9, V3)."""
 
@@ -127,6 +137,19 @@ class DirectoryReads:
     def plan_recipients(self, visit: VisitRef) -> RecipientPlan:
         """Decide at send time who gets the reminder (S1–S5, S7, S9–S11, S13, S14)."""
         raise NotImplementedError(NOT_IMPLEMENTED)
+
+
+class ReminderDecision(ContractModel):
+    """What a reminder decided without an activity, for its clinic's webhooks: a version skipped as a
+    whole (`too_late`, `unknown_clinic`: no `roles`), or the SMS of `roles` given up at the visit
+    (`provider_unavailable`)."""
+
+    workflow_id: str
+    clinic_id: str
+    version: int
+    reason: Reason
+    roles: list[RecipientRole] = Field(default_factory=list)
+    at: datetime
 
 
 class ReminderSends:
@@ -145,6 +168,11 @@ class ReminderSends:
         duplicates), and the last attempt's details say what went out."""
         raise NotImplementedError(NOT_IMPLEMENTED)
 
+    @activity.defn
+    def tell_reminder_decision(self, decision: ReminderDecision) -> None:
+        """Publish the events of what the reminder decided itself (docs/webhooks.md)."""
+        raise NotImplementedError(NOT_IMPLEMENTED)
+
 
 class InvitationSends:
     """The messages of a care invitation (V3, V5, V6)."""
@@ -152,6 +180,11 @@ class InvitationSends:
     @activity.defn
     def send_invitation_message(self, request: InvitationMessageRequest) -> InvitationSendResult:
         """Send the invitation or a reminder to the 1177 inbox, or as a letter (V5)."""
+        raise NotImplementedError(NOT_IMPLEMENTED)
+
+    @activity.defn
+    def tell_invitation_state(self, change: InvitationStateChange) -> None:
+        """Publish the event of a state the request reached (docs/webhooks.md)."""
         raise NotImplementedError(NOT_IMPLEMENTED)
 
 

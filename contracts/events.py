@@ -24,7 +24,8 @@ from typing import Protocol
 from pydantic import AwareDatetime, Field
 
 from contracts.workflow_ids import IdKind, parse_sms_key, parse_workflow_id
-from domain.status import Delivery, MessageChannel, MessageKind, Reason, RecipientRole
+from domain.invitation_status import InvitationState
+from domain.status import Delivery, MessageChannel, MessageKind, Outcome, Reason, RecipientRole
 from domain.types import ContractModel
 
 EVENT_ID_PREFIX = "evt_"
@@ -32,13 +33,20 @@ EVENT_WORKFLOW_PREFIX = "webhook-event:"
 
 
 class EventType(StrEnum):
-    """What happened to a message (issue 26, item 3); invitation states come later."""
+    """What happened to a message, or to a care invitation (issue 26, item 3)."""
 
     MESSAGE_SENT = "message.sent"  # handed to the SMS provider
     MESSAGE_FAILED = "message.failed"  # refused for good (invalid number, provider refused)
     MESSAGE_SKIPPED = "message.skipped"  # not sent, by a rule (the reason code says which)
     MESSAGE_DELIVERED = "message.delivered"  # the provider's delivery report: on the handset
     MESSAGE_UNDELIVERED = "message.undelivered"  # the provider's delivery report: not delivered
+    INVITATION_INVITED = "invitation.invited"  # the invitation went to the patient's 1177 inbox (V3)
+    INVITATION_REMINDED = "invitation.reminded"  # a reminder went to the 1177 inbox (V6)
+    INVITATION_LETTER = "invitation.letter"  # the invitation or a reminder went by post (V5)
+    INVITATION_BOOKED = "invitation.booked"  # booked by the patient or staff (V7)
+    INVITATION_CONTACTED = "invitation.contacted"  # the patient contacted the clinic (V7)
+    INVITATION_CANCELLED = "invitation.cancelled"  # staff cancelled it, or the plain request (V14)
+    INVITATION_EXPIRED = "invitation.expired"  # unanswered, moved to the follow-up list (V13)
 
 
 ISSUED_FIELD = {
@@ -58,8 +66,9 @@ class EventData(ContractModel):
     team_visit_id: str | None = None
     group_booking_id: str | None = None
     request_id: str | None = None
-    message: MessageKind = MessageKind.SMS_REMINDER
-    channel: MessageChannel = MessageChannel.SMS
+    state: InvitationState | None = None  # an invitation's state after the change
+    message: MessageKind | None = None  # the message the event is about; None for a state change
+    channel: MessageChannel | None = None
     recipient: RecipientRole | None = None  # None: no SMS went to anyone (a reminder skipped as a whole)
     visit_version: int | None = None
     reason: Reason | None = None
@@ -90,11 +99,16 @@ class Event(ContractModel):
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
+class EventsNotPublished(Exception):
+    """An event could not be handed on (Temporal or the webhooks store unreachable): the caller fails,
+    so that its retry (an activity's, the provider's) publishes it again, under the same id."""
+
+
 class EventPublisher(Protocol):
     """Where an activity or a use case hands its events: each delivered durably to the webhooks of its
     clinic, once per event id, and nothing at all for a clinic without a webhook. Called from a
     thread (an activity, or `asyncio.to_thread`), never on an event loop; it waits for the hand-over
-    and never raises (an event it could not hand on is logged)."""
+    and raises `EventsNotPublished` when it could not make it."""
 
     def publish(self, events: Sequence[Event]) -> None: ...
 
@@ -144,7 +158,14 @@ def message_event(
     about = _about(parsed.workflow_id, clinic_id) if parsed else None
     if parsed is None or about is None:
         return None
-    data = EventData(**about, recipient=parsed.role, visit_version=parsed.version, reason=reason)
+    data = EventData(
+        **about,
+        message=MessageKind.SMS_REMINDER,
+        channel=MessageChannel.SMS,
+        recipient=parsed.role,
+        visit_version=parsed.version,
+        reason=reason,
+    )
     return Event(id=event_id(key, event_type), type=event_type, timestamp=at, data=data)
 
 
@@ -157,7 +178,13 @@ def reminder_skipped(
     if about is None:
         return None
     subject = f"{workflow_id}/v{version}"
-    data = EventData(**about, visit_version=version, reason=reason)
+    data = EventData(
+        **about,
+        message=MessageKind.SMS_REMINDER,
+        channel=MessageChannel.SMS,
+        visit_version=version,
+        reason=reason,
+    )
     event_type = EventType.MESSAGE_SKIPPED
     return Event(id=event_id(subject, event_type), type=event_type, timestamp=at, data=data)
 
@@ -174,3 +201,64 @@ def delivery_event(key: str, status: Delivery, at: datetime) -> Event | None:
     `pending`, or a key whose clinic the key does not name."""
     event_type = DELIVERY_EVENTS.get(status)
     return message_event(event_type, key, at) if event_type else None
+
+
+INVITATION_MESSAGE = "invitation.message"
+"""What an invitation message's event id is hashed with, whatever its type: one message, one event
+(a retry that found the inbox gone and sent a letter still repeats the first event's id)."""
+
+
+def invitation_message_event(
+    key: str,
+    kind: MessageKind,
+    channel: MessageChannel,
+    outcome: Outcome,
+    state: InvitationState,
+    at: datetime,
+    *,
+    clinic_id: str,
+    reason: Reason | None = None,
+) -> Event | None:
+    """The event of one invitation message (`key`: `<workflow id>/<step>`, V3, V5, V6): sent to the
+    1177 inbox `invitation.invited` or `.reminded`, by post `invitation.letter`, not sent
+    `message.failed` with its reason; `state` is the invitation's once the message is sent. None for a
+    key that names no request."""
+    workflow_id = key.rpartition("/")[0]
+    about = _about(workflow_id, clinic_id)
+    if about is None or "request_id" not in about:
+        return None
+    if outcome is not Outcome.SENT:
+        event_type = EventType.MESSAGE_FAILED
+    elif channel is MessageChannel.LETTER:
+        event_type = EventType.INVITATION_LETTER
+    elif kind is MessageKind.INVITATION:
+        event_type = EventType.INVITATION_INVITED
+    else:
+        event_type = EventType.INVITATION_REMINDED
+    data = EventData(**about, state=state, message=kind, channel=channel, reason=reason)
+    digest = hashlib.sha256(f"{INVITATION_MESSAGE}\n{key}".encode()).hexdigest()
+    return Event(id=f"{EVENT_ID_PREFIX}{digest[:32]}", type=event_type, timestamp=at, data=data)
+
+
+STATE_EVENTS = {
+    InvitationState.BOOKED: EventType.INVITATION_BOOKED,
+    InvitationState.CONTACTED: EventType.INVITATION_CONTACTED,
+    InvitationState.CANCELLED: EventType.INVITATION_CANCELLED,
+    InvitationState.FOLLOW_UP: EventType.INVITATION_EXPIRED,
+}
+"""The invitation states an event tells when the request reaches them (each at most once per request)."""
+
+
+def invitation_state_event(
+    workflow_id: str, state: InvitationState, at: datetime, *, clinic_id: str
+) -> Event | None:
+    """`invitation.booked`, `.contacted`, `.cancelled` or `.expired` (follow-up, V13) of the request
+    `workflow_id`; its id is a hash of the request and the state, reached once. None for another
+    state, or an id of no request."""
+    event_type = STATE_EVENTS.get(state)
+    about = _about(workflow_id, clinic_id)
+    if event_type is None or about is None or "request_id" not in about:
+        return None
+    data = EventData(**about, state=state)
+    subject = f"{workflow_id}/{state.value}"
+    return Event(id=event_id(subject, event_type), type=event_type, timestamp=at, data=data)

@@ -8,9 +8,10 @@ report repeated). A clinic without a webhook costs one read of the webhooks stor
 starts nothing.
 
 The activities are sync and run in the worker's thread pool, so the publisher hands the start to the
-event loop of the process's Temporal client (`asyncio.run_coroutine_threadsafe`) and waits for it. It
-never raises: an event whose start fails (Temporal unreachable for longer than the client retries) is
-logged (`event_not_published`, ids only) and lost, and the message's own record is unaffected.
+event loop of the process's Temporal client (`asyncio.run_coroutine_threadsafe`) and waits for it. An
+event whose start fails (Temporal or the webhooks store unreachable) is logged (`event_not_published`,
+ids only) and raised as `EventsNotPublished`: the activity fails and its retry publishes it again, under
+the same id; the delivery-report door answers 503, and 46elks tries again (docs/webhooks.md).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from adapters.webhooks import Webhooks
-from contracts.events import Event, event_workflow_id
+from contracts.events import Event, EventsNotPublished, event_workflow_id
 from workflows.events import EventDelivery
 
 log = structlog.get_logger(__name__)
@@ -53,9 +54,10 @@ class TemporalEventPublisher:
     """Publishes through the Temporal client given to `bind` (the worker connects after it assembled
     its activities); before that, or without a webhook at the event's clinic, nothing is started."""
 
-    def __init__(self, webhooks: Webhooks, task_queue: str) -> None:
+    def __init__(self, webhooks: Webhooks, task_queue: str, *, timeout: float = START_TIMEOUT_S) -> None:
         self._webhooks = webhooks
         self._task_queue = task_queue
+        self._timeout = timeout
         self._client: Client | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -70,7 +72,7 @@ class TemporalEventPublisher:
             with_webhook = self._webhooks.clinics()
         except Exception as err:
             log.warning("events_not_published", events=len(events), error=type(err).__name__)
-            return
+            raise EventsNotPublished("the webhooks store could not be read") from None
         for event in events:
             if event.clinic_id in with_webhook:
                 self._start(event)
@@ -79,16 +81,16 @@ class TemporalEventPublisher:
         client, loop = self._client, self._loop
         if client is None or loop is None or running_on(loop):  # waiting on its own loop would hang it
             log.warning("event_not_published", event_id=event.id, type=event.type.value, error="no loop")
-            return
+            raise EventsNotPublished("no Temporal client to publish through")
         started = asyncio.run_coroutine_threadsafe(start_delivery(client, self._task_queue, event), loop)
         try:
-            new = started.result(timeout=START_TIMEOUT_S)
+            new = started.result(timeout=self._timeout)
         except Exception as err:
             started.cancel()
             log.warning(
                 "event_not_published", event_id=event.id, type=event.type.value, error=type(err).__name__
             )
-            return
+            raise EventsNotPublished(f"event {event.id} not published ({type(err).__name__})") from None
         log.info(
             "event_published", event_id=event.id, type=event.type.value, clinic_id=event.clinic_id, new=new
         )

@@ -71,7 +71,7 @@ class Activities:
         return cls(
             directory_reads=DirectoryActivities(directory),
             reminders=ReminderActivities(directory, sms, sender, publisher or NoEvents()),
-            invitations=InvitationActivities(directory, inbox, letters),
+            invitations=InvitationActivities(directory, inbox, letters, publisher or NoEvents()),
             events=EventActivities(webhooks, webhook_sender or HttpWebhookSender(), admits),
         )
 
@@ -81,7 +81,9 @@ class Activities:
             self.directory_reads.plan_recipients,
             self.reminders.send_reminder_sms,
             self.reminders.send_reminders,
+            self.reminders.tell_reminder_decision,
             self.invitations.send_invitation_message,
+            self.invitations.tell_invitation_state,
             self.events.webhooks_at_clinic,
             self.events.deliver_event,
             self.events.give_up_delivery,
@@ -91,8 +93,9 @@ class Activities:
 def activities_for(settings: Settings, stores: Stores, publisher: EventPublisher | None = None) -> Activities:
     """The activities wired to the configured stores (SQLite files, or the shared PostgreSQL
     database), SMS gateway and 1177 inbox, the letters folder and the webhooks; the events of the
-    reminders' SMS go to `publisher` (the worker's `infrastructure.events.TemporalEventPublisher`),
-    to live clients' webhooks only (test clients get test traffic's, `infrastructure.test_mode`)."""
+    reminders' SMS and of the invitations go to `publisher` (the worker's
+    `infrastructure.events.TemporalEventPublisher`), to live clients' webhooks only (test clients get
+    test traffic's, `infrastructure.test_mode`)."""
     return Activities.wired(
         stores.directory,
         sms_gateway(settings, stores),

@@ -7,14 +7,24 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 from contracts.events import (
+    Event,
     EventType,
     delivery_event,
     event_workflow_id,
+    invitation_message_event,
+    invitation_state_event,
     message_event,
     reminder_skipped,
 )
-from contracts.workflow_ids import booking_reminder_id, group_booking_id, sms_key, team_reminder_id
-from domain.status import Delivery, Reason, RecipientRole
+from contracts.workflow_ids import (
+    booking_reminder_id,
+    group_booking_id,
+    invitation_id,
+    sms_key,
+    team_reminder_id,
+)
+from domain.invitation import InvitationState
+from domain.status import Delivery, MessageChannel, MessageKind, Outcome, Reason, RecipientRole
 
 AT = datetime(2027, 3, 28, 10, 0, tzinfo=timezone(timedelta(hours=2)))
 KEY = sms_key(booking_reminder_id("kir", "B1"), 2, RecipientRole.GUARDIAN_1)
@@ -95,3 +105,77 @@ def test_delivery_reports_make_delivered_and_undelivered_but_pending_nothing() -
     assert undelivered is not None and undelivered.type is EventType.MESSAGE_UNDELIVERED
     assert delivered.id != undelivered.id
     assert delivery_event(KEY, Delivery.PENDING, AT) is None
+
+
+REQUEST = invitation_id("kir", "R1")
+
+
+def message(
+    channel: MessageChannel, outcome: Outcome = Outcome.SENT, kind: MessageKind = MessageKind.INVITATION
+) -> Event | None:
+    step = kind.value
+    state = {"invitation": "invited", "reminder_1": "reminded_1", "reminder_2": "reminded_2"}[step]
+    reason = None if outcome is Outcome.SENT else Reason.NO_POSTAL_ADDRESS
+    return invitation_message_event(
+        f"{REQUEST}/{step}",
+        kind,
+        channel,
+        outcome,
+        InvitationState(state),
+        AT,
+        clinic_id="kir",
+        reason=reason,
+    )
+
+
+def test_an_invitation_message_is_invited_reminded_letter_or_failed_with_one_id_whichever_it_was() -> None:
+    """V5: a retry that found the inbox gone and sent a letter repeats the first event's id."""
+    inbox, letter = message(MessageChannel.INBOX_1177), message(MessageChannel.LETTER)
+    failed = message(MessageChannel.LETTER, Outcome.FAILED)
+    reminded = message(MessageChannel.INBOX_1177, kind=MessageKind.REMINDER_2)
+    assert inbox and letter and failed and reminded
+    assert [e.type for e in (inbox, letter, failed, reminded)] == [
+        EventType.INVITATION_INVITED,
+        EventType.INVITATION_LETTER,
+        EventType.MESSAGE_FAILED,
+        EventType.INVITATION_REMINDED,
+    ]
+    assert inbox.id == letter.id == failed.id != reminded.id
+    assert json.loads(failed.body())["data"] == {
+        "clinic_id": "kir",
+        "request_id": "R1",
+        "state": "invited",
+        "message": "invitation",
+        "channel": "letter",
+        "reason": "no_postal_address",
+    }
+    assert json.loads(reminded.body())["data"]["state"] == "reminded_2"
+
+
+def test_V13_each_state_a_request_reaches_has_one_id_and_other_states_make_none() -> None:
+    events = {
+        state: invitation_state_event(REQUEST, state, AT, clinic_id="kir")
+        for state in (
+            InvitationState.BOOKED,
+            InvitationState.CONTACTED,
+            InvitationState.CANCELLED,
+            InvitationState.FOLLOW_UP,
+        )
+    }
+    assert all(events.values()) and len({e.id for e in events.values() if e}) == 4
+    expired = events[InvitationState.FOLLOW_UP]
+    assert expired is not None and expired.type is EventType.INVITATION_EXPIRED
+    again = invitation_state_event(
+        REQUEST, InvitationState.FOLLOW_UP, AT + timedelta(days=1), clinic_id="kir"
+    )
+    assert again is not None and again.id == expired.id
+    assert invitation_state_event(REQUEST, InvitationState.INVITED, AT, clinic_id="kir") is None
+    assert (
+        invitation_state_event(booking_reminder_id("kir", "B1"), InvitationState.BOOKED, AT, clinic_id="kir")
+        is None
+    )
+    assert json.loads(expired.body())["data"] == {
+        "clinic_id": "kir",
+        "request_id": "R1",
+        "state": "follow_up",
+    }

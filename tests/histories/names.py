@@ -14,13 +14,17 @@ from contracts.workflow_ids import parse_workflow_id
 from workflows.mechanics import SCOPED_IDS
 from workflows.reminder.children import NEWEST_FOR_CHILDREN
 from workflows.reminder.generations import LEAN_HISTORY as REMINDER_LEAN
+from workflows.reminder.sending import DECISIONS_TOLD
 from workflows.request.generations import LEAN_HISTORY as REQUEST_LEAN
+from workflows.request.sending import EVENTS as REQUEST_EVENTS
 
 BRANCHES = {
     REMINDER_LEAN: "lean",
     REQUEST_LEAN: "lean",
     SCOPED_IDS: "scoped",
     NEWEST_FOR_CHILDREN: "newest-child",
+    REQUEST_EVENTS: "events",
+    DECISIONS_TOLD: "told",
 }
 """The patch ids in force and their short names in file names."""
 

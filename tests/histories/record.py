@@ -69,6 +69,13 @@ async def single_reminder(h: Harness) -> list[str]:
     return [single.id]
 
 
+async def reminder_too_late(h: Harness) -> list[str]:
+    late = await h.book(visit("hist-late", fx.PNR_ADULT_1177, start=await h.now() + timedelta(hours=1)))
+    await h.sleep_until(await h.now() + timedelta(hours=1, minutes=1))
+    await late.result()
+    return [late.id]
+
+
 async def team_visit(h: Harness) -> list[str]:
     start = await h.local(3, 13)
     team = [
@@ -124,6 +131,7 @@ async def request_converted_to_follow_up(h: Harness) -> list[str]:
     await app.convert_request(h.client, target(workflow_id), Conversion())
     await h.sleep_until(await h.local(27, 12))
     await app.cancel(h.client, target(workflow_id))  # from the follow-up list
+    await h.client.get_workflow_handle(workflow_id).result()
     return [workflow_id]
 
 
@@ -154,6 +162,7 @@ async def event_given_up(h: Harness) -> list[str | tuple[str, str]]:
 
 SCENARIOS = [
     single_reminder,
+    reminder_too_late,
     team_visit,
     group_booking,
     invitation_booked,

@@ -31,6 +31,7 @@ from tests.harness import Harness, eventually, history_shape, target
 from workflows.mechanics import PUBLISH_DELAY, SCOPED_IDS
 from workflows.reminder.children import NEWEST_FOR_CHILDREN
 from workflows.request.generations import CareInvitationWorkflow, CareRequest, CareRequestV2
+from workflows.request.sending import EVENTS
 
 R1 = invitation_id(fx.CLINIC_CONNECTED, "r1")
 
@@ -125,7 +126,8 @@ async def test_V4_three_weeks_ahead_sends_the_invitation_at_once(harness: Harnes
 
 async def test_V9_the_visit_reminder_a_booking_starts_is_the_newest_type(harness: Harness) -> None:
     """Issue 25: a booked invitation starts `VisitReminderV2`, the type a booked visit gets (patch
-    `children-newest-reminder`; an invitation booked before it started `SmsReminderWorkflow`)."""
+    `children-newest-reminder`; an invitation booked before it started `SmsReminderWorkflow`), and
+    the booking is told behind `invitation-events`."""
     async with harness.worker():
         handle = await create(harness, await request(harness, first=21, last=60))
         await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
@@ -135,7 +137,7 @@ async def test_V9_the_visit_reminder_a_booking_starts_is_the_newest_type(harness
         reminder_type, _ = await harness.started_as(booking_reminder_id(fx.CLINIC_CONNECTED, "v-9"))
         _, request_patches = await harness.started_as(R1)
     assert reminder_type == "VisitReminderV2"
-    assert request_patches == [SCOPED_IDS, NEWEST_FOR_CHILDREN]
+    assert request_patches == [SCOPED_IDS, NEWEST_FOR_CHILDREN, EVENTS]  # then the booking is told
 
 
 async def test_V7_V9_booked_by_the_patient_ends_reminders_and_the_visit_gets_its_sms(

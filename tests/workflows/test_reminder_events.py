@@ -1,26 +1,31 @@
 """The reminder's SMS outcomes as webhook events (activities/reminders.py → EventDelivery), on the
 time-skipping server with a receiver on 127.0.0.1 that verifies each signature: one `message.sent` per
 recipient (S15), `message.skipped` with its reason (S9, S10), the older types' per-SMS activity alike,
-nothing for a clinic without a webhook, and no patient data in any body (S16)."""
+what the reminder decides itself (`too_late`, S6; `provider_unavailable` at the visit, behind patch
+`reminder-decisions-told`), nothing for a clinic without a webhook, and no patient data in any body
+(S16)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from temporalio.service import RPCError
 
 import application as app
-from contracts.events import EventType, event_workflow_id, message_event
+from adapters.sms import SmsMessage, SmsReceipt, TransientSmsError
+from contracts.events import EventType, event_workflow_id, message_event, reminder_skipped
 from contracts.workflow_ids import booking_reminder_id, sms_key
 from demo import data as fx
 from domain.booking import ReminderStart, VisitBooking
-from domain.status import RecipientRole, ReminderState
+from domain.status import Outcome, Reason, RecipientRole, ReminderState
 from testkit.webhook_receiver import WebhookReceiver
 from tests.harness import Harness, assert_no_patient_data, eventually, target
 from workflows.reminder.generations import SmsReminder
+from workflows.reminder.sending import DECISIONS_TOLD
 
 
 def visit(patient_id: str, booking_id: str, **fields: Any) -> dict[str, Any]:
@@ -145,3 +150,66 @@ async def test_a_clinic_without_a_webhook_starts_no_delivery(harness: Harness) -
     with pytest.raises(RPCError, match="not found"):
         await harness.client.get_workflow_handle(event_workflow_id(event)).describe()
     assert json.loads(event.body())["data"]["booking_id"] == "ev-none"
+
+
+async def test_S6_a_visit_too_close_to_remind_yields_message_skipped_too_late_once(
+    harness: Harness, receiver: WebhookReceiver
+) -> None:
+    """The reminder decides `too_late` itself (no activity): told behind `reminder-decisions-told`."""
+    async with harness.worker():
+        start = await harness.now() + timedelta(hours=1)
+        handle = await harness.book(VisitBooking(**visit(fx.PNR_ADULT_1177, "ev-late", start=start)))
+        status = await harness.settled(handle, lambda s: s.state is ReminderState.SKIPPED)
+        [event] = await events_after(harness, receiver, 1)
+        await harness.sleep_until(start + timedelta(minutes=1))  # the visit starts: nothing more
+        _, patches = await harness.started_as(handle.id)
+    assert status.messages[0].reason is Reason.TOO_LATE and patches == [DECISIONS_TOLD]
+    assert (event["type"], event["data"]) == (
+        "message.skipped",
+        {
+            "clinic_id": fx.CLINIC_CONNECTED,
+            "booking_id": "ev-late",
+            "message": "sms_reminder",
+            "channel": "sms",
+            "visit_version": 1,
+            "reason": "too_late",
+        },
+    )
+    expected = reminder_skipped(handle.id, 1, Reason.TOO_LATE, await harness.now())
+    assert expected is not None and expected.id == event["id"] and len(receiver.taken) == 1
+
+
+class ProviderDown:
+    """The provider takes no SMS at all (every try a 503)."""
+
+    def send(self, message: SmsMessage) -> SmsReceipt:
+        raise TransientSmsError("503 from the provider")
+
+
+async def test_S15_an_sms_given_up_at_the_visit_yields_message_failed_provider_unavailable(
+    harness: Harness, receiver: WebhookReceiver
+) -> None:
+    """A type whose SMS is an activity (its deadline, the visit, kept by the server): given up, the
+    reminder records it failed and tells it once."""
+    clinic = harness.directory.clinic(fx.CLINIC_CONNECTED)
+    assert clinic is not None
+    async with harness.worker(sms=ProviderDown(), sticky=False):
+        start = await harness.local(days=1, hour=12)
+        await harness.sleep_until(start - timedelta(hours=3))  # booked then: sent at once (S6), 09:00
+        workflow_id = booking_reminder_id(fx.CLINIC_CONNECTED, "ev-down")
+        handle = await harness.client.start_workflow(
+            SmsReminder.run,
+            ReminderStart(**visit(fx.PNR_ADULT_1177, "ev-down", start=start), sms_timing=clinic.sms_timing),
+            id=workflow_id,
+            task_queue=harness.task_queue,
+        )
+        await harness.sleep_until(start + timedelta(minutes=5))
+        status = await harness.settled(handle, lambda s: bool(s.messages))
+        [event] = await events_after(harness, receiver, 1)
+    assert [(m.outcome, m.reason) for m in status.messages] == [(Outcome.FAILED, Reason.PROVIDER_UNAVAILABLE)]
+    assert (event["type"], event["data"]["recipient"], event["data"]["reason"]) == (
+        "message.failed",
+        "patient",
+        "provider_unavailable",
+    )
+    assert len(receiver.taken) == 1

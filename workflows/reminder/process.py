@@ -20,7 +20,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from contracts import search_attributes as search
-    from contracts.activities import DirectoryReads, PlannedSkip, SendResult, VisitRef
+    from contracts.activities import DirectoryReads, PlannedSkip, ReminderDecision, SendResult, VisitRef
     from domain.booking import (
         S8_FLAG_LOCKED,
         Cancellation,
@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.reminder.bookings import Bookings
 from workflows.reminder.messages import SmsMessages
-from workflows.reminder.sending import Sender
+from workflows.reminder.sending import Sender, tell_decision
 
 
 class Reminder:
@@ -112,10 +112,12 @@ class Reminder:
             now = workflow.now()
             if clinic is None:
                 self.skip(Reason.UNKNOWN_CLINIC, version)
+                await self.tell(version, Reason.UNKNOWN_CLINIC)
                 return False
             plan = plan_sms_send(self._start, now, clinic)
             if plan.at is None:
                 self.skip(plan.reason or Reason.TOO_LATE, version)
+                await self.tell(version, plan.reason or Reason.TOO_LATE)
                 return False
             if plan.at <= now:
                 return await self._sender.send(self, self._visit_ref(), version, woke=woke)
@@ -167,6 +169,18 @@ class Reminder:
         self._next = None
         self._set_state(ReminderState.SKIPPED, reason)
         self._planned_version = version
+
+    async def tell(self, version: int, reason: Reason, roles: Sequence[RecipientRole] = ()) -> None:
+        """What the reminder decided itself, told to the clinic's webhooks (`sending.tell_decision`)."""
+        decision = ReminderDecision(
+            workflow_id=workflow.info().workflow_id,
+            clinic_id=self._visit.clinic_id,
+            version=version,
+            reason=reason,
+            roles=list(roles),
+            at=workflow.now(),
+        )
+        await tell_decision(decision)
 
     def record_skips(self, skipped: Sequence[PlannedSkip], version: int) -> None:
         for skip in skipped:

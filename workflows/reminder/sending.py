@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.activities import (
         DirectoryReads,
         PlannedSkip,
+        ReminderDecision,
         ReminderSends,
         SendReminder,
         SendReminders,
@@ -49,6 +50,7 @@ class Sending(Protocol):
     def record_skips(self, skipped: Sequence[PlannedSkip], version: int) -> None: ...
     def record_result(self, role: RecipientRole, version: int, result: SendResult) -> None: ...
     def sent(self, version: int, results: Sequence[SendResult], *, publish_later: bool) -> None: ...
+    async def tell(self, version: int, reason: Reason, roles: Sequence[RecipientRole] = ()) -> None: ...
 
 
 class Sender(Protocol):
@@ -79,6 +81,9 @@ class SendOut:
         except ActivityError as err:
             workflow.logger.warning("SMS provider unavailable until the visit", extra={"version": version})
             sendout = last_sendout(err)
+            given_up = [r.role for r in sendout.results if r.reason is Reason.PROVIDER_UNAVAILABLE]
+        else:
+            given_up = []
         if sendout.blocker is not None:
             reminder.skip(sendout.blocker, version)
             return False
@@ -86,6 +91,8 @@ class SendOut:
         for result in sendout.results:
             reminder.record_result(result.role, version, result)
         reminder.sent(version, sendout.results, publish_later=woke)
+        if given_up:
+            await reminder.tell(version, Reason.PROVIDER_UNAVAILABLE, given_up)
         return False
 
 
@@ -126,5 +133,35 @@ class PlanThenSend:
         except ActivityError:
             workflow.logger.warning("SMS provider unavailable until the visit", extra={"key": key})
             result = SendResult(outcome=Outcome.FAILED, reason=Reason.PROVIDER_UNAVAILABLE)
+            reminder.record_result(role, version, result)
+            await reminder.tell(version, Reason.PROVIDER_UNAVAILABLE, [role])
+            return result
         reminder.record_result(role, version, result)
         return result
+
+
+DECISIONS_TOLD = "reminder-decisions-told"
+"""Patch id of every reminder type: what the reminder decides without an activity (a version skipped
+as `too_late` or `unknown_clinic`, an SMS given up at the visit as `provider_unavailable`) is told to
+the clinic's webhooks by the local activity `tell_reminder_decision`. Read only on those paths, so a
+reminder that sends takes no marker and pays nothing (docs/changing-workflows.md)."""
+TELL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
+TELL_TIMEOUT = timedelta(seconds=30)
+TELL_DEADLINE = timedelta(days=1)
+
+
+async def tell_decision(decision: ReminderDecision) -> None:
+    """Publish the events of `decision` behind `DECISIONS_TOLD`; one given up after a day is logged."""
+    if not workflow.patched(DECISIONS_TOLD):
+        return
+    try:
+        await workflow.execute_local_activity_method(
+            ReminderSends.tell_reminder_decision,
+            decision,
+            start_to_close_timeout=TELL_TIMEOUT,
+            schedule_to_close_timeout=TELL_DEADLINE,
+            retry_policy=TELL_RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+        )
+    except ActivityError:
+        workflow.logger.warning("reminder event not published", extra={"version": decision.version})

@@ -23,7 +23,12 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from contracts import search_attributes as search
-    from contracts.activities import DirectoryReads, InvitationMessageRequest, InvitationSendResult
+    from contracts.activities import (
+        DirectoryReads,
+        InvitationMessageRequest,
+        InvitationSendResult,
+        InvitationStateChange,
+    )
     from domain.booking import Cancellation, Channel, VisitBooking, check_visit_start
     from domain.invitation import (
         BookedBy,
@@ -59,7 +64,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.reminder.children import child_reminder_id, child_reminder_type
-from workflows.request.sending import MessageSender
+from workflows.request.sending import EVENTS, TOLD, MessageSender, tell_state
 
 DEFAULT_SEND_TIME = time(8, 0)
 WAITING = (InvitationState.REQUEST, InvitationState.FOLLOW_UP)
@@ -101,8 +106,10 @@ class Request:
             await self._invite(booked or await self._send_time())
         if self._state is InvitationState.FOLLOW_UP:
             self._publish()
+            await self._tell_state()
             await workflow.wait_condition(lambda: self._state is not InvitationState.FOLLOW_UP)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._tell_state()
         self._next = None
         self._publish()
         return self.status()
@@ -178,6 +185,18 @@ class Request:
         record_message(self._messages, record)
         if self._state in SENDING:  # a booking or contact during the send keeps its state (V7)
             self._state = state_after(step)
+
+    async def _tell_state(self) -> None:
+        """The state reached, told to the clinic's webhooks behind `EVENTS` (`sending.tell_state`)."""
+        if self._state in TOLD and workflow.patched(EVENTS):
+            await tell_state(
+                InvitationStateChange(
+                    workflow_id=workflow.info().workflow_id,
+                    clinic_id=self._request.clinic_id,
+                    state=self._state,
+                    at=workflow.now(),
+                )
+            )
 
     # --- the contract: updates, signals, query (SPEC §5) ---
 

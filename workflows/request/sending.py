@@ -9,9 +9,16 @@ from typing import Protocol
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from contracts.activities import InvitationMessageRequest, InvitationSendResult, InvitationSends
+    from contracts.activities import (
+        InvitationMessageRequest,
+        InvitationSendResult,
+        InvitationSends,
+        InvitationStateChange,
+    )
+    from domain.invitation import InvitationState
     from workflows.mechanics import LOCAL_RETRY_THRESHOLD
 
 CHANNEL_RETRY = RetryPolicy(
@@ -67,3 +74,35 @@ class MessageInWokenTask:
             retry_policy=CHANNEL_RETRY,
             local_retry_threshold=LOCAL_RETRY_THRESHOLD,
         )
+
+
+EVENTS = "invitation-events"
+"""Patch id of every request type: the states it reaches that no caller's request makes on its own
+(follow-up, V13) and those that end it (booked, contacted, cancelled) are told to the clinic's
+webhooks by a local activity (`tell_state`). Requests past those points before it tell none."""
+TOLD = (
+    InvitationState.BOOKED,
+    InvitationState.CONTACTED,
+    InvitationState.CANCELLED,
+    InvitationState.FOLLOW_UP,
+)
+TELL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=10))
+TELL_TIMEOUT = timedelta(seconds=30)
+TELL_DEADLINE = timedelta(days=1)
+"""Then the event is given up (logged) and the request goes on."""
+
+
+async def tell_state(change: InvitationStateChange) -> None:
+    """Publish the event of the state reached (`tell_invitation_state`, a local activity of the task
+    that reached it): once per state, as its event id is a hash of the request and the state."""
+    try:
+        await workflow.execute_local_activity_method(
+            InvitationSends.tell_invitation_state,
+            change,
+            start_to_close_timeout=TELL_TIMEOUT,
+            schedule_to_close_timeout=TELL_DEADLINE,
+            retry_policy=TELL_RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+        )
+    except ActivityError:
+        workflow.logger.warning("invitation event not published", extra={"state": change.state.value})
