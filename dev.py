@@ -246,9 +246,16 @@ def run(demo: bool) -> int:
         server_log.close()
 
 
+TEST_PROCESSES = 2
+"""pytest-xdist processes of `dev.py test`, each module's tests in one of them (`--dist loadfile`,
+so a module's rig is started once): the tests wait on servers about half the time, and two
+processes use both cores of the CI machine (docs/decisions.md, "Tests")."""
+
+
 def test(pytest_args: list[str]) -> int:
     lint = subprocess.call([str(VENV / "bin" / "ruff"), "check", "."], cwd=ROOT)
-    tests = subprocess.call([str(VENV_PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT)
+    spread = ["-n", str(TEST_PROCESSES), "--dist", "loadfile"]
+    tests = subprocess.call([str(VENV_PYTHON), "-m", "pytest", *spread, *pytest_args], cwd=ROOT)
     return tests or lint
 
 

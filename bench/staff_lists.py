@@ -11,7 +11,7 @@ each a different page: Vårdinbjudan followed page by page through its "Nästa" 
 likewise, and Vårdinbjudan of each reception; then `--first` first pages of the lists and filters.
 A first page counts the lists; a page after it shows the counts its link carries. Prints the page's
 time (the GET's wall time on loopback through uvicorn) p50, p95 and max of first pages and of the
-pages after them, each against the target (p50 and p95 ≤ 300 ms), what its parts
+pages after them, each against the target (p50 ≤ 300 ms, issue 26; p95 printed), what its parts
 cost when called directly (the page of visibility with its counts; the status queries of its 20 rows)
 and, for comparison, reading the whole list as before; and the load average at the start and end.
 """
@@ -268,17 +268,17 @@ def main() -> None:
     print()
     print(table(["called directly", "p50 ms", "max ms"],
                 [[name, part["p50_ms"], part["max_ms"]] for name, part in r["parts"].items()]))  # fmt: skip
-    met = all(p[kind]["p50_ms"] <= TARGET_MS and p[kind]["p95_ms"] <= TARGET_MS for kind in kinds)
-    verdict = "PASS" if met else "FAIL"
     for line in p["without_status"]:
         print(f"  without status: {line}")
+    verdicts = {kind: "PASS" if p[kind]["p50_ms"] <= TARGET_MS else "FAIL" for kind in kinds}
     for kind, label in kinds.items():
-        figures = f"{p[kind]['p50_ms']} / {p[kind]['p95_ms']} ms"
-        print(f"{verdict}  {label} p50 and p95 <= {TARGET_MS:.0f} ms: {figures}")
+        over = " (p95 over it)" if p[kind]["p95_ms"] > TARGET_MS else ""
+        figures = f"p50 {p[kind]['p50_ms']} ms, p95 {p[kind]['p95_ms']} ms{over}"
+        print(f"{verdicts[kind]}  {label} p50 <= {TARGET_MS:.0f} ms: {figures}")
     print(f"load at start {r['machine']['loadavg_at_start']}, before the pages {r['loadavg_before_pages']}, "
           f"at end {r['loadavg_at_end']}")  # fmt: skip
     write_json(args.json, r | {"command": "python -m bench.staff_lists " + " ".join(sys.argv[1:])})
-    sys.exit(0 if verdict == "PASS" else 1)
+    sys.exit(0 if set(verdicts.values()) == {"PASS"} else 1)
 
 
 if __name__ == "__main__":

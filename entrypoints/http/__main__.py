@@ -34,6 +34,7 @@ def main() -> int:
         host=settings.api_host,
         port=settings.api_port,
         proxy_headers=True,
+        http="httptools",  # the C parser: less CPU per request than the pure-Python h11
         server_header=False,
         log_config=None,  # uvicorn's loggers go through the project's logging (and its redaction)
     )

@@ -10,6 +10,7 @@ port, stopped and started again on the same port and database."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,7 +53,7 @@ async def test_events_not_published_while_temporal_is_down_raise_and_answer_503_
     server.argv[0] = venv_binary("temporal")  # the one next to this Python (also in a git worktree)
     server.start()
     try:
-        client = await Client.connect(server.address, data_converter=pydantic_data_converter)
+        client = await _connect(server.address)
         publisher = TemporalEventPublisher(webhooks, "no-worker", timeout=3.0)
         publisher.bind(client)
         server.stop()
@@ -75,6 +76,18 @@ async def test_events_not_published_while_temporal_is_down_raise_and_answer_503_
         await client.get_workflow_handle(event_workflow_id(delivered)).terminate()  # it was started
     finally:
         server.stop()
+
+
+async def _connect(address: str, timeout: float = 60) -> Client:
+    """A client once the server's frontend answers (its port opens before it is healthy)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await Client.connect(address, data_converter=pydantic_data_converter)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 def _publish_when_up(publisher: TemporalEventPublisher, event: Event, tries: int = 10) -> None:
