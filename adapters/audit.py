@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from contextlib import AbstractContextManager, closing
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from adapters.postgres import PostgresTable
 from adapters.sql import Connection, rows, secret_digest
-from adapters.sqlite import SqliteFile, connect, transaction
+from adapters.sqlite import SqliteFile
 
 API_KEY_PREFIX = "pmk_"
 TEST_KEY_PREFIX = "pmk_test_"
@@ -168,24 +168,9 @@ class SqliteAuditTrail(AuditTrail, SqliteFile):
             BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END
     """
 
-    ADDED_COLUMNS: ClassVar[dict[str, str]] = {"namespace": "TEXT", "payloads": "INTEGER"}  # codec calls
-    _columns_added = False
-
-    def _ensure_schema(self) -> None:
-        """The schema, and the columns an audit file of an earlier release lacks (SQLite has no
-        `ADD COLUMN IF NOT EXISTS`)."""
-        super()._ensure_schema()
-        if self._columns_added:
-            return
-        with self._ready_lock:
-            if self._columns_added:
-                return
-            with closing(connect(self.path)) as conn, transaction(conn):
-                present = {row["name"] for row in conn.execute("PRAGMA table_info(audit)")}
-                for name, kind in self.ADDED_COLUMNS.items():
-                    if name not in present:
-                        conn.execute(f"ALTER TABLE audit ADD COLUMN {name} {kind}")
-            self._columns_added = True
+    ADDED_COLUMNS: ClassVar[dict[str, dict[str, str]]] = {
+        "audit": {"namespace": "TEXT", "payloads": "INTEGER"}  # codec calls
+    }
 
 
 class PostgresAuditTrail(AuditTrail, PostgresTable):
@@ -205,21 +190,7 @@ class SqliteApiKeys(ApiKeys, SqliteFile):
             test INTEGER NOT NULL DEFAULT 0
         )
     """
-    _columns_added = False
-
-    def _ensure_schema(self) -> None:
-        """The schema, and the column `test` a key file of an earlier release lacks."""
-        super()._ensure_schema()
-        if self._columns_added:
-            return
-        with self._ready_lock:
-            if self._columns_added:
-                return
-            with closing(connect(self.path)) as conn, transaction(conn):
-                present = {row["name"] for row in conn.execute("PRAGMA table_info(api_keys)")}
-                if "test" not in present:
-                    conn.execute("ALTER TABLE api_keys ADD COLUMN test INTEGER NOT NULL DEFAULT 0")
-            self._columns_added = True
+    ADDED_COLUMNS: ClassVar[dict[str, dict[str, str]]] = {"api_keys": {"test": "INTEGER NOT NULL DEFAULT 0"}}
 
 
 class PostgresApiKeys(ApiKeys, PostgresTable):

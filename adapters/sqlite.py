@@ -87,6 +87,9 @@ class SqliteFile:
     SCHEMA: str = ""
     """`CREATE TABLE IF NOT EXISTS …` statements, run once per instance before the first query."""
 
+    ADDED_COLUMNS: ClassVar[dict[str, dict[str, str]]] = {}
+    """Per table, the columns added since its first release (name: declaration): a file of an earlier
+    release gets them on first use (SQLite has no `ADD COLUMN IF NOT EXISTS`)."""
     PRAGMAS: ClassVar[tuple[str, ...]] = ()
     """Pragmas of every connection to the file (e.g. `secure_delete = ON` for a store of patient data)."""
 
@@ -110,6 +113,11 @@ class SqliteFile:
                 with transaction(conn):
                     for statement in statements(self.SCHEMA):
                         conn.execute(statement)
+                    for table, columns in self.ADDED_COLUMNS.items():
+                        present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                        for name, declared in columns.items():
+                            if name not in present:
+                                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declared}")
             self._ready = True
 
     def _connect(self) -> sqlite3.Connection:
