@@ -33,6 +33,7 @@ from entrypoints.http.schemas import (
     PROBLEM_SCHEMA,
     SECURITY_SCHEMES,
 )
+from entrypoints.shared.context import TEST_MODE_HEADER
 from entrypoints.shared.problems import FHIR_JSON, PROBLEM
 from entrypoints.strict import strict
 
@@ -48,6 +49,11 @@ REASONS = {
     415: "the body is not `application/fhir+json` or `application/json`",
     422: "invalid input: the body, a parameter or a rule; the detail names the field or the rule",
     503: "a test key's call while test mode is off (its namespace does not exist; docs/test-mode.md)",
+}
+TEST_MODE = {
+    "description": "`true` on the answers to a test key's calls: the workflows named are test traffic",
+    "required": False,
+    "schema": {"type": "string", "enum": ["true"]},
 }
 DESCRIPTION = """\
 Every call needs `Authorization: Bearer …`: a JWT of the region's OAuth2 server, or locally an API
@@ -173,6 +179,8 @@ def _refusals(operation: dict[str, Any], media_type: str) -> None:
     for code, response in responses.items():
         if int(code) >= 400:
             response["content"] = {media_type: {"schema": {"$ref": REF.format(model=schema)}}}
+        elif int(code) < 300:
+            response.setdefault("headers", {})[TEST_MODE_HEADER] = TEST_MODE
     operation["responses"] = dict(sorted(responses.items()))
 
 
