@@ -6,14 +6,17 @@ A fresh dev server, the real worker and the HTTP API as separate processes (`pyt
 `python -m entrypoints.http`), a directory of N fake patients. Phase "direct": N bookings through
 `application.book_visit` with `--clients` at a time, as a Python booking system would. Phase "http":
 N other bookings as `POST /v1/visits` with an API key, `--clients` concurrent connections (auth,
-the clinic check, the edge checks, the start and the audit record, each call). Prints bookings per
-second, the ratio (target ≥ 0.8×) and the p50/p99 latency of one booking call in each phase.
+the clinic check, the edge checks, the start and the audit record, each call). Before each phase the
+worker has caught up (idle for 3 s): the reminders a phase starts are worked by the worker mostly after
+the phase, and the next phase must not pay for them. Prints bookings per second, the ratio (target
+≥ 0.8×), the p50/p99 latency of one booking call in each phase and the CPU each process used in it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from datetime import timedelta
@@ -25,12 +28,14 @@ import application as app
 from adapters.audit import ApiClient
 from bench.figures import percentile, table, write_json
 from bench.machine import load, machine
+from bench.meters import cpu_seconds, settle
 from domain.booking import VisitBooking
-from testkit.api_rig import api_rig
+from testkit.api_rig import ApiRig, api_rig
 from testkit.population import MAX_PATIENTS, RECEPTION, clinic_due_at, fake_patient, fake_pnr
 from testkit.waiting import due_moment, log
 
 TARGET = 0.8
+PROCESSES = ("server", "worker", "api", "client")
 CLINIC = "http-bench"
 
 
@@ -51,6 +56,16 @@ async def timed(calls: list[Any], clients: int) -> tuple[float, list[float]]:
     started = time.perf_counter()
     await asyncio.gather(*(runner() for _ in range(clients)))
     return time.perf_counter() - started, latencies
+
+
+def cpu_of(rig: ApiRig) -> dict[str, float]:
+    """CPU seconds so far of each process of the rig and of this one (the booking system)."""
+    pids = {"server": rig.server.pid, "worker": rig.worker.pid, "api": rig.api.pid, "client": os.getpid()}
+    return {name: cpu_seconds(pid) or 0.0 for name, pid in pids.items()}
+
+
+def used_since(rig: ApiRig, before: dict[str, float]) -> dict[str, float]:
+    return {name: round(now - before[name], 2) for name, now in cpu_of(rig).items()}
 
 
 def figures(name: str, n: int, wall: float, latencies: list[float]) -> dict[str, Any]:
@@ -86,9 +101,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         def direct(i: int) -> Any:
             return lambda: app.book_visit(client, "patient-messaging", stores.directory, booking(i))
 
+        await settle(rig.worker.pid, "worker busy")
         log(f"direct: {args.n} bookings through the Python client, {args.clients} at a time")
+        before = cpu_of(rig)
         wall, latencies = await timed([direct(i) for i in range(args.n)], args.clients)
-        results["direct"] = figures("direct", args.n, wall, latencies)
+        results["direct"] = figures("direct", args.n, wall, latencies) | {"cpu_s": used_since(rig, before)}
+        before = cpu_of(rig)
+        await settle(rig.worker.pid, "the worker catching up with the direct phase")
+        results["direct"]["cpu_after_s"] = used_since(rig, before)
 
         # aiohttp, not httpx, as the load generator: it shares the 2 cores with what it measures, and
         # costs about half of httpx's CPU per request.
@@ -107,8 +127,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 return call
 
             log(f"http: {args.n} bookings as POST /v1/visits, {args.clients} connections")
+            before = cpu_of(rig)
             wall, latencies = await timed([over_http(args.n + i) for i in range(args.n)], args.clients)
-        results["http"] = figures("http", args.n, wall, latencies) | {"failed": len(failures)}
+            cpu = used_since(rig, before)
+        results["http"] = figures("http", args.n, wall, latencies) | {"failed": len(failures), "cpu_s": cpu}
         results["ratio"] = round(results["http"]["per_s"] / results["direct"]["per_s"], 2)
         results["loadavg_at_end"] = load()
         return results
@@ -124,6 +146,10 @@ def main() -> None:
     rows = [[p["phase"], p["n"], p["per_s"], p["p50_ms"], p["p99_ms"]] for p in (r["direct"], r["http"])]
     print()
     print(table(["phase", "n", "bookings/s", "p50 ms", "p99 ms"], rows))
+    print()
+    cpu = [[phase, *(r[phase]["cpu_s"][name] for name in PROCESSES)] for phase in ("direct", "http")]
+    cpu.append(["after direct", *(r["direct"]["cpu_after_s"][name] for name in PROCESSES)])
+    print(table(["CPU s in the phase", *PROCESSES], cpu))
     verdict = "PASS" if r["ratio"] >= TARGET else "FAIL"
     failed = r["http"]["failed"]
     print(f"{verdict}  HTTP bookings >= {TARGET}x direct starts: {r['ratio']} ({failed} failed calls)")

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from testkit.processes import Child
+from testkit.waiting import wait_until
 
 
 def rss_mb(pid: int | None) -> float | None:
@@ -147,3 +148,17 @@ class RssMonitor:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+async def settle(pid: int | None, label: str) -> None:
+    """Wait until the process has been idle (< 5 % of a core) for 3 s: its first tasks are done."""
+    last = cpu_seconds(pid) or 0.0
+
+    async def busy() -> float:
+        nonlocal last
+        await asyncio.sleep(3)
+        now = cpu_seconds(pid) or 0.0
+        used, last = (now - last) / 3, now
+        return used
+
+    await wait_until(busy, lambda used: used < 0.05, 600, 0, progress=lambda u: f"{label} {u:.2f}")

@@ -36,7 +36,7 @@ import application as app
 from application.work_lists import LIST_NAMES
 from bench.figures import percentile, table, write_json
 from bench.machine import load, machine
-from bench.meters import cpu_seconds
+from bench.meters import settle
 from demo import data as fx
 from domain.invitation import CareInvitation
 from domain.timing import local_date
@@ -159,20 +159,6 @@ async def timed(call: Callable[[], Awaitable[Any]], n: int) -> list[float]:
 
 def ms(times: list[float], p: float) -> float:
     return round(1000 * (percentile(times, p) or 0), 1)
-
-
-async def settle(pid: int | None, label: str) -> None:
-    """Wait until the process has been idle (< 5 % of a core) for 3 s: its first tasks are done."""
-    last = cpu_seconds(pid) or 0.0
-
-    async def busy() -> float:
-        nonlocal last
-        await asyncio.sleep(3)
-        now = cpu_seconds(pid) or 0.0
-        used, last = (now - last) / 3, now
-        return used
-
-    await wait_until(busy, lambda used: used < 0.05, 600, 0, progress=lambda u: f"{label} {u:.2f}")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -25,7 +25,9 @@ class ApiRig:
     data_dir: Path
     client: Client
     stores: Stores
+    server: DevServer
     worker: Child
+    api: Child
     api_url: str
 
 
@@ -49,7 +51,7 @@ async def api_rig(prefix: str, directory: dict[str, Any], **api_env: str) -> Asy
         worker.wait_for_log("worker_started", timeout=60)
         api.start()
         api.wait_for_log("api_started", timeout=60)
-        yield ApiRig(data_dir, client, stores, worker, url)
+        yield ApiRig(data_dir, client, stores, server, worker, api, url)
     finally:
         stores.close()
         for child in (api, worker):
