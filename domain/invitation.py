@@ -10,7 +10,7 @@ Temporal.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from domain.invitation_request import (
     CONVERSION_REASON,
@@ -81,6 +81,7 @@ __all__ = [
     "invitation_details",
     "invitation_status",
     "is_open",
+    "v8_refusal",
     "work_list",
 ]
 
@@ -109,17 +110,26 @@ def check_booking(request: CareInvitation, booking: InvitationBooking) -> None:
     Staff may book any time."""
     if booking.by is BookedBy.STAFF:
         return
-    day = local_date(booking.start)
+    refusal = v8_refusal(request, booking.start)
+    if refusal is not None:
+        raise ValueError(refusal)
+
+
+def v8_refusal(request: CareInvitation, start: datetime) -> str | None:
+    """V8: why the patient may not book a visit starting at `start` (None when it fits the window, the
+    weekdays and the time of day). The one check behind both the refusal and the offer of times."""
+    day = local_date(start)
     window = request.window
     if not window.contains(day):
-        raise ValueError(f"the visit must be between {window.first_date} and {window.last_date} (V8)")
+        return f"the visit must be between {window.first_date} and {window.last_date} (V8)"
     if request.weekdays and Weekday.of(day) not in request.weekdays:
-        raise ValueError(f"the visit must be on {', '.join(request.weekdays)} (V8)")
-    clock = local_time(booking.start)
+        return f"the visit must be on {', '.join(request.weekdays)} (V8)"
+    clock = local_time(start)
     if request.time_of_day is TimeOfDay.MORNING and clock >= NOON:
-        raise ValueError("the visit must be in the morning, before 12:00 (V8)")
+        return "the visit must be in the morning, before 12:00 (V8)"
     if request.time_of_day is TimeOfDay.AFTERNOON and clock < NOON:
-        raise ValueError("the visit must be in the afternoon, at 12:00 or later (V8)")
+        return "the visit must be in the afternoon, at 12:00 or later (V8)"
+    return None
 
 
 def check_new_window(window: DateWindow, today: date) -> None:
