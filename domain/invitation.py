@@ -11,6 +11,7 @@ Temporal.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Protocol
 
 from domain.invitation_request import (
     CONVERSION_REASON,
@@ -56,6 +57,7 @@ __all__ = [
     "WINDOW_DATE",
     "BookedBy",
     "BookedVisit",
+    "BookingLimits",
     "CareInvitation",
     "Contact",
     "Conversion",
@@ -104,6 +106,19 @@ def apply_change(request: CareInvitation, change: RequestChange | Conversion) ->
     return CareInvitation.model_validate(data)
 
 
+class BookingLimits(Protocol):
+    """What V8 reads of a request: a `CareInvitation` or its `InvitationStatus`."""
+
+    @property
+    def window(self) -> DateWindow: ...
+
+    @property
+    def weekdays(self) -> list[Weekday] | None: ...
+
+    @property
+    def time_of_day(self) -> TimeOfDay: ...
+
+
 def check_booking(request: CareInvitation, booking: InvitationBooking) -> None:
     """V8: a booking by the patient in 1177 must fall inside the window (on the visit's Stockholm local
     date) and respect the weekday and time-of-day limits; raises `ValueError` otherwise.
@@ -115,7 +130,7 @@ def check_booking(request: CareInvitation, booking: InvitationBooking) -> None:
         raise ValueError(refusal)
 
 
-def v8_refusal(request: CareInvitation, start: datetime) -> str | None:
+def v8_refusal(request: BookingLimits, start: datetime) -> str | None:
     """V8: why the patient may not book a visit starting at `start` (None when it fits the window, the
     weekdays and the time of day). The one check behind both the refusal and the offer of times."""
     day = local_date(start)

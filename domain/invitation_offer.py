@@ -9,12 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from pydantic import field_validator, model_validator
 
-from domain.invitation import CareInvitation, VisitType, v8_refusal
+from domain.invitation import BookingLimits, VisitType, v8_refusal
 from domain.timing import to_local
 from domain.types import ContractModel, Moment, SystemId
+
+
+class OfferFor(BookingLimits, Protocol):
+    """What the offer reads of a request (a `CareInvitation` or its `InvitationStatus`): V8's limits
+    and the clinic, reception and visit type its slots must be of."""
+
+    @property
+    def clinic_id(self) -> str: ...
+
+    @property
+    def reception_id(self) -> str: ...
+
+    @property
+    def visit_type(self) -> str: ...
 
 
 class Slot(ContractModel):
@@ -45,7 +60,7 @@ class Slot(ContractModel):
         return self.end - self.start
 
 
-def _is_for(request: CareInvitation, slot: Slot) -> bool:
+def _is_for(request: OfferFor, slot: Slot) -> bool:
     return (slot.clinic_id, slot.reception_id, slot.visit_type) == (
         request.clinic_id,
         request.reception_id,
@@ -53,7 +68,7 @@ def _is_for(request: CareInvitation, slot: Slot) -> bool:
     )
 
 
-def fits(request: CareInvitation, slot: Slot, visit_length: timedelta, now: datetime) -> bool:
+def fits(request: OfferFor, slot: Slot, visit_length: timedelta, now: datetime) -> bool:
     """True iff `slot` may be offered for `request`: free, of its clinic, reception and visit type, at
     least `visit_length` long, starting after `now` (S15) and passing V8 at its start."""
     return (
@@ -66,7 +81,7 @@ def fits(request: CareInvitation, slot: Slot, visit_length: timedelta, now: date
 
 
 def offered_slots(
-    request: CareInvitation, slots: Iterable[Slot], visit_length: timedelta, now: datetime
+    request: OfferFor, slots: Iterable[Slot], visit_length: timedelta, now: datetime
 ) -> list[Slot]:
     """The slots that fit `request` (see `fits`), earliest first (ties by slot id, so pages are stable)."""
     if visit_length <= timedelta(0):
