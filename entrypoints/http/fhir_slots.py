@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fhir.resources.R4B.slot import Slot as FhirSlot
@@ -29,11 +29,11 @@ from pydantic import ValidationError
 
 from application import InputError
 from application.offered_times import put_slot
-from domain.directory import HSA_ID_PATTERN, Clinic, Reception
+from domain.directory import HSA_ID_PATTERN
 from domain.invitation_offer import Slot
 from domain.types import SystemId, describe_validation_error
-from entrypoints.http.fhir import ACCEPTED_TYPES, _check_content_type, fhir_response
-from entrypoints.http.fhir_mapping import HSA_ID, describe_fhir_error
+from entrypoints.http.fhir import ACCEPTED_TYPES, check_content_type, fhir_response
+from entrypoints.http.fhir_mapping import HSA_ID, ReceptionLookup, describe_fhir_error
 from entrypoints.http.openapi import refusals
 from entrypoints.http.schemas import SLOT_STATUSES
 from entrypoints.shared.auth import Caller, caller
@@ -58,10 +58,6 @@ _SLOT_SCHEMA = {
     "properties": {"resourceType": {"const": "Slot"}},
 }
 SLOT_ANSWER = {"content": {"application/fhir+json": {"schema": _SLOT_SCHEMA}}, "description": "replaced"}
-
-
-class ReceptionLookup(Protocol):
-    def receptions_by_hsa_id(self, hsa_id: str) -> list[tuple[Clinic, Reception]]: ...
 
 
 def _json_object(body: bytes) -> Any:
@@ -139,7 +135,7 @@ async def put_fhir_slot(slot_id: SystemId, request: Request, who: Who, ctx: With
     """A reception's bookable time, free (offered to fitting requests) or busy: new (201) or replaced
     (200). The same Slot again changes nothing."""
     async with ctx.audited(who, PUT_ACTION) as entry:
-        _check_content_type(request)
+        check_content_type(request)
         resource = parse_slot(await request.body(), slot_id)
         slot = await asyncio.to_thread(map_slot, resource, ctx.stores.directory)
         entry.clinic_id = slot.clinic_id
