@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from demo import bookings
 from demo import data as fx
 from entrypoints.http.fhir_mapping import HSA_ID
 from tests.http.conftest import Api, request_body
@@ -139,3 +140,18 @@ async def test_V8_offer_a_slot_the_service_cannot_map_is_refused_with_one_clear_
         "/fhir/Slot/s4", content=b"{}", headers={**api.auth(), "content-type": "text/plain"}
     )
     assert wrong_type.status_code == 415
+
+
+async def test_V8_offer_the_demo_request_is_offered_the_demo_slots_that_fit_it(api: Api) -> None:
+    """`demo-far` (Mondays and Wednesdays, afternoons) is offered the demo's 14:00 slots on those days
+    (`dev.py run --demo` puts `demo_slots` in the store)."""
+    far = next(r for r in bookings.demo_requests() if r.request_id == "demo-far")
+    assert (await api.post("/v1/requests", far.model_dump(mode="json"))).status_code == 201
+    for slot in bookings.demo_slots():
+        api.stores.slots.put(slot)
+    answer = await offered(api, "demo-far", "?visit_minutes=45&limit=100")
+    assert answer.status_code == 200, answer.text
+    starts = [datetime.fromisoformat(t["start"]) for t in answer.json()["times"]]
+    fitting = {(0, 14), (2, 14)}
+    expected = [s.start for s in bookings.demo_slots() if (s.start.weekday(), s.start.hour) in fitting]
+    assert starts == sorted(expected) and len(starts) == 4  # two weeks of Mondays and Wednesdays

@@ -63,7 +63,7 @@ async def api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
     data_dir = tmp_path_factory.mktemp("contract")
     async with running_api(data_dir, dev_server=True) as api:
         settings = Settings(task_queue=api.harness.task_queue, data_dir=data_dir)
-        await bookings.load_and_book(api.harness.client, settings, api.stores.directory)
+        await bookings.load_and_book(api.harness.client, settings, api.stores.directory, api.stores.slots)
         example = examples.operation_examples()["put_appointment"]
         body = next(iter(example.bodies.values()))[1]
         headers = {**api.auth(), "content-type": "application/fhir+json"}
