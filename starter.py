@@ -35,7 +35,7 @@ async def demo(args: argparse.Namespace, settings: Settings, stores: Stores) -> 
     from demo.bookings import load_and_book
     from infrastructure.temporal_client import connect
 
-    return await load_and_book(await connect(settings), settings, stores.directory)
+    return await load_and_book(await connect(settings), settings, stores.directory, stores.slots)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,11 +17,14 @@ from temporalio.client import Client
 
 import application as app
 from adapters.directory import SqliteDirectory
+from application import offered_times as app_slots
 from application import targets
+from application.offered_times import SlotStore
 from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from domain.booking import Channel, GroupBooking, GroupParticipant, VisitBooking
 from domain.invitation import CareInvitation, DateWindow, InvitationBooking, PatientInfo
+from domain.invitation_offer import Slot
 from domain.timing import at_local, local_date
 from infrastructure.config import Settings
 
@@ -169,8 +172,37 @@ async def _kept(booking: Awaitable[app.Started], workflow_id: str) -> str:
         return workflow_id
 
 
-async def load_and_book(client: Client, settings: Settings, directory: SqliteDirectory) -> dict[str, Any]:
+def demo_slots() -> list[Slot]:
+    """The demo reception's free times for `KIR LÄK nybesök` in the first two weeks of `demo-far`'s
+    window (70–100 days ahead, Mondays and Wednesdays, afternoons), 45 minutes each, at 09:00 and
+    14:00 every weekday: the afternoons of Mondays and Wednesdays are its offer (V8)."""
+    slots = []
+    for days in range(70, 84):
+        day = _day(days)
+        if day.weekday() >= 5:
+            continue
+        for hour in (9, 14):
+            start = at_local(day, time(hour, 0))
+            slots.append(
+                Slot(
+                    slot_id=f"demo-slot-{day:%Y%m%d}-{hour:02d}",
+                    clinic_id=fx.CLINIC_CONNECTED,
+                    reception_id=fx.RECEPTION_GENERAL,
+                    visit_type="KIR LÄK nybesök",
+                    start=start,
+                    end=start + timedelta(minutes=45),
+                )
+            )
+    return slots
+
+
+async def load_and_book(
+    client: Client, settings: Settings, directory: SqliteDirectory, slots: SlotStore | None = None
+) -> dict[str, Any]:
+    """The demo directory, visits, requests and (given the store) the demo reception's free slots."""
     summary = directory.load_document(fx.demo_document())
+    for slot in demo_slots() if slots is not None else []:
+        await app_slots.put_slot(slots, slot)
     queue = settings.task_queue
     started = [
         await _kept(app.book_visit(client, queue, directory, v), app.scoped_workflow_id(v))

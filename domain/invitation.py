@@ -10,7 +10,8 @@ Temporal.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from typing import Protocol
 
 from domain.invitation_request import (
     CONVERSION_REASON,
@@ -56,6 +57,7 @@ __all__ = [
     "WINDOW_DATE",
     "BookedBy",
     "BookedVisit",
+    "BookingLimits",
     "CareInvitation",
     "Contact",
     "Conversion",
@@ -81,6 +83,7 @@ __all__ = [
     "invitation_details",
     "invitation_status",
     "is_open",
+    "v8_refusal",
     "work_list",
 ]
 
@@ -103,23 +106,45 @@ def apply_change(request: CareInvitation, change: RequestChange | Conversion) ->
     return CareInvitation.model_validate(data)
 
 
+class BookingLimits(Protocol):
+    """What V8 reads of a request: a `CareInvitation` or its `InvitationStatus`."""
+
+    @property
+    def window(self) -> DateWindow: ...
+
+    @property
+    def weekdays(self) -> list[Weekday] | None: ...
+
+    @property
+    def time_of_day(self) -> TimeOfDay: ...
+
+
 def check_booking(request: CareInvitation, booking: InvitationBooking) -> None:
     """V8: a booking by the patient in 1177 must fall inside the window (on the visit's Stockholm local
     date) and respect the weekday and time-of-day limits; raises `ValueError` otherwise.
     Staff may book any time."""
     if booking.by is BookedBy.STAFF:
         return
-    day = local_date(booking.start)
+    refusal = v8_refusal(request, booking.start)
+    if refusal is not None:
+        raise ValueError(refusal)
+
+
+def v8_refusal(request: BookingLimits, start: datetime) -> str | None:
+    """V8: why the patient may not book a visit starting at `start` (None when it fits the window, the
+    weekdays and the time of day). The one check behind both the refusal and the offer of times."""
+    day = local_date(start)
     window = request.window
     if not window.contains(day):
-        raise ValueError(f"the visit must be between {window.first_date} and {window.last_date} (V8)")
+        return f"the visit must be between {window.first_date} and {window.last_date} (V8)"
     if request.weekdays and Weekday.of(day) not in request.weekdays:
-        raise ValueError(f"the visit must be on {', '.join(request.weekdays)} (V8)")
-    clock = local_time(booking.start)
+        return f"the visit must be on {', '.join(request.weekdays)} (V8)"
+    clock = local_time(start)
     if request.time_of_day is TimeOfDay.MORNING and clock >= NOON:
-        raise ValueError("the visit must be in the morning, before 12:00 (V8)")
+        return "the visit must be in the morning, before 12:00 (V8)"
     if request.time_of_day is TimeOfDay.AFTERNOON and clock < NOON:
-        raise ValueError("the visit must be in the afternoon, at 12:00 or later (V8)")
+        return "the visit must be in the afternoon, at 12:00 or later (V8)"
+    return None
 
 
 def check_new_window(window: DateWindow, today: date) -> None:

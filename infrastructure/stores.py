@@ -35,6 +35,7 @@ from adapters.inbox import (
 from adapters.operator_tokens import OperatorTokens, PostgresOperatorTokens, SqliteOperatorTokens
 from adapters.postgres import PostgresDatabase
 from adapters.postgres import SchemaNotReadyError as SchemaNotReadyError  # for the doors
+from adapters.slots import ClinicSlots, PostgresClinicSlots, SqliteClinicSlots
 from adapters.sms import PostgresOutbox, SmsGateway, SqliteOutbox, SqlOutbox
 from adapters.sms_elks import ElksSmsGateway, delivery_callback_url
 from adapters.sms_ledger import PostgresSentLedger, SentLedger, SqliteSentLedger
@@ -130,6 +131,11 @@ class Stores:
         store = self._open(PostgresWebhooks, SqliteWebhooks, "webhooks.sqlite3")
         store.keyring = lambda: self.keyring  # read when a secret is sealed or opened, not before
         return store
+
+    @cached_property
+    def slots(self) -> ClinicSlots:
+        """The clinics' free and busy slots, as the booking system writes them (issue 27)."""
+        return self._open(PostgresClinicSlots, SqliteClinicSlots, "slots.sqlite3")
 
     def close(self) -> None:
         if self.database is not None:

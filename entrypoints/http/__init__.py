@@ -4,13 +4,14 @@ the staff page, and `python -m entrypoints.http` serves the app with uvicorn."""
 
 from fastapi import APIRouter
 
-from entrypoints.http import delivery_reports, directory, fhir, invitations, visits, webhooks
+from entrypoints.http import delivery_reports, directory, fhir, fhir_slots, invitations, visits, webhooks
 
 ROUTERS: tuple[APIRouter, ...] = (
     visits.router,
     invitations.router,
     directory.router,
     fhir.router,
+    fhir_slots.router,
     delivery_reports.router,
     webhooks.router,
 )

@@ -158,6 +158,11 @@ def operation_examples(now: datetime | None = None) -> dict[str, Example]:
             path={"appointment_id": "demo-fhir"},
         ),
         "get_appointment": Example(path={"appointment_id": "demo-fhir"}),
+        "put_fhir_slot": Example(
+            bodies={"free": ("a free time of the demo reception", slot_example("demo-slot", today))},
+            path={"slot_id": "demo-slot"},
+        ),
+        "request_offered_times": Example(path={"request_id": "demo-far"}),
         "search_communications": Example(query={"based-on": "Appointment/demo-adult"}),
         "register_webhook": Example(
             bodies={
@@ -191,6 +196,22 @@ def appointment_example(booking_id: str, start: str, end: str) -> dict[str, Any]
             {"url": CHANNEL_EXTENSION, "valueCode": "vas"},
             {"url": SMS_EXTENSION, "valueBoolean": True},
         ],
+    }
+
+
+def slot_example(slot_id: str, today: date) -> dict[str, Any]:
+    """An R4 Slot of the demo reception that fits the demo request `demo-far` (its window 70–100 days
+    ahead, Mondays and Wednesdays, afternoons; visit type `KIR LÄK nybesök`)."""
+    day = today + timedelta(days=70)
+    day += timedelta(days=-day.weekday() % 7)  # the first Monday in the window
+    return {
+        "resourceType": "Slot",
+        "id": slot_id,
+        "schedule": {"identifier": {"system": HSA_ID, "value": RECEPTION_HSA_ID}},
+        "serviceType": [{"text": "KIR LÄK nybesök"}],
+        "status": "free",
+        "start": _at(day, 14),
+        "end": _at(day, 14, 45),
     }
 
 

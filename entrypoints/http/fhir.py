@@ -93,7 +93,7 @@ def _http_date(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 
-def _check_content_type(request: Request) -> None:
+def check_content_type(request: Request) -> None:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in ACCEPTED_TYPES:
         raise HTTPException(415, f"send the resource as {' or '.join(ACCEPTED_TYPES)}")
@@ -114,7 +114,7 @@ def _check_content_type(request: Request) -> None:
 async def put_appointment(appointment_id: SystemId, request: Request, who: Who, ctx: With) -> Response:
     """Book (201), reschedule, change the SMS flag or cancel (200) the visit `appointment_id`."""
     try:
-        _check_content_type(request)
+        check_content_type(request)
         appointment = parse_appointment(await request.body(), appointment_id)
         put = await asyncio.to_thread(map_appointment, appointment, ctx.stores.directory)
     except Exception:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
 import application
 from application import targets
+from application.offered_times import MAX_PAGE, OfferedTimes, offered_times
 from domain.invitation import (
     CareInvitation,
     Contact,
@@ -63,6 +64,26 @@ async def request_status(
 ) -> application.Status:
     async with ctx.on_workflow(who, "request.status", targets.request(request_id), clinic_id) as target:
         return await application.status(ctx.client, target)
+
+
+@router.get("/requests/{request_id}/offered-times", response_model=OfferedTimes, responses=READ)
+async def request_offered_times(
+    request_id: SystemId,
+    who: Who,
+    ctx: With,
+    clinic_id: Scope = None,
+    visit_minutes: Annotated[int, Query(ge=1, le=480, description="the visit's length in minutes")] = 1,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 20,
+) -> OfferedTimes:
+    """V8, the offer: the free slots of the request's reception and visit type that fit its window,
+    weekdays and time of day and are at least `visit_minutes` long, earliest first (none once the
+    request is booked, cancelled or closed)."""
+    target = targets.request(request_id)
+    async with ctx.on_workflow(who, "request.offered_times", target, clinic_id) as found:
+        return await offered_times(
+            ctx.client, ctx.stores.slots, found, visit_minutes=visit_minutes, offset=offset, limit=limit
+        )
 
 
 @router.post("/requests/{request_id}/convert", response_model=InvitationStatus, responses=CHANGE)

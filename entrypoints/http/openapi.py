@@ -32,6 +32,7 @@ from entrypoints.http.schemas import (
     OPERATION_OUTCOME_SCHEMA,
     PROBLEM_SCHEMA,
     SECURITY_SCHEMES,
+    SLOT_SCHEMA,
 )
 from entrypoints.shared.context import TEST_MODE_HEADER
 from entrypoints.shared.problems import FHIR_JSON, PROBLEM
@@ -76,10 +77,15 @@ TAGS = [
     {"name": "directory", "description": "clinics, receptions, patients and consents (SPEC §5)"},
     {
         "name": "FHIR R4",
-        "description": "Appointment books a visit's reminder; Communication shows its messages",
+        "description": "Appointment books a visit's reminder; Communication shows its messages; Slot "
+        "states a reception's bookable time (the offered times of requests)",
     },
 ]
-BODY_SCHEMAS = {"put_appointment": "Appointment", "load_directory": "DirectoryDocument"}
+BODY_SCHEMAS = {
+    "put_appointment": "Appointment",
+    "put_fhir_slot": "Slot",
+    "load_directory": "DirectoryDocument",
+}
 """The operations whose route reads its body itself: the schema the document names for it."""
 
 
@@ -122,6 +128,7 @@ def contract_document(api: FastAPI, examples: dict[str, Example] | None = None) 
     schemas |= directory.pop("$defs", {}) | {"DirectoryDocument": directory}
     schemas |= {"Problem": PROBLEM_SCHEMA, "OperationOutcome": OPERATION_OUTCOME_SCHEMA}
     schemas["Appointment"] = APPOINTMENT_SCHEMA
+    schemas["Slot"] = SLOT_SCHEMA
     doc["components"]["securitySchemes"] = SECURITY_SCHEMES
     doc["security"] = [{name: []} for name in SECURITY_SCHEMES]
     examples = operation_examples() if examples is None else examples
@@ -130,9 +137,9 @@ def contract_document(api: FastAPI, examples: dict[str, Example] | None = None) 
             name = operation["operationId"]
             if name in BODY_SCHEMAS:
                 _body_schema(operation, BODY_SCHEMAS[name])
-            if name == "put_appointment":  # the URL's id is the resource's: a FHIR id as well
+            if name in ("put_appointment", "put_fhir_slot"):  # the URL's id is the resource's: a FHIR id
                 for parameter in operation["parameters"]:
-                    if parameter["name"] == "appointment_id":
+                    if parameter["name"] in ("appointment_id", "slot_id"):
                         parameter["schema"]["pattern"] = FHIR_ID_PATTERN
             _refusals(operation, FHIR_JSON if path.startswith("/fhir/") else PROBLEM)
             _examples(operation, examples.get(name, Example()))

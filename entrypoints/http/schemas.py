@@ -206,3 +206,53 @@ APPOINTMENT_SCHEMA: dict[str, Any] = {
     ],
 }
 """The request body of `PUT /fhir/Appointment/{id}`."""
+
+
+SLOT_STATUSES = ("free", "busy", "busy-unavailable", "busy-tentative", "entered-in-error")
+"""The R4 SlotStatus codes: `free` is offered, the others are not."""
+INSTANT = {"type": "string", "format": "date-time", "pattern": MOMENT_SCHEMA_PATTERN}
+
+SLOT_SCHEMA: dict[str, Any] = {
+    "title": "Slot",
+    "description": "A FHIR R4 Slot, the elements this service reads (anything else is refused): the "
+    "reception by its HSA-id in `schedule.identifier` (in the directory), the visit type in the one "
+    "`serviceType`'s `text`, `free` or busy, `end` after `start`.",
+    "type": "object",
+    "required": ["resourceType", "id", "schedule", "serviceType", "status", "start", "end"],
+    "properties": {
+        "resourceType": {"const": "Slot"},
+        "id": {"type": "string", "pattern": FHIR_ID_PATTERN, "description": "the slot id of the URL"},
+        "schedule": {
+            "type": "object",
+            "required": ["identifier"],
+            "properties": {
+                "identifier": {
+                    "type": "object",
+                    "required": ["system", "value"],
+                    "properties": {
+                        "system": {"const": HSA_ID},
+                        "value": {"type": "string", "pattern": HSA_ID_PATTERN},
+                    },
+                    "additionalProperties": False,
+                }
+            },
+            "additionalProperties": False,
+        },
+        "serviceType": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["text"],
+                "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 80, "pattern": r"\S"}},
+                "additionalProperties": False,
+            },
+        },
+        "status": {"enum": list(SLOT_STATUSES)},
+        "start": INSTANT,
+        "end": INSTANT,
+    },
+    "additionalProperties": False,
+}
+"""The request body of `PUT /fhir/Slot/{id}`."""

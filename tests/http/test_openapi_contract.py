@@ -20,7 +20,8 @@ What JSON Schema cannot state, `contract_rules` gives the generated *positive* c
 calls valid, which the server must then accept): a patient id's date and check digit (a demo patient
 in its place), a time ahead of now, a window that has not ended and is in order, a reception of the
 clinic, participants with different booking ids, and in a FHIR Appointment the id of the URL, a
-reception's HSA-id of the directory and each extension once. Negative cases are sent as generated.
+reception's HSA-id of the directory and each extension once, and in a FHIR Slot the id of the URL, the
+reception's HSA-id and an end after the start. Negative cases are sent as generated.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ async def api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
     data_dir = tmp_path_factory.mktemp("contract")
     async with running_api(data_dir, dev_server=True) as api:
         settings = Settings(task_queue=api.harness.task_queue, data_dir=data_dir)
-        await bookings.load_and_book(api.harness.client, settings, api.stores.directory)
+        await bookings.load_and_book(api.harness.client, settings, api.stores.directory, api.stores.slots)
         example = examples.operation_examples()["put_appointment"]
         body = next(iter(example.bodies.values()))[1]
         headers = {**api.auth(), "content-type": "application/fhir+json"}
@@ -174,6 +175,25 @@ def rules_of_an_appointment(body: Any, appointment_id: str, now: datetime) -> An
     return body
 
 
+def rules_of_a_slot(body: Any, slot_id: str, now: datetime) -> Any:
+    """A FHIR Slot of the URL's id at the demo reception (its HSA-id), its end after its start."""
+    if not isinstance(body, dict):
+        return body
+    body = {**body, "id": slot_id}
+    for key in ("start", "end"):
+        if key in body:
+            body[key] = ahead(body[key], now)
+    start, end = body.get("start"), body.get("end")
+    ordered = isinstance(start, str) and isinstance(end, str)
+    if ordered and datetime.fromisoformat(end) <= datetime.fromisoformat(start):
+        body["end"] = (datetime.fromisoformat(start) + timedelta(minutes=30)).isoformat()
+    schedule = body.get("schedule")
+    identifier = schedule.get("identifier") if isinstance(schedule, dict) else None
+    if isinstance(identifier, dict):
+        identifier["value"] = examples.RECEPTION_HSA_ID
+    return body
+
+
 def contract_rules(context: Any, case: Any) -> Any:
     """The `map_case` hook: positive cases meet the rules the schema cannot state."""
     meta = case.meta
@@ -183,6 +203,8 @@ def contract_rules(context: Any, case: Any) -> Any:
     body = copy.deepcopy(case.body)
     if case.operation.path.startswith("/fhir/Appointment/"):
         case.body = rules_of_an_appointment(body, str(case.path_parameters.get("appointment_id")), now)
+    elif case.operation.path.startswith("/fhir/Slot/"):
+        case.body = rules_of_a_slot(body, str(case.path_parameters.get("slot_id")), now)
     else:
         case.body = rules_of_a_body(body, now)
     return case
@@ -291,7 +313,8 @@ def test_the_examples_name_the_demo() -> None:
     demo_ids = {v.booking_id for v in bookings.demo_visits()} | {
         r.request_id for r in bookings.demo_requests()
     }
-    demo_ids |= {"demo-team", bookings.demo_group().group_booking_id, "demo-fhir", fx.CLINIC_CONNECTED}
+    demo_ids |= {"demo-team", bookings.demo_group().group_booking_id, "demo-fhir", "demo-slot"}
+    demo_ids |= {fx.CLINIC_CONNECTED}
     demo_ids |= {p.booking_id for p in bookings.demo_group().participants}
     for name, example in examples.operation_examples().items():
         for value in [*example.path.values(), *example.query.values()]:

@@ -68,7 +68,7 @@ def test_with_a_database_url_every_store_is_in_postgresql_and_the_schema_must_be
         assert isinstance(stores.outbox, PostgresOutbox) and isinstance(stores.embedded_inbox, PostgresInbox)
         with pytest.raises(SchemaOutOfDateError, match=r"starter\.py admin migrate"):
             stores.require_current_schema()
-        assert stores.migrate() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+        assert stores.migrate() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
         stores.require_current_schema()
         assert stores.migrate() == []
         assert not list(tmp_path.iterdir())  # nothing of the state on this host

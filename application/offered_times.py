@@ -1,0 +1,99 @@
+"""Offered times (issue 27, V8 the offer): the booking system's slots kept (`put_slot`), and the free
+slots that fit an open request's window, weekdays, time of day and visit length (`offered_times`),
+earliest first, a page at a time. The rule is `domain.invitation_offer`; the slots are in
+`adapters.slots` (behind the `SlotStore` port)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, time, timedelta
+from typing import Protocol
+
+from pydantic import Field
+from temporalio.client import Client
+
+from application.errors import NotFoundError
+from application.targets import Target, locate
+from domain.invitation import InvitationStatus, is_open
+from domain.invitation_offer import Slot, offered_slots
+from domain.timing import at_local
+from domain.types import ContractModel
+
+DEFAULT_VISIT_MINUTES = 1
+"""Without `visit_minutes` every slot of the visit type is long enough: the booking system publishes
+each visit type's slots at that type's length."""
+MAX_PAGE = 100
+
+
+class SlotStore(Protocol):
+    """The clinics' slots (`adapters.slots.ClinicSlots`)."""
+
+    def put(self, slot: Slot) -> bool: ...
+
+    def candidates(
+        self, clinic_id: str, reception_id: str, visit_type: str, start_from: datetime, start_before: datetime
+    ) -> list[Slot]: ...
+
+
+class OfferedTime(ContractModel):
+    """One time the patient may book: the slot's id (to book it) and its start and end."""
+
+    slot_id: str
+    start: datetime
+    end: datetime
+
+
+class OfferedTimes(ContractModel):
+    """A page of the times offered for a request, earliest first."""
+
+    request_id: str
+    visit_minutes: int = Field(description="the visit length every time offered has at least")
+    total: int = Field(description="the times that fit, on every page")
+    offset: int
+    next_offset: int | None = Field(description="the offset of the next page; null on the last")
+    times: list[OfferedTime]
+
+
+async def put_slot(store: SlotStore, slot: Slot) -> bool:
+    """Keep `slot` as the booking system states it (its clinic checked by the door); True when new."""
+    return await asyncio.to_thread(store.put, slot)
+
+
+async def offered_times(
+    client: Client,
+    store: SlotStore,
+    target: Target,
+    *,
+    visit_minutes: int = DEFAULT_VISIT_MINUTES,
+    offset: int = 0,
+    limit: int = 20,
+) -> OfferedTimes:
+    """The free slots that fit the request `target` names (NotFoundError: none of its clinics issued
+    it); none once it is booked, cancelled or closed."""
+    request = (await locate(client, target)).status
+    if not isinstance(request, InvitationStatus):
+        raise NotFoundError(f"no request '{target.issued.value}'")
+    fitting: list[Slot] = []
+    if is_open(request.state):
+        now = datetime.now(UTC)
+        start_from = max(at_local(request.window.first_date, time(0)), now)
+        start_before = at_local(request.window.last_date + timedelta(days=1), time(0))
+        if start_from < start_before:
+            candidates = await asyncio.to_thread(
+                store.candidates,
+                request.clinic_id,
+                request.reception_id,
+                request.visit_type,
+                start_from,
+                start_before,
+            )
+            fitting = offered_slots(request, candidates, timedelta(minutes=visit_minutes), now)
+    page = fitting[offset : offset + limit]
+    return OfferedTimes(
+        request_id=request.request_id,
+        visit_minutes=visit_minutes,
+        total=len(fitting),
+        offset=offset,
+        next_offset=offset + limit if offset + limit < len(fitting) else None,
+        times=[OfferedTime(slot_id=s.slot_id, start=s.start, end=s.end) for s in page],
+    )
