@@ -64,6 +64,7 @@ class TwoHostsResult:
 
 async def run_two_hosts(folder: Path, config: TwoHostsConfig, database_url: str | None) -> TwoHostsResult:
     """The storm on two hosts; `database_url` (an empty database) is required for `postgresql`."""
+    before = os.environ.get(ENV_VAR)  # given back at the end: a later test of the process has its own
     keys = os.environ[ENV_VAR] = Keyring.generate().to_text()  # one keyring: both hosts and this client
     provider = FakeProvider(
         config=ProviderConfig(
@@ -136,6 +137,10 @@ async def run_two_hosts(folder: Path, config: TwoHostsConfig, database_url: str 
         provider.stop()
         if database is not None:
             database.close()
+        if before is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = before
 
 
 def _start(worker: Child) -> None:
