@@ -73,16 +73,21 @@ class ReceptionLookup(Protocol):
     def receptions_by_hsa_id(self, hsa_id: str) -> list[tuple[Clinic, Reception]]: ...
 
 
-def parse_appointment(body: bytes, appointment_id: str) -> Appointment:
-    """The body as a validated R4 Appointment whose id is the URL's (422 otherwise)."""
+def json_body(body: bytes) -> Any:
+    """A FHIR door's body as JSON; 422 with the parser's reason and place, never the content."""
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError as err:  # the parser's reason and place, never the content
+        return json.loads(body)
+    except json.JSONDecodeError as err:
         raise InputError(f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
     except UnicodeDecodeError as err:
         raise InputError(f"the body is not UTF-8 text (byte offset {err.start})") from None
     except (RecursionError, ValueError):  # nested too deep, or a number of thousands of digits
         raise InputError("the body is JSON nested too deep or with too large a number") from None
+
+
+def parse_appointment(body: bytes, appointment_id: str) -> Appointment:
+    """The body as a validated R4 Appointment whose id is the URL's (422 otherwise)."""
+    data = json_body(body)
     if not isinstance(data, dict) or data.get("resourceType") != "Appointment":
         raise InputError("the body must be a FHIR Appointment resource (resourceType 'Appointment')")
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 from fhir.resources.R4B.slot import Slot as FhirSlot
@@ -33,7 +33,7 @@ from domain.directory import HSA_ID_PATTERN
 from domain.invitation_offer import Slot
 from domain.types import SystemId, describe_validation_error
 from entrypoints.http.fhir import ACCEPTED_TYPES, check_content_type, fhir_response
-from entrypoints.http.fhir_mapping import HSA_ID, ReceptionLookup, describe_fhir_error
+from entrypoints.http.fhir_mapping import HSA_ID, ReceptionLookup, describe_fhir_error, json_body
 from entrypoints.http.openapi import refusals
 from entrypoints.http.schemas import SLOT_STATUSES
 from entrypoints.shared.auth import Caller, caller
@@ -60,20 +60,9 @@ _SLOT_SCHEMA = {
 SLOT_ANSWER = {"content": {"application/fhir+json": {"schema": _SLOT_SCHEMA}}, "description": "replaced"}
 
 
-def _json_object(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as err:  # the parser's reason and place, never the content
-        raise InputError(f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
-    except UnicodeDecodeError as err:
-        raise InputError(f"the body is not UTF-8 text (byte offset {err.start})") from None
-    except (RecursionError, ValueError):
-        raise InputError("the body is JSON nested too deep or with too large a number") from None
-
-
 def parse_slot(body: bytes, slot_id: str) -> FhirSlot:
     """The body as a validated R4 Slot whose id is the URL's (422 otherwise)."""
-    data = _json_object(body)
+    data = json_body(body)
     if not isinstance(data, dict) or data.get("resourceType") != "Slot":
         raise InputError("the body must be a FHIR Slot resource (resourceType 'Slot')")
     try:
