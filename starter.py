@@ -35,7 +35,9 @@ async def demo(args: argparse.Namespace, settings: Settings, stores: Stores) -> 
     from demo.bookings import load_and_book
     from infrastructure.temporal_client import connect
 
-    return await load_and_book(await connect(settings), settings, stores.directory, stores.slots)
+    return await load_and_book(
+        await connect(settings), settings, stores.directory, stores.slots, stores.embedded_mailbox
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,6 +41,7 @@ from temporalio.testing import WorkflowEnvironment
 import application as app
 from adapters.directory import SqliteDirectory
 from adapters.inbox import SqliteInbox
+from adapters.mailbox import SqliteMailbox
 from adapters.letters import PdfLetterOutbox
 from adapters.sms import SqliteOutbox
 from bench.figures import write_json
@@ -114,7 +115,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             data_converter=pydantic_data_converter, test_server_existing_path=test_server()
         ) as env:
             await register_search_attributes(env.client, "default")
-            activities = Activities.wired(directory, outbox, "Varden", inbox, letters)
+            activities = Activities.wired(
+                directory, outbox, "Varden", inbox, letters, mailbox=SqliteMailbox(tmp / "mailbox.sqlite3")
+            )
             with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
                 async with build_worker(
                     env.client, "clinic-year", activities, executor, max_cached_workflows=1000, sandboxed=True

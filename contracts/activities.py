@@ -7,7 +7,7 @@ the implementations (same names), never these.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import Field
 from temporalio import activity
@@ -102,10 +102,12 @@ def last_sendout(error: ActivityError) -> ReminderSendout:
 
 
 class InvitationMessageRequest(ContractModel):
-    key: str  # idempotency key: one per (request, message kind)
+    key: str  # idempotency key: one per (request, message kind, step of its routing plan)
     step: Step
     request: CareInvitation
     at: datetime  # workflow time of the decision (the letter's date)
+    position: int = Field(default=0, ge=0)  # the routing plan's step to start from (issue 27)
+    changed: bool = False  # the invitation again, as the request changed (V10)
 
 
 class InvitationSendResult(ContractModel):
@@ -113,6 +115,18 @@ class InvitationSendResult(ContractModel):
     channel: MessageChannel
     outcome: Outcome
     reason: Reason | None = None
+    position: int | None = None  # the routing plan's step used (None: no plan step could be used)
+    wait: timedelta | None = None  # unread this long, the plan's next step follows; None: the walk ends
+
+
+class MessageReadQuery(ContractModel):
+    """Whether the patient has opened the 1177 message sent under `key`."""
+
+    key: str
+
+
+class MessageRead(ContractModel):
+    read_at: datetime | None = None
 
 
 class InvitationStateChange(ContractModel):
@@ -185,6 +199,11 @@ class InvitationSends:
     @activity.defn
     def tell_invitation_state(self, change: InvitationStateChange) -> None:
         """Publish the event of a state the request reached (docs/webhooks.md)."""
+        raise NotImplementedError(NOT_IMPLEMENTED)
+
+    @activity.defn
+    def invitation_message_read(self, query: MessageReadQuery) -> MessageRead:
+        """When the patient opened the 1177 message (issue 27: the routing plan's fallback on unread)."""
         raise NotImplementedError(NOT_IMPLEMENTED)
 
 

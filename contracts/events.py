@@ -43,6 +43,9 @@ class EventType(StrEnum):
     INVITATION_INVITED = "invitation.invited"  # the invitation went to the patient's 1177 inbox (V3)
     INVITATION_REMINDED = "invitation.reminded"  # a reminder went to the 1177 inbox (V6)
     INVITATION_LETTER = "invitation.letter"  # the invitation or a reminder went by post (V5)
+    INVITATION_CHANGED = "invitation.changed"  # the invitation again, the request changed (V10)
+    INVITATION_NOTICE = "invitation.notice"  # an SMS told the patient a message waits in 1177 (issue 27)
+    INVITATION_MAILBOX = "invitation.mailbox"  # the message went to the patient's digital mailbox
     INVITATION_BOOKED = "invitation.booked"  # booked by the patient or staff (V7)
     INVITATION_CONTACTED = "invitation.contacted"  # the patient contacted the clinic (V7)
     INVITATION_CANCELLED = "invitation.cancelled"  # staff cancelled it, or the plain request (V14)
@@ -208,6 +211,21 @@ INVITATION_MESSAGE = "invitation.message"
 (a retry that found the inbox gone and sent a letter still repeats the first event's id)."""
 
 
+_BY_OUTCOME = {Outcome.FAILED: EventType.MESSAGE_FAILED, Outcome.SKIPPED: EventType.MESSAGE_SKIPPED}
+_BY_CHANNEL = {
+    MessageChannel.LETTER: EventType.INVITATION_LETTER,
+    MessageChannel.SMS: EventType.INVITATION_NOTICE,
+    MessageChannel.DIGITAL_MAILBOX: EventType.INVITATION_MAILBOX,
+}
+_BY_KIND = {
+    MessageKind.INVITATION: EventType.INVITATION_INVITED,
+    MessageKind.INVITATION_CHANGED: EventType.INVITATION_CHANGED,
+    MessageKind.REMINDER_1: EventType.INVITATION_REMINDED,
+    MessageKind.REMINDER_2: EventType.INVITATION_REMINDED,
+}
+"""An invitation message's event type: not sent, else by its channel, else (1177) by its kind."""
+
+
 def invitation_message_event(
     key: str,
     kind: MessageKind,
@@ -219,22 +237,17 @@ def invitation_message_event(
     clinic_id: str,
     reason: Reason | None = None,
 ) -> Event | None:
-    """The event of one invitation message (`key`: `<workflow id>/<step>`, V3, V5, V6): sent to the
-    1177 inbox `invitation.invited` or `.reminded`, by post `invitation.letter`, not sent
-    `message.failed` with its reason; `state` is the invitation's once the message is sent. None for a
+    """The event of one invitation message (`key`: `<workflow id>/<step>[.<plan step>]`, V3, V5, V6,
+    V10, issue 27): sent to the 1177 inbox `invitation.invited`, `.reminded` or `.changed`, by post
+    `invitation.letter`, as an SMS notice `invitation.notice`, to the digital mailbox
+    `invitation.mailbox`, not sent `message.failed` or (a later step of the plan) `message.skipped`
+    with its reason; `state` is the invitation's once the message is sent. None for a
     key that names no request."""
     workflow_id = key.rpartition("/")[0]
     about = _about(workflow_id, clinic_id)
     if about is None or "request_id" not in about:
         return None
-    if outcome is not Outcome.SENT:
-        event_type = EventType.MESSAGE_FAILED
-    elif channel is MessageChannel.LETTER:
-        event_type = EventType.INVITATION_LETTER
-    elif kind is MessageKind.INVITATION:
-        event_type = EventType.INVITATION_INVITED
-    else:
-        event_type = EventType.INVITATION_REMINDED
+    event_type = _BY_OUTCOME.get(outcome) or _BY_CHANNEL.get(channel) or _BY_KIND[kind]
     data = EventData(**about, state=state, message=kind, channel=channel, reason=reason)
     digest = hashlib.sha256(f"{INVITATION_MESSAGE}\n{key}".encode()).hexdigest()
     return Event(id=f"{EVENT_ID_PREFIX}{digest[:32]}", type=event_type, timestamp=at, data=data)

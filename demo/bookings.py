@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 import application as app
 from adapters.directory import SqliteDirectory
+from adapters.mailbox import SqlMailbox
 from application import offered_times as app_slots
 from application import targets
 from application.offered_times import SlotStore
@@ -122,10 +123,15 @@ def _request(request_id: str, patient_id: str, first: int, last: int, **fields: 
 
 DEMO_BOOKED = "demo-booked"
 """The demo invitation that the patient books in 1177, inside its window (V7–V9)."""
+DEMO_ROUTED = "demo-routed"
+"""The demo invitation that walks its clinic's routing plan while unread (issue 27)."""
+DEMO_MAILBOX_HOLDERS = (fx.PNR_ADULT_1177,)
+"""The demo patients the embedded FaR register knows a digital mailbox of."""
 
 
 def demo_requests() -> list[CareInvitation]:
-    """Care invitations and a plain booking request at the connected clinic, for its work lists (V12)."""
+    """Care invitations and a plain booking request at the connected clinic, for its work lists (V12),
+    and one at the ÖNH clinic that walks its routing plan."""
     return [
         # Bokningsbegäran: a plain request without a referral; sends nothing until converted (V11).
         _request("demo-plain", fx.PNR_ADULT_1177, 30, 60, referral_id=None, invitation=False),
@@ -153,6 +159,18 @@ def demo_requests() -> list[CareInvitation]:
         ),
         # Booked by the patient in 1177 inside the window (V8): closed, with its SMS reminder (V9).
         _request(DEMO_BOOKED, fx.PNR_ADULT_1177, 14, 28, time_of_day="morning"),
+        # At the ÖNH clinic, whose routing plan (issue 27) walks on while the 1177 message is unread:
+        # an SMS notice, the digital mailbox (the patient has one, `DEMO_MAILBOX_HOLDERS`), a letter.
+        _request(
+            DEMO_ROUTED,
+            fx.PNR_ADULT_1177,
+            21,
+            35,
+            clinic_id=fx.CLINIC_NOT_CONNECTED,
+            reception_id=fx.RECEPTION_NOT_CONNECTED,
+            visit_type="ÖNH LÄK nybesök",
+            reason="Hörselnedsättning",
+        ),
     ]
 
 
@@ -197,10 +215,17 @@ def demo_slots() -> list[Slot]:
 
 
 async def load_and_book(
-    client: Client, settings: Settings, directory: SqliteDirectory, slots: SlotStore | None = None
+    client: Client,
+    settings: Settings,
+    directory: SqliteDirectory,
+    slots: SlotStore | None = None,
+    mailbox: SqlMailbox | None = None,
 ) -> dict[str, Any]:
-    """The demo directory, visits, requests and (given the store) the demo reception's free slots."""
+    """The demo directory, visits, requests and (given the stores) the demo reception's free slots and
+    the digital mailboxes the embedded FaR register knows."""
     summary = directory.load_document(fx.demo_document())
+    for patient_id in DEMO_MAILBOX_HOLDERS if mailbox is not None else ():
+        mailbox.register(patient_id)
     for slot in demo_slots() if slots is not None else []:
         await app_slots.put_slot(slots, slot)
     queue = settings.task_queue

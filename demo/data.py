@@ -48,6 +48,17 @@ def e164(national: str) -> str:
     return "+46" + national.replace("-", "").replace(" ", "")[1:]
 
 
+DEMO_ROUTING = {
+    "steps": [
+        {"channel": "1177"},
+        {"channel": "sms_notice", "after": "PT1M"},
+        {"channel": "digital_mailbox", "after": "PT1M"},
+        {"channel": "letter", "after": "PT1M"},
+    ]
+}
+"""The ÖNH clinic's routing plan (issue 27)."""
+
+
 def demo_document() -> dict[str, Any]:
     """A fresh directory document (SPEC §5): 2 clinics and 6 patients covering S3, S4, S5, S9, S14, V5."""
     return {
@@ -85,6 +96,9 @@ def demo_document() -> dict[str, Any]:
                 "sms_days_before": 2,
                 "sms_send_time": "10:00",
                 "invitation_send_time": "08:00",
+                # Issue 27: unread in 1177, an SMS notice, then the digital mailbox, then a letter. The
+                # waits are minutes so that `dev.py run --demo` shows the walk; a real clinic's are days.
+                "routing": DEMO_ROUTING,
                 "receptions": [
                     {
                         "reception_id": RECEPTION_NOT_CONNECTED,

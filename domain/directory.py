@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from domain.invitation_routing import RoutingPlan
 from domain.types import ClockTime, ContractModel, MobileNumber, Moment, PatientIdStr, SystemId
 
 HSA_ID_PATTERN = r"^SE[0-9]{10}-[A-Za-z0-9]{1,18}$"
@@ -53,6 +54,10 @@ class Clinic(SmsTiming):
     phone: str | None = None
     sms_connected: bool = False
     invitation_send_time: ClockTime = time(8, 0)
+    routing: RoutingPlan | None = Field(
+        default=None,
+        description="how an invitation finds the patient (issue 27); none: V5 (1177, else a letter)",
+    )
     receptions: list[Reception] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -119,6 +124,7 @@ class Patient(ContractModel):
     family_name: str = Field(min_length=1)
     mobile: MobileNumber | None = None
     uses_1177: bool = False
+    protected_identity: bool = False  # skyddade personuppgifter: no SMS notice, no digital mailbox
     postal_address: PostalAddress | None = None
     guardians: list[Guardian] = Field(default_factory=list, max_length=2)
     sms_consents: list[SmsConsent] = Field(default_factory=list)

@@ -39,11 +39,12 @@ MESSAGE_STEPS = (Step.INVITATION, Step.REMINDER_1, Step.REMINDER_2)
 """The steps that send a message, in order."""
 
 
-def message_kind(step: Step) -> MessageKind:
-    """The `MessageRecord.kind` of a message step; `follow_up` sends nothing (ValueError)."""
+def message_kind(step: Step, *, changed: bool = False) -> MessageKind:
+    """The `MessageRecord.kind` of a message step (`changed`: the invitation sent again after a change
+    of the request, V10); `follow_up` sends nothing (ValueError)."""
     if step is Step.FOLLOW_UP:
         raise ValueError("follow_up sends no message (V13)")
-    return MessageKind(step.value)
+    return MessageKind.INVITATION_CHANGED if changed else MessageKind(step.value)
 
 
 _STATE_AFTER = {

@@ -92,9 +92,12 @@ def limits_text(request: CareInvitation) -> str | None:
     return f"Besöket kan bokas {', '.join(parts)}." if parts else None
 
 
-def subject(step: Step, reception: Reception) -> str:
-    """`Dags att boka besök – <reception>`; reminders start with `Påminnelse: ` (V6)."""
+def subject(step: Step, reception: Reception, *, changed: bool = False) -> str:
+    """`Dags att boka besök – <reception>`; reminders start with `Påminnelse: ` (V6), the invitation
+    again after a change of the request with `Ändrat: ` (V10)."""
     base = f"Dags att boka besök – {reception.sms_name}"
+    if changed:
+        return f"Ändrat: {base}"
     if step is Step.INVITATION:
         return base
     if step in (Step.REMINDER_1, Step.REMINDER_2):
@@ -102,8 +105,13 @@ def subject(step: Step, reception: Reception) -> str:
     raise ValueError("follow_up sends no message to the patient (V13)")
 
 
-def _opening(step: Step, request: CareInvitation, reception: Reception) -> str:
+def _opening(step: Step, request: CareInvitation, reception: Reception, changed: bool) -> str:
     kind = _VISIT_KIND[request.visit_kind]
+    if changed:
+        return (
+            f"Vi har ändrat när ditt {kind} hos {reception.sms_name} kan bokas. "
+            "Här är de nya uppgifterna; de ersätter dem i vårt tidigare meddelande."
+        )
     if step is Step.INVITATION:
         return f"Det är dags för dig att boka ett {kind} hos {reception.sms_name}."
     return (
@@ -132,11 +140,16 @@ def _details(request: CareInvitation) -> list[str]:
 
 
 def _paragraphs(
-    step: Step, request: CareInvitation, reception: Reception, greeting: str, how_to_book: list[str]
+    step: Step,
+    request: CareInvitation,
+    reception: Reception,
+    greeting: str,
+    how_to_book: list[str],
+    changed: bool,
 ) -> list[str]:
     paragraphs = [
         greeting,
-        _opening(step, request, reception),
+        _opening(step, request, reception, changed),
         "\n".join(_details(request)),
         " ".join(how_to_book),
     ]
@@ -150,20 +163,27 @@ def _call_us(clinic: Clinic) -> str:
 
 
 def inbox_message(
-    step: Step, request: CareInvitation, clinic: Clinic, reception: Reception
+    step: Step, request: CareInvitation, clinic: Clinic, reception: Reception, *, changed: bool = False
 ) -> InvitationMessage:
-    """V3/V6: the message in the patient's 1177 inbox; the patient books a time there (V2 limits)."""
+    """V3/V6: the message in the patient's 1177 inbox; the patient books a time there (V2 limits).
+    `changed`: the invitation again with the changed request (V10)."""
     how = [
         "Boka din tid här i 1177 under Bokade tider. Där visas de lediga tider som passar ditt besök.",
         f"Hittar du ingen tid som passar, {_call_us(clinic)}.",
     ]
-    paragraphs = _paragraphs(step, request, reception, "Hej!", how)
+    paragraphs = _paragraphs(step, request, reception, "Hej!", how, changed)
     paragraphs.append(f"{SIGN_OFF}\n{reception.sms_name}")
-    return InvitationMessage(subject=subject(step, reception), body="\n\n".join(paragraphs))
+    return InvitationMessage(subject=subject(step, reception, changed=changed), body="\n\n".join(paragraphs))
 
 
 def letter_message(
-    step: Step, request: CareInvitation, clinic: Clinic, reception: Reception, patient_name: str
+    step: Step,
+    request: CareInvitation,
+    clinic: Clinic,
+    reception: Reception,
+    patient_name: str,
+    *,
+    changed: bool = False,
 ) -> InvitationMessage:
     """V5: the same content as a letter by post, asking the patient to call the clinic to book.
 
@@ -174,5 +194,20 @@ def letter_message(
     else:
         how = ["Kontakta mottagningen för att boka din tid."]
     name = patient_name.strip()
-    paragraphs = _paragraphs(step, request, reception, f"Hej {name}!" if name else "Hej!", how)
-    return InvitationMessage(subject=subject(step, reception), body="\n\n".join(paragraphs))
+    paragraphs = _paragraphs(step, request, reception, f"Hej {name}!" if name else "Hej!", how, changed)
+    return InvitationMessage(subject=subject(step, reception, changed=changed), body="\n\n".join(paragraphs))
+
+
+def mailbox_message(
+    step: Step,
+    request: CareInvitation,
+    clinic: Clinic,
+    reception: Reception,
+    patient_name: str,
+    *,
+    changed: bool = False,
+) -> InvitationMessage:
+    """Issue 27: the letter's text in the patient's digital mailbox, signed as the inbox message is
+    (no letter template signs it)."""
+    letter = letter_message(step, request, clinic, reception, patient_name, changed=changed)
+    return letter.model_copy(update={"body": f"{letter.body}\n\n{SIGN_OFF}\n{reception.sms_name}"})

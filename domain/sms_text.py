@@ -156,3 +156,25 @@ def reminder_text(reception_name: str, visit_start: datetime, child_given_name: 
         reception = _cut(reception, len(reception) - 1)
         text = _compose(reception, when, child, "")
     return text
+
+
+_NOTICE_TRAILER = " Svara inte på detta SMS."
+
+
+def notice_text(reception_name: str) -> str:
+    """Issue 27, S16: the SMS notice that a message from the reception waits in the 1177 inbox, GSM-7
+    in one segment; it says nothing else (no visit, no patient). A long name drops the ending, then
+    is cut with "."."""
+    reception = to_gsm7(reception_name) or "mottagningen"
+
+    def compose(name: str, trailer: str) -> str:
+        return (
+            f"Du har ett nytt meddelande från {name} i 1177. Logga in på 1177.se för att läsa det.{trailer}"
+        )
+
+    for trailer in (_NOTICE_TRAILER, ""):
+        if gsm7_length(text := compose(reception, trailer)) <= MAX_TEXT:
+            return text
+    while gsm7_length(text := compose(reception, "")) > MAX_TEXT and len(reception) > 1:
+        reception = _cut(reception, len(reception) - 1)
+    return text

@@ -15,12 +15,14 @@ class MessageKind(StrEnum):
     INVITATION = "invitation"
     REMINDER_1 = "reminder_1"
     REMINDER_2 = "reminder_2"
+    INVITATION_CHANGED = "invitation_changed"  # the invitation again after a change of the request (V10)
 
 
 class MessageChannel(StrEnum):
     SMS = "sms"
     INBOX_1177 = "1177"
     LETTER = "letter"
+    DIGITAL_MAILBOX = "digital_mailbox"
 
 
 class RecipientRole(StrEnum):
@@ -55,6 +57,9 @@ class Reason(StrEnum):
     NO_POSTAL_ADDRESS = "no_postal_address"  # V5: a letter needs an address
     PROVIDER_REFUSED = "provider_refused"  # provider refused the message for another lasting reason
     PROVIDER_UNAVAILABLE = "provider_unavailable"  # retries exhausted before the visit
+    NOT_1177_USER = "not_1177_user"  # V5: the patient does not use 1177
+    NO_MAILBOX = "no_mailbox"  # no digital mailbox in the FaR register
+    SHIELDED = "shielded"  # a minor or a protected identity: not by SMS notice or digital mailbox
 
 
 class Delivery(StrEnum):
@@ -102,6 +107,7 @@ class MessageRecord(ContractModel):
     visit_version: int | None = None
     delivery: Delivery | None = None  # None: not reported (the gateway gives no delivery reports)
     delivery_at: AwareDatetime | None = None  # the moment of the last delivery change
+    read_at: AwareDatetime | None = None  # a 1177 message: when the patient opened it, as last checked
 
 
 def reported_sms(

@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from adapters.inbox import SqliteInbox
 from adapters.letters import build_letters
+from adapters.mailbox import SqliteMailbox
 from adapters.sms import SqliteOutbox
 from adapters.sms_elks import ElksSmsGateway
 from adapters.sms_ledger import SqliteSentLedger
@@ -134,6 +135,7 @@ def test_activities(
         settings.sms_sender,
         SqliteInbox(str(folder / "inbox-1177.sqlite3")),
         build_letters(folder),
+        mailbox=SqliteMailbox(str(folder / "mailbox.sqlite3")),
         webhooks=stores.webhooks,
         publisher=publisher,
         admits=lambda client_id: client_id in stores.api_keys.test_clients(),

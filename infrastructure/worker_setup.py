@@ -20,12 +20,13 @@ from activities.reminders import ReminderActivities
 from adapters.directory import Directory
 from adapters.inbox import Inbox
 from adapters.letters import LetterService, build_letters
+from adapters.mailbox import DigitalMailbox
 from adapters.sms import SmsGateway
 from adapters.webhook_sender import HttpWebhookSender
 from adapters.webhooks import Webhooks, WebhookSender
 from contracts.events import EventPublisher, NoEvents
 from infrastructure.config import Settings
-from infrastructure.stores import Stores, inbox, sms_gateway
+from infrastructure.stores import Stores, inbox, mailbox, sms_gateway
 from workflows.events import EventDelivery
 from workflows.group_booking import GroupBookingWorkflow
 from workflows.reminder.generations import REMINDER_TYPES
@@ -61,6 +62,7 @@ class Activities:
         inbox: Inbox,
         letters: LetterService,
         *,
+        mailbox: DigitalMailbox,
         webhooks: Webhooks | None = None,
         publisher: EventPublisher | None = None,
         webhook_sender: WebhookSender | None = None,
@@ -71,7 +73,9 @@ class Activities:
         return cls(
             directory_reads=DirectoryActivities(directory),
             reminders=ReminderActivities(directory, sms, sender, publisher or NoEvents()),
-            invitations=InvitationActivities(directory, inbox, letters, publisher or NoEvents()),
+            invitations=InvitationActivities(
+                directory, inbox, letters, publisher or NoEvents(), mailbox=mailbox, sms=sms, sms_sender=sender
+            ),
             events=EventActivities(webhooks, webhook_sender or HttpWebhookSender(), admits),
         )
 
@@ -84,6 +88,7 @@ class Activities:
             self.reminders.tell_reminder_decision,
             self.invitations.send_invitation_message,
             self.invitations.tell_invitation_state,
+            self.invitations.invitation_message_read,
             self.events.webhooks_at_clinic,
             self.events.deliver_event,
             self.events.give_up_delivery,
@@ -92,7 +97,7 @@ class Activities:
 
 def activities_for(settings: Settings, stores: Stores, publisher: EventPublisher | None = None) -> Activities:
     """The activities wired to the configured stores (SQLite files, or the shared PostgreSQL
-    database), SMS gateway and 1177 inbox, the letters folder and the webhooks; the events of the
+    database), SMS gateway, 1177 inbox and digital mailbox, the letters folder and the webhooks; the events of the
     reminders' SMS and of the invitations go to `publisher` (the worker's
     `infrastructure.events.TemporalEventPublisher`), to live clients' webhooks only (test clients get
     test traffic's, `infrastructure.test_mode`)."""
@@ -102,6 +107,7 @@ def activities_for(settings: Settings, stores: Stores, publisher: EventPublisher
         settings.sms_sender,
         inbox(settings, stores),
         build_letters(settings.data_dir),
+        mailbox=mailbox(settings, stores),
         webhooks=stores.webhooks,
         publisher=publisher,
         admits=live_clients(stores),

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 import application as app
 from adapters.directory import SqliteDirectory
 from adapters.inbox import SqliteInbox
+from adapters.mailbox import SqliteMailbox
 from adapters.letters import PdfLetterOutbox
 from adapters.sms import SmsGateway, SqliteOutbox
 from adapters.webhooks import SqliteWebhooks, Webhooks
@@ -47,6 +48,7 @@ class Harness:
         self.directory.load_document(document)
         self.outbox = SqliteOutbox(tmp_path / "outbox.sqlite3")
         self.inbox = SqliteInbox(tmp_path / "inbox-1177.sqlite3")
+        self.mailbox = SqliteMailbox(tmp_path / "mailbox.sqlite3")
         self.letters = PdfLetterOutbox(tmp_path / "letters", compress=False)
         self.webhooks: Webhooks = SqliteWebhooks(tmp_path / "webhooks.sqlite3")
         keyring = Keyring.generate()
@@ -71,6 +73,7 @@ class Harness:
             "Varden",
             self.inbox,
             self.letters,
+            mailbox=self.mailbox,
             webhooks=webhooks,
             publisher=publisher,
         )

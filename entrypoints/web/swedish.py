@@ -43,8 +43,9 @@ KINDS = {
     "invitation": "Vårdinbjudan",
     "reminder_1": "Påminnelse 1",
     "reminder_2": "Påminnelse 2",
+    "invitation_changed": "Ändrad vårdinbjudan",
 }
-CHANNELS = {"sms": "SMS", "1177": "1177-inkorgen", "letter": "Brev"}
+CHANNELS = {"sms": "SMS", "1177": "1177-inkorgen", "letter": "Brev", "digital_mailbox": "Digital brevlåda"}
 BOOKED_VIA = {"vas": "VAS", "an27_quick": "snabbokning (AN27)", "1177": "patienten själv i 1177"}
 RECIPIENTS = {"patient": "patienten", "guardian_1": "vårdnadshavare 1", "guardian_2": "vårdnadshavare 2"}
 DELIVERIES = {"pending": "väntar på kvitto", "delivered": "levererat", "failed": "kom inte fram"}
@@ -66,6 +67,9 @@ REASONS = {
     "no_postal_address": "postadress saknas (V5)",
     "provider_refused": "leverantören avvisade meddelandet",
     "provider_unavailable": "leverantören svarade inte i tid",
+    "not_1177_user": "patienten använder inte 1177 (V5)",
+    "no_mailbox": "ingen digital brevlåda",
+    "shielded": "barn eller skyddade personuppgifter",
 }
 WEEKDAYS = {"mon": "mån", "tue": "tis", "wed": "ons", "thu": "tor", "fri": "fre", "sat": "lör", "sun": "sön"}
 TIMES_OF_DAY = {"any": "hela dagen", "morning": "förmiddag", "afternoon": "eftermiddag"}

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.invitation import (
         BookedBy,
         BookedVisit,
+        CareInvitation,
         Contact,
         Conversion,
         InvitationBooking,
@@ -48,9 +49,16 @@ with workflow.unsafe.imports_passed_through():
         invitation_status,
         work_list,
     )
-    from domain.invitation_schedule import Step, message_kind, next_step, state_after
+    from domain.invitation_schedule import MESSAGE_STEPS, Step, message_kind, next_step, state_after
     from domain.markdown import escape_markdown
-    from domain.status import MessageChannel, MessageRecord, NextAction, Outcome, Reason, RecipientRole
+    from domain.status import (
+        MessageChannel,
+        MessageRecord,
+        NextAction,
+        Outcome,
+        Reason,
+        RecipientRole,
+    )
     from domain.timing import local_date
     from domain.types import describe_validation_error
     from workflows.mechanics import (
@@ -64,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 from workflows.reminder.children import child_reminder_id, child_reminder_type
+from workflows.request.routing import REISSUE, ROUTING, Walk, read_at
 from workflows.request.sending import EVENTS, TOLD, MessageSender, tell_state
 
 DEFAULT_SEND_TIME = time(8, 0)
@@ -74,6 +83,7 @@ SENDING = (
     InvitationState.REMINDED_1,
     InvitationState.REMINDED_2,
 )
+INVITED = SENDING[1:]  # the invitation is out: a change of its limits sends it again (V10)
 
 
 class Request:
@@ -91,6 +101,8 @@ class Request:
         self._planned_revision = -1
         self._lean = False
         self._unpublished = False
+        self._walk: Walk | None = None  # the last message's routing plan, while it may go on (issue 27)
+        self._reissue = False  # the request's limits changed after the invitation went out (V10)
 
     async def _run(self, request: InvitationStart, start: Start, sender: MessageSender) -> InvitationStatus:
         self._lean = start.lean()
@@ -124,6 +136,10 @@ class Request:
         woke = False  # sending at a moment it slept until, as a wave of invitations may
         while self._state in SENDING:
             revision = self._revision
+            if self._reissue:
+                self._reissue = False
+                await self._send(self._last_sent(), changed=True)
+                continue
             now = workflow.now()
             step = next_step(self._request.window, send_time, self._sent, now)
             if step.at > now:
@@ -132,7 +148,11 @@ class Request:
                 if await self._publish_after_the_wave(revision):
                     continue  # re-plan: the request changed, or it was answered
                 self._publish()
-                woke = await self._wait_for_change(revision, until=step.at)
+                walk = self._walk if self._walk and self._walk.at < step.at else None
+                woke = await self._wait_for_change(revision, until=walk.at if walk else step.at)
+                if woke and walk is not None:
+                    woke = False
+                    await self._walk_on(walk)
                 continue  # re-plan: the moment came, the request changed, or it was answered
             if step.step is Step.FOLLOW_UP:
                 self._state = InvitationState.FOLLOW_UP
@@ -160,20 +180,53 @@ class Request:
         moment came."""
         return not await sleep_unless(lambda: self._revision != revision or self._state not in SENDING, until)
 
-    async def _send(self, step: Step) -> None:
-        key = f"{workflow.info().workflow_id}/{step.value}"
-        message = InvitationMessageRequest(key=key, step=step, request=self._request, at=workflow.now())
+    async def _walk_on(self, walk: Walk) -> None:
+        """Issue 27: the routing plan's next step is due; unless the 1177 message was read, take it."""
+        self._walk = None
+        read = await read_at(walk.key)
+        if read is None:
+            await self._send(walk.step, walk=walk)
+            return
+        kind = message_kind(walk.step, changed=walk.changed)
+        for index in range(len(self._messages) - 1, -1, -1):
+            record = self._messages[index]
+            if (
+                record.kind is kind
+                and record.channel is MessageChannel.INBOX_1177
+                and record.outcome is Outcome.SENT
+            ):
+                self._messages[index] = record.model_copy(update={"read_at": read})
+                break
+
+    async def _send(self, step: Step, *, changed: bool = False, walk: Walk | None = None) -> None:
+        """The message of `step` (or, `changed`, the invitation again, V10) by the routing plan's first
+        step that reaches the patient, or with `walk` by its next step (issue 27)."""
+        workflow_id = workflow.info().workflow_id
+        if walk is not None:
+            key, position, changed = walk.next_key(), walk.position + 1, walk.changed
+        else:
+            key = f"{workflow_id}/changed.{self._revision}" if changed else f"{workflow_id}/{step.value}"
+            position = 0
+        message = InvitationMessageRequest(
+            key=key, step=step, request=self._request, at=workflow.now(), position=position, changed=changed
+        )
         try:
             result = await self._sender.send(message)
         except ActivityError:
             workflow.logger.warning("message channel unavailable", extra={"key": key})
             result = InvitationSendResult(
-                kind=message_kind(step),
+                kind=message_kind(step, changed=changed),
                 channel=MessageChannel.INBOX_1177,
                 outcome=Outcome.FAILED,
                 reason=Reason.PROVIDER_UNAVAILABLE,
             )
-        self._sent[step] = workflow.now()  # counts as done: the next reminder follows 14 days on (V6)
+        if walk is None and not changed:
+            self._sent[step] = workflow.now()  # counts as done: the next reminder follows 14 days on (V6)
+        if walk is None:
+            self._walk = None  # a new message: the last one's plan ends
+        if result.wait is not None and result.position is not None and workflow.patched(ROUTING):
+            base = walk.key if walk else key
+            self._walk = Walk(step, changed, base, result.position, workflow.now() + result.wait)
         record = MessageRecord(
             kind=result.kind,
             channel=result.channel,
@@ -183,8 +236,11 @@ class Request:
             reason=result.reason,
         )
         record_message(self._messages, record)
-        if self._state in SENDING:  # a booking or contact during the send keeps its state (V7)
-            self._state = state_after(step)
+        if walk is None and not changed and self._state in SENDING:  # a booking or contact during
+            self._state = state_after(step)  # the send keeps its state (V7)
+
+    def _last_sent(self) -> Step:
+        return [s for s in MESSAGE_STEPS if s in self._sent][-1]
 
     async def _tell_state(self) -> None:
         """The state reached, told to the clinic's webhooks behind `EVENTS` (`sending.tell_state`)."""
@@ -256,8 +312,12 @@ class Request:
 
     @workflow.update
     async def change_request(self, change: RequestChange) -> InvitationStatus:
-        """V10: the schedule follows the new request; a message already sent is not sent again."""
+        """V10: the schedule follows the new request; a message already sent is not sent again, but an
+        invitation already out goes once more with its new limits (issue 27: the patient's offer)."""
+        before = self._request
         self._request = apply_change(self._request, change)
+        if self._state in INVITED and _limits(before) != _limits(self._request) and workflow.patched(REISSUE):
+            self._reissue = True
         return await self._replanned()
 
     @change_request.validator
@@ -324,3 +384,8 @@ class Request:
     def _details(self) -> str:
         """The Web UI's current details (`invitation_details`: the caller's text escaped for Markdown)."""
         return invitation_details(self._state, self._request, self._next)
+
+
+def _limits(request: CareInvitation) -> tuple[object, ...]:
+    """What the patient's offer follows (V8): the window, the weekdays and the time of day."""
+    return (request.window, request.weekdays, request.time_of_day)
