@@ -32,6 +32,9 @@ class Settings(BaseModel):
     inbox: Literal["embedded", "http"] = "embedded"
     inbox_url: str | None = None
     inbox_token: str | None = Field(default=None, repr=False)
+    mailbox: Literal["embedded", "http"] = "embedded"  # the digital mailbox (docs/mailbox.md)
+    far_url: str | None = None  # its FaR lookup over HTTP
+    far_token: str | None = Field(default=None, repr=False)
     api_host: str = "127.0.0.1"  # the HTTP API (entrypoints/http)
     api_port: int = 8000
     jwt_issuer: str | None = None  # production: tokens from the region's OAuth2 server …
@@ -82,6 +85,9 @@ class Settings(BaseModel):
             "inbox": os.environ.get("PM_INBOX"),
             "inbox_url": os.environ.get("INBOX_1177_URL"),
             "inbox_token": os.environ.get("INBOX_1177_TOKEN"),
+            "mailbox": os.environ.get("PM_MAILBOX"),
+            "far_url": os.environ.get("FAR_URL"),
+            "far_token": os.environ.get("FAR_TOKEN"),
             "api_host": os.environ.get("PM_API_HOST"),
             "api_port": os.environ.get("PM_API_PORT"),
             "jwt_issuer": os.environ.get("PM_JWT_ISSUER"),

@@ -32,6 +32,16 @@ from adapters.inbox import (
     SqliteInbox,
     SqliteInboxLedger,
 )
+from adapters.mailbox import (
+    DigitalMailbox,
+    HttpMailbox,
+    MailboxLedger,
+    PostgresMailbox,
+    PostgresMailboxLedger,
+    SqliteMailbox,
+    SqliteMailboxLedger,
+    SqlMailbox,
+)
 from adapters.operator_tokens import OperatorTokens, PostgresOperatorTokens, SqliteOperatorTokens
 from adapters.postgres import PostgresDatabase
 from adapters.postgres import SchemaNotReadyError as SchemaNotReadyError  # for the doors
@@ -99,6 +109,15 @@ class Stores:
     @cached_property
     def embedded_inbox(self) -> SqlInbox:
         return self._open(PostgresInbox, SqliteInbox, "inbox-1177.sqlite3")
+
+    @cached_property
+    def mailbox_ledger(self) -> MailboxLedger:
+        return self._open(PostgresMailboxLedger, SqliteMailboxLedger, "mailbox-ledger.sqlite3")
+
+    @cached_property
+    def embedded_mailbox(self) -> SqlMailbox:
+        """The embedded digital mailbox: its holders and the messages delivered to them."""
+        return self._open(PostgresMailbox, SqliteMailbox, "mailbox.sqlite3")
 
     @cached_property
     def audit(self) -> AuditTrail:
@@ -199,3 +218,12 @@ def inbox(settings: Settings, stores: Stores) -> Inbox:
     if not settings.inbox_url or not settings.inbox_token:
         raise ValueError("the 1177 inbox over HTTP needs INBOX_1177_URL and INBOX_1177_TOKEN")
     return HttpInbox(settings.inbox_url, settings.inbox_token, stores.inbox_ledger)
+
+
+def mailbox(settings: Settings, stores: Stores) -> DigitalMailbox:
+    """The embedded digital mailbox, or FaR and the suppliers over HTTP with the ledger of `stores`."""
+    if settings.mailbox == "embedded":
+        return stores.embedded_mailbox
+    if not settings.far_url or not settings.far_token:
+        raise ValueError("the digital mailbox over HTTP needs FAR_URL and FAR_TOKEN")
+    return HttpMailbox(settings.far_url, settings.far_token, stores.mailbox_ledger)

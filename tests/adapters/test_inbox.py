@@ -6,9 +6,11 @@ with processes racing on the same key; tests of the HTTP error mapping alone use
 from __future__ import annotations
 
 import socket
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from adapters.inbox import (
     InboxLedger,
     InboxMessage,
     PermanentInboxError,
+    SqliteInbox,
     SqliteInboxLedger,
     TransientInboxError,
 )
@@ -118,6 +121,60 @@ def test_embedded_inbox_same_key_from_3_processes_stores_one_row(backend: Backen
         BODY,
         BOOKING_URL,
     )
+
+
+def test_embedded_inbox_read_at_is_none_until_read_and_the_first_read_is_kept(backend: Backend) -> None:
+    """Issue 27: `read_at` says when the patient opened a message; `mark_read` stands in for 1177."""
+    inbox, other_process = backend.stores().embedded_inbox, backend.stores().embedded_inbox
+    assert inbox.read_at(KEY) is None  # no such key
+    assert inbox.mark_read(KEY) is False
+    inbox.deliver(message())
+    assert inbox.read_at(KEY) is None  # delivered, not opened
+    first = datetime(2027, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=1)))
+    assert inbox.mark_read(KEY, at=first) is True
+    assert other_process.read_at(KEY) == first and other_process.read_at(KEY).tzinfo is UTC  # type: ignore[union-attr]
+    assert other_process.mark_read(KEY, at=first + timedelta(days=2)) is True
+    assert inbox.read_at(KEY) == first  # the first read counts
+    (entry,) = inbox.messages()
+    assert entry.read_at == first
+    assert inbox.read_at("care-invitation-R1/reminder-1") is None
+
+
+def test_embedded_inbox_mark_read_defaults_to_now_and_refuses_a_time_without_offset(backend: Backend) -> None:
+    inbox = backend.stores().embedded_inbox
+    inbox.deliver(message())
+    with pytest.raises(ValueError, match="offset"):
+        inbox.mark_read(KEY, at=datetime(2027, 3, 1, 9, 30))
+    assert inbox.read_at(KEY) is None
+    before = datetime.now(UTC)
+    assert inbox.mark_read(KEY) is True
+    read = inbox.read_at(KEY)
+    assert read is not None and before <= read <= datetime.now(UTC)
+
+
+def test_sqlite_inbox_of_an_earlier_release_gains_read_at(tmp_path: Path) -> None:
+    """A file written before issue 27 (no `read_at` column) is upgraded on first use, rows kept."""
+    path = tmp_path / "inbox-1177.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "CREATE TABLE inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE,"
+            " patient_id TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, booking_url TEXT,"
+            " delivered_at TEXT NOT NULL, message_id TEXT NOT NULL)"
+        )
+        conn.execute(
+            "INSERT INTO inbox (key, patient_id, subject, body, delivered_at, message_id)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (KEY, PATIENT_ID, SUBJECT, BODY, "2027-01-01T08:00:00+00:00", "m-1"),
+        )
+    conn.close()
+    inbox = SqliteInbox(path)
+    try:
+        assert inbox.read_at(KEY) is None
+        assert inbox.mark_read(KEY, at=datetime(2027, 1, 2, tzinfo=UTC)) is True
+        (entry,) = inbox.messages()
+        assert (entry.message_id, entry.read_at) == ("m-1", datetime(2027, 1, 2, tzinfo=UTC))
+    finally:
+        inbox.close()
 
 
 # --- HTTP adapter against a local server ------------------------------------------------------------

@@ -9,11 +9,19 @@ import pytest
 
 from adapters.directory import PostgresDirectory, SqliteDirectory
 from adapters.inbox import HttpInbox, PostgresInbox, SqliteInbox
+from adapters.mailbox import (
+    DigitalMailbox,
+    HttpMailbox,
+    PostgresMailbox,
+    PostgresMailboxLedger,
+    SqliteMailbox,
+    SqliteMailboxLedger,
+)
 from adapters.sms import PostgresOutbox, SqliteOutbox
 from adapters.sms_elks import ElksSmsGateway
 from adapters.sms_ledger import PostgresSentLedger, SqliteSentLedger
 from infrastructure.config import Settings
-from infrastructure.stores import SchemaOutOfDateError, Stores, inbox, sms_gateway
+from infrastructure.stores import SchemaOutOfDateError, Stores, inbox, mailbox, sms_gateway
 
 
 def test_build_sms_gateway(tmp_path: Path) -> None:
@@ -49,6 +57,43 @@ def test_build_inbox(tmp_path: Path) -> None:
     http.close()
 
 
+def test_build_mailbox(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    embedded = mailbox(settings, Stores(settings))
+    assert isinstance(embedded, SqliteMailbox) and isinstance(embedded, DigitalMailbox)
+    assert embedded.path == tmp_path / "data" / "mailbox.sqlite3"
+    for missing in ({"far_url": "https://far.example"}, {"far_token": "s3cret"}, {}):
+        with pytest.raises(ValueError, match="digital mailbox over HTTP needs FAR_URL and FAR_TOKEN"):
+            bad = settings.model_copy(update={"mailbox": "http", **missing})
+            mailbox(bad, Stores(bad))
+    settings = settings.model_copy(
+        update={"mailbox": "http", "far_url": "https://far.example", "far_token": "s3cret"}
+    )
+    assert "s3cret" not in repr(settings)
+    stores = Stores(settings)
+    http = mailbox(settings, stores)
+    assert isinstance(http, HttpMailbox) and isinstance(http, DigitalMailbox)
+    assert isinstance(stores.mailbox_ledger, SqliteMailboxLedger)
+    assert stores.mailbox_ledger.path == tmp_path / "data" / "mailbox-ledger.sqlite3"
+    http.close()
+
+
+def test_mailbox_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PM_MAILBOX", "http")
+    monkeypatch.setenv("FAR_URL", "https://far.example")
+    monkeypatch.setenv("FAR_TOKEN", "t0k3n")
+    settings = Settings.from_env()
+    assert (settings.mailbox, settings.far_url, settings.far_token) == (
+        "http",
+        "https://far.example",
+        "t0k3n",
+    )
+    assert "t0k3n" not in repr(settings)
+    monkeypatch.setenv("PM_MAILBOX", "kivra")
+    with pytest.raises(ValueError, match="mailbox"):
+        Settings.from_env()
+
+
 def test_without_a_database_url_every_store_is_a_file_in_the_data_folder(tmp_path: Path) -> None:
     stores = Stores(Settings(data_dir=tmp_path))
     assert isinstance(stores.directory, SqliteDirectory) and isinstance(stores.sms_ledger, SqliteSentLedger)
@@ -66,9 +111,22 @@ def test_with_a_database_url_every_store_is_in_postgresql_and_the_schema_must_be
         assert isinstance(stores.directory, PostgresDirectory)
         assert isinstance(stores.sms_ledger, PostgresSentLedger)
         assert isinstance(stores.outbox, PostgresOutbox) and isinstance(stores.embedded_inbox, PostgresInbox)
+        assert isinstance(stores.embedded_mailbox, PostgresMailbox)
+        assert isinstance(stores.mailbox_ledger, PostgresMailboxLedger)
         with pytest.raises(SchemaOutOfDateError, match=r"starter\.py admin migrate"):
             stores.require_current_schema()
-        assert stores.migrate() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009"]
+        assert stores.migrate() == [
+            "0001",
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+            "0006",
+            "0007",
+            "0008",
+            "0009",
+            "0010",
+        ]
         stores.require_current_schema()
         assert stores.migrate() == []
         assert not list(tmp_path.iterdir())  # nothing of the state on this host
