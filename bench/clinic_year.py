@@ -41,8 +41,8 @@ from temporalio.testing import WorkflowEnvironment
 import application as app
 from adapters.directory import SqliteDirectory
 from adapters.inbox import SqliteInbox
-from adapters.mailbox import SqliteMailbox
 from adapters.letters import PdfLetterOutbox
+from adapters.mailbox import SqliteMailbox
 from adapters.sms import SqliteOutbox
 from bench.figures import write_json
 from bench.machine import load, machine

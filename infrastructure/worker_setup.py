@@ -74,7 +74,13 @@ class Activities:
             directory_reads=DirectoryActivities(directory),
             reminders=ReminderActivities(directory, sms, sender, publisher or NoEvents()),
             invitations=InvitationActivities(
-                directory, inbox, letters, publisher or NoEvents(), mailbox=mailbox, sms=sms, sms_sender=sender
+                directory,
+                inbox,
+                letters,
+                publisher or NoEvents(),
+                mailbox=mailbox,
+                sms=sms,
+                sms_sender=sender,
             ),
             events=EventActivities(webhooks, webhook_sender or HttpWebhookSender(), admits),
         )
@@ -97,8 +103,8 @@ class Activities:
 
 def activities_for(settings: Settings, stores: Stores, publisher: EventPublisher | None = None) -> Activities:
     """The activities wired to the configured stores (SQLite files, or the shared PostgreSQL
-    database), SMS gateway, 1177 inbox and digital mailbox, the letters folder and the webhooks; the events of the
-    reminders' SMS and of the invitations go to `publisher` (the worker's
+    database), SMS gateway, 1177 inbox and digital mailbox, the letters folder and the webhooks; the
+    events of the reminders' SMS and of the invitations go to `publisher` (the worker's
     `infrastructure.events.TemporalEventPublisher`), to live clients' webhooks only (test clients get
     test traffic's, `infrastructure.test_mode`)."""
     return Activities.wired(

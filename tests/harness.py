@@ -21,8 +21,8 @@ from temporalio.worker import Worker
 import application as app
 from adapters.directory import SqliteDirectory
 from adapters.inbox import SqliteInbox
-from adapters.mailbox import SqliteMailbox
 from adapters.letters import PdfLetterOutbox
+from adapters.mailbox import SqliteMailbox
 from adapters.sms import SmsGateway, SqliteOutbox
 from adapters.webhooks import SqliteWebhooks, Webhooks
 from contracts.workflow_ids import IdKind, IssuedId, parse_workflow_id

@@ -54,7 +54,9 @@ def test_routing_minors_and_protected_identities_never_get_an_sms_notice_or_a_ma
 
 
 @given(reaches, st.integers(min_value=0, max_value=3))
-def test_routing_choose_takes_the_first_step_from_start_that_reaches_the_patient(reach: Reach, start: int) -> None:
+def test_routing_choose_takes_the_first_step_from_start_that_reaches_the_patient(
+    reach: Reach, start: int
+) -> None:
     choice = choose(FULL, start, reach)
     usable = [i for i in range(start, 4) if refusal(FULL.steps[i].channel, reach) is None]
     assert choice.position == (usable[0] if usable else None)
@@ -75,9 +77,7 @@ def test_routing_V5_plan_is_1177_for_its_users_else_a_letter(reach: Reach) -> No
 
 
 def test_routing_an_sms_notice_needs_the_1177_message_it_points_to() -> None:
-    reach = Reach(
-        uses_1177=True, minor=False, protected_identity=False, sms_allowed=True, has_address=True
-    )
+    reach = Reach(uses_1177=True, minor=False, protected_identity=False, sms_allowed=True, has_address=True)
     assert refusal(RouteChannel.SMS_NOTICE, reach) is Reason.NOT_1177_USER
     assert refusal(RouteChannel.SMS_NOTICE, reach.model_copy(update={"inbox_message": True})) is None
     no_consent = reach.model_copy(update={"inbox_message": True, "sms_allowed": False})

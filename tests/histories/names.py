@@ -16,6 +16,7 @@ from workflows.reminder.children import NEWEST_FOR_CHILDREN
 from workflows.reminder.generations import LEAN_HISTORY as REMINDER_LEAN
 from workflows.reminder.sending import DECISIONS_TOLD
 from workflows.request.generations import LEAN_HISTORY as REQUEST_LEAN
+from workflows.request.routing import REISSUE, ROUTING
 from workflows.request.sending import EVENTS as REQUEST_EVENTS
 
 BRANCHES = {
@@ -25,6 +26,8 @@ BRANCHES = {
     NEWEST_FOR_CHILDREN: "newest-child",
     REQUEST_EVENTS: "events",
     DECISIONS_TOLD: "told",
+    ROUTING: "routed",
+    REISSUE: "reissued",
 }
 """The patch ids in force and their short names in file names."""
 

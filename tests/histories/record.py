@@ -26,7 +26,14 @@ from contracts.events import EventType, event_workflow_id, message_event
 from contracts.workflow_ids import booking_reminder_id, sms_key
 from demo import data as fx
 from domain.booking import GroupBooking, GroupParticipant, Reschedule, VisitBooking
-from domain.invitation import CareInvitation, Conversion, DateWindow, InvitationBooking
+from domain.invitation import (
+    CareInvitation,
+    Conversion,
+    DateWindow,
+    InvitationBooking,
+    RequestChange,
+    TimeOfDay,
+)
 from domain.status import RecipientRole
 from infrastructure.events import start_delivery
 from infrastructure.namespace_setup import register_search_attributes
@@ -135,6 +142,24 @@ async def request_converted_to_follow_up(h: Harness) -> list[str]:
     return [workflow_id]
 
 
+async def invitation_routed(h: Harness) -> list[str]:
+    """Issue 27: at the ÖNH clinic (the demo's routing plan, minutes apart) the unread invitation walks
+    to an SMS notice, the digital mailbox and a letter; a change of its limits sends it once more."""
+    today = (await h.local(0, 12)).date()
+    routed = request(today, "hist-walk", 21, 60).model_copy(
+        update={"clinic_id": fx.CLINIC_NOT_CONNECTED, "reception_id": fx.RECEPTION_NOT_CONNECTED}
+    )
+    h.mailbox.register(fx.PNR_ADULT_1177)
+    workflow_id = (await app.create_request(h.client, h.task_queue, h.directory, routed)).workflow_id
+    await h.sleep_until(await h.local(0, 12, minute=5))
+    change = RequestChange(time_of_day=TimeOfDay.MORNING)
+    await app.change_request(h.client, target(workflow_id, fx.CLINIC_NOT_CONNECTED), change)
+    await h.sleep_until(await h.local(1, 12))
+    await app.cancel(h.client, target(workflow_id, fx.CLINIC_NOT_CONNECTED))
+    await h.client.get_workflow_handle(workflow_id).result()
+    return [workflow_id]
+
+
 async def _event_to_webhook(h: Harness, booking_id: str, receiver: WebhookReceiver) -> str:
     receiver.secret = h.webhooks.register("hist-client", fx.CLINIC_CONNECTED, receiver.url).secret
     key = sms_key(booking_reminder_id(fx.CLINIC_CONNECTED, booking_id), 1, RecipientRole.PATIENT)
@@ -167,6 +192,7 @@ SCENARIOS = [
     group_booking,
     invitation_booked,
     request_converted_to_follow_up,
+    invitation_routed,
     event_delivered,
     event_given_up,
 ]

@@ -302,4 +302,3 @@ def test_strict_edges_the_command_line_refuses_unknown_fields_and_non_boolean_fl
         err = capsys.readouterr().err
         assert expected in err.lower() and err.count("\n") == 1, err
         assert fx.PNR_ADULT_1177 not in err
-

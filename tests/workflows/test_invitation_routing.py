@@ -78,7 +78,9 @@ async def test_routing_read_at_once_sends_no_fallback_and_shows_when_it_was_read
         await harness.sleep_until(sent + timedelta(days=11))
         seen = await until(harness, handle, lambda s: s.messages[0].read_at is not None)
     assert channels(seen.messages) == [MessageChannel.INBOX_1177]
-    assert harness.outbox.count() == 0 and harness.mailbox.messages() == [] and harness.letters.letters() == []
+    assert (
+        harness.outbox.count() == 0 and harness.mailbox.messages() == [] and harness.letters.letters() == []
+    )
     assert seen.messages[0].read_at is not None and seen.messages[0].read_at >= sent
 
 
@@ -157,7 +159,9 @@ async def test_routing_a_step_that_cannot_reach_the_patient_is_recorded_skipped(
     assert skipped.outcome is Outcome.SKIPPED and skipped.reason is Reason.NO_POSTAL_ADDRESS
 
 
-async def test_routing_without_a_plan_is_V5_and_marks_no_patch(harness: Harness, document: dict[str, Any]) -> None:
+async def test_routing_without_a_plan_is_V5_and_marks_no_patch(
+    harness: Harness, document: dict[str, Any]
+) -> None:
     document["clinics"][0].pop("routing")
     harness.directory.load_document(document)
     async with harness.worker():
@@ -174,7 +178,7 @@ async def test_V10_a_change_of_limits_after_the_invitation_sends_it_once_more(ha
     new limits; the reminders keep their days (not a new chain) and a repeat of the change sends
     nothing."""
     async with harness.worker():
-        handle, sent = await invited(harness)
+        _handle, sent = await invited(harness)
         assert harness.inbox.mark_read(f"{R1}/invitation")
         change = RequestChange(time_of_day=TimeOfDay.MORNING)
         changed = await app.change_request(harness.client, target(R1), change)
@@ -183,7 +187,7 @@ async def test_V10_a_change_of_limits_after_the_invitation_sends_it_once_more(ha
     kinds = [m.kind for m in again.messages]
     assert kinds == [MessageKind.INVITATION, MessageKind.INVITATION_CHANGED]
     assert [m.kind for m in changed.messages] == kinds
-    [first, second] = harness.inbox.messages()
+    [_first, second] = harness.inbox.messages()
     assert second.subject.startswith("Ändrat: ") and "förmiddagen" in second.body
     assert again.next_action is not None and again.next_action.kind == "reminder_1"
     assert again.state is InvitationState.INVITED and REISSUE in patches
