@@ -80,6 +80,8 @@ def now() -> datetime:
 def as_utc(value: datetime | str) -> datetime:
     """A stored or answered time (ISO text or datetime) as an aware UTC datetime."""
     at = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(at, datetime):
+        raise TypeError("not a time")
     if at.tzinfo is None:
         raise ValueError("a time without an offset")
     return at.astimezone(UTC)

@@ -17,7 +17,7 @@ Request = dict[str, object]
 class FakeEndpoint:
     """What the fake answers (`scripted` first, in order, then `status`/`body`; after
     `scripted_delays`, in order, then `delay`) and what it got (each POST with its `arrived` time,
-    `time.monotonic()`)."""
+    `time.monotonic()`; each GET's path, and its `Authorization` header in `get_auth`)."""
 
     url: str = ""
     status: int = 200
@@ -27,6 +27,7 @@ class FakeEndpoint:
     scripted: list[tuple[int, str]] = field(default_factory=list)
     scripted_delays: list[float] = field(default_factory=list)
     gets: list[str] = field(default_factory=list)
+    get_auth: list[str | None] = field(default_factory=list)
 
     def decide(self, request: Request) -> tuple[int, str, float]:
         """(status, body, delay) for one POST: `scripted` first, then `status`/`body`; a fake provider
@@ -76,6 +77,7 @@ def serve(
 
         def do_GET(self) -> None:
             fake.gets.append(self.path)
+            fake.get_auth.append(self.headers.get("Authorization"))
             answer(self, *fake.answer_get(self.path))
 
         def log_message(self, format: str, *args: object) -> None:

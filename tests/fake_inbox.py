@@ -1,11 +1,15 @@
-"""A local HTTP server on 127.0.0.1 that answers like the 1177 inbox endpoint (`POST /messages`)."""
+"""A local HTTP server on 127.0.0.1 that answers like the 1177 inbox endpoint: `POST /messages`, and
+`GET /messages/{id}` with when the patient read it (`read`: id → ISO time or None; an id not in it
+is unknown, 404)."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
+from urllib.parse import unquote
 
 import pytest
 
@@ -16,6 +20,21 @@ from testkit.fake_http import FakeEndpoint, Request, serve
 class FakeInbox(FakeEndpoint):
     status: int = 201
     body: str = json.dumps({"id": "msg-0001"})
+    read: dict[str, str | None] = field(default_factory=dict)
+    scripted_gets: list[tuple[int, str]] = field(default_factory=list)
+    get_delay: float = 0.0
+
+    def answer_get(self, path: str) -> tuple[int, str]:
+        """`scripted_gets` first, in order; then the message's `read_at` from `read`, or 404."""
+        if self.get_delay:
+            time.sleep(self.get_delay)
+        if self.scripted_gets:
+            return self.scripted_gets.pop(0)
+        prefix = "/messages/"
+        message_id = unquote(path.removeprefix(prefix)) if path.startswith(prefix) else None
+        if message_id is None or message_id not in self.read:
+            return 404, json.dumps({"error": "not_found"})
+        return 200, json.dumps({"id": message_id, "read_at": self.read[message_id]})
 
 
 def _read(handler: BaseHTTPRequestHandler, raw: str) -> Request:

@@ -188,6 +188,8 @@ def test_every_store_file_is_0600_in_a_0700_folder_whatever_the_umask(
         stores.outbox.messages()
         stores.inbox_ledger.get("k")
         stores.embedded_inbox.count()
+        stores.mailbox_ledger.get("k")
+        stores.embedded_mailbox.register(PNR)
         stores.audit.records()
         stores.api_keys.client("pmk_none")
         stores.operator_tokens.operator("pmo_none")
@@ -209,6 +211,7 @@ def test_every_store_file_is_0600_in_a_0700_folder_whatever_the_umask(
         stores.close()
     names = set(modes(data_dir))
     assert {"directory.sqlite3", "fhir.sqlite3-wal", "sms-ledger.lock", "audit.sqlite3"} <= names
+    assert {"mailbox.sqlite3", "mailbox-ledger.sqlite3"} <= names
     assert any(n.startswith("letters/") and n.endswith(".pdf") for n in names)
     assert_private(data_dir)
 

@@ -335,3 +335,123 @@ def test_http_same_key_from_8_threads_is_sent_once(inbox_server: FakeInbox, ledg
             duplicates = list(pool.map(deliver, range(8)))
     assert sorted(duplicates) == [False] + [True] * 7
     assert len(inbox_server.requests) == 1
+
+
+# --- HTTP adapter: has the patient read it? (issue 27) ----------------------------------------------
+
+
+def test_http_read_at_asks_the_endpoint_with_the_ledgers_message_id(
+    inbox_server: FakeInbox, ledger: InboxLedger
+) -> None:
+    with http_inbox(inbox_server, ledger) as inbox:
+        inbox.deliver(message())
+        inbox_server.read["msg-0001"] = None
+        assert inbox.read_at(KEY) is None  # delivered, not opened
+        inbox_server.read["msg-0001"] = "2027-03-01T09:30:00+01:00"
+        read = inbox.read_at(KEY)
+    assert read == datetime(2027, 3, 1, 8, 30, tzinfo=UTC) and read.tzinfo is UTC  # type: ignore[union-attr]
+    assert inbox_server.gets == ["/messages/msg-0001"] * 2
+    assert inbox_server.get_auth == ["Bearer t0k3n"] * 2
+    assert len(inbox_server.requests) == 1  # asking delivers nothing
+
+
+def test_http_read_at_of_a_key_never_delivered_asks_nothing(
+    inbox_server: FakeInbox, sqlite_ledger: InboxLedger
+) -> None:
+    with http_inbox(inbox_server, sqlite_ledger) as inbox:
+        assert inbox.read_at(KEY) is None
+    assert inbox_server.gets == []
+
+
+def test_http_read_at_of_a_message_the_endpoint_does_not_know_is_none(
+    inbox_server: FakeInbox, sqlite_ledger: InboxLedger
+) -> None:
+    with http_inbox(inbox_server, sqlite_ledger) as inbox:
+        inbox.deliver(message())
+        assert inbox.read_at(KEY) is None  # 404
+    assert inbox_server.gets == ["/messages/msg-0001"]
+
+
+def test_http_read_at_quotes_the_message_id(inbox_server: FakeInbox, sqlite_ledger: InboxLedger) -> None:
+    inbox_server.body = '{"id": "a/b c?d"}'
+    inbox_server.read["a/b c?d"] = "2027-03-01T08:30:00Z"
+    with http_inbox(inbox_server, sqlite_ledger) as inbox:
+        inbox.deliver(message())
+        assert inbox.read_at(KEY) == datetime(2027, 3, 1, 8, 30, tzinfo=UTC)
+    assert inbox_server.gets == ["/messages/a%2Fb%20c%3Fd"]
+
+
+def test_http_read_at_of_a_message_accepted_without_an_id_is_none(
+    inbox_server: FakeInbox, sqlite_ledger: InboxLedger
+) -> None:
+    inbox_server.body = "{}"
+    with http_inbox(inbox_server, sqlite_ledger) as inbox:
+        assert inbox.deliver(message()).message_id == "unknown"
+        assert inbox.read_at(KEY) is None
+    assert inbox_server.gets == []
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (503, "inbox_error"),
+        (500, "inbox_error"),
+        (408, "inbox_error"),
+        (429, "rate_limited"),
+        (401, "inbox_auth"),
+        (403, "inbox_auth"),
+        (400, "inbox_error"),  # never a permanent error: it cannot tell
+        (410, "inbox_error"),
+    ],
+)
+def test_http_read_at_errors_are_transient(
+    inbox_server: FakeInbox, sqlite_ledger: InboxLedger, status: int, reason: str
+) -> None:
+    inbox_server.scripted_gets = [(status, f'{{"error": "patient {PATIENT_ID} {BODY}"}}')]
+    with http_inbox(inbox_server, sqlite_ledger) as inbox:
+        inbox.deliver(message())
+        with pytest.raises(TransientInboxError) as caught:
+            inbox.read_at(KEY)
+    assert caught.value.reason == reason and f"HTTP {status}" in str(caught.value)
+    assert_clean(caught.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        '{"id": "msg-0001"}',
+        '{"id": "msg-0001", "read_at": "yesterday"}',
+        '{"id": "msg-0001", "read_at": "2027-03-01T09:30:00"}',  # no offset
+        '{"id": "msg-0001", "read_at": 1767000000}',
+        '["2027-03-01T09:30:00+01:00"]',
+    ],
+)
+def test_http_read_at_answer_without_a_readable_time_is_transient(
+    inbox_server: FakeInbox, sqlite_ledger: InboxLedger, body: str
+) -> None:
+    inbox_server.scripted_gets = [(200, body)]
+    with http_inbox(inbox_server, sqlite_ledger) as inbox:
+        inbox.deliver(message())
+        with pytest.raises(TransientInboxError, match="without a readable `read_at`") as caught:
+            inbox.read_at(KEY)
+    assert caught.value.reason == "inbox_answer"
+
+
+def test_http_read_at_slow_or_unreachable_is_transient(
+    inbox_server: FakeInbox, sqlite_ledger: InboxLedger
+) -> None:
+    inbox_server.get_delay = 1.0
+    with http_inbox(inbox_server, sqlite_ledger, timeout=0.3) as inbox:
+        inbox.deliver(message())
+        with pytest.raises(TransientInboxError) as caught:
+            inbox.read_at(KEY)
+    assert caught.value.reason == "timeout"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    moved = HttpInbox(f"http://127.0.0.1:{port}", "t", sqlite_ledger, timeout=0.5)
+    with moved, pytest.raises(TransientInboxError) as caught:
+        moved.read_at(KEY)  # the same ledger: the receipt is there, the endpoint is not
+    assert caught.value.reason == "connection"
+    assert_clean(caught.value)
