@@ -402,3 +402,33 @@ def test_run_path_serves_a_test_key_from_the_test_namespace_apart_from_live_traf
         timeout=60,
     )
     assert in_test.returncode == 0 and json.loads(in_test.stdout)["state"] == "scheduled", in_test.stderr
+
+
+def test_run_path_the_demo_invitation_left_unread_walks_its_routing_plan(dev_run: DevRun) -> None:
+    """Issue 27 (docs/routing.md): `demo-routed`, at the ÖNH clinic whose plan waits a minute per step,
+    is sent to 1177 at once; left unread, the SMS notice follows a minute later, by the real worker's
+    durable timer (the whole walk, and every branch of it, on the time-skipping server:
+    tests/workflows/test_invitation_routing.py)."""
+    deadline = time.monotonic() + 150.0
+    while True:
+        shown = dev_run.starter(
+            "--json",
+            "invitation",
+            "status",
+            "--request-id",
+            "demo-routed",
+            "--clinic",
+            fx.CLINIC_NOT_CONNECTED,
+        )
+        assert shown.returncode == 0, shown.stderr
+        messages = json.loads(shown.stdout)["messages"]
+        if [m["channel"] for m in messages][:2] == ["1177", "sms"] or time.monotonic() > deadline:
+            break
+        time.sleep(2.0)
+    assert [(m["kind"], m["channel"], m["outcome"]) for m in messages][:2] == [
+        ("invitation", "1177", "sent"),
+        ("invitation", "sms", "sent"),
+    ]
+    first, notice = (datetime.fromisoformat(m["at"]) for m in messages[:2])
+    assert notice - first >= timedelta(minutes=1)
+    assert fx.PNR_ADULT_1177 not in shown.stdout and fx.MOBILE_ADULT_1177 not in shown.stdout

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 import application as app
+from demo import bookings
 from demo import data as fx
-from domain.invitation import InvitationBooking, InvitationState, RequestChange, TimeOfDay
+from domain.invitation import InvitationBooking, InvitationState, InvitationStatus, RequestChange, TimeOfDay
 from domain.status import MessageChannel, MessageKind, Outcome, Reason
 from tests.harness import Harness, target
 from tests.workflows.test_care_invitation import R1, create, request, status, until
@@ -171,6 +173,27 @@ async def test_routing_without_a_plan_is_V5_and_marks_no_patch(
         _, patches = await harness.started_as(R1)
     assert channels(final.messages) == [MessageChannel.INBOX_1177] and harness.outbox.count() == 0
     assert ROUTING not in patches
+
+
+async def test_routing_the_demo_invitation_left_unread_walks_the_demo_plan(harness: Harness) -> None:
+    """`dev.py run --demo`'s `demo-routed` (docs/routing.md): the ÖNH clinic's plan, a minute a step."""
+    routed = next(r for r in bookings.demo_requests() if r.request_id == bookings.DEMO_ROUTED)
+    for patient_id in bookings.DEMO_MAILBOX_HOLDERS:
+        harness.mailbox.register(patient_id)
+    async with harness.worker():
+        made = await app.create_request(harness.client, harness.task_queue, harness.directory, routed)
+        handle = harness.client.get_workflow_handle(made.workflow_id, result_type=InvitationStatus)
+        first = await until(harness, handle, lambda s: s.state is InvitationState.INVITED)
+        await harness.sleep_until(first.messages[0].at + timedelta(minutes=3, seconds=30))
+        walked = await until(harness, handle, lambda s: len(s.messages) == 4)
+    assert channels(walked.messages) == [
+        MessageChannel.INBOX_1177,
+        MessageChannel.SMS,
+        MessageChannel.DIGITAL_MAILBOX,
+        MessageChannel.LETTER,
+    ]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(walked.messages)]
+    assert all(timedelta(minutes=1) <= gap < timedelta(minutes=2) for gap in gaps)
 
 
 async def test_V10_a_change_of_limits_after_the_invitation_sends_it_once_more(harness: Harness) -> None:
