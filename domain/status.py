@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import AwareDatetime, Field
@@ -108,6 +109,20 @@ class MessageRecord(ContractModel):
     delivery: Delivery | None = None  # None: not reported (the gateway gives no delivery reports)
     delivery_at: AwareDatetime | None = None  # the moment of the last delivery change
     read_at: AwareDatetime | None = None  # a 1177 message: when the patient opened it, as last checked
+
+
+def mark_read(messages: list[MessageRecord], kind: MessageKind, at: datetime) -> None:
+    """Issue 27: the last 1177 message of `kind` sent was read at `at` (the first reading kept)."""
+    for index in range(len(messages) - 1, -1, -1):
+        record = messages[index]
+        if (
+            record.kind is kind
+            and record.channel is MessageChannel.INBOX_1177
+            and record.outcome is Outcome.SENT
+        ):
+            if record.read_at is None:
+                messages[index] = record.model_copy(update={"read_at": at})
+            return
 
 
 def reported_sms(

@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         Outcome,
         Reason,
         RecipientRole,
+        mark_read,
     )
     from domain.timing import local_date
     from domain.types import describe_validation_error
@@ -184,19 +185,10 @@ class Request:
         """Issue 27: the routing plan's next step is due; unless the 1177 message was read, take it."""
         self._walk = None
         read = await read_at(walk.key)
-        if read is None:
+        if read is not None:
+            mark_read(self._messages, message_kind(walk.step, changed=walk.changed), read)
+        else:
             await self._send(walk.step, walk=walk)
-            return
-        kind = message_kind(walk.step, changed=walk.changed)
-        for index in range(len(self._messages) - 1, -1, -1):
-            record = self._messages[index]
-            if (
-                record.kind is kind
-                and record.channel is MessageChannel.INBOX_1177
-                and record.outcome is Outcome.SENT
-            ):
-                self._messages[index] = record.model_copy(update={"read_at": read})
-                break
 
     async def _send(self, step: Step, *, changed: bool = False, walk: Walk | None = None) -> None:
         """The message of `step` (or, `changed`, the invitation again, V10) by the routing plan's first
