@@ -12,6 +12,7 @@ from typing import Protocol
 from pydantic import Field
 from temporalio.client import Client
 
+from adapters.slots import Take
 from application.errors import NotFoundError
 from application.targets import Target, locate
 from domain.invitation import InvitationStatus, is_open
@@ -30,9 +31,15 @@ class SlotStore(Protocol):
 
     def put(self, slot: Slot) -> bool: ...
 
+    def get(self, clinic_id: str, slot_id: str) -> Slot | None: ...
+
     def candidates(
         self, clinic_id: str, reception_id: str, visit_type: str, start_from: datetime, start_before: datetime
     ) -> list[Slot]: ...
+
+    def take(self, clinic_id: str, slot_id: str, taken_by: str) -> Take: ...
+
+    def release(self, clinic_id: str, slot_id: str, taken_by: str) -> bool: ...
 
 
 class OfferedTime(ContractModel):
@@ -70,24 +77,8 @@ async def offered_times(
 ) -> OfferedTimes:
     """The free slots that fit the request `target` names (NotFoundError: none of its clinics issued
     it); none once it is booked, cancelled or closed."""
-    request = (await locate(client, target)).status
-    if not isinstance(request, InvitationStatus):
-        raise NotFoundError(f"no request '{target.issued.value}'")
-    fitting: list[Slot] = []
-    if is_open(request.state):
-        now = datetime.now(UTC)
-        start_from = max(at_local(request.window.first_date, time(0)), now)
-        start_before = at_local(request.window.last_date + timedelta(days=1), time(0))
-        if start_from < start_before:
-            candidates = await asyncio.to_thread(
-                store.candidates,
-                request.clinic_id,
-                request.reception_id,
-                request.visit_type,
-                start_from,
-                start_before,
-            )
-            fitting = offered_slots(request, candidates, timedelta(minutes=visit_minutes), now)
+    request = await located_request(client, target)
+    fitting = await offer_for(store, request, visit_minutes)
     page = fitting[offset : offset + limit]
     return OfferedTimes(
         request_id=request.request_id,
@@ -97,3 +88,34 @@ async def offered_times(
         next_offset=offset + limit if offset + limit < len(fitting) else None,
         times=[OfferedTime(slot_id=s.slot_id, start=s.start, end=s.end) for s in page],
     )
+
+
+async def located_request(client: Client, target: Target) -> InvitationStatus:
+    """The status of the request `target` names (NotFoundError: none of its clinics issued it)."""
+    request = (await locate(client, target)).status
+    if not isinstance(request, InvitationStatus):
+        raise NotFoundError(f"no request '{target.issued.value}'")
+    return request
+
+
+async def offer_for(
+    store: SlotStore, request: InvitationStatus, visit_minutes: int = DEFAULT_VISIT_MINUTES
+) -> list[Slot]:
+    """Every free slot that fits `request` (its status, as read already), earliest first; none once it
+    is booked, cancelled or closed. The REST offer, the FHIR Slot search and the staff page read this."""
+    if not is_open(request.state):
+        return []
+    now = datetime.now(UTC)
+    start_from = max(at_local(request.window.first_date, time(0)), now)
+    start_before = at_local(request.window.last_date + timedelta(days=1), time(0))
+    if start_from >= start_before:
+        return []
+    candidates = await asyncio.to_thread(
+        store.candidates,
+        request.clinic_id,
+        request.reception_id,
+        request.visit_type,
+        start_from,
+        start_before,
+    )
+    return offered_slots(request, candidates, timedelta(minutes=visit_minutes), now)
