@@ -1,11 +1,13 @@
 """Offered times (issue 27, V8 the offer): the booking system's slots kept (`put_slot`), and the free
 slots that fit an open request's window, weekdays, time of day and visit length (`offered_times`),
-earliest first, a page at a time. The rule is `domain.invitation_offer`; the slots are in
+earliest first, a page at a time (`offered_times` for REST, `offered_slot_page` for the FHIR Slot
+search, `offer_for` for the staff page). The rule is `domain.invitation_offer`; the slots are in
 `adapters.slots` (behind the `SlotStore` port)."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 
@@ -15,6 +17,7 @@ from temporalio.client import Client
 from adapters.slots import Take
 from application.errors import NotFoundError
 from application.targets import Target, locate
+from domain.directory import Clinic
 from domain.invitation import InvitationStatus, is_open
 from domain.invitation_offer import Slot, offered_slots
 from domain.timing import at_local
@@ -40,6 +43,23 @@ class SlotStore(Protocol):
     def take(self, clinic_id: str, slot_id: str, taken_by: str) -> Take: ...
 
     def release(self, clinic_id: str, slot_id: str, taken_by: str) -> bool: ...
+
+
+class ClinicLookup(Protocol):
+    """The directory's clinics (`adapters.directory.Directory`), for a reception's HSA-id."""
+
+    def clinic(self, clinic_id: str) -> Clinic | None: ...
+
+
+@dataclass(frozen=True)
+class SlotPage:
+    """A page of the slots offered for a request, as the FHIR Slot search answers it: `hsa_id` is the
+    request's reception's (None when the directory has none for it)."""
+
+    request_id: str
+    hsa_id: str | None
+    total: int
+    slots: list[Slot]
 
 
 class OfferedTime(ContractModel):
@@ -119,3 +139,24 @@ async def offer_for(
         start_before,
     )
     return offered_slots(request, candidates, timedelta(minutes=visit_minutes), now)
+
+
+async def offered_slot_page(
+    client: Client, store: SlotStore, directory: ClinicLookup, target: Target, *, offset: int, count: int
+) -> SlotPage:
+    """A page of the slots offered for the request `target` names (the rule and order of
+    `offered_times`, at the default visit length), with its reception's HSA-id."""
+    request = await located_request(client, target)
+    fitting = await offer_for(store, request)
+    clinic = await asyncio.to_thread(directory.clinic, request.clinic_id)
+    reception = (
+        next((r for r in clinic.receptions if r.reception_id == request.reception_id), None)
+        if clinic
+        else None
+    )
+    return SlotPage(
+        request_id=request.request_id,
+        hsa_id=reception.hsa_id if reception else None,
+        total=len(fitting),
+        slots=fitting[offset : offset + count],
+    )
