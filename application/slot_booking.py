@@ -14,6 +14,7 @@ import asyncio
 
 import structlog
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from adapters.slots import Take
 from application import workflow_calls as calls
@@ -91,7 +92,7 @@ async def _give_back(
     slot's start (a repeat of a booking that succeeded, or its twin that got there first)."""
     try:
         now = await calls.query_status(client, workflow_id)
-    except Exception:  # no status: the refusal stands, and this call booked nothing
+    except (InputError, RPCError):  # no status: the refusal stands, and this call booked nothing
         now = None
     booked = now.booked if isinstance(now, InvitationStatus) else None
     if booked is not None and booked.booking_id == booking_id and booked.start == slot.start:
