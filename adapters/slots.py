@@ -51,7 +51,8 @@ def _slot(row: dict[str, Any]) -> Slot:
 
 
 class ClinicSlots:
-    """`put` writes a slot as the booking system states it, `get` and `candidates` read, `take` books."""
+    """`put` writes a slot as the booking system states it, `get` and `candidates` read, `take` books,
+    `release` gives back a take whose booking was refused."""
 
     _read: Callable[[], AbstractContextManager[Connection]]  # from the backend (adapters/sql.py)
     _write: Callable[[], AbstractContextManager[Connection]]
@@ -116,6 +117,17 @@ class ClinicSlots:
         if row is None:
             return Take.UNKNOWN
         return Take.ALREADY_YOURS if row["taken_by"] == taken_by else Take.BUSY
+
+    def release(self, clinic_id: str, slot_id: str, taken_by: str) -> bool:
+        """Free a slot again if `taken_by` holds it (a booking the workflow refused); True when freed.
+        A slot another taker holds, or the booking system marked busy, stays as it is."""
+        with self._write() as conn:
+            freed = conn.execute(
+                "UPDATE clinic_slots SET free = 1, taken_by = NULL, updated_at = ?"
+                " WHERE clinic_id = ? AND slot_id = ? AND free = 0 AND taken_by = ?",
+                (_stamp(datetime.now(UTC)), clinic_id, slot_id, taken_by),
+            ).rowcount
+        return bool(freed)
 
 
 class SqliteClinicSlots(ClinicSlots, SqliteFile):

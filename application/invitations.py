@@ -12,6 +12,9 @@ from temporalio.common import TypedSearchAttributes
 from adapters.directory import Directory
 from application import workflow_calls as calls
 from application.checks import check_future, check_request, check_window
+from application.errors import InputError
+from application.offered_times import SlotStore
+from application.slot_booking import book_slot
 from application.starts import Started, issued_by, start_once, workflow_id_for
 from application.targets import Target, workflow_of
 from contracts import search_attributes as search
@@ -27,6 +30,7 @@ from domain.invitation import (
     initial_state,
     work_list,
 )
+from domain.invitation_offer import RequestBooking
 from domain.invitation_schedule import next_step
 from domain.markdown import workflow_summary
 from workflows.request.generations import CareRequestV3
@@ -92,8 +96,21 @@ async def change_request(client: Client, target: Target, change: RequestChange) 
     return await calls.update(client, workflow_id, Request.change_request, change)
 
 
-async def book_invitation(client: Client, target: Target, booking: InvitationBooking) -> InvitationStatus:
-    """V7–V9: the invitation is booked by the patient (checked against V8) or by staff."""
+async def book_invitation(
+    client: Client,
+    target: Target,
+    booking: InvitationBooking | RequestBooking,
+    slots: SlotStore | None = None,
+) -> InvitationStatus:
+    """V7–V9: the invitation is booked by the patient (checked against V8) or by staff, at a start or
+    at one of its offered times (`RequestBooking.slot_id`: the slot is taken, `application.slot_booking`)."""
+    if isinstance(booking, RequestBooking):
+        if booking.slot_id is not None:
+            if slots is None:
+                raise InputError("booking by slot_id needs the clinics' slots")
+            return await book_slot(client, slots, target, booking)
+        assert booking.start is not None  # the model requires a start or a slot
+        booking = booking.at(booking.start)
     workflow_id = await workflow_of(client, target)
     check_future(booking.start)
     return await calls.update(client, workflow_id, Request.book, booking)

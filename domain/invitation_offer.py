@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from pydantic import field_validator, model_validator
+from pydantic import ConfigDict, field_validator, model_validator
 
-from domain.invitation import BookingLimits, VisitType, v8_refusal
+from domain.invitation import BookedBy, BookingLimits, InvitationBooking, VisitType, v8_refusal
 from domain.timing import to_local
 from domain.types import ContractModel, Moment, SystemId
 
@@ -60,7 +60,8 @@ class Slot(ContractModel):
         return self.end - self.start
 
 
-def _is_for(request: OfferFor, slot: Slot) -> bool:
+def is_for(request: OfferFor, slot: Slot) -> bool:
+    """True iff `slot` is of the request's clinic, reception and visit type (free or not)."""
     return (slot.clinic_id, slot.reception_id, slot.visit_type) == (
         request.clinic_id,
         request.reception_id,
@@ -73,7 +74,7 @@ def fits(request: OfferFor, slot: Slot, visit_length: timedelta, now: datetime) 
     least `visit_length` long, starting after `now` (S15) and passing V8 at its start."""
     return (
         slot.free
-        and _is_for(request, slot)
+        and is_for(request, slot)
         and slot.length >= visit_length
         and slot.start > to_local(now)
         and v8_refusal(request, slot.start) is None
@@ -88,3 +89,38 @@ def offered_slots(
         raise ValueError("a visit's length must be positive")
     chosen = [slot for slot in slots if fits(request, slot, visit_length, now)]
     return sorted(chosen, key=lambda slot: (slot.start, slot.slot_id))
+
+
+SLOT_AND_START_DIFFER = "slot_id and start name different times: give one, or the slot's start"
+
+
+class RequestBooking(ContractModel):
+    """The body of `POST /v1/requests/{id}/booking`: the booking of an invitation (V7–V9) at a `start`,
+    or at an offered time named by its `slot_id` (the slot is taken for the booking); both given must
+    name the same time."""
+
+    booking_id: SystemId
+    start: Moment | None = None
+    slot_id: SystemId | None = None
+    by: BookedBy
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [  # a time: a start or an offered slot, as the document states it
+                {"properties": {name: {"not": {"type": "null"}}}, "required": [name]}
+                for name in ("start", "slot_id")
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _a_time(self) -> RequestBooking:
+        if self.start is None and self.slot_id is None:
+            raise ValueError("a booking needs start or slot_id (one of the request's offered times)")
+        return self
+
+    def at(self, start: datetime) -> InvitationBooking:
+        """The update `book` at `start` (the slot's start when a slot is named)."""
+        if self.start is not None and self.start != start:
+            raise ValueError(SLOT_AND_START_DIFFER)
+        return InvitationBooking(booking_id=self.booking_id, start=start, by=self.by)

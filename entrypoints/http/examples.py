@@ -163,6 +163,7 @@ def operation_examples(now: datetime | None = None) -> dict[str, Example]:
             path={"slot_id": "demo-slot"},
         ),
         "request_offered_times": Example(path={"request_id": "demo-far"}),
+        "search_slots": Example(query={"request": "demo-far"}),
         "search_communications": Example(query={"based-on": "Appointment/demo-adult"}),
         "register_webhook": Example(
             bodies={

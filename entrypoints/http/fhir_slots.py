@@ -3,6 +3,8 @@ reception, free or busy; the free ones that fit a request are its offered times
 (`GET /v1/requests/{id}/offered-times`).
 
     PUT /fhir/Slot/{id}      new (201) or replaced (200); the answer is the resource as accepted
+    GET /fhir/Slot?request={request id}&_count=&_offset=
+                             the request's offered times, a searchset Bundle of free Slots (paged)
 
 The body is validated with `fhir.resources.R4B.slot.Slot`, then mapped:
 
@@ -13,6 +15,11 @@ The body is validated with `fhir.resources.R4B.slot.Slot`, then mapped:
 - `status`: `free` is offered; `busy`, `busy-unavailable`, `busy-tentative` and `entered-in-error`
   are not. `start` and `end` (instants with an offset), the end after the start.
 
+The search answers the same slots as `GET /v1/requests/{id}/offered-times` (same rule and order, any
+visit length), built and validated with `fhir.resources.R4B`; `request` is a custom search parameter
+(R4 Slot has none that names a request), `_count` (1–100, default 20) and `_offset` page it, and the
+Bundle's `next` link names the next page. Another clinic's request id is unknown (404).
+
 A Slot holds no patient data; messages still name elements and rules, not values.
 """
 
@@ -21,14 +28,18 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.slot import Slot as FhirSlot
 from pydantic import ValidationError
 
-from application import InputError
-from application.offered_times import put_slot
+from application import InputError, targets
+from application.fhir_appointments import fhir_instant
+from application.offered_times import MAX_PAGE, SlotPage, offered_slot_page, put_slot
 from domain.directory import HSA_ID_PATTERN
 from domain.invitation_offer import Slot
 from domain.types import SystemId, describe_validation_error
@@ -44,6 +55,7 @@ Who = Annotated[Caller, Depends(caller)]
 With = Annotated[RequestContext, Depends(caller_context)]
 
 PUT_ACTION = "fhir.slot.put"
+SEARCH_ACTION = "fhir.slot.search"
 FREE = "free"
 SLOT_BODY = {
     "requestBody": {
@@ -58,6 +70,16 @@ _SLOT_SCHEMA = {
     "properties": {"resourceType": {"const": "Slot"}},
 }
 SLOT_ANSWER = {"content": {"application/fhir+json": {"schema": _SLOT_SCHEMA}}, "description": "replaced"}
+_BUNDLE_SCHEMA = {
+    "type": "object",
+    "required": ["resourceType", "type", "total"],
+    "properties": {"resourceType": {"const": "Bundle"}, "type": {"const": "searchset"}},
+}
+BUNDLE_ANSWER = {
+    "content": {"application/fhir+json": {"schema": _BUNDLE_SCHEMA}},
+    "description": "a searchset Bundle of the request's offered Slots, earliest first (a `next` link "
+    "while more follow)",
+}
 
 
 def parse_slot(body: bytes, slot_id: str) -> FhirSlot:
@@ -132,3 +154,73 @@ async def put_fhir_slot(slot_id: SystemId, request: Request, who: Who, ctx: With
         created = await put_slot(ctx.stores.slots, slot)
     accepted = json.loads(resource.model_dump_json())
     return fhir_response(accepted, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+@router.get(
+    "/Slot",
+    responses={200: BUNDLE_ANSWER, **refusals((404, "no request of the id at the caller's clinics"))},
+    response_class=Response,
+)
+async def search_slots(
+    request: Request,
+    who: Who,
+    ctx: With,
+    for_request: Annotated[
+        SystemId, Query(alias="request", description="the request id (custom search parameter)")
+    ],
+    count: Annotated[int, Query(alias="_count", ge=1, le=MAX_PAGE, description="Slots per page")] = 20,
+    offset: Annotated[int, Query(alias="_offset", ge=0, le=10_000, description="Slots skipped")] = 0,
+) -> Response:
+    """V8, the offer: the free Slots that fit the request's window, weekdays and time of day, earliest
+    first, as a searchset Bundle (none once the request is booked, cancelled or closed)."""
+    async with ctx.on_workflow(who, SEARCH_ACTION, targets.request(for_request)) as target:
+        page = await offered_slot_page(
+            ctx.client, ctx.stores.slots, ctx.stores.directory, target, offset=offset, count=count
+        )
+    return fhir_response(searchset(page, str(request.base_url), count, offset))
+
+
+def searchset(page: SlotPage, base_url: str, count: int, offset: int) -> dict[str, Any]:
+    """The page as an R4 searchset Bundle (validated by `fhir.resources`), with `self` and `next` links."""
+
+    def link(relation: str, at: int) -> dict[str, str]:
+        query = urlencode({"request": page.request_id, "_count": count, "_offset": at})
+        return {"relation": relation, "url": f"{base_url}fhir/Slot?{query}"}
+
+    links = [link("self", offset)]
+    if offset + count < page.total:
+        links.append(link("next", offset + count))
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": fhir_instant(datetime.now(UTC)),
+        "total": page.total,
+        "link": links,
+        "entry": [
+            {
+                "fullUrl": f"{base_url}fhir/Slot/{slot.slot_id}",
+                "resource": fhir_slot(slot, page.hsa_id),
+                "search": {"mode": "match"},
+            }
+            for slot in page.slots
+        ],
+    }
+    return json.loads(Bundle.model_validate(bundle).model_dump_json())
+
+
+def fhir_slot(slot: Slot, hsa_id: str | None) -> dict[str, Any]:
+    """An offered slot as the R4 Slot the booking system sent (its reception by HSA-id)."""
+    schedule = (
+        {"identifier": {"system": HSA_ID, "value": hsa_id}}
+        if hsa_id
+        else {"display": f"reception {slot.reception_id}"}
+    )
+    return {
+        "resourceType": "Slot",
+        "id": slot.slot_id,
+        "schedule": schedule,
+        "serviceType": [{"text": slot.visit_type}],
+        "status": FREE if slot.free else "busy",
+        "start": slot.start.isoformat(),
+        "end": slot.end.isoformat(),
+    }

@@ -17,10 +17,10 @@ from domain.invitation import (
     CareInvitation,
     Contact,
     Conversion,
-    InvitationBooking,
     InvitationStatus,
     RequestChange,
 )
+from domain.invitation_offer import RequestBooking
 from domain.types import SystemId
 from entrypoints.http.openapi import refusals
 from entrypoints.http.strict import strict_body
@@ -35,7 +35,7 @@ With = Annotated[RequestContext, Depends(caller_context)]
 RequestBody = Annotated[CareInvitation, strict_body(CareInvitation)]
 ConversionBody = Annotated[Conversion, strict_body(Conversion)]
 ChangeBody = Annotated[RequestChange, strict_body(RequestChange)]
-BookingBody = Annotated[InvitationBooking, strict_body(InvitationBooking)]
+BookingBody = Annotated[RequestBooking, strict_body(RequestBooking)]
 ContactBody = Annotated[Contact, strict_body(Contact)]
 
 
@@ -104,14 +104,21 @@ async def change_request(
         return await application.change_request(ctx.client, target, change)
 
 
-@router.post("/requests/{request_id}/booking", response_model=InvitationStatus, responses=CHANGE)
+BOOKING_REFUSALS = refusals(
+    (404, "no such request, or no such slot at the request's clinic"),
+    (409, "the time is no longer free, the slot is not a time of the request, or the workflow refused"),
+)
+
+
+@router.post("/requests/{request_id}/booking", response_model=InvitationStatus, responses=BOOKING_REFUSALS)
 async def book_request(
     request_id: SystemId, booking: BookingBody, who: Who, ctx: With, clinic_id: Scope = None
 ) -> InvitationStatus:
-    """V7–V9: booked by the patient (checked against the request, V8) or by staff; starts the visit's
-    SMS reminder."""
+    """V7–V9: booked by the patient (checked against the request, V8) or by staff, at `start` or at an
+    offered time (`slot_id`, from `GET …/offered-times`: taken for the booking, so no one else is
+    offered it; taken already: 409); starts the visit's SMS reminder."""
     async with ctx.on_workflow(who, "request.book", targets.request(request_id), clinic_id) as target:
-        return await application.book_invitation(ctx.client, target, booking)
+        return await application.book_invitation(ctx.client, target, booking, ctx.stores.slots)
 
 
 @router.post(

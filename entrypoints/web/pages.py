@@ -15,8 +15,9 @@ from fastapi.responses import RedirectResponse, Response
 
 import application
 from application import PatientIdentity, targets
+from application.offered_times import offer_for
 from contracts.workflow_ids import IssuedId
-from domain.invitation import InvitationState, is_open
+from domain.invitation import InvitationState, InvitationStatus, is_open
 from domain.types import SystemId
 from entrypoints.shared.context import RequestContext, request_context
 from entrypoints.web import paging, swedish
@@ -127,9 +128,14 @@ async def _request_view(
 ) -> Response:
     found = await _viewed(ctx, user, "request", targets.request(request_id))
     state = InvitationState(found.state)
+    offer = (
+        await offer_for(ctx.stores.slots, found)
+        if isinstance(found, InvitationStatus) and is_open(state)
+        else None
+    )
     return render(
         request, "request.html", status=found, identity=identity, flash=take_flash(request),
-        open=is_open(state), plain=state is InvitationState.REQUEST,
+        open=is_open(state), plain=state is InvitationState.REQUEST, offer=offer,
     )  # fmt: skip
 
 

@@ -99,3 +99,21 @@ def test_V8_offer_of_concurrent_takes_in_threads_of_one_process_exactly_one_wins
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(take, range(8)))
     assert sorted(outcomes) == [Take.BUSY] * 7 + [Take.TAKEN]
+
+
+def test_V8_offer_a_release_frees_the_slot_only_for_the_taker_that_holds_it(backend: Backend) -> None:
+    slots = backend.stores().slots
+    slots.put(slot("s1"))
+    assert slots.take("kir", "s1", "r1/b1") is Take.TAKEN
+    assert not slots.release("kir", "s1", "r2/b2")  # another taker cannot free it
+    assert not slots.release("ortho", "s1", "r1/b1")  # nor the same id at another clinic
+    assert not slots.get("kir", "s1").free  # type: ignore[union-attr]
+    assert slots.release("kir", "s1", "r1/b1")
+    replica = backend.stores().slots
+    assert [
+        s.slot_id for s in replica.candidates("kir", "mott1", "Nybesök", NINE, NINE + timedelta(days=1))
+    ] == ["s1"]
+    assert not slots.release("kir", "s1", "r1/b1")  # freed already: harmless
+    assert slots.take("kir", "s1", "r2/b2") is Take.TAKEN
+    slots.put(slot("s2", free=False))  # busy in the booking system: no taker holds it
+    assert not slots.release("kir", "s2", "r1/b1") and not slots.get("kir", "s2").free  # type: ignore[union-attr]

@@ -140,6 +140,9 @@ def test_V12_a_clinic_user_works_through_the_demo_lists_in_the_browser(dev_run: 
     # The patient is masked until "Visa", which shows the full identity (and is audited).
     page.get_by_role("link", name="demo-far").click()
     expect(page.get_by_text(fx.PNR_ADULT_1177)).to_have_count(0)
+    # V8, the offer: the demo's Monday and Wednesday afternoons fit demo-far (Stockholm time).
+    expect(page.locator("#offer-count")).to_have_text("4")
+    expect(page.locator("#offer-next")).to_contain_text("14:00")
     page.get_by_role("button", name="Visa personnummer och namn").click()
     expect(page.get_by_text(fx.PNR_ADULT_1177)).to_be_visible()
     expect(page.get_by_text("Visningen är loggad.")).to_be_visible()
@@ -194,6 +197,8 @@ def test_V8_V10_V14_staff_change_book_and_cancel_in_the_browser(dev_run: DevRun,
     change.get_by_role("button", name="Spara ändring").click()
     expect(page.get_by_role("status")).to_have_text("Begäran är ändrad.")
     expect(page.locator(".facts")).to_contain_text("förmiddag")
+    expect(page.locator("#offer-count")).to_have_text("6")  # the offer follows: mon, tue, wed at 09:00
+    expect(page.locator("#offer-next")).to_contain_text("09:00")
 
     # V8, V9: staff book demo-letter outside its window; the visit gets its reminder, then is cancelled.
     page.goto(staff_url(dev_run, "/staff/requests/demo-letter"))

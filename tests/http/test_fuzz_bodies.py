@@ -51,7 +51,8 @@ from contracts.workflow_ids import (
 from demo import data as fx
 from domain.booking import GroupBooking, VisitBooking
 from domain.directory import DirectoryDocument
-from domain.invitation import CareInvitation, Contact, Conversion, InvitationBooking, RequestChange
+from domain.invitation import CareInvitation, Contact, Conversion, RequestChange
+from domain.invitation_offer import RequestBooking
 from entrypoints.http.delivery_reports import PROVIDER_ID
 from entrypoints.http.fhir_mapping import (
     CHANNEL_EXTENSION,
@@ -546,7 +547,7 @@ def models_started(model: BaseModel) -> list[str]:
         ]
     if isinstance(model, CareInvitation):
         return [invitation_id(model.clinic_id, model.request_id)]
-    if isinstance(model, InvitationBooking):  # of a request of the demo clinic
+    if isinstance(model, RequestBooking):  # of a request of the demo clinic
         return [booking_reminder_id(fx.CLINIC_CONNECTED, model.booking_id)]
     return []
 
@@ -612,7 +613,7 @@ V1_ROUTES = (
     Route(
         "POST",
         "/v1/requests/{x}/booking",
-        InvitationBooking,
+        RequestBooking,
         lambda x: {"booking_id": f"{x}b", "start": ahead(25), "by": "staff"},
         invited,
     ),
