@@ -1,10 +1,15 @@
-"""Reading the answers of the HTTP endpoints we deliver to (1177 inbox, digital mailbox): a reason
-code is taken from an answer only when it looks like one, so free text (which may name a patient) is
-never echoed into an exception or a log line."""
+"""What the HTTP adapters that deliver once per key share (1177 inbox, digital mailbox): the client with
+its bearer token and the per-key locks (`KeyedClient`), and the reading of their endpoints' answers: a
+reason code is taken from an answer only when it looks like one, so free text (which may name a
+patient) is never echoed into an exception or a log line."""
 
 from __future__ import annotations
 
 import re
+import threading
+import zlib
+from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -19,3 +24,31 @@ def error_code(response: httpx.Response, default: str = "rejected") -> str:
     except (ValueError, AttributeError):
         return default
     return code if isinstance(code, str) and REASON.match(code) else default
+
+
+class KeyedClient:
+    """An HTTP client with a bearer token, and a lock per key (striped): deliveries of one key from
+    several threads of this process are serialised around their ledger."""
+
+    _STRIPES = 64
+
+    def __init__(self, token: str, timeout: float) -> None:
+        self._client = httpx.Client(
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout),
+        )
+        self._locks = [threading.Lock() for _ in range(self._STRIPES)]
+
+    def _lock(self, key: str) -> threading.Lock:
+        return self._locks[zlib.crc32(key.encode()) % self._STRIPES]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

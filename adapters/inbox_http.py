@@ -6,18 +6,15 @@ No exception message or log line here contains a personnummer, a subject or a me
 
 from __future__ import annotations
 
-import threading
-import zlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
-from types import TracebackType
 from urllib.parse import quote
 
 import httpx
 import structlog
 
-from adapters.http_answers import error_code
+from adapters.http_answers import KeyedClient, error_code
 from adapters.inbox_contract import (
     InboxMessage,
     InboxReceipt,
@@ -79,7 +76,7 @@ class PostgresInboxLedger(InboxLedger, PostgresTable):
     """The inbox ledger in the service's PostgreSQL database, shared by every worker."""
 
 
-class HttpInbox:
+class HttpInbox(KeyedClient):
     """An adapter for an inbox endpoint: `POST {base_url}/messages` with JSON, a bearer token and an
     `Idempotency-Key` header; `GET {base_url}/messages/{id}` tells whether the patient has read one.
 
@@ -89,30 +86,13 @@ class HttpInbox:
     small window (a crash there means one resend, with the same `Idempotency-Key`).
     """
 
-    _STRIPES = 64
-
     def __init__(self, base_url: str, token: str, ledger: InboxLedger, timeout: float = 10.0) -> None:
+        super().__init__(token, timeout)
         self._url = base_url.rstrip("/") + "/messages"
         self._ledger = ledger
-        self._client = httpx.Client(
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout),
-        )
-        self._locks = [threading.Lock() for _ in range(self._STRIPES)]
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> HttpInbox:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def deliver(self, message: InboxMessage) -> InboxReceipt:
-        with self._locks[zlib.crc32(message.key.encode()) % self._STRIPES]:
+        with self._lock(message.key):
             if (earlier := self._ledger.get(message.key)) is not None:
                 return earlier.model_copy(update={"duplicate": True})
             message_id = self._post(message)

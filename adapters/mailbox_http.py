@@ -9,19 +9,16 @@ line here contains a personnummer, a subject or a message body.
 
 from __future__ import annotations
 
-import threading
-import zlib
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import structlog
 
-from adapters.http_answers import REASON, error_code
+from adapters.http_answers import REASON, KeyedClient, error_code
 from adapters.mailbox_contract import (
     MailboxMessage,
     MailboxReceipt,
@@ -78,7 +75,7 @@ class PostgresMailboxLedger(MailboxLedger, PostgresTable):
     """The mailbox ledger in the service's PostgreSQL database, shared by every worker (migration 0010)."""
 
 
-class HttpMailbox:
+class HttpMailbox(KeyedClient):
     """`POST {far_url}/reachability` asks whether the patient has a mailbox and with which supplier;
     delivery is `POST {delivery_url}/messages` to that supplier with the same bearer token and an
     `Idempotency-Key` header.
@@ -89,27 +86,10 @@ class HttpMailbox:
     supplier to drop.
     """
 
-    _STRIPES = 64
-
     def __init__(self, far_url: str, token: str, ledger: MailboxLedger, timeout: float = 10.0) -> None:
+        super().__init__(token, timeout)
         self._far = far_url.rstrip("/") + "/reachability"
         self._ledger = ledger
-        self._client = httpx.Client(
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=httpx.Timeout(timeout),
-        )
-        self._locks = [threading.Lock() for _ in range(self._STRIPES)]
-
-    def close(self) -> None:
-        self._client.close()
-
-    def __enter__(self) -> HttpMailbox:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def has_mailbox(self, patient_id: str) -> bool:
         """FaR's answer; False without asking for a reservnummer or a value that is no patient id."""
@@ -123,7 +103,7 @@ class HttpMailbox:
             ) from None
 
     def deliver(self, message: MailboxMessage) -> MailboxReceipt:
-        with self._locks[zlib.crc32(message.key.encode()) % self._STRIPES]:
+        with self._lock(message.key):
             if (earlier := self._ledger.get(message.key)) is not None:
                 return earlier.model_copy(update={"duplicate": True})
             recipient = _recipient(message.patient_id)
