@@ -13,12 +13,12 @@ from tests.web.conftest import Site
 
 async def test_routing_the_request_page_shows_the_channel_and_when_the_message_was_read(site: Site) -> None:
     routed = next(r for r in bookings.demo_requests() if r.request_id == bookings.DEMO_ROUTED)
-    made = await site.api.post("/v1/requests", routed.model_dump(mode="json"), token=site.api.other)
+    made = await site.api.post("/v1/requests", routed.model_dump(mode="json"), token=site.api.other_token)
     assert made.status_code == 201, made.text
     path = f"/v1/requests/{routed.request_id}"
 
     async def status() -> dict[str, Any]:
-        return (await site.api.get(path, token=site.api.other)).json()
+        return (await site.api.get(path, token=site.api.other_token)).json()
 
     invited = await eventually(status, lambda s: s["state"] == "invited")
     assert [m["channel"] for m in invited["messages"]] == ["1177"] and invited["messages"][0][
