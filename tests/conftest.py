@@ -30,6 +30,26 @@ settings.register_profile("repeatable", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
+LONGEST_FIRST = (
+    "tests/http/test_openapi_contract.py",
+    "tests/infrastructure/test_two_hosts.py",
+    "tests/e2e/test_run_path.py",
+    "tests/e2e/test_examples.py",
+    "tests/adapters/test_sms.py",
+    "tests/e2e/test_staff_browser.py",
+    "tests/workflows/test_replay.py",
+)
+"""The modules that take longest (a minute or more each, measured with `--junitxml`), started first:
+each module runs whole in one of `dev.py test`'s processes (`--dist loadfile`), so one of them started
+last is the whole suite's tail."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put `LONGEST_FIRST`'s modules first, in its order; every other test keeps its place (the same
+    order in every process, as pytest-xdist requires)."""
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.partition("::")[0], len(rank)))
+
 
 @pytest_asyncio.fixture
 async def env() -> AsyncIterator[WorkflowEnvironment]:
