@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, time
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from domain.invitation_routing import RoutingPlan
 from domain.types import ClockTime, ContractModel, MobileNumber, Moment, PatientIdStr, SystemId
 
 HSA_ID_PATTERN = r"^SE[0-9]{10}-[A-Za-z0-9]{1,18}$"
+REPLY_NUMBER = re.compile(r"\+46[1-9][0-9]{6,11}")
+"""A Swedish number in E.164 (`+46`, no leading 0): a clinic's virtual number for replies (issue 28)."""
 """An HSA-id (Inera's catalogue of units and staff): `SE`, the organisation number, `-`, an id."""
 
 
@@ -47,7 +50,8 @@ class SmsTiming(ContractModel):
 
 
 class Clinic(SmsTiming):
-    """A klinik. S14: `sms_connected`; S6: days before, send time and sending window (`SmsTiming`)."""
+    """A klinik. S14: `sms_connected`; S6: days before, send time and sending window (`SmsTiming`);
+    issue 28: `reply_number`, the virtual number that sends its reminders and takes the replies."""
 
     clinic_id: SystemId
     name: str = Field(min_length=1)
@@ -59,6 +63,18 @@ class Clinic(SmsTiming):
         description="how an invitation finds the patient (issue 27); none: V5 (1177, else a letter)",
     )
     receptions: list[Reception] = Field(default_factory=list)
+    reply_number: str | None = Field(
+        default=None,
+        description="issue 28: the clinic's virtual number (E.164, +46…) its reminders are sent from, "
+        "so the patient can answer AVBOKA or STOPP; none: no replies, the sender is a name",
+    )
+
+    @field_validator("reply_number")
+    @classmethod
+    def _reply_number_is_swedish_e164(cls, value: str | None) -> str | None:
+        if value is not None and not REPLY_NUMBER.fullmatch(value):
+            raise ValueError("reply_number must be a Swedish number in E.164, e.g. +46766861234")
+        return value
 
     @model_validator(mode="after")
     def _receptions_are_unique(self) -> Clinic:

@@ -7,6 +7,8 @@ a `PatientReply`: the word it was read as, never its text (it may hold patient d
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from enum import StrEnum
 
 from pydantic import AwareDatetime, Field
@@ -29,3 +31,35 @@ class PatientReply(ContractModel):
     role: RecipientRole = Field(description="who answered: the patient or a guardian (a minor's booking)")
     version: int = Field(ge=1, description="the visit version of the reminder SMS answered")
     received_at: AwareDatetime
+
+
+CANCEL_WORDS = frozenset({"avboka", "avbokar", "avbokning"})
+"""First words read as a cancellation request (after case folding and dropping å/ä/ö's marks)."""
+STOP_WORDS = frozenset({"stopp", "stop"})
+"""First words read as "no more SMS": Swedish `STOPP`, and the international `STOP` people type too."""
+NEGATIONS = frozenset({"inte", "ej", "icke", "ingen", "inga", "not"})
+"""A word that turns a reply around ("avboka inte"): such a reply is read as OTHER, for a person."""
+MAX_READ = 200
+"""Characters of a reply that are read (an SMS of several parts is still answered by its start)."""
+
+
+def _words(text: str) -> list[str]:
+    """The reply's words: case folded, marks dropped (å→a, ä→a, ö→o, é→e), split on anything that is
+    not a letter (spaces, punctuation, emoji, digits)."""
+    folded = unicodedata.normalize("NFKD", text[:MAX_READ].casefold())
+    plain = "".join(c for c in folded if not unicodedata.combining(c))
+    return re.findall(r"[a-z]+", plain)
+
+
+def read_reply(text: str) -> ReplyWord:
+    """The word a reply is read as (issue 28): its first word decides — `AVBOKA` (also "avboka.",
+    "Avboka tack", "AVBOKA!", "Avböka") is CANCEL, `STOPP` or `STOP` is STOP; a reply with a negation
+    ("avboka inte"), any other first word, or no word at all is OTHER (a person reads it). Pure."""
+    words = _words(text)
+    if not words or NEGATIONS.intersection(words):
+        return ReplyWord.OTHER
+    if words[0] in CANCEL_WORDS:
+        return ReplyWord.CANCEL
+    if words[0] in STOP_WORDS:
+        return ReplyWord.STOP
+    return ReplyWord.OTHER

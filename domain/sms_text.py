@@ -36,6 +36,14 @@ _TRAILERS = (
 )
 """Fixed endings, longest first: a long name shortens the ending before the name is cut."""
 
+_REPLY_TRAILERS = (
+    " Svara AVBOKA om du inte kan komma, STOPP om du inte vill ha fler SMS.",
+    " Svara AVBOKA om du inte kan komma.",
+    " Svara AVBOKA vid förhinder.",
+)
+"""Issue 28: the endings of a clinic that takes replies (it sends from its virtual number), longest
+first; the last is never dropped: a long name is cut instead (the words are the reply's point)."""
+
 _REPLACEMENTS = {
     "\u2018": "'",
     "\u2019": "'",
@@ -127,34 +135,44 @@ def _cut(name: str, keep: int) -> str:
     return name[: max(keep - 1, 0)].rstrip(" .,-") + "."
 
 
-def reminder_text(reception_name: str, visit_start: datetime, child_given_name: str | None = None) -> str:
+def reminder_text(
+    reception_name: str,
+    visit_start: datetime,
+    child_given_name: str | None = None,
+    *,
+    replies: bool = False,
+) -> str:
     """S16: the Swedish reminder, GSM-7 and at most 160 septets.
 
     `reception_name` should be `Reception.sms_name` (the display name when one is set). For a
     guardian, `child_given_name` names the child; no personnummer or other health information is
     included. Too long names first shorten the fixed ending, then the names are cut with ".".
+    `replies` (issue 28, a clinic with a reply number): the ending invites the answer `AVBOKA`
+    (and `STOPP` when there is room); the shortest such ending is always kept.
     """
+    trailers = _REPLY_TRAILERS if replies else _TRAILERS
+    last = trailers[-1]
     when = _when(visit_start)
     reception = to_gsm7(reception_name) or "mottagningen"
     child = to_gsm7(child_given_name) if child_given_name else None
     if child_given_name is not None and not child:
         child = "ditt barn"
-    for trailer in _TRAILERS:
+    for trailer in trailers:
         text = _compose(reception, when, child, trailer)
         if gsm7_length(text) <= MAX_TEXT:
             return text
-    # Even without an ending the names are too long: cut the child's name to 20 characters, then
-    # the reception's name to what is left.
+    # Even with the shortest ending the names are too long: cut the child's name to 20 characters,
+    # then the reception's name to what is left.
     if child is not None:
         child = _cut(child, 20)
-    overflow = gsm7_length(_compose(reception, when, child, "")) - MAX_TEXT
+    overflow = gsm7_length(_compose(reception, when, child, last)) - MAX_TEXT
     if overflow > 0:
         reception = _cut(reception, max(gsm7_length(reception) - overflow, 1))
-    text = _compose(reception, when, child, "")
+    text = _compose(reception, when, child, last)
     # Extension characters count twice: trim further until it fits.
     while gsm7_length(text) > MAX_TEXT and len(reception) > 1:
         reception = _cut(reception, len(reception) - 1)
-        text = _compose(reception, when, child, "")
+        text = _compose(reception, when, child, last)
     return text
 
 

@@ -74,3 +74,36 @@ def test_S16_property_gsm7_names_up_to_60_are_never_cut(
 @example(visit=datetime(2026, 3, 29, 2, 0, tzinfo=SE))
 def test_S16_property_visit_in_stockholm_zoneinfo_is_shown_at_its_real_local_time(visit: datetime) -> None:
     assert f" {when_text(visit)}." in reminder_text("Mottagningen", visit)
+
+
+# --- issue 28: the reply words of a clinic with a reply number ---------------------------------------
+
+
+@MEDIUM
+@given(
+    name=st.text(min_size=1, max_size=80),
+    child=st.one_of(st.none(), st.text(max_size=60)),
+    visit=any_zone_visits,
+)
+def test_S16_issue28_property_reply_text_keeps_the_reply_word_date_and_one_segment(
+    name: str, child: str | None, visit: datetime
+) -> None:
+    """With `replies=True` every text, whatever the names, still fits one GSM-7 segment, keeps the
+    local date and time, ends with the invitation to answer AVBOKA, and never says "do not reply"."""
+    text = reminder_text(name, visit, child, replies=True)
+    assert is_gsm7(text)
+    assert gsm7_length(text) <= 160
+    assert sms_segments(text) == 1
+    assert f" {when_text(visit)}." in text
+    assert " Svara AVBOKA " in text
+    assert text.endswith(".")
+    assert "Svara inte" not in text
+
+
+@MEDIUM
+@given(name=st.text(alphabet=GSM7_PRINTABLE, min_size=1, max_size=40), visit=any_zone_visits)
+def test_S16_issue28_property_short_names_get_both_reply_words(name: str, visit: datetime) -> None:
+    """A reception name of up to 40 GSM-7 basic characters leaves room for AVBOKA and STOPP."""
+    text = reminder_text(name, visit, replies=True)
+    assert "AVBOKA" in text and "STOPP" in text
+    assert reminder_text(name, visit) != text  # without replies: the one-way ending
