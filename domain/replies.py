@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import AwareDatetime, Field
@@ -63,3 +65,61 @@ def read_reply(text: str) -> ReplyWord:
     if words[0] in STOP_WORDS:
         return ReplyWord.STOP
     return ReplyWord.OTHER
+
+
+# --- matching a reply to the reminder it answers ----------------------------------------------------
+
+CLEARLY_APART = timedelta(hours=1)
+"""Two reminders' latest SMS to one number from one virtual number are "clearly ordered" only this far
+apart: closer (a guardian's two children reminded at the clinic's send time), a reply could answer
+either, and it goes to the staff, never to a guess."""
+LOOK_BACK = timedelta(days=30)
+"""How old an SMS a reply may still answer; an older one matches nothing (staff list)."""
+
+
+class MatchOutcome(StrEnum):
+    MATCHED = "matched"  # the reminder is told (signal `patient_reply`)
+    LATE = "late"  # matched, but the visit had started: the reminder is told and only logs it
+    UNMATCHED = "unmatched"  # no SMS of ours to that number from that virtual number: staff list
+    AMBIGUOUS = "ambiguous"  # two reminders' latest SMS not clearly ordered: staff list
+
+
+class SentReminderSms(ContractModel):
+    """One reminder SMS sent from a clinic's virtual number (system ids and times only)."""
+
+    workflow_id: str
+    version: int = Field(ge=1)
+    role: RecipientRole
+    clinic_id: str
+    sent_at: AwareDatetime
+    visit_start: AwareDatetime
+
+
+class ReplyMatch(ContractModel):
+    outcome: MatchOutcome
+    sms: SentReminderSms | None = None  # the SMS answered (matched or late)
+
+
+def match_reply(sent: Sequence[SentReminderSms], received_at: datetime) -> ReplyMatch:
+    """The reminder a reply received at `received_at` answers, among the SMS sent to its number from
+    its virtual number (issue 28): the reminder whose SMS went most recently, when the next reminder's
+    latest SMS is at least `CLEARLY_APART` older; none (or only older than `LOOK_BACK`, or later than
+    the reply) is UNMATCHED, two close ones AMBIGUOUS. A reply after the visit started is LATE. Pure."""
+    latest: dict[str, SentReminderSms] = {}
+    for sms in sent:
+        if not received_at - LOOK_BACK <= sms.sent_at <= received_at:
+            continue
+        if sms.workflow_id not in latest or _order(sms) > _order(latest[sms.workflow_id]):
+            latest[sms.workflow_id] = sms
+    ranked = sorted(latest.values(), key=_order, reverse=True)
+    if not ranked:
+        return ReplyMatch(outcome=MatchOutcome.UNMATCHED)
+    if len(ranked) > 1 and ranked[0].sent_at - ranked[1].sent_at < CLEARLY_APART:
+        return ReplyMatch(outcome=MatchOutcome.AMBIGUOUS)
+    answered = ranked[0]
+    late = received_at >= answered.visit_start
+    return ReplyMatch(outcome=MatchOutcome.LATE if late else MatchOutcome.MATCHED, sms=answered)
+
+
+def _order(sms: SentReminderSms) -> tuple[datetime, int]:
+    return (sms.sent_at, sms.version)

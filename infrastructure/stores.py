@@ -45,6 +45,7 @@ from adapters.mailbox import (
 from adapters.operator_tokens import OperatorTokens, PostgresOperatorTokens, SqliteOperatorTokens
 from adapters.postgres import PostgresDatabase
 from adapters.postgres import SchemaNotReadyError as SchemaNotReadyError  # for the doors
+from adapters.replies import PostgresReplies, Replies, SqliteReplies
 from adapters.slots import ClinicSlots, PostgresClinicSlots, SqliteClinicSlots
 from adapters.sms import PostgresOutbox, SmsGateway, SqliteOutbox, SqlOutbox
 from adapters.sms_elks import ElksSmsGateway, delivery_callback_url
@@ -155,6 +156,14 @@ class Stores:
     def slots(self) -> ClinicSlots:
         """The clinics' free and busy slots, as the booking system writes them (issue 27)."""
         return self._open(PostgresClinicSlots, SqliteClinicSlots, "slots.sqlite3")
+
+    @cached_property
+    def replies(self) -> Replies:
+        """Issue 28: the reminder SMS sent from virtual numbers and the inbound replies (numbers as
+        keyed digests, the sender and the text sealed with the keyring)."""
+        store = self._open(PostgresReplies, SqliteReplies, "replies.sqlite3")
+        store.keyring = lambda: self.keyring
+        return store
 
     def close(self) -> None:
         if self.database is not None:

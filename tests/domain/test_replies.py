@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.directory import Clinic
-from domain.replies import ReplyWord, read_reply
+from domain.replies import (
+    CLEARLY_APART,
+    LOOK_BACK,
+    MatchOutcome,
+    ReplyMatch,
+    ReplyWord,
+    SentReminderSms,
+    match_reply,
+    read_reply,
+)
+from domain.status import RecipientRole
 from tests.domain.strategies import MEDIUM
 
 CANCELS = [
@@ -118,3 +129,84 @@ def test_issue28_another_reply_number_is_refused_with_one_clear_message(number: 
         ValueError, match=re.escape("reply_number must be a Swedish number in E.164, e.g. +46766861234")
     ):
         Clinic(clinic_id="c", name="C", reply_number=number)
+
+
+# --- matching (pure) ---------------------------------------------------------------------------------
+
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+
+
+def sms(workflow: str, sent_at: datetime, version: int = 1, role: str = "patient") -> SentReminderSms:
+    return SentReminderSms(
+        workflow_id=workflow,
+        version=version,
+        role=RecipientRole(role),
+        clinic_id="kir",
+        sent_at=sent_at,
+        visit_start=T0 + timedelta(days=1),
+    )
+
+
+def test_issue28_no_sms_to_that_number_is_unmatched() -> None:
+    assert match_reply([], T0).outcome is MatchOutcome.UNMATCHED
+
+
+def test_issue28_the_reminder_whose_sms_went_last_is_answered() -> None:
+    older, newer = (
+        sms("sms-reminder-a", T0 - timedelta(days=2)),
+        sms("sms-reminder-b", T0 - timedelta(hours=3)),
+    )
+    match = match_reply([newer, older], T0)
+    assert match.outcome is MatchOutcome.MATCHED and match.sms == newer
+
+
+def test_issue28_two_reminders_sent_close_together_are_ambiguous_never_a_guess() -> None:
+    a, b = (
+        sms("sms-reminder-a", T0 - timedelta(hours=3)),
+        sms("sms-reminder-b", T0 - timedelta(hours=2, minutes=5)),
+    )
+    assert match_reply([a, b], T0) == ReplyMatch(outcome=MatchOutcome.AMBIGUOUS)
+
+
+def test_issue28_a_reminders_own_versions_are_one_reminder_the_latest_version_answered() -> None:
+    v1, v2 = sms("sms-reminder-a", T0 - timedelta(hours=3)), sms("sms-reminder-a", T0 - timedelta(hours=2), 2)
+    assert match_reply([v1, v2], T0).sms == v2
+
+
+def test_issue28_a_guardians_reply_answers_as_the_guardian() -> None:
+    match = match_reply([sms("sms-reminder-a", T0 - timedelta(hours=1), role="guardian_1")], T0)
+    assert match.sms is not None and match.sms.role is RecipientRole.GUARDIAN_1
+
+
+def test_issue28_a_reply_after_the_visit_started_is_late() -> None:
+    match = match_reply([sms("sms-reminder-a", T0 - timedelta(hours=1))], T0 + timedelta(days=1))
+    assert match.outcome is MatchOutcome.LATE and match.sms is not None
+
+
+def test_issue28_an_sms_older_than_the_look_back_or_after_the_reply_matches_nothing() -> None:
+    old = sms("sms-reminder-a", T0 - LOOK_BACK - timedelta(minutes=1))
+    future = sms("sms-reminder-b", T0 + timedelta(minutes=1))
+    assert match_reply([old, future], T0).outcome is MatchOutcome.UNMATCHED
+
+
+@MEDIUM
+@given(
+    offsets=st.lists(
+        st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(min_value=0, max_value=60 * 24 * 20)),
+        max_size=6,
+    )
+)
+def test_issue28_property_a_match_is_the_latest_reminder_and_clearly_ahead_of_every_other(offsets) -> None:
+    """Whatever the sends: a matched reply names the reminder with the latest SMS, and every other
+    reminder's latest SMS is at least CLEARLY_APART older; otherwise it is not matched."""
+    sent = [sms(f"sms-reminder-{w}", T0 - timedelta(minutes=m)) for w, m in offsets]
+    match = match_reply(sent, T0)
+    latest = {}
+    for s in sent:
+        latest[s.workflow_id] = max(latest.get(s.workflow_id, s.sent_at), s.sent_at)
+    ranked = sorted(latest.values(), reverse=True)
+    clear = bool(ranked) and (len(ranked) == 1 or ranked[0] - ranked[1] >= CLEARLY_APART)
+    assert (match.outcome is MatchOutcome.MATCHED) == clear
+    if clear:
+        assert match.sms is not None and match.sms.sent_at == ranked[0]
+        assert latest[match.sms.workflow_id] == ranked[0]
