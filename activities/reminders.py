@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.send_moment import read_send_moment
 from adapters.directory import Directory
+from adapters.replies import Replies
 from adapters.sms import PermanentSmsError, SmsGateway, SmsMessage
 from contracts.activities import (
     SMS_UNAVAILABLE,
@@ -38,10 +39,11 @@ from contracts.events import (
     message_event,
     reminder_skipped,
 )
-from contracts.workflow_ids import sms_key
+from contracts.workflow_ids import parse_sms_key, sms_key
 from domain.directory import Patient, Reception
 from domain.phone import mask_mobile
 from domain.recipients import Recipient, reminder_recipients
+from domain.replies import SentReminderSms
 from domain.sms_text import reminder_text
 from domain.status import Outcome, Reason, RecipientRole
 
@@ -49,15 +51,22 @@ log = structlog.get_logger(__name__)
 
 
 class ReminderActivities(ReminderSends):
-    """The SMS sends, bound to the directory and the SMS gateway they use (tests swap the services)."""
+    """The SMS sends, bound to the directory and the SMS gateway they use (tests swap the services);
+    `replies` remembers the SMS sent from a clinic's virtual number (issue 28: a reply finds them)."""
 
     def __init__(
-        self, directory: Directory, sms: SmsGateway, sender: str, events: EventPublisher | None = None
+        self,
+        directory: Directory,
+        sms: SmsGateway,
+        sender: str,
+        events: EventPublisher | None = None,
+        replies: Replies | None = None,
     ) -> None:
         self._directory = directory
         self._sms = sms
         self._sender = sender
         self._events = events or NoEvents()
+        self._replies = replies
 
     @activity.defn
     def send_reminder_sms(self, request: SendReminder) -> SendResult:
@@ -75,7 +84,8 @@ class ReminderActivities(ReminderSends):
         if recipient is None:  # number removed or consent withdrawn since the plan
             skip = next((s.reason for s in decision.skipped if s.role == request.role), Reason.NO_MOBILE)
             return self._told(request.key, visit, SendResult(outcome=Outcome.SKIPPED, reason=skip))
-        return self._told(request.key, visit, self._send(request.key, recipient, patient, reception, visit))
+        sent = self._send(request.key, recipient, patient, reception, visit, clinic.reply_number)
+        return self._told(request.key, visit, sent)
 
     @activity.defn
     def send_reminders(self, request: SendReminders) -> ReminderSendout:
@@ -97,7 +107,9 @@ class ReminderActivities(ReminderSends):
         for recipient in moment.decision.recipients:
             key = sms_key(request.workflow_id, request.version, recipient.role)
             try:
-                result = self._send(key, recipient, moment.patient, moment.reception, request.visit)
+                result = self._send(
+                    key, recipient, moment.patient, moment.reception, request.visit, moment.reply_number
+                )
             except Exception as err:  # retried as a whole, once the others are sent
                 unavailable = err
                 masked = mask_mobile(recipient.mobile)
@@ -130,20 +142,31 @@ class ReminderActivities(ReminderSends):
         self._events.publish([e for e in events if e is not None])
 
     def _send(
-        self, key: str, recipient: Recipient, patient: Patient, reception: Reception, visit: VisitRef
+        self,
+        key: str,
+        recipient: Recipient,
+        patient: Patient,
+        reception: Reception,
+        visit: VisitRef,
+        reply_number: str | None = None,
     ) -> SendResult:
         """One SMS to `recipient` through the gateway, idempotent per key; a refused number is a
-        result, any other error is raised (retried)."""
+        result, any other error is raised (retried). A clinic with a `reply_number` (issue 28) sends
+        from it, invites the reply words, and the SMS is remembered for the reply that answers it."""
         child = patient.given_name if recipient.role is not RecipientRole.PATIENT else None
-        text = reminder_text(reception.sms_name, visit.start, child_given_name=child)
+        replies = reply_number is not None and self._replies is not None
+        text = reminder_text(reception.sms_name, visit.start, child_given_name=child, replies=replies)
         masked = mask_mobile(recipient.mobile)
-        message = SmsMessage(key=key, to=recipient.mobile, text=text, sender=self._sender)
+        sender = reply_number if replies and reply_number else self._sender
+        message = SmsMessage(key=key, to=recipient.mobile, text=text, sender=sender)
         try:
             receipt = self._sms.send(message)
         except PermanentSmsError as err:
             log.warning("sms_refused", key=key, reason=err.reason)
             reason = Reason.INVALID_NUMBER if err.reason == "invalid_number" else Reason.PROVIDER_REFUSED
             return SendResult(outcome=Outcome.FAILED, to=masked, reason=reason)
+        if replies and self._replies is not None and reply_number:
+            self._remember(key, reply_number, recipient.mobile, visit, receipt.sent_at)
         log.info(
             "sms_sent",
             key=key,
@@ -152,6 +175,21 @@ class ReminderActivities(ReminderSends):
             duplicate=receipt.duplicate,
         )
         return SendResult(outcome=Outcome.SENT, to=masked, delivery_pending=receipt.delivery_pending)
+
+    def _remember(self, key: str, reply_number: str, to: str, visit: VisitRef, sent_at: datetime) -> None:
+        """Issue 28: remember an SMS sent from the clinic's virtual number, for the reply to find."""
+        parts = parse_sms_key(key)
+        if self._replies is None or parts is None:
+            return
+        sms = SentReminderSms(
+            workflow_id=parts.workflow_id,
+            version=parts.version,
+            role=parts.role,
+            clinic_id=visit.clinic_id,
+            sent_at=sent_at,
+            visit_start=visit.start,
+        )
+        self._replies.record_sent(key, reply_number, to, sms)
 
     def _told(self, key: str, visit: VisitRef, result: SendResult) -> SendResult:
         """`result`, its event published first (`send_reminder_sms`)."""

@@ -20,6 +20,7 @@ class SendMoment:
     reception: Reception | None = None
     patient: Patient | None = None
     decision: RecipientDecision = field(default_factory=lambda: RecipientDecision(recipients=[], skipped=[]))
+    reply_number: str | None = None  # issue 28: the clinic's virtual number, when it takes replies
 
 
 def read_send_moment(directory: Directory, visit: VisitRef) -> SendMoment:
@@ -31,4 +32,5 @@ def read_send_moment(directory: Directory, visit: VisitRef) -> SendMoment:
         return SendMoment(blocker=blocker or Reason.UNKNOWN_CLINIC)
     patient = directory.patient(visit.patient_id)
     decision = reminder_recipients(patient, visit.clinic_id, reception, visit.start, visit.at)
-    return SendMoment(reception=reception, patient=patient, decision=decision)
+    reply_number = clinic.reply_number if clinic else None
+    return SendMoment(reception=reception, patient=patient, decision=decision, reply_number=reply_number)

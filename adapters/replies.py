@@ -22,7 +22,6 @@ from pydantic import AwareDatetime
 from adapters.postgres import PostgresTable
 from adapters.sql import Connection, rows
 from adapters.sqlite import SqliteFile
-from contracts.workflow_ids import parse_sms_key
 from domain.replies import MatchOutcome, ReplyWord, SentReminderSms
 from domain.status import RecipientRole
 from domain.types import ContractModel
@@ -84,22 +83,24 @@ class Replies:
 
     # --- the SMS sent from a virtual number ---------------------------------------------------------
 
-    def record_sent(
-        self, key: str, reply_number: str, to: str, clinic_id: str, visit_start: datetime, sent_at: datetime
-    ) -> None:
-        """Remember that the reminder SMS `key` went to `to` from `reply_number` (the first record of a
-        key is kept: a retry's duplicate is the same SMS)."""
+    def record_sent(self, key: str, reply_number: str, to: str, sms: SentReminderSms) -> None:
+        """Remember that the reminder SMS `key` (`sms`) went to `to` from `reply_number` (the first
+        record of a key is kept: a retry's duplicate is the same SMS)."""
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO reply_sms (key, reply_number, to_digest, clinic_id, visit_start, sent_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                "INSERT INTO reply_sms (key, reply_number, to_digest, workflow_id, version, role,"
+                " clinic_id, visit_start, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (key) DO NOTHING",
                 (
                     key,
                     reply_number,
                     self._digests(to)[0],
-                    clinic_id,
-                    visit_start.astimezone(UTC).isoformat(),
-                    sent_at.astimezone(UTC).isoformat(),
+                    sms.workflow_id,
+                    sms.version,
+                    sms.role.value,
+                    sms.clinic_id,
+                    sms.visit_start.astimezone(UTC).isoformat(),
+                    sms.sent_at.astimezone(UTC).isoformat(),
                 ),
             )
 
@@ -110,26 +111,22 @@ class Replies:
         with self._read() as conn:
             found = rows(
                 conn.execute(
-                    "SELECT key, clinic_id, visit_start, sent_at FROM reply_sms"
+                    "SELECT workflow_id, version, role, clinic_id, visit_start, sent_at FROM reply_sms"
                     f" WHERE reply_number = ? AND to_digest IN ({marks})",
                     (reply_number, *digests),
                 )
             )
-        sent = []
-        for row in found:
-            parts = parse_sms_key(row["key"])
-            if parts is not None:
-                sent.append(
-                    SentReminderSms(
-                        workflow_id=parts.workflow_id,
-                        version=parts.version,
-                        role=parts.role,
-                        clinic_id=row["clinic_id"],
-                        sent_at=datetime.fromisoformat(row["sent_at"]),
-                        visit_start=datetime.fromisoformat(row["visit_start"]),
-                    )
-                )
-        return sent
+        return [
+            SentReminderSms(
+                workflow_id=row["workflow_id"],
+                version=row["version"],
+                role=RecipientRole(row["role"]),
+                clinic_id=row["clinic_id"],
+                sent_at=datetime.fromisoformat(row["sent_at"]),
+                visit_start=datetime.fromisoformat(row["visit_start"]),
+            )
+            for row in found
+        ]
 
     # --- the inbound replies ------------------------------------------------------------------------
 
@@ -222,6 +219,9 @@ class SqliteReplies(Replies, SqliteFile):
             key TEXT PRIMARY KEY,
             reply_number TEXT NOT NULL,
             to_digest TEXT NOT NULL,
+            workflow_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            role TEXT NOT NULL,
             clinic_id TEXT NOT NULL,
             visit_start TEXT NOT NULL,
             sent_at TEXT NOT NULL

@@ -120,6 +120,15 @@ async def signal(client: Client, workflow_id: str, handler: Callable[[W, A], Any
         raise await _ended_or_missing(err, client, workflow_id) from None
 
 
+async def signal_named(client: Client, workflow_id: str, name: str, arg: Any) -> None:
+    """`signal` by the handler's name, for a handler of another module (issue 28: `patient_reply`);
+    Temporal keeps the signal in the history even before the workflow has that handler."""
+    try:
+        await client.get_workflow_handle(workflow_id).signal(name, arg)
+    except RPCError as err:
+        raise await _ended_or_missing(err, client, workflow_id) from None
+
+
 def _name(handler: Callable[..., Any]) -> str:
     return handler.__name__
 

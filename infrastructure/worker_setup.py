@@ -21,6 +21,7 @@ from adapters.directory import Directory
 from adapters.inbox import Inbox
 from adapters.letters import LetterService, build_letters
 from adapters.mailbox import DigitalMailbox
+from adapters.replies import Replies
 from adapters.sms import SmsGateway
 from adapters.webhook_sender import HttpWebhookSender
 from adapters.webhooks import Webhooks, WebhookSender
@@ -67,12 +68,14 @@ class Activities:
         publisher: EventPublisher | None = None,
         webhook_sender: WebhookSender | None = None,
         admits: Callable[[str], bool] | None = None,
+        replies: Replies | None = None,
     ) -> Activities:
-        """Without `webhooks` no clinic has a webhook; without `publisher` no event leaves; `admits`:
+        """Without `webhooks` no clinic has a webhook; without `publisher` no event leaves; without
+        `replies` no SMS is sent from a reply number (issue 28); `admits`:
         which clients' webhooks this traffic's events go to (all without it)."""
         return cls(
             directory_reads=DirectoryActivities(directory),
-            reminders=ReminderActivities(directory, sms, sender, publisher or NoEvents()),
+            reminders=ReminderActivities(directory, sms, sender, publisher or NoEvents(), replies),
             invitations=InvitationActivities(
                 directory,
                 inbox,
@@ -117,6 +120,7 @@ def activities_for(settings: Settings, stores: Stores, publisher: EventPublisher
         webhooks=stores.webhooks,
         publisher=publisher,
         admits=live_clients(stores),
+        replies=stores.replies,
     )
 
 

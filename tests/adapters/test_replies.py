@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from adapters.replies import InboundReply
-from contracts.workflow_ids import sms_key
-from domain.replies import MatchOutcome, ReplyWord, match_reply
+from contracts.workflow_ids import parse_sms_key, sms_key
+from domain.replies import MatchOutcome, ReplyWord, SentReminderSms, match_reply
 from domain.status import RecipientRole
 from infrastructure.stores import Stores
 from security.keyring import Keyring
@@ -33,6 +33,19 @@ T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 VISIT = T0 + timedelta(days=1)
 
 
+def sms_at(key: str, at: datetime) -> SentReminderSms:
+    parts = parse_sms_key(key)
+    assert parts is not None
+    return SentReminderSms(
+        workflow_id=parts.workflow_id,
+        version=parts.version,
+        role=parts.role,
+        clinic_id="kir",
+        sent_at=at,
+        visit_start=VISIT,
+    )
+
+
 def stored_text(backend: Backend) -> str:
     """Every value of the two tables, as one string (what a database read would give)."""
     tables = ("reply_sms", "inbound_replies")
@@ -48,10 +61,10 @@ def stored_text(backend: Backend) -> str:
 def test_issue28_sent_sms_are_found_by_virtual_and_number_on_another_replica(backend: Backend) -> None:
     here, replica = opened(backend).replies, opened(backend).replies
     key = sms_key("sms-reminder-b1", 1, RecipientRole.PATIENT)
-    here.record_sent(key, VIRTUAL, MOBILE, "kir", VISIT, T0)
-    here.record_sent(key, VIRTUAL, MOBILE, "kir", VISIT, T0 + timedelta(hours=2))  # a retry: kept first
+    here.record_sent(key, VIRTUAL, MOBILE, sms_at(key, T0))
+    here.record_sent(key, VIRTUAL, MOBILE, sms_at(key, T0 + timedelta(hours=2)))  # a retry: kept first
     guardian_key = sms_key("sms-reminder-b2", 1, RecipientRole.GUARDIAN_1)
-    here.record_sent(guardian_key, VIRTUAL, GUARDIAN, "kir", VISIT, T0)
+    here.record_sent(guardian_key, VIRTUAL, GUARDIAN, sms_at(guardian_key, T0))
     [sent] = replica.sent_to(VIRTUAL, MOBILE)
     assert (sent.workflow_id, sent.version, sent.role, sent.sent_at) == (
         "sms-reminder-b1",
@@ -85,7 +98,7 @@ def test_issue28_an_inbound_reply_is_kept_once_per_id_sealed(backend: Backend) -
 def test_issue28_a_matched_reply_is_not_on_the_staff_list_and_remembers_its_signal(backend: Backend) -> None:
     replies = opened(backend).replies
     key = sms_key("sms-reminder-b1", 2, RecipientRole.PATIENT)
-    replies.record_sent(key, VIRTUAL, MOBILE, "kir", VISIT, T0)
+    replies.record_sent(key, VIRTUAL, MOBILE, sms_at(key, T0))
     match = match_reply(replies.sent_to(VIRTUAL, MOBILE), T0 + timedelta(hours=1))
     assert match.outcome is MatchOutcome.MATCHED
     reply = InboundReply(inbound_id="s2", reply_number=VIRTUAL, sender=MOBILE, text="avboka", received_at=T0)
@@ -103,7 +116,7 @@ def test_issue28_a_matched_reply_is_not_on_the_staff_list_and_remembers_its_sign
 
 def test_issue28_a_rotated_keyring_still_finds_the_sms_and_opens_the_replies(backend: Backend) -> None:
     key = sms_key("sms-reminder-b1", 1, RecipientRole.PATIENT)
-    opened(backend).replies.record_sent(key, VIRTUAL, MOBILE, "kir", VISIT, T0)
+    opened(backend).replies.record_sent(key, VIRTUAL, MOBILE, sms_at(key, T0))
     reply = InboundReply(inbound_id="s3", reply_number=VIRTUAL, sender=MOBILE, text="hej", received_at=T0)
     opened(backend).replies.keep(reply, "kir", ReplyWord.OTHER, MatchOutcome.UNMATCHED, None)
     rotated = opened(backend, KEYRING.rotated()).replies

@@ -20,6 +20,9 @@ STATEMENTS = [
         key TEXT PRIMARY KEY,
         reply_number TEXT NOT NULL,
         to_digest TEXT NOT NULL,
+        workflow_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        role TEXT NOT NULL,
         clinic_id TEXT NOT NULL,
         visit_start TEXT NOT NULL,
         sent_at TEXT NOT NULL
