@@ -23,6 +23,7 @@ from adapters.directory import SqliteDirectory
 from adapters.inbox import SqliteInbox
 from adapters.letters import PdfLetterOutbox
 from adapters.mailbox import SqliteMailbox
+from adapters.replies import Replies
 from adapters.sms import SmsGateway, SqliteOutbox
 from adapters.webhooks import SqliteWebhooks, Webhooks
 from contracts.workflow_ids import IdKind, IssuedId, parse_workflow_id
@@ -58,12 +59,17 @@ class Harness:
 
     @asynccontextmanager
     async def worker(
-        self, sms: SmsGateway | None = None, sticky: bool = True, webhooks: Webhooks | None = None
+        self,
+        sms: SmsGateway | None = None,
+        sticky: bool = True,
+        webhooks: Webhooks | None = None,
+        replies: Replies | None = None,
     ) -> AsyncIterator[Worker]:
         """Run a worker, its workflows in the sandbox (the guard of the unsandboxed production worker);
         `sticky=False` keeps no workflow cache, so that a stopped worker leaves no sticky task queue
         behind (the time-skipping server would wait on it forever). Its events go to the webhooks of
-        `webhooks` (the harness's own store unless given)."""
+        `webhooks` (the harness's own store unless given); with `replies`, a clinic's reply number sends
+        its reminders (issue 28)."""
         webhooks = webhooks or self.webhooks
         publisher = TemporalEventPublisher(webhooks, self.task_queue)
         publisher.bind(self.client)
@@ -76,6 +82,7 @@ class Harness:
             mailbox=self.mailbox,
             webhooks=webhooks,
             publisher=publisher,
+            replies=replies,
         )
         with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ACTIVITIES) as executor:
             cache = 1000 if sticky else 0

@@ -127,7 +127,7 @@ async def running_api(tmp_path: Path, *, dev_server: bool = False, **settings: A
             token = keys.create(ApiClient(client_id="vas-kir", clinics=[fx.CLINIC_CONNECTED]))
             other = keys.create(ApiClient(client_id="vas-onh", clinics=[fx.CLINIC_NOT_CONNECTED]))
             every = keys.create(ApiClient(client_id="directory-feed", clinics=["*"]))
-            async with harness.worker(webhooks=stores.webhooks):
+            async with harness.worker(webhooks=stores.webhooks, replies=stores.replies):
                 with UvicornThread(create_app(config, stores), port=port) as server:
                     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
                         yield Api(server.url, http, harness, stores, token, other, every)

@@ -1,0 +1,172 @@
+"""Issue 28, the patients' SMS replies end to end on a real uvicorn server: the demo clinic gets a
+reply number, its reminder goes from that number with the reply words, and a 46elks-shaped sender on
+127.0.0.1 posts the inbound SMS to `POST /callbacks/sms/46elks/replies` with the number's token.
+A matched reply reaches the reminder as the signal `patient_reply` (kept in the history; the handler
+is part B's); an unmatched or ambiguous one goes to the clinic's staff list; a refused call, or the
+same id again, changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest_asyncio
+from temporalio.api.enums.v1 import EventType
+
+from application.replies import reply_token
+from demo import data as fx
+from domain.phone import normalize_mobile
+from tests.harness import eventually
+from tests.http.conftest import Api, booking, running_api
+
+SECRET = "dlr-replies-test-secret"
+VIRTUAL = "+46766860001"
+PATH = "/callbacks/sms/46elks/replies"
+ADULT = normalize_mobile(fx.MOBILE_ADULT_1177)
+GUARDIAN_1 = normalize_mobile(fx.MOBILE_GUARDIAN_1)
+
+
+@pytest_asyncio.fixture
+async def api(tmp_path: Path) -> AsyncIterator[Api]:
+    """The API (delivery secret set) whose demo clinic `kir` takes replies on `VIRTUAL`."""
+    async with running_api(tmp_path, delivery_secret=SECRET) as running:
+        document = fx.demo_document()
+        document["clinics"][0]["reply_number"] = VIRTUAL
+        running.stores.directory.load_document(document)
+        yield running
+
+
+def form(inbound_id: str, sender: str, message: str, to: str = VIRTUAL) -> dict[str, str]:
+    """What 46elks posts for an SMS to a virtual number."""
+    return {
+        "direction": "incoming",
+        "id": inbound_id,
+        "from": sender,
+        "to": to,
+        "message": message,
+        "created": "",
+    }
+
+
+async def reply(api: Api, body: dict[str, str], auth: Any = None) -> httpx.Response:
+    """POST as 46elks does: the number's token as the Basic password of user 46elks."""
+    auth = auth or ("46elks", reply_token(SECRET, body["to"]))
+    return await api.http.post(PATH, data=body, auth=auth)
+
+
+async def reminded(api: Api, *bookings: dict[str, Any]) -> None:
+    """Book the visits (in two days), then let their SMS go the day before at 09:00."""
+    for body in bookings:
+        assert (await api.post("/v1/visits", body)).status_code == 201, body
+    await api.harness.sleep_until(await api.harness.local(days=1, hour=9, minute=1))
+    for body in bookings:
+
+        async def state(booking_id: str = body["booking_id"]) -> str:
+            return (await api.get(f"/v1/visits/{booking_id}")).json()["state"]
+
+        assert await eventually(state, lambda s: s != "scheduled") == "sent"
+
+
+async def signals(api: Api, workflow_id: str) -> list[Any]:
+    """The `patient_reply` signals in the reminder's history, their input decoded."""
+    handle = api.harness.client.get_workflow_handle(workflow_id)
+    history = await handle.fetch_history()
+    found = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            attributes = event.workflow_execution_signaled_event_attributes
+            if attributes.signal_name == "patient_reply":
+                [decoded] = await api.harness.client.data_converter.decode(attributes.input.payloads)
+                found.append(decoded)
+    return found
+
+
+async def visit_start(api: Api) -> str:
+    return (await api.harness.local(days=2, hour=10)).isoformat()
+
+
+async def test_issue28_a_reminder_from_the_reply_number_and_avboka_signals_that_reminder_once(
+    api: Api,
+) -> None:
+    await reminded(api, booking("R1", await visit_start(api)))
+    [sms] = api.harness.outbox.messages()
+    assert sms.sender == VIRTUAL and "Svara AVBOKA" in sms.text and sms.to == ADULT
+
+    answered = await reply(api, form("sr1", ADULT, "Avboka tack!"))
+    assert answered.status_code == 204 and answered.content == b""  # a body would go back as an SMS
+    again = await reply(api, form("sr1", ADULT, "Avboka tack!"))  # 46elks retries
+    assert again.status_code == 204
+    [signal] = await signals(api, "sms-reminder:kir:R1")
+    assert {k: signal[k] for k in ("inbound_id", "word", "role", "version")} == {
+        "inbound_id": "sr1",
+        "word": "avboka",
+        "role": "patient",
+        "version": 1,
+    }
+    assert "Avboka tack" not in str(signal)  # never the text
+    [audited] = [
+        r for r in api.stores.audit.records(workflow_id="sms-reminder:kir:R1") if r.actor == "46elks"
+    ]
+    assert (audited.action, audited.outcome, audited.clinic_id) == ("sms.reply.avboka", "matched", "kir")
+    assert api.stores.replies.for_staff("kir") == []
+
+    stop = await reply(api, form("sr2", ADULT, "STOPP"))
+    assert stop.status_code == 204
+    assert [s["word"] for s in await signals(api, "sms-reminder:kir:R1")] == ["avboka", "stopp"]
+
+
+async def test_issue28_refused_calls_change_nothing(api: Api) -> None:
+    body = form("sr9", ADULT, "avboka")
+    refusals = {
+        401: [
+            await api.http.post(PATH, data=body),
+            await reply(api, body, auth=("someone", reply_token(SECRET, VIRTUAL))),
+        ],
+        403: [
+            await reply(api, body, auth=("46elks", reply_token(SECRET, "+46766860002"))),  # another number's
+            await reply(api, body, auth=("46elks", reply_token("another-secret", VIRTUAL))),
+            await reply(api, body | {"to": "not-a-number"}, auth=("46elks", reply_token(SECRET, VIRTUAL))),
+        ],
+        422: [
+            await reply(api, body | {"id": "bad id!"}),
+            await reply(api, body | {"from": "0701740605"}),
+            await reply(api, {k: v for k, v in body.items() if k != "message"}),
+        ],
+        404: [await reply(api, body | {"to": "+46766860002"})],  # its token fits, but no clinic has it
+    }
+    for code, answers in refusals.items():
+        for answer in answers:
+            assert answer.status_code == code, answer.text
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert ADULT not in answer.text and "avboka" not in answer.text
+    assert api.stores.replies.reply("sr9") is None
+    assert [r for r in api.stores.audit.records() if r.actor == "46elks"] == []
+
+
+async def test_issue28_an_unknown_number_and_two_close_reminders_go_to_the_staff_list(api: Api) -> None:
+    start = await visit_start(api)
+    child = booking("C1", start) | {"patient_id": fx.PNR_CHILD}
+    sibling = booking("C2", start) | {"patient_id": fx.PNR_CHILD, "start": start.replace("T10:", "T11:")}
+    await reminded(api, child, sibling)
+
+    stranger = await reply(api, form("su1", "+46701111111", "Hej, vem är detta?"))
+    assert stranger.status_code == 204
+    ambiguous = await reply(api, form("sa1", GUARDIAN_1, "avboka"))  # both reminders reached guardian 1
+    assert ambiguous.status_code == 204
+    listed = {r.inbound_id: r for r in api.stores.replies.for_staff("kir")}
+    assert set(listed) == {"su1", "sa1"}
+    assert (listed["su1"].outcome.value, listed["sa1"].outcome.value) == ("unmatched", "ambiguous")
+    assert listed["sa1"].word.value == "avboka" and listed["su1"].text == "Hej, vem är detta?"
+    assert await signals(api, "sms-reminder:kir:C1") == [] and await signals(api, "sms-reminder:kir:C2") == []
+    assert api.stores.replies.for_staff("onh") == []
+
+
+async def test_issue28_a_guardians_reply_acts_for_the_minors_reminder_as_the_guardian(api: Api) -> None:
+    await reminded(api, booking("G1", await visit_start(api)) | {"patient_id": fx.PNR_CHILD})
+    senders = {m.to: m.sender for m in api.harness.outbox.messages()}
+    assert senders.get(GUARDIAN_1) == VIRTUAL
+    assert (await reply(api, form("sg1", GUARDIAN_1, "avboka."))).status_code == 204
+    [signal] = await signals(api, "sms-reminder:kir:G1")
+    assert (signal["role"], signal["word"]) == ("guardian_1", "avboka")
