@@ -27,9 +27,21 @@ from adapters.replies import InboundReply, Replies, StoredReply
 from adapters.sms_elks import delivery_token
 from application import workflow_calls
 from application.errors import EndedError, NotFoundError
-from domain.replies import PatientReply, match_reply, read_reply
+from domain.phone import mask_mobile
+from domain.replies import MatchOutcome, PatientReply, ReplyWord, match_reply, read_reply
+from domain.types import ContractModel
 
-__all__ = ["SIGNAL", "InboundReply", "ReplyServices", "Taken", "reply_clinic", "reply_token", "take_reply"]
+__all__ = [
+    "SIGNAL",
+    "InboundReply",
+    "ReplyServices",
+    "StaffReply",
+    "Taken",
+    "reply_clinic",
+    "reply_token",
+    "staff_replies",
+    "take_reply",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -122,6 +134,32 @@ async def _tell(services: ReplyServices, kept: StoredReply) -> Taken:
         taken = Taken.SIGNALLED
     await asyncio.to_thread(services.replies.mark_signalled, kept.inbound_id)
     return taken
+
+
+class StaffReply(ContractModel):
+    """A reply on the clinic's staff list: the number masked; the text as the patient wrote it."""
+
+    inbound_id: str
+    received_at: datetime
+    to: str  # masked
+    word: ReplyWord
+    outcome: MatchOutcome
+    text: str
+
+
+def staff_replies(replies: Replies, clinic_id: str) -> list[StaffReply]:
+    """The clinic's replies no reminder took (unmatched, ambiguous), newest first, numbers masked."""
+    return [
+        StaffReply(
+            inbound_id=r.inbound_id,
+            received_at=r.received_at,
+            to=mask_mobile(r.sender or ""),
+            word=r.word,
+            outcome=r.outcome,
+            text=r.text or "",
+        )
+        for r in replies.for_staff(clinic_id)
+    ]
 
 
 def _audit(audit: AuditTrail, kept: StoredReply) -> None:

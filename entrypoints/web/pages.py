@@ -7,6 +7,7 @@ after "Visa" (a POST, audited as `web.patient.reveal`).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 import application
 from application import PatientIdentity, targets
 from application.offered_times import offer_for
+from application.replies import staff_replies
 from contracts.workflow_ids import IssuedId
 from domain.invitation import InvitationState, InvitationStatus, is_open
 from domain.types import SystemId
@@ -78,6 +80,17 @@ async def work_lists(
         next_page=paging.write(at.following(found.next_page_token, counted), key) if more else None,
         previous_page=None if before is None else (paging.write(before, key) if before.number > 1 else ""),
     )  # fmt: skip
+
+
+@router.get("/clinics/{clinic_id}/replies", name="staff_replies")
+async def replies_page(request: Request, clinic_id: SystemId, user: User, ctx: With) -> Response:
+    """Issue 28: the clinic's SMS replies that no reminder took (no SMS of ours to that number, or
+    two reminders not clearly ordered), newest first, the number masked; audited as `web.replies`."""
+    async with ctx.audited(user.caller, "web.replies", clinic_id=clinic_id):
+        user.caller.require_clinic(clinic_id)
+        clinic = application.check_clinic(ctx.stores.directory, clinic_id)
+        found = await asyncio.to_thread(staff_replies, ctx.stores.replies, clinic_id)
+    return render(request, "replies.html", clinic=clinic, replies=found, flash=take_flash(request))
 
 
 @router.get("/visits", name="staff_find_visit")

@@ -30,6 +30,14 @@ STATES = {
     "failed": "Misslyckades",
 }
 
+REPLY_WORDS = {"avboka": "AVBOKA (kan inte komma)", "stopp": "STOPP (inga fler SMS)", "other": "Annat"}
+REPLY_OUTCOMES = {
+    "unmatched": "Ingen påminnelse till numret",
+    "ambiguous": "Flera påminnelser till numret",
+    "matched": "Kopplat till besöket",
+    "late": "Efter besöket",
+}
+
 NEXT_ACTIONS = {
     "invitation": "Skicka vårdinbjudan",
     "reminder_1": "Skicka första påminnelsen",

@@ -17,9 +17,10 @@ from temporalio.api.enums.v1 import EventType
 
 from application.replies import reply_token
 from demo import data as fx
-from domain.phone import normalize_mobile
+from domain.phone import mask_mobile, normalize_mobile
 from tests.harness import eventually
 from tests.http.conftest import Api, booking, running_api
+from tests.web.conftest import DEMO_LOGIN, Staff
 
 SECRET = "dlr-replies-test-secret"
 VIRTUAL = "+46766860001"
@@ -170,3 +171,35 @@ async def test_issue28_a_guardians_reply_acts_for_the_minors_reminder_as_the_gua
     assert (await reply(api, form("sg1", GUARDIAN_1, "avboka."))).status_code == 204
     [signal] = await signals(api, "sms-reminder:kir:G1")
     assert (signal["role"], signal["word"]) == ("guardian_1", "avboka")
+
+
+async def test_issue28_the_staff_page_lists_the_clinics_unmatched_replies_masked_only_to_its_staff(
+    tmp_path: Path,
+) -> None:
+    """The rendered page `/staff/clinics/kir/replies`: Sara (clinic kir) sees the reply with the number
+    masked and its text; Olle (clinic onh) is refused and sees nothing of it."""
+    async with (
+        running_api(tmp_path, delivery_secret=SECRET, **DEMO_LOGIN) as api,
+        httpx.AsyncClient(base_url=api.url, timeout=30) as sara_http,
+        httpx.AsyncClient(base_url=api.url, timeout=30) as olle_http,
+    ):
+        document = fx.demo_document()
+        document["clinics"][0]["reply_number"] = VIRTUAL
+        api.stores.directory.load_document(document)
+        assert (await reply(api, form("sp1", "+46701111111", "Kan jag byta tid?"))).status_code == 204
+        sara, olle = Staff(sara_http), Staff(olle_http)
+        await sara.log_in("sara")
+        await olle.log_in("olle")
+        page = await sara.get("/staff/clinics/kir/replies")
+        assert page.status_code == 200
+        assert "Kan jag byta tid?" in page.text and "Ingen påminnelse till numret" in page.text
+        assert "+46701111111" not in page.text and "0701111111" not in page.text
+        assert mask_mobile("+46701111111") in page.text
+        refused = await olle.get("/staff/clinics/kir/replies")
+        assert refused.status_code == 403 and "Kan jag byta tid?" not in refused.text
+        assert "Kan jag byta tid?" not in (await olle.get("/staff/clinics/onh/replies")).text
+        audited = [r for r in api.stores.audit.records() if r.action == "web.replies"]
+        assert {(r.actor, r.outcome) for r in audited} >= {
+            ("staff:demo-sara", "ok"),
+            ("staff:demo-olle", "refused:403"),
+        }
