@@ -26,12 +26,13 @@ from adapters.directory import Directory
 from adapters.replies import InboundReply, Replies, StoredReply
 from adapters.sms_elks import delivery_token
 from application import workflow_calls
-from application.errors import EndedError, NotFoundError
+from application.errors import EndedError, InputError, NotFoundError
 from domain.phone import mask_mobile
 from domain.replies import MatchOutcome, PatientReply, ReplyWord, match_reply, read_reply
 from domain.types import ContractModel
 
 __all__ = [
+    "REPLIES_PATH",
     "SIGNAL",
     "InboundReply",
     "ReplyServices",
@@ -39,12 +40,15 @@ __all__ = [
     "Taken",
     "reply_clinic",
     "reply_token",
+    "reply_url",
     "staff_replies",
     "take_reply",
 ]
 
 log = structlog.get_logger(__name__)
 
+REPLIES_PATH = "/callbacks/sms/46elks/replies"
+"""The door 46elks posts a clinic's inbound SMS to (`entrypoints/http/replies.py`)."""
 SIGNAL = "patient_reply"
 """The reminder's signal a matched reply is sent as (its handler is the reminder workflow's)."""
 ACTOR = "46elks"
@@ -74,6 +78,27 @@ def reply_token(secret: str, number: str) -> str:
     under `PM_DELIVERY_SECRET`, in another domain than any message's delivery token (a key of an SMS
     is `<workflow id>/v<n>/<role>`, never `replies:<number>`)."""
     return delivery_token(secret, f"replies:{number}")
+
+
+def reply_url(
+    directory: Directory, clinic_id: str, secret: str | None, public_url: str | None
+) -> dict[str, str]:
+    """What to set as `sms_url` on the clinic's 46elks virtual number: the replies' URL of the
+    service's public address with the number's token as the Basic password (user `46elks`)."""
+    clinic = directory.clinic(clinic_id)
+    if clinic is None:
+        raise InputError(f"unknown clinic '{clinic_id}'")
+    if clinic.reply_number is None:
+        raise InputError(f"clinic '{clinic_id}' has no reply_number: set one in the directory first")
+    if not secret or not public_url:
+        raise InputError("set PM_DELIVERY_SECRET and PM_PUBLIC_URL: the URL is made of both")
+    scheme, _, host = public_url.rstrip("/").partition("://")
+    token = reply_token(secret, clinic.reply_number)
+    return {
+        "clinic_id": clinic_id,
+        "reply_number": clinic.reply_number,
+        "sms_url": f"{scheme}://46elks:{token}@{host}{REPLIES_PATH}",
+    }
 
 
 def reply_clinic(directory: Directory, reply_number: str) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 from temporalio.service import RPCError
 
 import application
+from application import replies
 from infrastructure.config import Settings
 from infrastructure.namespace_setup import ensure_namespace, prepare_namespace
 from infrastructure.stores import Stores
@@ -51,6 +52,11 @@ async def cmd_admin_migrate(args: argparse.Namespace, settings: Settings, stores
         raise application.InputError("set PM_DATABASE_URL to the service's PostgreSQL database to migrate it")
     applied = await asyncio.to_thread(stores.migrate)
     return {"migrations_applied": applied}
+
+
+async def cmd_admin_reply_url(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:
+    """Issue 28: the `sms_url` to set on a clinic's 46elks virtual number (docs/replies.md)."""
+    return replies.reply_url(stores.directory, args.clinic, settings.delivery_secret, settings.public_url)
 
 
 async def cmd_api_key_create(args: argparse.Namespace, settings: Settings, stores: Stores) -> Any:

@@ -165,6 +165,11 @@ def build_parser(demo: Command | None = None) -> argparse.ArgumentParser:
         "migrate", help="apply the missing schema migrations to PM_DATABASE_URL (idempotent)"
     )
     migrate.set_defaults(func=a.cmd_admin_migrate)
+    reply_url = asub.add_parser(
+        "reply-url", help="the sms_url to set on a clinic's 46elks virtual number (SMS replies, issue 28)"
+    )
+    reply_url.add_argument("--clinic", required=True)
+    reply_url.set_defaults(func=a.cmd_admin_reply_url)
     keys = asub.add_parser("api-key", help="API keys of the systems calling the HTTP API")
     ksub = keys.add_subparsers(dest="key_action", required=True)
     create_key = ksub.add_parser("create", help="make a key (printed once, stored hashed)")

@@ -23,7 +23,7 @@ import structlog
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from application import replies
-from application.replies import InboundReply, ReplyServices, Taken, reply_token
+from application.replies import REPLIES_PATH, InboundReply, ReplyServices, Taken, reply_token
 from domain.types import is_plausible
 from entrypoints.http.delivery_reports import PROVIDER_ID, token_of
 from entrypoints.shared.context import RequestContext, request_context
@@ -33,7 +33,6 @@ router = APIRouter(tags=["SMS replies"])
 With = Annotated[RequestContext, Depends(request_context)]
 log = structlog.get_logger(__name__)
 
-REPLIES_PATH = "/callbacks/sms/46elks/replies"
 REALM = 'Basic realm="sms-replies"'
 NUMBER = re.compile(r"\+[1-9][0-9]{6,14}")
 MAX_MESSAGE = 2000
