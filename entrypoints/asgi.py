@@ -36,7 +36,7 @@ from entrypoints.shared.problems import handle, handle_http, refuse
 from infrastructure.config import Settings
 from infrastructure.events import TemporalEventPublisher
 from infrastructure.stores import Stores
-from infrastructure.temporal_client import connect
+from infrastructure.temporal_client import api_metrics_runtime, connect_client
 from infrastructure.test_mode import TestModeOff
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,7 @@ def create_app(settings: Settings, stores: Stores | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        client = await connect(settings)
+        client = await connect_client(settings, runtime=api_metrics_runtime(settings))
         events = TemporalEventPublisher(stores.webhooks, settings.task_queue)
         events.bind(client)
         api.state.context = RequestContext(settings=settings, stores=stores, client=client, events=events)

@@ -58,6 +58,7 @@ class Settings(BaseModel):
     sticky_timeout: float = Field(default=10, gt=0)  # s a woken task waits for its worker's cache
     poller_autoscaling: bool = False  # the SDK scales the workflow task pollers to the backlog (a 09:00 wave)
     metrics_bind: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
+    api_metrics_bind: str | None = None  # e.g. 127.0.0.1:9465: the API's (SMS replies, issue 28)
     workflow_sandbox: bool = False  # the SDK's sandbox, at a CPU cost (docs/performance.md §1)
     tls: bool = False
     tls_cert: Path | None = None  # client certificate and key for mTLS
@@ -107,6 +108,7 @@ class Settings(BaseModel):
             "log_format": os.environ.get("PM_LOG_FORMAT"),
             "local": os.environ.get("PM_LOCAL"),
             "metrics_bind": os.environ.get("PM_METRICS_BIND"),
+            "api_metrics_bind": os.environ.get("PM_API_METRICS_BIND"),
             "max_cached_workflows": os.environ.get("PM_MAX_CACHED_WORKFLOWS"),
             "workflow_sandbox": os.environ.get("PM_WORKFLOW_SANDBOX"),
             "sms_rate_limit": os.environ.get("PM_SMS_RATE_LIMIT"),

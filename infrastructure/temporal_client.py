@@ -43,6 +43,15 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.metrics_bind)))
 
 
+def api_metrics_runtime(settings: Settings) -> Runtime | None:
+    """The API's runtime exporting its metrics (`patient_replies`, issue 28) for Prometheus."""
+    if not settings.api_metrics_bind:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.api_metrics_bind))
+    )
+
+
 async def connect_client(settings: Settings, runtime: Runtime | None = None) -> Client:
     options: dict[str, Any] = {
         "namespace": settings.namespace,

@@ -18,6 +18,7 @@ from temporalio.api.enums.v1 import EventType
 from application.replies import reply_token
 from demo import data as fx
 from domain.phone import mask_mobile, normalize_mobile
+from testkit.processes import HOST, free_port
 from tests.harness import eventually
 from tests.http.conftest import Api, booking, running_api
 from tests.web.conftest import DEMO_LOGIN, Staff
@@ -116,6 +117,23 @@ async def test_issue28_a_reminder_from_the_reply_number_and_avboka_signals_that_
     stop = await reply(api, form("sr2", ADULT, "STOPP"))
     assert stop.status_code == 204
     assert [s["word"] for s in await signals(api, "sms-reminder:kir:R1")] == ["avboka", "stopp"]
+
+
+async def test_issue28_each_reply_is_counted_on_the_apis_metrics_endpoint(tmp_path: Path) -> None:
+    """`patient_replies` by clinic, word and match, on the API's Prometheus endpoint."""
+    port = free_port()
+    async with running_api(tmp_path, delivery_secret=SECRET, api_metrics_bind=f"{HOST}:{port}") as api:
+        document = fx.demo_document()
+        document["clinics"][0]["reply_number"] = VIRTUAL
+        api.stores.directory.load_document(document)
+        for inbound_id in ("sm1", "sm2", "sm2"):  # the repeat is not counted again
+            assert (await reply(api, form(inbound_id, "+46701111111", "STOPP"))).status_code == 204
+        async with httpx.AsyncClient() as prometheus:
+            metrics = (await prometheus.get(f"http://{HOST}:{port}/metrics")).text
+    [line] = [m for m in metrics.splitlines() if m.startswith("patient_replies") and "word=" in m]
+    assert 'clinic_id="kir"' in line and 'word="stopp"' in line and 'outcome="unmatched"' in line
+    assert line.rsplit(" ", 1)[1] == "2"
+    assert "+46701111111" not in metrics
 
 
 async def test_issue28_refused_calls_change_nothing(api: Api) -> None:
