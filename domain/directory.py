@@ -161,3 +161,10 @@ class DirectoryDocument(ContractModel):
 
     clinics: list[Clinic] = Field(default_factory=list)
     patients: list[Patient] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _reply_numbers_are_unique(self) -> DirectoryDocument:
+        numbers = [c.reply_number for c in self.clinics if c.reply_number]
+        if len(numbers) != len(set(numbers)):
+            raise ValueError("reply_number must be unique: a reply must find one clinic (issue 28)")
+        return self

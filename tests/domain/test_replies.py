@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.directory import Clinic
+from domain.directory import Clinic, DirectoryDocument
 from domain.replies import (
     CLEARLY_APART,
     LOOK_BACK,
@@ -210,3 +210,9 @@ def test_issue28_property_a_match_is_the_latest_reminder_and_clearly_ahead_of_ev
     if clear:
         assert match.sms is not None and match.sms.sent_at == ranked[0]
         assert latest[match.sms.workflow_id] == ranked[0]
+
+
+def test_issue28_two_clinics_cannot_share_a_reply_number() -> None:
+    clinics = [{"clinic_id": c, "name": c, "reply_number": "+46766861234"} for c in ("a", "b")]
+    with pytest.raises(ValueError, match="reply_number must be unique"):
+        DirectoryDocument.model_validate({"clinics": clinics})
