@@ -35,8 +35,9 @@ def cancel_confirmation(reception_name: str, visit_start: datetime) -> str:
     """AVBOKA: the request is received; the booking is the clinic's to cancel."""
     when = _when(visit_start)
     return _fit(
-        lambda name: f"Tack! Vi har fått din avbokning av tiden hos {name} {when}. "
-        "Mottagningen tar bort tiden.",
+        lambda name: (
+            f"Tack! Vi har fått din avbokning av tiden hos {name} {when}. Mottagningen tar bort tiden."
+        ),
         reception_name,
     )
 
@@ -44,8 +45,9 @@ def cancel_confirmation(reception_name: str, visit_start: datetime) -> str:
 def stop_confirmation(reception_name: str) -> str:
     """STOPP: no more SMS reminders from this clinic."""
     return _fit(
-        lambda name: f"Du får inte fler SMS-påminnelser från {name}. "
-        "Vill du ha dem igen, kontakta mottagningen.",
+        lambda name: (
+            f"Du får inte fler SMS-påminnelser från {name}. Vill du ha dem igen, kontakta mottagningen."
+        ),
         reception_name,
     )
 
@@ -53,8 +55,10 @@ def stop_confirmation(reception_name: str) -> str:
 def unreadable_reply(reception_name: str) -> str:
     """Anything else: the answer could not be read, and the words that work."""
     return _fit(
-        lambda name: f"Vi kunde inte läsa ditt svar till {name}. Svara AVBOKA om du inte kan komma "
-        "eller STOPP för inga fler SMS-påminnelser.",
+        lambda name: (
+            f"Vi kunde inte läsa ditt svar till {name}. Svara AVBOKA om du inte kan komma "
+            "eller STOPP för inga fler SMS-påminnelser."
+        ),
         reception_name,
     )
 

@@ -39,7 +39,19 @@ def test_admin_migrate_then_directory_load_writes_the_shared_database(
 
     assert starter.main(["--json", "admin", "migrate"]) == 0
     assert json.loads(capsys.readouterr().out) == {
-        "migrations_applied": ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011"]
+        "migrations_applied": [
+            "0001",
+            "0002",
+            "0003",
+            "0004",
+            "0005",
+            "0006",
+            "0007",
+            "0008",
+            "0009",
+            "0010",
+            "0011",
+        ]
     }
     assert starter.main(["--json", "admin", "migrate"]) == 0
     assert json.loads(capsys.readouterr().out) == {"migrations_applied": []}

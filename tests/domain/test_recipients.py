@@ -440,7 +440,9 @@ def test_S9_sms_stop_counts_from_its_moment_and_a_later_consent_counts_again() -
 
 
 def test_S9_sms_stop_of_a_minor_stops_the_guardians_reminders_too() -> None:
-    p = patient(CHILD_ID, mobile=None, guardians=(G1_MOBILE, G2_MOBILE), consents=[consent_1177(), stop_by_sms()])
+    p = patient(
+        CHILD_ID, mobile=None, guardians=(G1_MOBILE, G2_MOBILE), consents=[consent_1177(), stop_by_sms()]
+    )
     assert decide(p).recipients == []
 
 
