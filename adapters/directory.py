@@ -30,6 +30,7 @@ from domain.identity import InvalidPatientId, parse_patient_id
 from domain.phone import normalize_mobile
 
 __all__ = [
+    "ConsentRecords",
     "Directory",
     "DirectoryLoadError",
     "LoadSummary",
@@ -57,6 +58,16 @@ class Directory(Protocol):
     def has_patient(self, patient_id: str) -> bool:
         """Whether the patient (any spelling of the id) is in the directory: the edge checks' question,
         answered without reading contact details and consents."""
+        ...
+
+
+@runtime_checkable
+class ConsentRecords(Protocol):
+    """Where a consent change is written (issue 28: a "STOPP" reply), as the activities need it."""
+
+    def record_consent(self, patient_id: str, consent: SmsConsent) -> bool:
+        """Add a consent to the history (True), or merge it into the known one (False); raises
+        `UnknownPatientError` for a patient not in the directory."""
         ...
 
 
