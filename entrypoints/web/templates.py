@@ -26,6 +26,7 @@ filters["delivery"] = lambda v: swedish.label(swedish.DELIVERIES, v)
 filters["reason"] = lambda v: swedish.label(swedish.REASONS, v)
 filters["weekday"] = lambda v: swedish.label(swedish.WEEKDAYS, v)
 filters["time_of_day"] = lambda v: swedish.label(swedish.TIMES_OF_DAY, v)
+filters["reply_word"] = lambda v: swedish.label(swedish.REPLY_WORDS, v)
 templates.env.globals["LISTS"] = swedish.LISTS
 templates.env.globals["WEEKDAYS"] = swedish.WEEKDAYS
 templates.env.globals["TIMES_OF_DAY"] = swedish.TIMES_OF_DAY
