@@ -1,6 +1,7 @@
 """Issue 28 on the staff page: a patient's AVBOKA shows on the visit's page until a person marks it
-handled (audited `web.visit.reply_handled`); marking a visit without a reply is refused in Swedish,
-and another clinic's user gets 404 and changes nothing — against the real uvicorn server."""
+handled (audited `web.visit.reply_handled`; its row on Uppföljning: test_work_list_page.py); marking
+a visit without a reply is refused in Swedish, and another clinic's user gets 404 and changes
+nothing — against the real uvicorn server."""
 
 from __future__ import annotations
 
