@@ -14,8 +14,10 @@ The commands run only when a reply arrives, behind patch `patient-replies` (docs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -35,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
     from domain.replies import PatientReply, ReplyWord
     from domain.status import ReplyView
     from workflows.mechanics import upsert
+
+A = TypeVar("A")
 
 PATIENT_REPLIES = "patient-replies"
 """Patch id of every reminder type: the commands of a reply (activities, the work-list upsert). Read
@@ -142,19 +146,18 @@ def _answer(reminder: Replied, reply: PatientReply) -> ReplyAnswer:
     )
 
 
-async def _run(activity: object, arg: object) -> None:
+async def _run(activity: Callable[[ReplyActions, A], Any], arg: A) -> None:
     """One reply activity, retried for a day; one given up is logged (the reply stays in the status)."""
     try:
         await workflow.execute_activity_method(
-            activity,  # type: ignore[arg-type]
+            activity,
             arg,
             start_to_close_timeout=REPLY_TIMEOUT,
             schedule_to_close_timeout=REPLY_DEADLINE,
             retry_policy=REPLY_RETRY,
         )
     except ActivityError:
-        name = getattr(activity, "__name__", "")
-        workflow.logger.warning("reply activity given up", extra={"activity": name})
+        workflow.logger.warning("reply activity given up", extra={"activity": activity.__name__})
 
 
 def _count(reply: PatientReply, late: bool) -> None:
