@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 
 from contracts import search_attributes as search
 from demo import data as fx
@@ -179,3 +180,37 @@ async def test_replies_after_the_visit_do_nothing(harness: Harness) -> None:
         status = await harness.status(handle)
     assert [v.word for v in status.replies] == ["other"]  # the late AVBOKA left no trace but a log line
     assert "kunde inte läsa" in texts_to(harness, fx.MOBILE_ADULT_1177)[1]
+
+
+async def test_replies_are_counted_by_word_role_and_lateness(harness: Harness) -> None:
+    """On the SDK's replay-safe meter (`patient_replies`), exported like `patient_messages`."""
+    buffer = MetricBuffer(1000)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer))
+    harness.client = await Client.connect(
+        harness.env.client.service_client.config.target_host,
+        namespace=harness.env.client.namespace,
+        data_converter=harness.env.client.data_converter,
+        runtime=runtime,
+    )
+    async with harness.worker():
+        handle = await reminded(harness, fx.PNR_CHILD, "r-counted")
+        await reply(harness, handle, ReplyWord.OTHER, "in-c1", role=G2)
+        await reply(harness, handle, ReplyWord.OTHER, "in-c1", role=G2)  # the same reply: counted once
+        start = (await harness.status(handle)).start
+        late = PatientReply(inbound_id="in-c2", word=ReplyWord.STOP, role=P, version=1, received_at=start)
+        await handle.signal("patient_reply", late)
+        await harness.settled(handle, lambda s: len(texts_to(harness, fx.MOBILE_GUARDIAN_2)) == 2)
+
+        async def counted() -> dict[tuple[str, str, str], int]:
+            found: dict[tuple[str, str, str], int] = {}
+            for update in buffer.retrieve_updates():
+                if update.metric.name == "patient_replies":
+                    a = update.attributes
+                    key = (str(a["word"]), str(a["role"]), str(a["late"]))
+                    found[key] = found.get(key, 0) + int(update.value)
+            seen.update({k: seen.get(k, 0) + v for k, v in found.items()})
+            return seen
+
+        seen: dict[tuple[str, str, str], int] = {}
+        totals = await eventually(counted, lambda c: len(c) == 2)
+    assert totals == {("other", "guardian_2", "false"): 1, ("stopp", "patient", "true"): 1}
