@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -24,12 +24,13 @@ from pydantic import BaseModel
 from adapters.directory_document import DirectoryLoadError, validate_document
 from adapters.postgres import PostgresTable
 from adapters.sql import Connection
-from adapters.sqlite import SqliteFile
+from adapters.sqlite import SqliteFile, statements, transaction
 from domain.directory import HSA_ID_PATTERN, Clinic, Patient, Reception, SmsConsent
 from domain.identity import InvalidPatientId, parse_patient_id
 from domain.phone import normalize_mobile
 
 __all__ = [
+    "ConsentRecords",
     "Directory",
     "DirectoryLoadError",
     "LoadSummary",
@@ -57,6 +58,16 @@ class Directory(Protocol):
     def has_patient(self, patient_id: str) -> bool:
         """Whether the patient (any spelling of the id) is in the directory: the edge checks' question,
         answered without reading contact details and consents."""
+        ...
+
+
+@runtime_checkable
+class ConsentRecords(Protocol):
+    """Where a consent change is written (issue 28: a "STOPP" reply), as the activities need it."""
+
+    def record_consent(self, patient_id: str, consent: SmsConsent) -> bool:
+        """Add a consent to the history (True), or merge it into the known one (False); raises
+        `UnknownPatientError` for a patient not in the directory."""
         ...
 
 
@@ -250,7 +261,7 @@ class SqlDirectory:
             return self._merge_consent(conn, key, consent, _now()) == "added"
 
     def withdraw_consent(
-        self, patient_id: str, clinic_id: str | None, source: Literal["VAS", "1177"], at: datetime
+        self, patient_id: str, clinic_id: str | None, source: Literal["VAS", "1177", "sms"], at: datetime
     ) -> int:
         """Withdraw the open consents of this scope and source given at or before `at`; return how many."""
         at_utc = _utc_key(at)
@@ -296,7 +307,7 @@ class SqliteDirectory(SqlDirectory, SqliteFile):
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             patient_id TEXT NOT NULL REFERENCES patients (patient_id),
             clinic_id TEXT,
-            source TEXT NOT NULL CHECK (source IN ('VAS', '1177')),
+            source TEXT NOT NULL CHECK (source IN ('VAS', '1177', 'sms')),
             given_at TEXT NOT NULL,
             given_at_utc TEXT NOT NULL,
             withdrawn_at TEXT,
@@ -306,6 +317,23 @@ class SqliteDirectory(SqlDirectory, SqliteFile):
         CREATE UNIQUE INDEX IF NOT EXISTS sms_consents_identity
             ON sms_consents (patient_id, coalesce(clinic_id, ''), source, given_at_utc)
     """
+
+    def _ensure_schema(self) -> None:
+        """A file of a release before issue 28 refuses source `sms` (its CHECK): rebuild that table
+        once (SQLite cannot alter a CHECK), then create what is missing as usual."""
+        if not self._ready and self.path.exists():
+            with self._ready_lock, closing(self._connect()) as conn, transaction(conn):
+                row = conn.execute(
+                    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'sms_consents'"
+                ).fetchone()
+                if row is not None and "'sms'" not in row["sql"]:
+                    conn.execute("ALTER TABLE sms_consents RENAME TO sms_consents_before_28")
+                    conn.execute("DROP INDEX IF EXISTS sms_consents_identity")
+                    for statement in statements(self.SCHEMA):
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO sms_consents SELECT * FROM sms_consents_before_28")
+                    conn.execute("DROP TABLE sms_consents_before_28")
+        super()._ensure_schema()
 
 
 class PostgresDirectory(SqlDirectory, PostgresTable):

@@ -45,6 +45,7 @@ from application.visits import (
     book_group,
     book_visit,
     cancel,
+    reply_handled,
     reschedule,
     set_sms_flag,
 )
@@ -113,6 +114,7 @@ __all__ = [
     "patient_identity",
     "query_status",
     "record_contact",
+    "reply_handled",
     "reschedule",
     "scoped_workflow_id",
     "set_sms_flag",

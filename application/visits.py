@@ -15,7 +15,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from adapters.directory import Directory
 from application import workflow_calls as calls
 from application.checks import check_future, check_group, check_visit_booking
-from application.errors import ConflictError, EndedError
+from application.errors import ConflictError, EndedError, InputError
 from application.lookup import own_legacy
 from application.starts import Started, issued_by, start_once, workflow_id_for
 from application.targets import Target, workflow_of
@@ -173,3 +173,13 @@ async def cancel(
         client, workflow_id, workflow.cancel, Cancellation(booking_id=booking_id, reason=reason)
     )
     return workflow_id
+
+
+async def reply_handled(client: Client, target: Target) -> ReminderStatus:
+    """Issue 28: staff have handled the patient's replies to the visit's reminder (AVBOKA, unreadable):
+    it leaves the Uppföljning list. Refused when the patient has not replied; a repeat is harmless."""
+    workflow_id = await workflow_of(client, target)
+    if _is_group(workflow_id):
+        raise InputError("a group booking gets no replies: name the participant's booking")
+    status: ReminderStatus = await calls.update(client, workflow_id, Reminder.reply_handled)
+    return status

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecution
@@ -22,8 +23,9 @@ from application.checks import check_system_id
 from application.errors import InputError
 from application.workflow_calls import Status, query_status
 from contracts import search_attributes as search
-from contracts.workflow_ids import parse_workflow_id
+from contracts.workflow_ids import IdKind, parse_workflow_id
 from domain.invitation import WorkList
+from workflows.reminder.generations import REMINDER_TYPES
 from workflows.request.generations import REQUEST_TYPES
 
 PAGE_SIZE = 20
@@ -33,7 +35,8 @@ LIST_NAMES = tuple(w.value for w in WorkList if w is not WorkList.NONE)
 
 
 class WorkListItem(BaseModel):
-    request_id: str
+    request_id: str  # the issued id: a request's; for `kind` visit, the booking's (or team visit's)
+    kind: Literal["request", "visit"] = "request"  # visit: a reminder a patient replied to (issue 28)
     workflow_id: str
     reception_id: str | None
     state: str | None
@@ -65,10 +68,12 @@ class WorkListPage:
 
 
 def _open_requests(clinic_id: str) -> str:
-    """The visibility query of a clinic's open requests (the clinic id checked: it goes into it)."""
+    """The visibility query of a clinic's open requests, and of its open reminders, which are on a
+    list only while a patient's reply waits for staff (Uppföljning, issue 28); the clinic id checked:
+    it goes into it."""
     check_system_id(clinic_id, "the clinic id")
     return (
-        f"WorkflowType IN ({', '.join(repr(t.__name__) for t in REQUEST_TYPES)}) "
+        f"WorkflowType IN ({', '.join(repr(t.__name__) for t in (*REQUEST_TYPES, *REMINDER_TYPES))}) "
         f"AND ExecutionStatus = 'Running' AND {search.CLINIC.name} = '{clinic_id}'"
     )
 
@@ -80,6 +85,7 @@ def _item(execution: WorkflowExecution) -> WorkListItem | None:
     attributes = execution.typed_search_attributes
     return WorkListItem(
         request_id=parsed.issued.value,
+        kind="request" if parsed.issued.kind is IdKind.REQUEST else "visit",
         workflow_id=execution.id,
         reception_id=attributes.get(search.RECEPTION),
         state=attributes.get(search.STATE),

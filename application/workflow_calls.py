@@ -80,10 +80,16 @@ async def exists(client: Client, workflow_id: str) -> bool:
     return True
 
 
-async def update(client: Client, workflow_id: str, handler: Callable[[W, A], Awaitable[R] | R], arg: A) -> R:
-    """Run an update; a validator's refusal becomes a `RejectedError` naming the update."""
+async def update(
+    client: Client, workflow_id: str, handler: Callable[[W, A], Awaitable[R] | R], arg: A | None = None
+) -> R:
+    """Run an update (`arg` None: one without input); a validator's refusal becomes a `RejectedError`
+    naming the update."""
+    handle = client.get_workflow_handle(workflow_id)
     try:
-        return await client.get_workflow_handle(workflow_id).execute_update(handler, arg)
+        if arg is None:
+            return await handle.execute_update(handler)  # type: ignore[arg-type]
+        return await handle.execute_update(handler, arg)
     except WorkflowUpdateFailedError as err:
         raise _rejected(handler, err) from None
     except RPCError as err:

@@ -50,6 +50,7 @@ class EventType(StrEnum):
     INVITATION_CONTACTED = "invitation.contacted"  # the patient contacted the clinic (V7)
     INVITATION_CANCELLED = "invitation.cancelled"  # staff cancelled it, or the plain request (V14)
     INVITATION_EXPIRED = "invitation.expired"  # unanswered, moved to the follow-up list (V13)
+    REMINDER_CANCEL_REQUESTED = "reminder.cancel_requested"  # the patient answered AVBOKA (issue 28)
 
 
 ISSUED_FIELD = {
@@ -274,4 +275,26 @@ def invitation_state_event(
         return None
     data = EventData(**about, state=state)
     subject = f"{workflow_id}/{state.value}"
+    return Event(id=event_id(subject, event_type), type=event_type, timestamp=at, data=data)
+
+
+def cancel_requested(
+    workflow_id: str, inbound_id: str, version: int, role: RecipientRole, at: datetime, *, clinic_id: str
+) -> Event | None:
+    """`reminder.cancel_requested`: the patient (or a minor's guardian, `role`) answered the reminder
+    of visit version `version` with AVBOKA at `at`; the booking is the booking system's to cancel. Its
+    id is a hash of the reminder and the provider's id of the reply, so a repeat is the same event.
+    None for an id of no reminder."""
+    about = _about(workflow_id, clinic_id)
+    if about is None or "request_id" in about:
+        return None
+    event_type = EventType.REMINDER_CANCEL_REQUESTED
+    data = EventData(
+        **about,
+        message=MessageKind.SMS_REMINDER,
+        channel=MessageChannel.SMS,
+        recipient=role,
+        visit_version=version,
+    )
+    subject = f"{workflow_id}/reply/{inbound_id}"
     return Event(id=event_id(subject, event_type), type=event_type, timestamp=at, data=data)

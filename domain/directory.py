@@ -101,10 +101,13 @@ class Guardian(ContractModel):
 
 
 class SmsConsent(ContractModel):
-    """Medgivande SMS-påminnelse (S9): from VAS for one clinic, or from 1177 for all clinics."""
+    """Medgivande SMS-påminnelse (S9): from VAS for one clinic, or from 1177 for all clinics; source
+    `sms` is the patient's own answer to a reminder of one clinic (issue 28: "STOPP" records one given
+    and withdrawn at the moment of the reply, which stops every earlier consent for that clinic:
+    `domain.recipients.has_consent`)."""
 
     clinic_id: SystemId | None = None
-    source: Literal["VAS", "1177"]
+    source: Literal["VAS", "1177", "sms"]
     given_at: Moment
     withdrawn_at: Moment | None = None
 
@@ -112,6 +115,8 @@ class SmsConsent(ContractModel):
     def _scope_matches_source(self) -> SmsConsent:
         if self.source == "VAS" and self.clinic_id is None:
             raise ValueError("a consent registered in VAS needs the clinic_id it was registered by")
+        if self.source == "sms" and self.clinic_id is None:
+            raise ValueError("a consent answered by SMS needs the clinic_id of the reminder answered")
         if self.source == "1177" and self.clinic_id is not None:
             raise ValueError("a consent given in 1177 holds for all clinics: clinic_id must be null")
         if self.withdrawn_at is not None and self.withdrawn_at < self.given_at:
@@ -123,6 +128,13 @@ class SmsConsent(ContractModel):
         in_scope = self.clinic_id is None or self.clinic_id == clinic_id
         withdrawn = self.withdrawn_at is not None and self.withdrawn_at <= at
         return in_scope and self.given_at <= at and not withdrawn
+
+    def stops(self, clinic_id: str, at: datetime) -> datetime | None:
+        """Issue 28: when this is a withdrawal by SMS ("STOPP") for `clinic_id` in force at `at`, its
+        moment (every consent for the clinic given before it is stopped), else None."""
+        if self.source != "sms" or self.clinic_id != clinic_id or self.withdrawn_at is None:
+            return None
+        return self.withdrawn_at if self.withdrawn_at <= at else None
 
 
 class PostalAddress(ContractModel):

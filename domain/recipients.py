@@ -70,8 +70,16 @@ def is_minor(patient: Patient, reception: Reception, visit_start: datetime) -> b
 
 
 def has_consent(patient: Patient, clinic_id: str, at: datetime) -> bool:
-    """S9: a consent from VAS for this clinic, or from 1177, in force at `at`."""
-    return any(c.covers(clinic_id, at) for c in patient.sms_consents)
+    """S9: a consent from VAS for this clinic, or from 1177, in force at `at`; a "STOPP" answered by
+    SMS to this clinic (source `sms`, issue 28) stops every consent for it given before the answer,
+    a VAS or a 1177 one alike (the 1177 consent still holds for other clinics); a consent given
+    after it counts again."""
+    stops = [s for c in patient.sms_consents if (s := c.stops(clinic_id, at)) is not None]
+    last_stop = max(stops, default=None)
+    return any(
+        c.covers(clinic_id, at) and (last_stop is None or c.given_at > last_stop)
+        for c in patient.sms_consents
+    )
 
 
 def _guardian_candidates(patient: Patient) -> list[Recipient]:

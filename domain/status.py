@@ -184,6 +184,18 @@ class BookingView(ContractModel):
     cancelled: bool = False
 
 
+class ReplyView(ContractModel):
+    """A patient's reply to the reminder (issue 28, signal `patient_reply`) as the status shows it:
+    the word it was read as (`avboka`, `stopp`, `other`), who answered, when, the visit version the
+    answered SMS was of, and whether staff have handled it (`stopp` needs nobody: handled at once)."""
+
+    word: str
+    role: RecipientRole
+    at: AwareDatetime
+    visit_version: int
+    handled: bool = False
+
+
 class ReminderStatus(ContractModel):
     """Result of the `status` query of `SmsReminderWorkflow`."""
 
@@ -197,6 +209,7 @@ class ReminderStatus(ContractModel):
     patient: str  # masked patient id
     bookings: list[BookingView] = Field(default_factory=list)
     reason: Reason | None = None
+    replies: list[ReplyView] = Field(default_factory=list)  # issue 28, oldest first
 
 
 def reminder_details(status: ReminderStatus) -> str:

@@ -17,6 +17,7 @@ from activities.directory_reads import DirectoryActivities
 from activities.events import EventActivities
 from activities.invitations import InvitationActivities
 from activities.reminders import ReminderActivities
+from activities.replies import ReplyActivities
 from adapters.directory import Directory
 from adapters.inbox import Inbox
 from adapters.letters import LetterService, build_letters
@@ -53,6 +54,7 @@ class Activities:
     reminders: ReminderActivities
     invitations: InvitationActivities
     events: EventActivities
+    replies: ReplyActivities
 
     @classmethod
     def wired(
@@ -71,8 +73,9 @@ class Activities:
         replies: Replies | None = None,
     ) -> Activities:
         """Without `webhooks` no clinic has a webhook; without `publisher` no event leaves; without
-        `replies` no SMS is sent from a reply number (issue 28); `admits`:
-        which clients' webhooks this traffic's events go to (all without it)."""
+        `replies` no SMS is sent from a reply number (issue 28); `admits`: which clients' webhooks this
+        traffic's events go to (all without it). `directory` also takes the consents a "STOPP" reply
+        withdraws (`adapters.directory.ConsentRecords`)."""
         return cls(
             directory_reads=DirectoryActivities(directory),
             reminders=ReminderActivities(directory, sms, sender, publisher or NoEvents(), replies),
@@ -86,6 +89,7 @@ class Activities:
                 sms_sender=sender,
             ),
             events=EventActivities(webhooks, webhook_sender or HttpWebhookSender(), admits),
+            replies=ReplyActivities(directory, directory, sms, sender, publisher or NoEvents()),
         )
 
     def callables(self) -> list[Any]:
@@ -101,6 +105,9 @@ class Activities:
             self.events.webhooks_at_clinic,
             self.events.deliver_event,
             self.events.give_up_delivery,
+            self.replies.answer_reply,
+            self.replies.stop_sms_consent,
+            self.replies.tell_cancel_request,
         ]
 
 

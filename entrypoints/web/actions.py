@@ -152,3 +152,12 @@ async def cancel_visit(booking_id: SystemId, act: Act, reason: Text = "") -> Res
         booking_id, "cancel", lambda t: application.cancel(act.ctx.client, t, reason=reason.strip() or None),
         "Besöket är avbokat: ingen påminnelse skickas.",
     )  # fmt: skip
+
+
+@router.post("/visits/{booking_id}/reply-handled", name="staff_visit_reply_handled")
+async def visit_reply_handled(booking_id: SystemId, act: Act) -> Response:
+    """Issue 28: the patient's reply (AVBOKA, or one we could not read) is handled: off Uppföljning."""
+    return await act.on_visit(
+        booking_id, "reply_handled", lambda target: application.reply_handled(act.ctx.client, target),
+        "Svaret är hanterat.",
+    )  # fmt: skip

@@ -81,6 +81,7 @@ REASONS = {
 }
 WEEKDAYS = {"mon": "mån", "tue": "tis", "wed": "ons", "thu": "tor", "fri": "fre", "sat": "lör", "sun": "sön"}
 TIMES_OF_DAY = {"any": "hela dagen", "morning": "förmiddag", "afternoon": "eftermiddag"}
+REPLY_WORDS = {"avboka": "AVBOKA (vill avboka)", "stopp": "STOPP (inga fler SMS)", "other": "oläsligt svar"}
 
 
 def label(table: dict[str, str], value: object) -> str:
@@ -144,6 +145,7 @@ TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
         "Välj minst en veckodag, eller ingen för alla dagar.",
     ),
     (re.compile(r"the visit is cancelled"), "Besöket är redan avbokat."),
+    (re.compile(r"the patient has not replied"), "Patienten har inte svarat på påminnelsen."),
     (
         re.compile(r"must not be a personnummer"),
         "Ett id får inte vara ett personnummer eller samordningsnummer.",

@@ -424,3 +424,23 @@ def test_3_processes_loading_and_withdrawing_at_once_end_as_a_sequential_run(
     assert patient is not None
     (consent,) = patient.sms_consents
     assert consent.withdrawn_at == AT and not consent.covers(CLINIC_CONNECTED, AT)
+
+
+def test_S9_a_stop_by_sms_is_kept_in_the_consent_history(loaded: SqlDirectory) -> None:
+    stop = SmsConsent(source="sms", clinic_id=CLINIC_CONNECTED, given_at=AT, withdrawn_at=AT)
+    assert loaded.record_consent(PNR_ADULT_1177, stop) is True
+    assert loaded.record_consent(PNR_ADULT_1177, stop) is False  # the same reply again: nothing new
+    patient = loaded.patient(PNR_ADULT_1177)
+    assert patient is not None and stop in patient.sms_consents
+
+
+def test_S9_a_directory_file_of_an_earlier_release_takes_a_stop_by_sms(tmp_path: Path) -> None:
+    path = tmp_path / "directory.sqlite3"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executescript(SqliteDirectory.SCHEMA.replace("'1177', 'sms'", "'1177'"))
+    old = SqliteDirectory(path)
+    old.load_document(demo_document())
+    stop = SmsConsent(source="sms", clinic_id=CLINIC_CONNECTED, given_at=AT, withdrawn_at=AT)
+    assert old.record_consent(PNR_ADULT_1177, stop) is True
+    patient = old.patient(PNR_ADULT_1177)
+    assert patient is not None and {c.source for c in patient.sms_consents} == {"1177", "sms"}

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from contracts.events import (
     Event,
     EventType,
+    cancel_requested,
     delivery_event,
     event_workflow_id,
     invitation_message_event,
@@ -179,3 +180,24 @@ def test_V13_each_state_a_request_reaches_has_one_id_and_other_states_make_none(
         "request_id": "R1",
         "state": "follow_up",
     }
+
+
+def test_replies_cancel_requested_names_the_booking_and_is_the_same_event_for_the_same_reply() -> None:
+    workflow_id = booking_reminder_id("kir", "B1")
+    event = cancel_requested(workflow_id, "in-1", 2, RecipientRole.GUARDIAN_1, AT, clinic_id="kir")
+    assert event is not None and event.type is EventType.REMINDER_CANCEL_REQUESTED
+    assert json.loads(event.body())["data"] == {
+        "clinic_id": "kir",
+        "booking_id": "B1",
+        "message": "sms_reminder",
+        "channel": "sms",
+        "recipient": "guardian_1",
+        "visit_version": 2,
+    }
+    again = cancel_requested(workflow_id, "in-1", 2, RecipientRole.GUARDIAN_1, AT, clinic_id="kir")
+    other = cancel_requested(workflow_id, "in-2", 2, RecipientRole.GUARDIAN_1, AT, clinic_id="kir")
+    assert again is not None and other is not None and again.id == event.id != other.id
+    assert (
+        cancel_requested(invitation_id("kir", "R1"), "in-1", 1, RecipientRole.PATIENT, AT, clinic_id="kir")
+        is None
+    )

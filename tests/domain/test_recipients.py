@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import pytest
+from pydantic import ValidationError
+
 from domain.booking import Channel, GroupBooking, GroupParticipant, VisitBooking
 from domain.directory import Clinic, Guardian, Patient, Reception, SmsConsent
 from domain.recipients import Recipient, RecipientDecision, Skip, booking_blocker, reminder_recipients
@@ -407,3 +410,42 @@ def test_S15_numbers_written_differently_are_the_same_number() -> None:
     decision = decide(patient(CHILD_ID, mobile=None, guardians=("070-222 22 22", "+46 70 222 22 22")))
     assert roles(decision) == [G1]
     assert decision.skipped == [Skip(role=G2, reason=Reason.DUPLICATE_NUMBER)]
+
+
+# --- consent withdrawn by an SMS reply, "STOPP" (S9, issue 28) ----------------------------------
+
+
+def stop_by_sms(clinic_id: str = CLINIC_ID, at: datetime = SEND_AT - timedelta(days=1)) -> SmsConsent:
+    return SmsConsent(source="sms", clinic_id=clinic_id, given_at=at, withdrawn_at=at)
+
+
+def test_S9_sms_stop_stops_a_vas_consent_of_that_clinic() -> None:
+    decision = decide(patient(consents=[consent_vas(), stop_by_sms()]))
+    assert decision.recipients == [] and decision.skipped == [Skip(role=P, reason=Reason.NO_CONSENT)]
+
+
+def test_S9_sms_stop_stops_a_1177_consent_for_that_clinic_only() -> None:
+    p = patient(consents=[consent_1177(), stop_by_sms()])
+    assert reminder_recipients(p, CLINIC_ID, reception(), VISIT, SEND_AT).recipients == []
+    assert roles(reminder_recipients(p, "kl2", reception(), VISIT, SEND_AT)) == [P]
+
+
+def test_S9_sms_stop_counts_from_its_moment_and_a_later_consent_counts_again() -> None:
+    stop = stop_by_sms(at=SEND_AT + timedelta(hours=1))
+    assert roles(decide(patient(consents=[consent_1177(), stop]))) == [P]  # not yet at the send moment
+    again = consent_vas(given=SEND_AT + timedelta(hours=2))
+    later = SEND_AT + timedelta(hours=3)
+    p = patient(consents=[consent_1177(), stop, again])
+    assert roles(reminder_recipients(p, CLINIC_ID, reception(), VISIT, later)) == [P]
+
+
+def test_S9_sms_stop_of_a_minor_stops_the_guardians_reminders_too() -> None:
+    p = patient(
+        CHILD_ID, mobile=None, guardians=(G1_MOBILE, G2_MOBILE), consents=[consent_1177(), stop_by_sms()]
+    )
+    assert decide(p).recipients == []
+
+
+def test_S9_sms_consent_needs_the_clinic_answered() -> None:
+    with pytest.raises(ValidationError, match="clinic_id"):
+        SmsConsent(source="sms", given_at=BOOKED, withdrawn_at=BOOKED)

@@ -14,6 +14,7 @@ from contracts.workflow_ids import parse_workflow_id
 from workflows.mechanics import SCOPED_IDS
 from workflows.reminder.children import NEWEST_FOR_CHILDREN
 from workflows.reminder.generations import LEAN_HISTORY as REMINDER_LEAN
+from workflows.reminder.replies import PATIENT_REPLIES
 from workflows.reminder.sending import DECISIONS_TOLD
 from workflows.request.generations import LEAN_HISTORY as REQUEST_LEAN
 from workflows.request.routing import REISSUE, ROUTING
@@ -28,6 +29,7 @@ BRANCHES = {
     DECISIONS_TOLD: "told",
     ROUTING: "routed",
     REISSUE: "reissued",
+    PATIENT_REPLIES: "replies",
 }
 """The patch ids in force and their short names in file names."""
 

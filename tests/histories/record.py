@@ -34,6 +34,7 @@ from domain.invitation import (
     RequestChange,
     TimeOfDay,
 )
+from domain.replies import PatientReply, ReplyWord
 from domain.status import RecipientRole
 from infrastructure.events import start_delivery
 from infrastructure.namespace_setup import register_search_attributes
@@ -81,6 +82,36 @@ async def reminder_too_late(h: Harness) -> list[str]:
     await h.sleep_until(await h.now() + timedelta(hours=1, minutes=1))
     await late.result()
     return [late.id]
+
+
+async def reminder_answered(h: Harness) -> list[str]:
+    """Issue 28: a sent reminder answered AVBOKA (twice, one inbound id), something unreadable and
+    STOPP, the replies handled by staff, then the visit."""
+    answered = await h.book(visit("hist-answered", fx.PNR_ADULT_1177, start=await h.local(2, 10)))
+    await h.sleep_until(await h.local(1, 9, 5))
+    for inbound_id, word in (
+        ("in-1", ReplyWord.CANCEL),
+        ("in-1", ReplyWord.CANCEL),
+        ("in-2", ReplyWord.OTHER),
+    ):
+        reply = PatientReply(
+            inbound_id=inbound_id, word=word, role=RecipientRole.PATIENT, version=1, received_at=await h.now()
+        )
+        await answered.signal("patient_reply", reply)
+    await h.settled(answered, lambda s: len(s.replies) == 2 and len(h.outbox.messages()) == 3)
+    await answered.execute_update("reply_handled")
+    stop = PatientReply(
+        inbound_id="in-3",
+        word=ReplyWord.STOP,
+        role=RecipientRole.PATIENT,
+        version=1,
+        received_at=await h.now(),
+    )
+    await answered.signal("patient_reply", stop)
+    await h.settled(answered, lambda s: len(s.replies) == 3 and len(h.outbox.messages()) == 4)
+    await h.sleep_until(await h.local(3, 12))
+    await answered.result()
+    return [answered.id]
 
 
 async def team_visit(h: Harness) -> list[str]:
@@ -188,6 +219,7 @@ async def event_given_up(h: Harness) -> list[str | tuple[str, str]]:
 SCENARIOS = [
     single_reminder,
     reminder_too_late,
+    reminder_answered,
     team_visit,
     group_booking,
     invitation_booked,

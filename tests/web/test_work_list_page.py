@@ -21,7 +21,10 @@ from temporalio.testing import WorkflowEnvironment
 import application as app
 from contracts import search_attributes as search
 from demo import data as fx
+from domain.booking import VisitBooking
 from domain.invitation import CareInvitation
+from domain.replies import PatientReply, ReplyWord
+from domain.status import RecipientRole
 from domain.timing import local_date
 from entrypoints.asgi import create_app
 from entrypoints.web import paging
@@ -32,7 +35,7 @@ from security.codec import data_converter
 from security.keyring import ENV_VAR, Keyring
 from testkit.http_server import UvicornThread
 from testkit.processes import HOST, SERVER_STARTUP, free_port, venv_binary
-from tests.harness import Harness, eventually
+from tests.harness import Harness, eventually, target
 from tests.http.conftest import request_fields
 from tests.web.conftest import Staff
 
@@ -49,6 +52,7 @@ LIST_URL = f"/staff/clinics/{fx.CLINIC_CONNECTED}?list=vardinbjudan"
 @dataclass
 class Lists:
     url: str  # the staff page's server
+    harness: Harness  # its worker runs while the module's tests do
 
 
 def _request(request_id: str, reception: str, invitation: bool = True) -> CareInvitation:
@@ -103,7 +107,7 @@ async def lists(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lists
                 )  # fmt: skip
                 assert counted.counts["vardinbjudan"] == INVITATIONS, counted.counts
                 with UvicornThread(create_app(config, Stores(config)), port=port) as server:
-                    yield Lists(server.url)
+                    yield Lists(server.url, harness)
 
 
 async def _logged_in(lists: Lists, user: str) -> AsyncIterator[Staff]:
@@ -212,3 +216,32 @@ def test_a_page_link_keeps_the_last_pages_and_names_its_list() -> None:
         paging.read(paging.write(at, "key"), view, "other session")
     with pytest.raises(app.InputError):
         paging.read(paging.write(at, "key"), paging.ListView("onh", "vardinbjudan", "", 0), "key")
+
+
+async def test_replies_a_reminder_with_a_reply_waiting_is_on_uppfoljning_until_handled(
+    lists: Lists, sara: Staff
+) -> None:
+    """Issue 28: a visit whose patient answered AVBOKA is a row of Uppföljning, linked to its visit
+    page, counted, and leaves the list once staff mark the reply handled (last: the counts return)."""
+    harness = lists.harness
+    start = datetime.now(UTC) + timedelta(days=3)
+    booking = VisitBooking(
+        booking_id="V-listed", patient_id=fx.PNR_ADULT_1177, clinic_id=fx.CLINIC_CONNECTED,
+        reception_id=fx.RECEPTION_GENERAL, start=start,
+    )  # fmt: skip
+    handle = await harness.book(booking)
+    reply = PatientReply(
+        inbound_id="in-listed", word=ReplyWord.CANCEL, role=RecipientRole.PATIENT, version=1,
+        received_at=datetime.now(UTC),
+    )  # fmt: skip
+    await handle.signal("patient_reply", reply)
+    url = f"/staff/clinics/{fx.CLINIC_CONNECTED}?list=uppfoljning"
+
+    async def listed() -> str:
+        return (await sara.get(url)).text
+
+    page = await eventually(listed, lambda text: "V-listed" in text, timeout=30)
+    assert "/staff/visits/V-listed" in page and "SMS-svar: AVBOKA" in page
+    assert '<span class="count">1</span>' in page
+    await app.reply_handled(harness.client, target(handle.id))
+    assert "V-listed" not in await eventually(listed, lambda text: "V-listed" not in text, timeout=30)

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.directory import SmsTiming
     from domain.identity import mask_patient_id
+    from domain.replies import PatientReply
     from domain.status import (
         SEND_SMS,
         DeliveryReport,
@@ -58,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
 
 from workflows.reminder.bookings import Bookings
 from workflows.reminder.messages import SmsMessages
+from workflows.reminder.replies import Replied, Replies
 from workflows.reminder.sending import Sender, tell_decision
 
 
@@ -77,6 +79,7 @@ class Reminder:
         self._next: NextAction | None = None
         self.lean = False
         self._unpublished = False  # a state not yet in the search attributes (after a wave)
+        self._replies = Replies()
 
     async def _run(self, booking: ReminderStart, start: Start, sender: Sender) -> ReminderStatus:
         self.lean = start.lean()
@@ -199,6 +202,22 @@ class Reminder:
 
     # --- the contract: updates, signals, query (SPEC §5) ---
 
+    @workflow.signal
+    async def patient_reply(self, reply: PatientReply) -> None:
+        """Issue 28: the patient's (or a guardian's) answer to the reminder SMS (`replies.Replies`)."""
+        await self._replies.take(self._replied(), reply)
+
+    @workflow.update
+    def reply_handled(self) -> ReminderStatus:
+        """Issue 28: staff handled the replies waiting; off the Uppföljning list. A repeat is harmless."""
+        self._replies.handle(self._replied())
+        return self.status()
+
+    @reply_handled.validator
+    def _validate_reply_handled(self) -> None:
+        if not self._replies.views:
+            raise ValueError("the patient has not replied to this reminder")
+
     @workflow.update
     async def reschedule(self, change: Reschedule) -> ReminderStatus:
         """S15: the reminder moves with the visit; the old moment sends nothing."""
@@ -290,9 +309,13 @@ class Reminder:
             patient=mask_patient_id(self._visit.patient_id),
             bookings=self._bookings.views(),
             reason=self._reason,
+            replies=list(self._replies.views),
         )
 
     # --- state ---
+
+    def _replied(self) -> Replied:
+        return Replied(self._visit, self._start, self._version, self._bookings.cancelled, self.lean)
 
     def _move(self, start: datetime) -> None:
         self._start = start
