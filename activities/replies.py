@@ -56,13 +56,14 @@ class ReplyActivities(ReplyActions):
         clinic = self._directory.clinic(answer.clinic_id)
         reception = clinic.reception(answer.reception_id) if clinic else None
         patient = self._directory.patient(answer.patient_id)
-        if reception is None or patient is None:
+        if clinic is None or reception is None or patient is None:
             return SendResult(outcome=Outcome.SKIPPED, reason=Reason.UNKNOWN_PATIENT)
         mobile = mobile_of(patient, answer.role)
         if mobile is None:  # the number was removed since the reply
             return SendResult(outcome=Outcome.SKIPPED, reason=Reason.NO_MOBILE)
         text = reply_text(answer.word, reception.sms_name, answer.start)
-        message = SmsMessage(key=answer.key, to=mobile, text=text, sender=self._sender)
+        sender = clinic.reply_number or self._sender  # from the number the patient answered (issue 28)
+        message = SmsMessage(key=answer.key, to=mobile, text=text, sender=sender)
         try:
             receipt = self._sms.send(message)
         except PermanentSmsError as err:
