@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import AwareDatetime
 
@@ -55,6 +55,7 @@ class StoredReply(ContractModel):
     version: int | None = None
     role: RecipientRole | None = None
     signalled: bool = False
+    handled_at: AwareDatetime | None = None  # staff marked it handled (unmatched, ambiguous)
     sender: str | None = None
     text: str | None = None
 
@@ -169,19 +170,36 @@ class Replies:
         with self._write() as conn:
             conn.execute("UPDATE inbound_replies SET signalled = 1 WHERE inbound_id = ?", (inbound_id,))
 
+    def mark_handled(self, inbound_id: str, clinic_id: str, at: datetime) -> bool:
+        """Staff have handled a reply of the clinic's list: kept, off the list. False when the clinic has
+        no such reply on its list (another clinic's, a matched one, or none); a repeat keeps the first
+        time and answers True."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE inbound_replies SET handled_at = ? WHERE inbound_id = ? AND clinic_id = ?"
+                " AND outcome IN (?, ?) AND handled_at IS NULL",
+                (at.astimezone(UTC).isoformat(), inbound_id, clinic_id, *_STAFF_OUTCOMES),
+            )
+            found = conn.execute(
+                "SELECT 1 FROM inbound_replies WHERE inbound_id = ? AND clinic_id = ? AND outcome IN (?, ?)",
+                (inbound_id, clinic_id, *_STAFF_OUTCOMES),
+            ).fetchone()
+        return found is not None
+
     def reply(self, inbound_id: str, *, opened: bool = False) -> StoredReply | None:
         with self._read() as conn:
             row = conn.execute(f"{_SELECT} WHERE inbound_id = ?", (inbound_id,)).fetchone()
         return self._stored(dict(row), opened) if row else None
 
     def for_staff(self, clinic_id: str, *, limit: int = 200) -> list[StoredReply]:
-        """The clinic's replies no reminder took (unmatched, ambiguous), newest first, opened (the
-        staff page masks the number)."""
+        """The clinic's replies no reminder took (unmatched, ambiguous) and nobody has handled yet,
+        newest first, opened (the staff page masks the number)."""
         with self._read() as conn:
             found = rows(
                 conn.execute(
-                    f"{_SELECT} WHERE clinic_id = ? AND outcome IN (?, ?) ORDER BY received_at DESC LIMIT ?",
-                    (clinic_id, MatchOutcome.UNMATCHED.value, MatchOutcome.AMBIGUOUS.value, limit),
+                    f"{_SELECT} WHERE clinic_id = ? AND outcome IN (?, ?) AND handled_at IS NULL"
+                    " ORDER BY received_at DESC LIMIT ?",
+                    (clinic_id, *_STAFF_OUTCOMES, limit),
                 )
             )
         return [self._stored(row, True) for row in found]
@@ -199,6 +217,7 @@ class Replies:
             version=row["version"],
             role=RecipientRole(row["role"]) if row["role"] else None,
             signalled=bool(row["signalled"]),
+            handled_at=datetime.fromisoformat(row["handled_at"]) if row["handled_at"] else None,
             sender=unseal(keyring, row["sender_sealed"], f"{place}:sender").decode() if keyring else None,
             text=unseal(keyring, row["text_sealed"], f"{place}:text").decode() if keyring else None,
         )
@@ -206,14 +225,16 @@ class Replies:
 
 _SELECT = (
     "SELECT inbound_id, clinic_id, sender_sealed, text_sealed, received_at, word, outcome, workflow_id,"
-    " version, role, signalled FROM inbound_replies"
+    " version, role, signalled, handled_at FROM inbound_replies"
 )
+_STAFF_OUTCOMES = (MatchOutcome.UNMATCHED.value, MatchOutcome.AMBIGUOUS.value)
 
 
 class SqliteReplies(Replies, SqliteFile):
     """The reply store in an SQLite file of one host (`replies.sqlite3`)."""
 
     PRAGMAS = ("secure_delete = ON",)
+    ADDED_COLUMNS: ClassVar[dict[str, dict[str, str]]] = {"inbound_replies": {"handled_at": "TEXT"}}
     SCHEMA = """
         CREATE TABLE IF NOT EXISTS reply_sms (
             key TEXT PRIMARY KEY,
@@ -246,4 +267,4 @@ class SqliteReplies(Replies, SqliteFile):
 
 
 class PostgresReplies(Replies, PostgresTable):
-    """The reply store in the service's PostgreSQL database (migration 0011)."""
+    """The reply store in the service's PostgreSQL database (migrations 0011 and 0013)."""

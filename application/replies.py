@@ -42,6 +42,7 @@ __all__ = [
     "reply_token",
     "reply_url",
     "staff_replies",
+    "staff_reply_handled",
     "take_reply",
 ]
 
@@ -185,6 +186,13 @@ def staff_replies(replies: Replies, clinic_id: str) -> list[StaffReply]:
         )
         for r in replies.for_staff(clinic_id)
     ]
+
+
+def staff_reply_handled(replies: Replies, clinic_id: str, inbound_id: str) -> None:
+    """Staff have handled a reply of the clinic's list: the store keeps it, the list stops showing
+    it; a repeat changes nothing. Another clinic's reply, a matched one or an unknown id: unknown."""
+    if not replies.mark_handled(inbound_id, clinic_id, datetime.now(UTC)):
+        raise NotFoundError(f"no reply '{inbound_id}' on the replies list of clinic '{clinic_id}'")
 
 
 def _audit(audit: AuditTrail, kept: StoredReply) -> None:

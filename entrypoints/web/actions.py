@@ -4,15 +4,17 @@ user's clinics on the server, audited, and answered by a redirect to the page wi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 import application
 from application import Target, targets
+from application.replies import staff_reply_handled
 from contracts.workflow_ids import IssuedId
 from domain.invitation import Contact, Conversion, InvitationBooking, RequestChange
 from domain.timing import at_local
@@ -25,6 +27,7 @@ User = Annotated[StaffUser, Depends(staff_user)]
 With = Annotated[RequestContext, Depends(request_context)]
 Text = Annotated[str, Form(max_length=200)]
 Call = Callable[[Target], Awaitable[Any]]  # given what the user acts on
+InboundId = Annotated[str, Path(pattern="^[A-Za-z0-9_-]{1,100}$")]  # the provider's id of an SMS
 
 
 def limits_form(
@@ -161,3 +164,19 @@ async def visit_reply_handled(booking_id: SystemId, act: Act) -> Response:
         booking_id, "reply_handled", lambda target: application.reply_handled(act.ctx.client, target),
         "Svaret är hanterat.",
     )  # fmt: skip
+
+
+# --- an SMS reply no reminder took (issue 28) ---
+
+
+@router.post("/clinics/{clinic_id}/replies/{inbound_id}/handled", name="staff_reply_handled")
+async def reply_handled(
+    request: Request, clinic_id: SystemId, inbound_id: InboundId, user: User, ctx: With
+) -> Response:
+    """The reply on the clinic's list is handled: kept, off the list; audited as `web.replies.handled`."""
+    async with ctx.audited(user.caller, "web.replies.handled", clinic_id=clinic_id):
+        user.caller.require_clinic(clinic_id)
+        application.check_clinic(ctx.stores.directory, clinic_id)
+        await asyncio.to_thread(staff_reply_handled, ctx.stores.replies, clinic_id, inbound_id)
+    flash(request, "Svaret är hanterat och borttaget från listan.")
+    return RedirectResponse(request.url_for("staff_replies", clinic_id=clinic_id), status_code=303)

@@ -123,3 +123,31 @@ def test_issue28_a_rotated_keyring_still_finds_the_sms_and_opens_the_replies(bac
     assert [s.workflow_id for s in rotated.sent_to(VIRTUAL, MOBILE)] == ["sms-reminder-b1"]
     assert [r.text for r in rotated.for_staff("kir")] == ["hej"]
     assert opened(backend, Keyring.generate()).replies.sent_to(VIRTUAL, MOBILE) == []  # another keyring
+
+
+def test_issue28_a_reply_marked_handled_is_kept_but_off_the_clinics_list(backend: Backend) -> None:
+    replies = opened(backend).replies
+    for inbound_id in ("h1", "h2"):
+        reply = InboundReply(
+            inbound_id=inbound_id, reply_number=VIRTUAL, sender=MOBILE, text="hej", received_at=T0
+        )
+        replies.keep(reply, "kir", ReplyWord.OTHER, MatchOutcome.UNMATCHED, None)
+    assert not replies.mark_handled("h1", "onh", T0)  # another clinic's reply: unknown, nothing changes
+    assert not replies.mark_handled("nope", "kir", T0)
+    assert {r.inbound_id for r in replies.for_staff("kir")} == {"h1", "h2"}
+    assert replies.mark_handled("h1", "kir", T0 + timedelta(minutes=5))
+    assert replies.mark_handled("h1", "kir", T0 + timedelta(hours=1))  # a repeat: harmless, first time kept
+    assert [r.inbound_id for r in opened(backend).replies.for_staff("kir")] == ["h2"]
+    kept = opened(backend).replies.reply("h1")
+    assert kept is not None and kept.handled_at == T0 + timedelta(minutes=5)
+
+
+def test_issue28_a_matched_reply_cannot_be_marked_handled_on_the_list(backend: Backend) -> None:
+    replies = opened(backend).replies
+    key = sms_key("sms-reminder-b1", 1, RecipientRole.PATIENT)
+    replies.record_sent(key, VIRTUAL, MOBILE, sms_at(key, T0))
+    match = match_reply(replies.sent_to(VIRTUAL, MOBILE), T0 + timedelta(hours=1))
+    reply = InboundReply(inbound_id="h3", reply_number=VIRTUAL, sender=MOBILE, text="avboka", received_at=T0)
+    replies.keep(reply, "kir", ReplyWord.CANCEL, match.outcome, match.sms)
+    assert not replies.mark_handled("h3", "kir", T0)  # the reminder's own: handled on the visit page
+    assert replies.reply("h3").handled_at is None

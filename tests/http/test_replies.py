@@ -221,3 +221,47 @@ async def test_issue28_the_staff_page_lists_the_clinics_unmatched_replies_masked
             ("staff:demo-sara", "ok"),
             ("staff:demo-olle", "refused:403"),
         }
+
+
+async def test_issue28_staff_mark_an_unmatched_reply_handled_it_is_kept_and_leaves_the_list(
+    tmp_path: Path,
+) -> None:
+    """ "Markera som hanterat" on `/staff/clinics/kir/replies`: a form with the session's CSRF token;
+    the reply stays in the store, the list stops showing it, audited `web.replies.handled`. Without
+    the token, from another clinic's user, or for an id the clinic's list does not hold: refused,
+    nothing changes."""
+    async with (
+        running_api(tmp_path, delivery_secret=SECRET, **DEMO_LOGIN) as api,
+        httpx.AsyncClient(base_url=api.url, timeout=30) as sara_http,
+        httpx.AsyncClient(base_url=api.url, timeout=30) as olle_http,
+    ):
+        document = fx.demo_document()
+        document["clinics"][0]["reply_number"] = VIRTUAL
+        api.stores.directory.load_document(document)
+        assert (await reply(api, form("sh1", "+46701111111", "Kan jag byta tid?"))).status_code == 204
+        sara, olle = Staff(sara_http), Staff(olle_http)
+        await sara.log_in("sara")
+        await olle.log_in("olle")
+        handled = "/staff/clinics/kir/replies/sh1/handled"
+        assert "Markera som hanterat" in (await sara.get("/staff/clinics/kir/replies")).text
+
+        assert (await sara.post(handled, csrf="forged")).status_code == 403
+        assert (await olle.post(handled)).status_code == 403
+        assert (await olle.post("/staff/clinics/onh/replies/sh1/handled")).status_code == 404
+        assert (await sara.post("/staff/clinics/kir/replies/unknown-id/handled")).status_code == 404
+        assert api.stores.replies.reply("sh1").handled_at is None  # every refusal changed nothing
+
+        done = await sara.post(handled)
+        assert done.status_code == 303 and done.headers["location"].endswith("/staff/clinics/kir/replies")
+        page = await sara.get("/staff/clinics/kir/replies")
+        assert "Svaret är hanterat" in page.text and "Kan jag byta tid?" not in page.text
+        assert "Listan är tom." in page.text
+        assert api.stores.replies.reply("sh1").handled_at is not None  # kept, marked
+        assert (await sara.post(handled)).status_code == 303  # the same again: harmless
+        audited = [r for r in api.stores.audit.records() if r.action == "web.replies.handled"]
+        assert {(r.actor, r.outcome) for r in audited} == {
+            ("staff:demo-sara", "ok"),
+            ("staff:demo-olle", "refused:403"),
+            ("staff:demo-olle", "refused:404"),
+            ("staff:demo-sara", "refused:404"),
+        }
