@@ -34,6 +34,10 @@ def _local(days: int, hour: int, minute: int = 0) -> datetime:
     return at_local(local_date(datetime.now(UTC)) + timedelta(days=days), time(hour, minute))
 
 
+DEMO_REPLY = "demo-reply"
+"""The demo visit whose reminder goes from the reply number of clinic `ort` at once (issue 28)."""
+
+
 def demo_visits() -> list[VisitBooking]:
     """Visits in different situations: scheduled, sent at once, skipped, team visit (S11), series (S12)."""
     general = {"clinic_id": fx.CLINIC_CONNECTED, "reception_id": fx.RECEPTION_GENERAL}
@@ -63,6 +67,14 @@ def demo_visits() -> list[VisitBooking]:
             clinic_id=fx.CLINIC_NOT_CONNECTED,
             reception_id=fx.RECEPTION_NOT_CONNECTED,
             start=_local(4, 9),
+        ),
+        # Issue 28: reminded at once from the clinic's reply number, so a scripted reply can cancel it.
+        VisitBooking(
+            booking_id=DEMO_REPLY,
+            patient_id=fx.PNR_ADULT_1177,
+            clinic_id=fx.CLINIC_REPLIES,
+            reception_id=fx.RECEPTION_REPLIES,
+            start=soon,
         ),
         *[
             VisitBooking(

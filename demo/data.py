@@ -14,6 +14,9 @@ RECEPTION_GENERAL = "kir-allm"  # sms_enabled, minor_age_limit 18
 HSA_GENERAL = "SE2321000016-KIR1"  # its HSA-id (FHIR Appointment participants)
 RECEPTION_HIDDEN = "kir-obes"  # sms_enabled, display_name hides the speciality, minor_age_limit 16
 RECEPTION_NOT_CONNECTED = "onh-mott"  # sms_enabled, but its clinic is not connected (S14)
+CLINIC_REPLIES = "ort"  # issue 28: sends its reminders from a reply number, at once (whole-day window)
+RECEPTION_REPLIES = "ort-mott"
+REPLY_NUMBER = "+46701740680"  # the clinic's virtual number: 070-174 06 80, PTS's range for fiction
 
 
 def luhn_pnr(yyyymmdd: str, serial: str = "123") -> str:
@@ -60,7 +63,8 @@ DEMO_ROUTING = {
 
 
 def demo_document() -> dict[str, Any]:
-    """A fresh directory document (SPEC §5): 2 clinics and 6 patients covering S3, S4, S5, S9, S14, V5."""
+    """A fresh directory document (SPEC §5): 3 clinics and 6 patients covering S3, S4, S5, S9, S14, V5,
+    and a clinic that takes SMS replies (issue 28)."""
     return {
         "clinics": [
             {
@@ -103,6 +107,30 @@ def demo_document() -> dict[str, Any]:
                     {
                         "reception_id": RECEPTION_NOT_CONNECTED,
                         "name": "ÖNH-mottagningen",
+                        "display_name": None,
+                        "sms_enabled": True,
+                        "minor_age_limit": 18,
+                    }
+                ],
+            },
+            {
+                # Issue 28: reminders from a virtual number that takes the replies (AVBOKA, STOPP). The
+                # whole day is its sending window and the send time has passed by the day before the
+                # visit, so the demo's visit a few hours ahead is reminded at once (S6).
+                "clinic_id": CLINIC_REPLIES,
+                "name": "Ortopedkliniken Demo",
+                "phone": "040-628 04 01",  # PTS range for fiction
+                "sms_connected": True,
+                "sms_days_before": 1,
+                "sms_send_time": "00:00",
+                "sms_window_start": "00:00",
+                "sms_window_end": "23:59:59",
+                "invitation_send_time": "08:00",
+                "reply_number": REPLY_NUMBER,
+                "receptions": [
+                    {
+                        "reception_id": RECEPTION_REPLIES,
+                        "name": "Ortopedmottagningen",
                         "display_name": None,
                         "sms_enabled": True,
                         "minor_age_limit": 18,
@@ -211,6 +239,8 @@ def demo_document() -> dict[str, Any]:
 DEMO_STAFF = {
     "sara": ("Sara Lind", [CLINIC_CONNECTED]),
     "olle": ("Olle Berg", [CLINIC_NOT_CONNECTED]),
+    "rut": ("Rut Ek", [CLINIC_REPLIES]),
 }
 """The local login of `dev.py run` (PM_WEB_DEMO_LOGIN): user id → (name, clinics). Sara works at the
-demo clinic with the demo data; Olle at the other one, to show that a page of clinic `kir` refuses him."""
+demo clinic with the demo data; Olle at the other one, to show that a page of clinic `kir` refuses him;
+Rut at the clinic that takes SMS replies (issue 28)."""

@@ -111,7 +111,7 @@ def assert_no_patient_data(text: str, document: dict[str, Any]) -> None:
 def test_load_valid_document(loaded: SqlDirectory) -> None:
     assert isinstance(loaded, Directory)
     assert loaded.patient_ids() == sorted(p["patient_id"] for p in demo_document()["patients"])
-    assert [c.clinic_id for c in loaded.clinics()] == ["kir", "onh"]
+    assert [c.clinic_id for c in loaded.clinics()] == ["kir", "onh", "ort"]
     clinic = loaded.clinic(CLINIC_CONNECTED)
     assert clinic is not None and clinic.sms_connected
     assert [(r.reception_id, r.minor_age_limit, r.sms_name) for r in clinic.receptions] == [
@@ -127,7 +127,7 @@ def test_load_valid_document(loaded: SqlDirectory) -> None:
 
 def test_load_summary_counts(directory: SqlDirectory) -> None:
     summary = directory.load_document(demo_document())
-    assert (summary.clinics, summary.patients, summary.consents) == (2, 6, 6)
+    assert (summary.clinics, summary.patients, summary.consents) == (3, 6, 6)
     assert summary.consents_added == 6
     again = directory.load_document(demo_document())
     assert (again.consents, again.consents_added, again.consents_withdrawn) == (6, 0, 0)
@@ -155,7 +155,7 @@ def test_load_from_json_text_and_file(directory: SqlDirectory, tmp_path: Path) -
     file = tmp_path / "directory.json"
     file.write_text(json.dumps(demo_document(), ensure_ascii=False), encoding="utf-8")
     assert load_directory_file(file, directory).patients == 6
-    assert directory.load_document(file.read_text(encoding="utf-8")).clinics == 2
+    assert directory.load_document(file.read_text(encoding="utf-8")).clinics == 3
 
 
 def bad_document() -> dict[str, Any]:
@@ -240,7 +240,7 @@ def test_duplicates_are_refused(directory: SqlDirectory) -> None:
     with pytest.raises(DirectoryLoadError) as caught:
         directory.load_document(doc)
     assert caught.value.problems == [
-        "clinics[2] (clinic_id=kir): clinic_id: appears more than once (first at clinics[0])",
+        "clinics[3] (clinic_id=kir): clinic_id: appears more than once (first at clinics[0])",
         "patients[6] (record 7): patient_id: same patient as patients[1] (record 2)",
     ]
     assert directory.patient_ids() == []

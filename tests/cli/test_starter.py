@@ -95,7 +95,7 @@ def test_cli_json_directory_load_prints_counts(
     path = write_json(tmp_path / "demo.json", fx.demo_document())
     assert starter.main(["--json", "directory", "load", path]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["clinics"] == 2 and summary["patients"] == 6 and summary["consents"] == 6
+    assert summary["clinics"] == 3 and summary["patients"] == 6 and summary["consents"] == 6
     assert summary["consents_added"] == 6 and summary["consents_withdrawn"] == 0
 
 
