@@ -77,8 +77,9 @@ def _pump(stream: Any, output: list[str], ready: threading.Event) -> None:
 
 
 @pytest.fixture(scope="module")
-def dev_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
-    """`python dev.py run --demo` on free ports and a fresh data dir; SIGINT (Ctrl-C) stops it."""
+def dev_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
+    """`python dev.py run --demo` on free ports and a fresh data dir; SIGINT (Ctrl-C) stops it. A test
+    module may set more of its environment in `DEV_RUN_ENV` (e.g. `PM_DELIVERY_SECRET`)."""
     data_dir = tmp_path_factory.mktemp("dev-run")
     port, ui_port, codec_port, api_port = free_ports(4)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PM_", "ELKS_"))}
@@ -92,6 +93,7 @@ def dev_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevRun]:
         "PM_SMS_GATEWAY": "outbox",
         "PYTHONUNBUFFERED": "1",
     }
+    env |= getattr(request.module, "DEV_RUN_ENV", {})
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "dev.py"), "run", "--demo"],
         cwd=ROOT,
