@@ -1,7 +1,9 @@
 """Issue 28's done-when on `dev.py run --demo`: the demo clinic `ort` sends its demo visit's reminder
 from its reply number at once; a scripted 46elks-shaped reply "Avboka tack" from the patient's number,
 posted to the running API with the number's token, puts the cancellation request on the reminder's
-status and on the clinic's Uppföljning list, and the patient gets one confirmation SMS. Then, in
+status and on the clinic's Uppföljning list, tells the booking system's webhook (a receiver on
+127.0.0.1 that verifies the signature) `reminder.cancel_requested`, and the patient gets one
+confirmation SMS. Then, in
 headless Chromium, the clinic's user takes it off the list, and sees (masked) a reply no reminder
 took, which another clinic's user cannot see or handle.
 """
@@ -22,6 +24,7 @@ from contracts.workflow_ids import booking_reminder_id
 from demo import data as fx
 from demo.bookings import DEMO_REPLY
 from domain.phone import mask_mobile
+from testkit.webhook_receiver import WebhookReceiver
 from tests.e2e.conftest import DevRun
 from tests.e2e.test_staff_browser import browser, log_in, page, shot, staff_url
 
@@ -73,10 +76,27 @@ def avboka_answered(dev_run: DevRun) -> None:
     assert post_reply(dev_run, "demo-avboka-1", PATIENT, "Avboka tack").status_code == 204
 
 
-def test_issue28_demo_a_scripted_avboka_reaches_status_uppfoljning_and_the_confirmation(
+def test_issue28_demo_a_scripted_avboka_reaches_status_uppfoljning_event_and_the_confirmation(
     dev_run: DevRun,
 ) -> None:
-    avboka_answered(dev_run)
+    made = dev_run.starter("--json", "admin", "api-key", "create", "--client-id", "ort-booking",
+                           "--clinic", fx.CLINIC_REPLIES)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    api = f"http://127.0.0.1:{dev_run.env['PM_API_PORT']}"
+    bearer = {"Authorization": f"Bearer {json.loads(made.stdout)['api_key']}"}
+    with WebhookReceiver() as receiver:  # the booking system's webhook, registered before the reply
+        body = {"clinic_id": fx.CLINIC_REPLIES, "url": receiver.url}
+        registered = httpx.put(f"{api}/v1/webhooks", json=body, headers=bearer, timeout=30)
+        assert registered.status_code == 201, registered.text
+        receiver.secret = registered.json()["secret"]
+        avboka_answered(dev_run)
+        events = waited_for("cancel_requested event", lambda: [
+            e for e in receiver.events if e["type"] == "reminder.cancel_requested"
+        ])  # fmt: skip
+    [event] = events
+    assert event["data"]["booking_id"] == DEMO_REPLY and event["data"]["recipient"] == "patient"
+    assert "Avboka" not in json.dumps(event) and PATIENT not in json.dumps(event)
+    assert all(d.verified for d in receiver.taken)
 
     def replies() -> list[dict[str, Any]]:
         shown = dev_run.starter("--json", "visit", "status", "--booking-id", DEMO_REPLY)
