@@ -58,7 +58,7 @@ def directory_with_hsa_ids() -> dict[str, Any]:
     document = fx.demo_document()
     for clinic in document["clinics"]:
         for reception in clinic["receptions"]:
-            reception["hsa_id"] = HSA_IDS[reception["reception_id"]]
+            reception["hsa_id"] = HSA_IDS.get(reception["reception_id"])  # none: not named by FHIR here
     adult = next(p for p in document["patients"] if p["patient_id"] == fx.PNR_ADULT_1177)
     document["patients"].append(
         {

@@ -1,9 +1,9 @@
 """Issue 28, the patients' SMS replies end to end on a real uvicorn server: the demo clinic gets a
 reply number, its reminder goes from that number with the reply words, and a 46elks-shaped sender on
 127.0.0.1 posts the inbound SMS to `POST /callbacks/sms/46elks/replies` with the number's token.
-A matched reply reaches the reminder as the signal `patient_reply` (kept in the history; the handler
-is part B's); an unmatched or ambiguous one goes to the clinic's staff list; a refused call, or the
-same id again, changes nothing."""
+A matched reply reaches the reminder as the signal `patient_reply` (kept in the history; what it
+does: tests/workflows/test_replies.py); an unmatched or ambiguous one goes to the clinic's staff
+list; a refused call, or the same id again, changes nothing."""
 
 from __future__ import annotations
 
