@@ -52,6 +52,7 @@ def test_admin_migrate_then_directory_load_writes_the_shared_database(
             "0010",
             "0011",
             "0012",
+            "0013",
         ]
     }
     assert starter.main(["--json", "admin", "migrate"]) == 0
@@ -101,6 +102,7 @@ def test_the_worker_refuses_to_start_on_a_schema_without_migrations(shared: str,
     assert refusal["event"] == "worker_refused_to_start"
     assert (
         "starter.py admin migrate" in refusal["reason"]
-        and "0001, 0002, 0003, 0004, 0005, 0006, 0007, 0008, 0009, 0010, 0011, 0012" in refusal["reason"]
+        and "0001, 0002, 0003, 0004, 0005, 0006, 0007, 0008, 0009, 0010, 0011, 0012, 0013"
+        in refusal["reason"]
     )
     assert shared.split("@")[0] not in done.stdout + done.stderr  # no URL (with its credentials) in the log
