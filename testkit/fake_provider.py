@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import httpx
@@ -96,6 +96,17 @@ class ProviderConfig:
     history_lag: float = 0.0  # s after it was taken that a message shows in the history
     invalid: set[str] = field(default_factory=set)  # E.164 numbers refused with 400 "Invalid to number"
     seed: int = 1
+
+
+LostMode = Literal["timeout", "reset", "both"]
+"""How a lost answer is lost: answered after the client's timeout, the connection reset at once, or
+half of each (the benchmarks' `--lost-mode`)."""
+
+
+def lost_answers(share: float, mode: LostMode) -> dict[str, float]:
+    """The `ProviderConfig` fields of `share` answers lost after accepting, the `mode` way."""
+    timeouts = {"timeout": share, "reset": 0.0, "both": share / 2}[mode]
+    return {"timeout": timeouts, "reset": share - timeouts}
 
 
 @dataclass
