@@ -153,14 +153,6 @@ class SentLedger:
         attempt = self.attempted(key)
         return attempt.first_at if attempt else None
 
-    def claimed(self, provider_id: str) -> bool:
-        """Whether a receipt with this provider id is already recorded (for any key)."""
-        with self._read() as conn:
-            return (
-                conn.execute("SELECT 1 FROM sent WHERE provider_id = ?", (provider_id,)).fetchone()
-                is not None
-            )
-
     def key_of(self, provider_id: str) -> str | None:
         """The message key the provider's id was recorded for (to map a delivery report)."""
         with self._read() as conn:
