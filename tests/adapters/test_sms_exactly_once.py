@@ -16,8 +16,11 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
+from alembic import command
 
+from adapters import migrations
 from adapters.sms import SmsMessage, SmsReceipt, TransientSmsError
 from adapters.sms_elks import ElksSmsGateway, same_text
 from adapters.sms_ledger import SentLedger, SqliteSentLedger
@@ -222,3 +225,39 @@ def test_an_earlier_ledger_file_holding_one_id_under_two_keys_keeps_it_for_the_f
     attempt = ledger.attempted("k-open")
     assert attempt is not None and attempt.last_at == attempt.first_at
     assert ledger.claim("k-other", "s-1", datetime.now(UTC)) is None
+
+
+def test_migration_0013_keeps_an_id_held_under_two_keys_for_the_first(postgres_url: str) -> None:
+    """The PostgreSQL side of the same upgrade (migration 0013), from a database at 0012."""
+    command.upgrade(migrations._config(postgres_url), "0012")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO sent VALUES ('k-late', 's-1', '2027-01-01T09:00:02+00:00'),"
+            " ('k-first', 's-1', '2027-01-01T09:00:01+00:00'),"
+            " ('k-a', 'unknown', 'x'), ('k-b', 'unknown', 'x')"
+        )
+        conn.execute("INSERT INTO attempted VALUES ('k-open', '2027-01-01T09:00:00+00:00')")
+        assert migrations.upgrade(postgres_url) == ["0013"]
+        rows = dict(conn.execute("SELECT key, provider_id FROM sent").fetchall())
+        assert rows == {"k-first": "s-1", "k-late": "unknown", "k-a": "unknown", "k-b": "unknown"}
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO sent VALUES ('k-other', 's-1', 'x')")
+        assert conn.execute("SELECT last_at FROM attempted").fetchone() == (None,)
+
+
+CLAIM_FROM_A_PROCESS = """
+    import os
+    from datetime import UTC, datetime
+    ledger = stores.sms_ledger
+    ledger.get("warm-up")
+    ready()
+    won = [ledger.claim(f"k-{os.getpid()}-{i}", f"s-{i}", datetime.now(UTC)) is not None for i in range(40)]
+    done(won)
+"""
+
+
+def test_S15_four_processes_claiming_the_same_ids_take_each_once(backend: Backend) -> None:
+    """Four workers (hosts, on PostgreSQL) claim the same 40 provider ids for keys of their own at
+    once: each id goes to exactly one key."""
+    results = backend.run_together(CLAIM_FROM_A_PROCESS, 4)
+    assert [sum(won) for won in zip(*results, strict=True)] == [1] * 40
