@@ -114,9 +114,11 @@ class ElksSmsGateway:
     Idempotent through the `SentLedger`: a key already accepted by the provider is not sent again.
     46elks takes no idempotency key, so an attempt whose answer never arrived (a timeout, a crash
     between the answer and the ledger write) is resolved before sending again: the provider's history
-    (`GET /a1/sms?to=…`) since that attempt is searched for the same sender and text, and a match that
-    no other key has claimed counts as sent. Sends of one key are serialised by the ledger (across
-    the threads and processes that share it).
+    (`GET /a1/sms?to=…`) from that attempt less `clock_margin` is searched for the same sender and text
+    (whitespace aside), and a match is claimed for the key in one insert that no other key can have won.
+    Until `history_wait` has passed since the latest unanswered attempt, a retry that finds nothing
+    raises a transient error instead of posting (46elks' history may lag); after it, it sends again.
+    Sends of one key are serialised by the ledger (across the threads and processes that share it).
 
     With `delivery` (from `delivery_callback_url`) every message asks for delivery reports
     (`whendelivered`) at its own URL, whose token opens the callback for that message only (never
