@@ -44,6 +44,7 @@ async def run(args: argparse.Namespace) -> list[TwoHostsResult]:
                 lost_answers=args.lost,
                 lost_mode=args.lost_mode,
                 history_lag=args.history_lag,
+                history_wait=args.history_wait,
                 fail_5xx=args.fail,
                 seed=args.seed,
             )
@@ -73,6 +74,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--history-lag", type=float, default=0.0, help="s before the provider's history shows a message"
+    )
+    parser.add_argument(
+        "--history-wait", type=float, help="the workers' PM_SMS_HISTORY_WAIT in s (default: theirs, 300)"
     )
     parser.add_argument("--fail", type=float, default=0.20, help="share of requests answered 503")
     parser.add_argument("--stores", default="postgresql,sqlite", help="postgresql, sqlite or both")

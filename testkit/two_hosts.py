@@ -45,6 +45,7 @@ class TwoHostsConfig:
     lost_answers: float = 0.10  # accepted, but the answer never arrives in time
     lost_mode: LostMode = "timeout"  # after the client's timeout, the connection reset at once, or both
     history_lag: float = 0.0  # s before the provider's history shows a message it took
+    history_wait: float | None = None  # the workers' PM_SMS_HISTORY_WAIT (None: its default, 300 s)
     fail_5xx: float = 0.20
     seed: int = 7
     settle_s: float = 20.0  # after the last delivery: late retries would arrive now
@@ -109,6 +110,8 @@ async def run_two_hosts(folder: Path, config: TwoHostsConfig, database_url: str 
         for directory in directories:
             directory.load_document(document)
         elks = {"PM_SMS_GATEWAY": "46elks", "ELKS_URL": url, "ELKS_USERNAME": "b", "ELKS_PASSWORD": "b"}
+        if config.history_wait is not None:
+            elks["PM_SMS_HISTORY_WAIT"] = str(config.history_wait)
         workers = [
             real_worker(server.address, host, **elks, **stores_env, **{ENV_VAR: keys}) for host in hosts
         ]
@@ -125,7 +128,12 @@ async def run_two_hosts(folder: Path, config: TwoHostsConfig, database_url: str 
         _, result.all_in_time = await wait_until(
             delivered,
             lambda count: count >= config.n,
-            timeout=gap + 300 + config.n / 4,
+            # A worker killed between noting an attempt and posting it leaves an attempt that never
+            # shows in the history: that SMS goes after the wait plus the retry's back-off (<= 5 min).
+            timeout=gap
+            + 300
+            + config.n / 4
+            + 2 * (300 if config.history_wait is None else config.history_wait),
             interval=0.5,
             progress=lambda count: f"two hosts: {count}/{config.n} delivered",
         )
