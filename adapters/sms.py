@@ -84,8 +84,11 @@ class PermanentSmsError(Exception):
 class TransientSmsError(Exception):
     """The message may go through later: 5xx, 429, timeouts, connection errors, refused credentials."""
 
-    def __init__(self, message: str, reason: str = "provider_unavailable") -> None:
+    def __init__(
+        self, message: str, reason: str = "provider_unavailable", *, unanswered: bool = False
+    ) -> None:
         self.reason = reason
+        self.unanswered = unanswered  # the provider may have taken the message: its outcome is unknown
         super().__init__(message)
 
 

@@ -28,7 +28,14 @@ import structlog
 from adapters.sms import PermanentSmsError, SmsMessage, SmsReceipt, TransientSmsError
 from adapters.sms_ledger import SentLedger
 
-__all__ = ["DELIVERY_USER", "DeliveryCallback", "ElksSmsGateway", "delivery_callback_url", "delivery_token"]
+__all__ = [
+    "DELIVERY_USER",
+    "DeliveryCallback",
+    "ElksSmsGateway",
+    "delivery_callback_url",
+    "delivery_token",
+    "same_text",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +48,12 @@ KEY_PARAMETER = "key"
 _TOKEN_CONTEXT = b"pm/46elks-delivery-report/v1\n"
 """What the token's HMAC covers before the key: the secret signs nothing else with the same input."""
 _URL_SAFE_SECRET = re.compile(r"[A-Za-z0-9._~-]{16,}")
+
+
+def same_text(text: str) -> str:
+    """`text` as the history match compares it: line ends and runs of whitespace made one space,
+    none at either end (46elks may store a message's whitespace otherwise than it was sent)."""
+    return " ".join(text.split())
 
 
 def delivery_token(secret: str, key: str) -> str:
@@ -101,9 +114,11 @@ class ElksSmsGateway:
     Idempotent through the `SentLedger`: a key already accepted by the provider is not sent again.
     46elks takes no idempotency key, so an attempt whose answer never arrived (a timeout, a crash
     between the answer and the ledger write) is resolved before sending again: the provider's history
-    (`GET /a1/sms?to=…`) since that attempt is searched for the same sender and text, and a match that
-    no other key has claimed counts as sent. Sends of one key are serialised by the ledger (across
-    the threads and processes that share it).
+    (`GET /a1/sms?to=…`) from that attempt less `clock_margin` is searched for the same sender and text
+    (whitespace aside), and a match is claimed for the key in one insert that no other key can have won.
+    Until `history_wait` has passed since the latest unanswered attempt, a retry that finds nothing
+    raises a transient error instead of posting (46elks' history may lag); after it, it sends again.
+    Sends of one key are serialised by the ledger (across the threads and processes that share it).
 
     With `delivery` (from `delivery_callback_url`) every message asks for delivery reports
     (`whendelivered`) at its own URL, whose token opens the callback for that message only (never
@@ -117,8 +132,12 @@ class ElksSmsGateway:
     together they stay within the provider's rate, however many there are (the 09:00 storm).
     """
 
-    CLOCK_SLACK = timedelta(minutes=5)
-    """How far before our first attempt the provider's clock may have stamped the message."""
+    CLOCK_MARGIN = timedelta(minutes=15)
+    """How far before our first attempt the provider's clock may have stamped the message (a provider
+    clock that many minutes behind ours is still matched; `PM_SMS_CLOCK_MARGIN`)."""
+    HISTORY_WAIT = timedelta(minutes=5)
+    """How long after an unanswered attempt a retry waits for the provider's history to show it before
+    sending again (`PM_SMS_HISTORY_WAIT`, docs/delivery-reports.md)."""
     HISTORY_PAGES = 10
     """At most this many history pages (100 messages each) are read for one recipient."""
     RATE_NAME = "46elks"
@@ -134,7 +153,11 @@ class ElksSmsGateway:
         delivery: DeliveryCallback | None = None,
         rate: float | None = None,
         dryrun: bool = False,
+        history_wait: timedelta = HISTORY_WAIT,
+        clock_margin: timedelta = CLOCK_MARGIN,
     ) -> None:
+        self._history_wait = history_wait
+        self._clock_margin = clock_margin
         self._url = base_url.rstrip("/") + "/a1/sms"
         self._dryrun = dryrun
         self._ledger = ledger
@@ -161,24 +184,41 @@ class ElksSmsGateway:
         with self._ledger.exclusive(message.key):
             if (earlier := self._ledger.get(message.key)) is not None:
                 return earlier.model_copy(update={"duplicate": True})
-            if (since := self._ledger.attempted_since(message.key)) is not None and (
-                found := self._find_in_history(message, since - self.CLOCK_SLACK)
-            ):
-                log.info("sms_found_in_provider_history", key=message.key, provider_id=found)
-                return self._record(message.key, found)
-            self._ledger.attempt(message.key, datetime.now(UTC))
-            return self._record(message.key, self._post(message))
+            if (attempt := self._ledger.attempted(message.key)) is not None:
+                if found := self._find_in_history(message, attempt.first_at - self._clock_margin):
+                    log.info("sms_found_in_provider_history", key=message.key, provider_id=found.provider_id)
+                    return found
+                if datetime.now(UTC) - attempt.last_at < self._history_wait:
+                    log.info("sms_waiting_for_provider_history", key=message.key)
+                    raise TransientSmsError(
+                        "the SMS provider's history does not show the unanswered attempt yet; "
+                        "not sending again before it has had time to",
+                        reason="history_wait",
+                    )
+            at = datetime.now(UTC)
+            earlier = self._ledger.attempt(message.key, at)
+            try:
+                provider_id = self._post(message)
+            except TransientSmsError as e:
+                if not e.unanswered:
+                    self._ledger.refused(message.key, at, earlier)
+                raise
+            except PermanentSmsError:
+                self._ledger.refused(message.key, at, earlier)
+                raise
+            return self._record(message.key, provider_id)
 
     def _record(self, key: str, provider_id: str) -> SmsReceipt:
         receipt = SmsReceipt(key=key, provider_id=provider_id, sent_at=datetime.now(UTC))
-        self._ledger.put(receipt)
         # Another process may have recorded this key first: the first receipt is the one that counts.
-        return self._ledger.get(key) or receipt
+        return self._ledger.claim(key, provider_id, receipt.sent_at) or receipt
 
-    def _find_in_history(self, message: SmsMessage, since: datetime) -> str | None:
-        """The provider id of an outgoing message like `message` created after `since` and not yet
-        claimed by another key; None if there is none. Raises TransientSmsError when the history
+    def _find_in_history(self, message: SmsMessage, since: datetime) -> SmsReceipt | None:
+        """The key's receipt after claiming an outgoing message like `message` (same number and sender,
+        the same text but for whitespace and line ends) created after `since`: a message another key
+        has claimed is passed over. None if there is none. Raises TransientSmsError when the history
         cannot be read (sending blind could send twice)."""
+        text = same_text(message.text)
         params = {"to": message.to, "end": since.astimezone(UTC).strftime(ELKS_TIME), "limit": "100"}
         for _ in range(self.HISTORY_PAGES):
             self._wait_for_slot()
@@ -195,10 +235,10 @@ class ElksSmsGateway:
                     sent.get("direction") == "outgoing"
                     and sent.get("to") == message.to
                     and sent.get("from") == message.sender
-                    and sent.get("message") == message.text
-                    and not self._ledger.claimed(str(sent.get("id")))
+                    and same_text(str(sent.get("message", ""))) == text
+                    and (receipt := self._ledger.claim(message.key, str(sent.get("id")), datetime.now(UTC)))
                 ):
-                    return str(sent["id"])
+                    return receipt
             if not page.get("next"):
                 return None
             params["start"] = page["next"]
@@ -224,10 +264,18 @@ class ElksSmsGateway:
         try:
             response = self._client.post(self._url, data=form)
         except httpx.TimeoutException:
-            raise TransientSmsError("SMS provider did not answer in time", reason="timeout") from None
-        except httpx.TransportError as e:
+            raise TransientSmsError(
+                "SMS provider did not answer in time", reason="timeout", unanswered=True
+            ) from None
+        except httpx.ConnectError as e:  # nothing was sent
             raise TransientSmsError(
                 f"could not reach the SMS provider ({type(e).__name__})", reason="connection"
+            ) from None
+        except httpx.TransportError as e:  # the connection broke after the request went out
+            raise TransientSmsError(
+                f"the SMS provider's answer was lost ({type(e).__name__})",
+                reason="connection",
+                unanswered=True,
             ) from None
         status = response.status_code
         if 200 <= status < 300:
@@ -249,6 +297,10 @@ class ElksSmsGateway:
             )
         if status == 429:
             raise TransientSmsError("SMS provider is rate limiting (HTTP 429)", reason="rate_limited")
+        if status in (502, 504):  # a gateway in front of the provider: the provider may have taken it
+            raise TransientSmsError(
+                f"SMS provider failed (HTTP {status})", reason="provider_error", unanswered=True
+            )
         if status == 408 or status >= 500:
             raise TransientSmsError(f"SMS provider failed (HTTP {status})", reason="provider_error")
         if 400 <= status < 500:

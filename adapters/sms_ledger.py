@@ -17,6 +17,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 from adapters.postgres import PostgresTable
 from adapters.sms import SmsReceipt
@@ -25,7 +26,14 @@ from adapters.sqlite import SqliteFile
 from domain.status import Delivery
 from security.files import private_file
 
-__all__ = ["ELKS_DELIVERY", "DeliveryUpdate", "PostgresSentLedger", "SentLedger", "SqliteSentLedger"]
+__all__ = [
+    "ELKS_DELIVERY",
+    "Attempt",
+    "DeliveryUpdate",
+    "PostgresSentLedger",
+    "SentLedger",
+    "SqliteSentLedger",
+]
 
 ELKS_DELIVERY = {"sent": Delivery.PENDING, "delivered": Delivery.DELIVERED, "failed": Delivery.FAILED}
 """The `status` of 46elks' delivery reports, in the words of `MessageRecord.delivery`."""
@@ -54,9 +62,19 @@ RESERVE_SLOT = """
 free slot one interval on: every process sharing the ledger draws from the same sequence."""
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """The unanswered attempts of a key: the first (where the history look-up starts) and the latest
+    (from which the history is given time to show it, `ElksSmsGateway.history_wait`)."""
+
+    first_at: datetime
+    last_at: datetime
+
+
 class SentLedger:
-    """Key → receipt of messages the provider accepted (the first receipt for a key is kept), and
-    key → moment of the first attempt whose outcome is not known yet; one send of a key at a time.
+    """Key → receipt of messages the provider accepted (the first receipt for a key is kept; a
+    provider id belongs to one key at most, `unknown` excepted), and key → its unanswered attempts;
+    one send of a key at a time.
 
     Shared by every worker when it lives in PostgreSQL, so a retry on any host resolves an attempt
     made on another (S15). `sms_delivery` keeps the provider's delivery reports, by provider id.
@@ -68,34 +86,72 @@ class SentLedger:
         return SmsReceipt(key=key, provider_id=row["provider_id"], sent_at=row["sent_at"]) if row else None
 
     def put(self, receipt: SmsReceipt) -> None:
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO sent (key, provider_id, sent_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING",
-                (receipt.key, receipt.provider_id, receipt.sent_at.isoformat()),
-            )
-            conn.execute("DELETE FROM attempted WHERE key = ?", (receipt.key,))
+        """Record what the provider answered for `receipt.key` (a key or provider id recorded before
+        keeps its first receipt); the key's attempts are answered."""
+        self.claim(receipt.key, receipt.provider_id, receipt.sent_at)
 
-    def attempt(self, key: str, at: datetime) -> None:
-        """Note that `key` is about to be sent; the first moment is kept until a receipt is put."""
+    def claim(self, key: str, provider_id: str, at: datetime) -> SmsReceipt | None:
+        """Record `provider_id` for `key`, in one statement that the unique provider id decides: a
+        message already recorded for another key is not taken. Returns the key's receipt afterwards
+        (its earlier one, if it had one), or None when the message is another key's."""
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO attempted (key, first_at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
-                (key, at.isoformat()),
+                "INSERT INTO sent (key, provider_id, sent_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (key, provider_id, at.isoformat()),
             )
+            row = conn.execute("SELECT provider_id, sent_at FROM sent WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM attempted WHERE key = ?", (key,))
+        return SmsReceipt(key=key, provider_id=row["provider_id"], sent_at=row["sent_at"]) if row else None
+
+    def claim_reported(self, key: str, provider_id: str, at: datetime) -> bool:
+        """A delivery report of `provider_id` came to the callback of `key` (its token proved it): if
+        the key has an unanswered attempt, that attempt reached the provider, so record it (`claim`).
+        Whether the key's receipt now has this provider id."""
+        with self._read() as conn:
+            waiting = conn.execute("SELECT 1 FROM attempted WHERE key = ?", (key,)).fetchone()
+        if waiting is None:
+            return False
+        receipt = self.claim(key, provider_id, at)
+        return receipt is not None and receipt.provider_id == provider_id
+
+    def attempt(self, key: str, at: datetime) -> datetime | None:
+        """Note that `key` is about to be sent at `at` (the first attempt is kept until a receipt is
+        put); returns the latest earlier attempt's moment, for `refused`."""
+        with self._write() as conn:
+            row = conn.execute("SELECT last_at FROM attempted WHERE key = ?", (key,)).fetchone()
+            conn.execute(
+                "INSERT INTO attempted (key, first_at, last_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at",
+                (key, at.isoformat(), at.isoformat()),
+            )
+        return datetime.fromisoformat(row["last_at"]) if row and row["last_at"] else None
+
+    def refused(self, key: str, at: datetime, earlier: datetime | None) -> None:
+        """The attempt `at` was answered with a refusal, so it sent nothing: forget it (`earlier`, what
+        `attempt` returned, becomes the latest attempt again; none: the key has no attempt left)."""
+        with self._write() as conn:
+            if earlier is None:
+                conn.execute("DELETE FROM attempted WHERE key = ? AND first_at = ?", (key, at.isoformat()))
+            else:
+                conn.execute(
+                    "UPDATE attempted SET last_at = ? WHERE key = ? AND last_at = ?",
+                    (earlier.isoformat(), key, at.isoformat()),
+                )
+
+    def attempted(self, key: str) -> Attempt | None:
+        """The unanswered attempts of `key`, if an earlier send may have reached the provider."""
+        with self._read() as conn:
+            row = conn.execute("SELECT first_at, last_at FROM attempted WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return None
+        first = datetime.fromisoformat(row["first_at"])
+        return Attempt(first, datetime.fromisoformat(row["last_at"]) if row["last_at"] else first)
 
     def attempted_since(self, key: str) -> datetime | None:
         """The first unanswered attempt for `key`, if an earlier send may have reached the provider."""
-        with self._read() as conn:
-            row = conn.execute("SELECT first_at FROM attempted WHERE key = ?", (key,)).fetchone()
-        return datetime.fromisoformat(row["first_at"]) if row else None
-
-    def claimed(self, provider_id: str) -> bool:
-        """Whether a receipt with this provider id is already recorded (for any key)."""
-        with self._read() as conn:
-            return (
-                conn.execute("SELECT 1 FROM sent WHERE provider_id = ?", (provider_id,)).fetchone()
-                is not None
-            )
+        attempt = self.attempted(key)
+        return attempt.first_at if attempt else None
 
     def key_of(self, provider_id: str) -> str | None:
         """The message key the provider's id was recorded for (to map a delivery report)."""
@@ -173,9 +229,16 @@ class SqliteSentLedger(SentLedger, SqliteFile):
             sent_at TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS sent_provider_id ON sent (provider_id);
+        UPDATE sent SET provider_id = 'unknown' WHERE provider_id <> 'unknown' AND EXISTS (
+            SELECT 1 FROM sent AS first WHERE first.provider_id = sent.provider_id
+            AND (first.sent_at < sent.sent_at OR (first.sent_at = sent.sent_at AND first.key < sent.key))
+        ) AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sent_provider_id_once');
+        CREATE UNIQUE INDEX IF NOT EXISTS sent_provider_id_once ON sent (provider_id)
+            WHERE provider_id <> 'unknown';
         CREATE TABLE IF NOT EXISTS attempted (
             key TEXT PRIMARY KEY,
-            first_at TEXT NOT NULL
+            first_at TEXT NOT NULL,
+            last_at TEXT
         );
         CREATE TABLE IF NOT EXISTS sms_delivery (
             provider_id TEXT PRIMARY KEY,
@@ -188,6 +251,8 @@ class SqliteSentLedger(SentLedger, SqliteFile):
             next_at REAL NOT NULL
         );
     """
+    ADDED_COLUMNS: ClassVar[dict[str, dict[str, str]]] = {"attempted": {"last_at": "TEXT"}}
+    """`last_at` (issue 29): a file of an earlier release measures its wait from the first attempt."""
     _STRIPES = 64
 
     def __init__(self, path: Path | str, **options: float) -> None:

@@ -76,11 +76,19 @@ def token_fits(secret: str | None, key: str, token: str) -> bool:
 async def record_report(
     client: Client, ledger: SentLedger, report: ElksReport, events: EventPublisher | None = None
 ) -> Recorded:
-    """Keep the report of a message whose token fitted (`token_fits`), tell the clinic's webhooks
+    """Keep the report of a message whose token fitted (`token_fits`) — the first report of a key
+    whose send is unanswered records its provider id —, tell the clinic's webhooks
     (`message.delivered`, `message.undelivered`; a repeat is the same event), then signal it to its
     reminder."""
     key, provider_id, state = report.key, report.provider_id, report.state
     receipt = await asyncio.to_thread(ledger.get, key)
+    if receipt is None and await asyncio.to_thread(
+        ledger.claim_reported, key, provider_id, datetime.now(UTC)
+    ):
+        # The key's answer was lost (or is on its way): the report shows its attempt reached 46elks,
+        # so the retry, waiting for the provider's history, finds the key sent (issue 29).
+        log.info("delivery_report_settled_an_unanswered_attempt", key=key, status=state)
+        receipt = await asyncio.to_thread(ledger.get, key)
     if receipt is None:  # 46elks answered the send, but the gateway has not recorded its id yet
         log.info("delivery_report_before_its_receipt", key=key, status=state)
         return Recorded.NOT_YET

@@ -16,7 +16,9 @@ are all due at the same moment, then:
   to number" → every valid reminder delivered exactly once (counted by `to` number: 46elks has no
   idempotency key), each invalid number requested exactly once and recorded `failed`/`invalid_number`.
   `--timeout-delivers` makes a timed-out request count as delivered (the answer was lost, not the
-  message): then a retry sends that SMS a second time, which this phase reports.
+  message): then a retry sends that SMS a second time, which this phase reports. `--lost-mode reset`
+  (or `both`) loses answers by resetting the connection at once instead; `--history-lag S` shows a
+  message in the provider's history only S seconds after it was taken (issue 29).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from application import targets
 from bench.figures import write_json
 from bench.machine import load, machine
 from domain.status import Outcome, Reason
-from testkit.fake_provider import FakeProvider, ProviderConfig
+from testkit.fake_provider import FakeProvider, LostMode, ProviderConfig, lost_answers
 from testkit.kill_phase import phase_kills
 from testkit.outbox_checks import check_outbox, last_sms_after, outbox_rows, wait_for_outbox
 from testkit.population import MAX_PATIENTS, e164, fake_mobile, fake_patient
@@ -82,6 +84,8 @@ async def phase_flaky(
     timeout_delivers: bool,
     seed: int,
     prefix: str = "ff",
+    lost_mode: LostMode = "timeout",
+    history_lag: float = 0.0,
     timeout: float = 900,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
@@ -90,10 +94,11 @@ async def phase_flaky(
     provider = FakeProvider(
         config=ProviderConfig(
             fail_5xx=fail,
-            timeout=timeouts,
             invalid=invalid_numbers,
             timeout_delivers=timeout_delivers,
+            history_lag=history_lag,
             seed=seed,
+            **lost_answers(timeouts, lost_mode),
         )
     )
     url = provider.start()
@@ -196,6 +201,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 args.timeouts,
                 args.timeout_delivers,
                 args.seed,
+                lost_mode=args.lost_mode,
+                history_lag=args.history_lag,
             )
     finally:
         await rig.stop()
@@ -256,6 +263,15 @@ def main() -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="a timed-out call was delivered all the same, only its answer was lost (default)",
+    )
+    parser.add_argument(
+        "--lost-mode",
+        choices=["timeout", "reset", "both"],
+        default="timeout",
+        help="the lost answers (--timeouts) come after the client's timeout, or the connection is reset",
+    )
+    parser.add_argument(
+        "--history-lag", type=float, default=0.0, help="s before the provider's history shows a message"
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")

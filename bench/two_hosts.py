@@ -2,9 +2,12 @@
 each host's own SQLite files, in one run.
 
     python -m bench.two_hosts [--n 2000] [--kills 3] [--stores postgresql,sqlite] [--json out.json]
+        [--lost 0.1] [--lost-mode timeout|reset|both] [--history-lag 20]
 
 Per mode: a fresh dev server, two worker "hosts" with separate data folders, a 46elks-shaped provider
-on 127.0.0.1 that loses `--lost` of its answers after accepting and fails `--fail` with 503, N
+on 127.0.0.1 that loses `--lost` of its answers after accepting (`--lost-mode`: after the client's
+timeout, the connection reset at once, or both), shows a message in its history `--history-lag` s
+after taking it (46elks' history may lag; issue 29) and fails `--fail` with 503, N
 reminders due at one moment, host A's worker `kill -9`'d `--kills` times during the drain
 (`testkit.two_hosts`). PostgreSQL is a throw-away server from the machine's binaries
 (`testkit.postgres`). Prints delivered / twice / lost per mode; PostgreSQL must give N, 0, 0.
@@ -39,6 +42,9 @@ async def run(args: argparse.Namespace) -> list[TwoHostsResult]:
                 stores=kind,
                 kills=args.kills,
                 lost_answers=args.lost,
+                lost_mode=args.lost_mode,
+                history_lag=args.history_lag,
+                history_wait=args.history_wait,
                 fail_5xx=args.fail,
                 seed=args.seed,
             )
@@ -60,6 +66,18 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--lost", type=float, default=0.10, help="share of answers lost after accepting")
+    parser.add_argument(
+        "--lost-mode",
+        choices=["timeout", "reset", "both"],
+        default="timeout",
+        help="a lost answer comes after the client's timeout, or the connection is reset at once",
+    )
+    parser.add_argument(
+        "--history-lag", type=float, default=0.0, help="s before the provider's history shows a message"
+    )
+    parser.add_argument(
+        "--history-wait", type=float, help="the workers' PM_SMS_HISTORY_WAIT in s (default: theirs, 300)"
+    )
     parser.add_argument("--fail", type=float, default=0.20, help="share of requests answered 503")
     parser.add_argument("--stores", default="postgresql,sqlite", help="postgresql, sqlite or both")
     parser.add_argument("--seed", type=int, default=7)
@@ -74,7 +92,7 @@ def main() -> None:
             r.delivered,
             r.delivered_twice,
             r.lost,
-            r.provider.get("timeouts"),
+            (r.provider.get("timeouts") or 0) + (r.provider.get("resets") or 0),
             r.provider.get("failed_5xx"),
             len(r.kills),
             r.drain_s,

@@ -55,6 +55,8 @@ class Settings(BaseModel):
     local: bool = False  # set by `dev.py run`: a missing key is created in the data folder
     max_cached_workflows: int = 1000  # the SDK's default: holds a wave of 1,000 (docs/performance.md §1, §2)
     sms_rate_limit: float | None = Field(default=None, gt=0)  # requests/s to the SMS provider, all workers
+    sms_history_wait: float = Field(default=300, ge=0)  # s a retry waits for 46elks' history (issue 29)
+    sms_clock_margin: float = Field(default=900, ge=0)  # s 46elks' clock may be behind ours (issue 29)
     sticky_timeout: float = Field(default=10, gt=0)  # s a woken task waits for its worker's cache
     poller_autoscaling: bool = False  # the SDK scales the workflow task pollers to the backlog (a 09:00 wave)
     metrics_bind: str | None = None  # e.g. 127.0.0.1:9464: the worker's Prometheus endpoint
@@ -112,6 +114,8 @@ class Settings(BaseModel):
             "max_cached_workflows": os.environ.get("PM_MAX_CACHED_WORKFLOWS"),
             "workflow_sandbox": os.environ.get("PM_WORKFLOW_SANDBOX"),
             "sms_rate_limit": os.environ.get("PM_SMS_RATE_LIMIT"),
+            "sms_history_wait": os.environ.get("PM_SMS_HISTORY_WAIT"),
+            "sms_clock_margin": os.environ.get("PM_SMS_CLOCK_MARGIN"),
             "sticky_timeout": os.environ.get("PM_STICKY_TIMEOUT"),
             "poller_autoscaling": os.environ.get("PM_POLLER_AUTOSCALING"),
             "tls": os.environ.get("TEMPORAL_TLS"),

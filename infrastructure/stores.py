@@ -9,6 +9,7 @@ backend, a migration in `adapters/migrations/versions/`, and a method here (docs
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import cached_property
 from typing import TypeVar
 
@@ -199,7 +200,9 @@ class Stores:
 def sms_gateway(settings: Settings, stores: Stores) -> SmsGateway:
     """The embedded outbox, or 46elks with the ledger of `stores` (S15); with `PM_DELIVERY_URL`, each
     SMS asks for delivery reports to that URL, with a token of its own made with `PM_DELIVERY_SECRET`; with
-    `PM_SMS_RATE_LIMIT`, the requests of every worker sharing the ledger stay within that rate."""
+    `PM_SMS_RATE_LIMIT`, the requests of every worker sharing the ledger stay within that rate; a retry
+    after an unanswered attempt waits up to `PM_SMS_HISTORY_WAIT` s for 46elks' history to show it, and
+    looks back `PM_SMS_CLOCK_MARGIN` s before it (docs/delivery-reports.md)."""
     if settings.sms_gateway == "outbox":
         return stores.outbox
     if not settings.elks_username or not settings.elks_password:
@@ -217,6 +220,8 @@ def sms_gateway(settings: Settings, stores: Stores) -> SmsGateway:
         timeout=ELKS_TIMEOUT_S,
         delivery=callback,
         rate=settings.sms_rate_limit,
+        history_wait=timedelta(seconds=settings.sms_history_wait),
+        clock_margin=timedelta(seconds=settings.sms_clock_margin),
     )
 
 

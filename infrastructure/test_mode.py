@@ -11,7 +11,7 @@ The namespace isolates ids completely: a test booking `B1` is another workflow t
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -127,6 +127,7 @@ def test_activities(
             timeout=ELKS_TIMEOUT_S,
             rate=settings.sms_rate_limit,
             dryrun=True,
+            history_wait=timedelta(0),  # a dry run sends nothing and never shows in the history: no wait
         )
     simulator = SmsSimulator(SqliteOutbox(str(folder / "simulated-sms.sqlite3")), passthrough, reports)
     return Activities.wired(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +44,9 @@ class FakeEndpoint:
 
 E = TypeVar("E", bound=FakeEndpoint)
 
+RESET = 0
+"""The status of a POST whose connection is reset (TCP RST) instead of answered."""
+
 
 def answer(handler: BaseHTTPRequestHandler, status: int, body: str) -> None:
     """Send `body` (JSON when it starts with `{`) with `status`; a client that has gone is ignored."""
@@ -73,6 +78,11 @@ def serve(
             status, body, delay = fake.decide(request)
             if delay:
                 time.sleep(delay)
+            if status == RESET:  # taken, then the connection reset at once: the answer is lost
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
+                self.close_connection = True
+                return
             answer(self, status, body)
 
         def do_GET(self) -> None:

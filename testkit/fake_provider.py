@@ -9,6 +9,10 @@ of requests failed with 5xx or not answered within the client's timeout, and num
 request; it counts requests and deliveries by `to` number (`stats`; 46elks has no idempotency key, so a
 number reached twice is an SMS sent twice).
 
+`config.reset` is a share of messages taken and then lost at once (the connection reset, no answer);
+`config.history_lag` delays when a taken message shows in the history (46elks' history may lag);
+`clock_skew` moves the provider's clock and `stored_text` restyles the text the history shows.
+
 Every message accepted (2xx) goes into `history`, newest first, which `GET /a1/sms` answers from like
 46elks' "Fetch SMS history" (`history_status` other than 200: that status instead). A message accepted
 with `whendelivered` gets its delivery reports (`reports`, in order; () for none) POSTed to that URL
@@ -27,12 +31,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 import httpx
 
-from testkit.fake_http import FakeEndpoint, Request, serve
+from testkit.fake_http import RESET, FakeEndpoint, Request, serve
 
 ELKS_TIME = "%Y-%m-%dT%H:%M:%S.%f"
 """The `created` field of 46elks' messages."""
@@ -88,8 +92,21 @@ class ProviderConfig:
     timeout: float = 0.0  # share of requests not answered within `timeout_s`
     timeout_s: float = 12.0  # longer than the gateway's 10 s client timeout
     timeout_delivers: bool = False  # a request that times out was still delivered (the answer was lost)
+    reset: float = 0.0  # share of requests taken, then their connection reset at once (the answer lost)
+    history_lag: float = 0.0  # s after it was taken that a message shows in the history
     invalid: set[str] = field(default_factory=set)  # E.164 numbers refused with 400 "Invalid to number"
     seed: int = 1
+
+
+LostMode = Literal["timeout", "reset", "both"]
+"""How a lost answer is lost: answered after the client's timeout, the connection reset at once, or
+half of each (the benchmarks' `--lost-mode`)."""
+
+
+def lost_answers(share: float, mode: LostMode) -> dict[str, float]:
+    """The `ProviderConfig` fields of `share` answers lost after accepting, the `mode` way."""
+    timeouts = {"timeout": share, "reset": 0.0, "both": share / 2}[mode]
+    return {"timeout": timeouts, "reset": share - timeouts}
 
 
 @dataclass
@@ -99,6 +116,7 @@ class ProviderStats:
     rejected_429: int = 0
     failed_5xx: int = 0
     timeouts: int = 0
+    resets: int = 0
     invalid_400: int = 0
     dryruns: int = 0  # `dryrun=yes`: validated and answered, never sent (46elks' test flag)
     requests_by_to: Counter[str] = field(default_factory=Counter)
@@ -118,6 +136,7 @@ class ProviderStats:
             "rejected_429": self.rejected_429,
             "failed_5xx": self.failed_5xx,
             "timeouts": self.timeouts,
+            "resets": self.resets,
             "invalid_400": self.invalid_400,
             "history_requests": self.history_requests,
             "delivery_reports": self.reports,
@@ -146,6 +165,8 @@ class FakeProvider(FakeEndpoint):
     reports: tuple[str, ...] = ("delivered",)
     report_delay: float = 0.5
     callbacks: list[tuple[dict[str, str], int | None]] = field(default_factory=list)
+    clock_skew: float = 0.0  # s the provider's clock is ahead of ours (negative: behind): its `created`
+    stored_text: Callable[[str], str] = str  # the text as the history shows it (46elks may restyle it)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -199,21 +220,26 @@ class FakeProvider(FakeEndpoint):
                     if not self.config.timeout_delivers:
                         return 200, json.dumps({"id": "s" + uuid.uuid4().hex}), self.config.timeout_s
                     return 200, self._accept(form, ""), self.config.timeout_s
+                if draw < self.config.fail_5xx + self.config.timeout + self.config.reset:
+                    s.resets += 1
+                    return RESET, self._accept(form, ""), 0.0
                 status, body = self.status, self.body
             delay = self.scripted_delays.pop(0) if self.scripted_delays else self.delay
-            if 200 <= status < 300:
+            if 200 <= status < 300 or status == RESET:
                 body = self._accept(form, body)
             return status, body, delay
 
     def _accept(self, form: dict[str, str], body: str) -> str:
         """Record an accepted message (history, counters, delivery reports); the answer's body."""
+        now = time.time()
         sent = self.entry(
             json.loads(body)["id"] if body else "s" + uuid.uuid4().hex,
             form["to"],
-            form["message"],
+            self.stored_text(form["message"]),
             form["from"],
+            created=datetime.fromtimestamp(now + self.clock_skew, UTC),
         )
-        self.history.insert(0, sent)
+        self.history.insert(0, {**sent, "_shown_at": now + self.config.history_lag})
         self.stats.delivered += 1
         self.stats.delivered_by_to[sent["to"]] += 1
         self.stats.last_delivery = time.time()
@@ -259,10 +285,13 @@ class FakeProvider(FakeEndpoint):
             if self.history_status != 200:
                 return self.history_status, "error"
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
+            now = time.time()
             data = [
-                m
+                {k: v for k, v in m.items() if k != "_shown_at"}
                 for m in self.history
-                if m["to"] == query.get("to", m["to"]) and m["created"] > query.get("end", "")
+                if m["to"] == query.get("to", m["to"])
+                and m["created"] > query.get("end", "")
+                and m.get("_shown_at", 0) <= now
             ]
         return 200, json.dumps({"data": data[: int(query.get("limit", 100))]})
 

@@ -1,7 +1,9 @@
 """Two worker "hosts" against one Temporal server: a reminder storm with a 46elks-shaped provider that
-loses answers after accepting and fails with 5xx, while one host's worker is killed (-9) and
-restarted. With the stores in one shared PostgreSQL database no patient gets an SMS twice; with each
-host's own SQLite files a retry on the other host cannot see the first attempt and may send again.
+loses answers after accepting (after the client's timeout, or the connection reset at once) and fails
+with 5xx, whose history may show a message only some seconds after it took it, while one host's
+worker is killed (-9) and restarted. With the stores in one shared PostgreSQL database no patient
+gets an SMS twice; with each host's own SQLite files a retry on the other host cannot see the first
+attempt and may send again.
 
 Run small by tests/infrastructure/test_two_hosts.py and full size by `python -m bench.two_hosts`.
 Everything listens on 127.0.0.1 (the provider is `testkit.fake_provider`).
@@ -25,7 +27,7 @@ from adapters.directory import PostgresDirectory, SqlDirectory, SqliteDirectory
 from adapters.postgres import PostgresDatabase
 from domain.booking import VisitBooking
 from security.keyring import ENV_VAR, Keyring
-from testkit.fake_provider import FakeProvider, ProviderConfig
+from testkit.fake_provider import FakeProvider, LostMode, ProviderConfig, lost_answers
 from testkit.population import RECEPTION, clinic_due_at, e164, fake_mobile, fake_patient, fake_pnr
 from testkit.processes import Child, DevServer
 from testkit.real_worker import connect_client, real_worker
@@ -41,6 +43,9 @@ class TwoHostsConfig:
     stores: StoreKind = "postgresql"
     kills: int = 3
     lost_answers: float = 0.10  # accepted, but the answer never arrives in time
+    lost_mode: LostMode = "timeout"  # after the client's timeout, the connection reset at once, or both
+    history_lag: float = 0.0  # s before the provider's history shows a message it took
+    history_wait: float | None = None  # the workers' PM_SMS_HISTORY_WAIT (None: its default, 300 s)
     fail_5xx: float = 0.20
     seed: int = 7
     settle_s: float = 20.0  # after the last delivery: late retries would arrive now
@@ -68,7 +73,11 @@ async def run_two_hosts(folder: Path, config: TwoHostsConfig, database_url: str 
     keys = os.environ[ENV_VAR] = Keyring.generate().to_text()  # one keyring: both hosts and this client
     provider = FakeProvider(
         config=ProviderConfig(
-            fail_5xx=config.fail_5xx, timeout=config.lost_answers, timeout_delivers=True, seed=config.seed
+            fail_5xx=config.fail_5xx,
+            timeout_delivers=True,
+            history_lag=config.history_lag,
+            seed=config.seed,
+            **lost_answers(config.lost_answers, config.lost_mode),
         )
     )
     url = provider.start()
@@ -101,6 +110,8 @@ async def run_two_hosts(folder: Path, config: TwoHostsConfig, database_url: str 
         for directory in directories:
             directory.load_document(document)
         elks = {"PM_SMS_GATEWAY": "46elks", "ELKS_URL": url, "ELKS_USERNAME": "b", "ELKS_PASSWORD": "b"}
+        if config.history_wait is not None:
+            elks["PM_SMS_HISTORY_WAIT"] = str(config.history_wait)
         workers = [
             real_worker(server.address, host, **elks, **stores_env, **{ENV_VAR: keys}) for host in hosts
         ]
@@ -117,7 +128,12 @@ async def run_two_hosts(folder: Path, config: TwoHostsConfig, database_url: str 
         _, result.all_in_time = await wait_until(
             delivered,
             lambda count: count >= config.n,
-            timeout=gap + 300 + config.n / 4,
+            # A worker killed between noting an attempt and posting it leaves an attempt that never
+            # shows in the history: that SMS goes after the wait plus the retry's back-off (<= 5 min).
+            timeout=gap
+            + 300
+            + config.n / 4
+            + 2 * (300 if config.history_wait is None else config.history_wait),
             interval=0.5,
             progress=lambda count: f"two hosts: {count}/{config.n} delivered",
         )

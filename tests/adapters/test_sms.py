@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -140,8 +141,12 @@ def sqlite_ledger(tmp_path: Path) -> SentLedger:
     return SqliteSentLedger(tmp_path / "sms-ledger.sqlite3")
 
 
-def gateway(elks: FakeProvider, ledger: SentLedger) -> ElksSmsGateway:
-    return ElksSmsGateway(elks.url + "/", "u0123456789", "s3cret", ledger, timeout=0.5)
+def gateway(elks: FakeProvider, ledger: SentLedger, **options: Any) -> ElksSmsGateway:
+    """`history_wait` and `clock_margin` in seconds; the adapter's defaults otherwise."""
+    for name in ("history_wait", "clock_margin"):
+        if name in options:
+            options[name] = timedelta(seconds=options[name])
+    return ElksSmsGateway(elks.url + "/", "u0123456789", "s3cret", ledger, timeout=0.5, **options)
 
 
 def test_elks_sends_form_with_basic_auth_and_writes_the_ledger(
@@ -244,17 +249,28 @@ def test_elks_retry_after_a_timeout_finds_the_accepted_message_instead_of_sendin
     assert "to=%2B46701740605" in lookup and "end=" in lookup
 
 
-def test_elks_retry_after_a_failed_attempt_sends_when_history_has_no_match(
+def test_elks_retry_after_a_refused_attempt_sends_at_once_without_looking_up(
     elks: FakeProvider, ledger: SentLedger
 ) -> None:
+    """A 503 is an answer: that attempt sent nothing, so the retry neither waits nor looks it up."""
     elks.scripted = [(503, "error")]
-    other_text = FakeProvider.entry("s-other", TO, "En annan text", "RegionDemo")
-    elks.history.append(other_text)
     with gateway(elks, ledger) as sms:
         with pytest.raises(TransientSmsError):
             sms.send(message())
+        assert ledger.attempted(message().key) is None
         assert sms.send(message()).provider_id == "s0a1b2c3d4"
-    assert len(elks.requests) == 2 and len(elks.gets) == 1
+    assert len(elks.requests) == 2 and elks.gets == []
+
+
+def test_elks_retry_after_an_unanswered_attempt_sends_when_history_has_no_match_after_the_wait(
+    elks: FakeProvider, ledger: SentLedger
+) -> None:
+    other_text = FakeProvider.entry("s-other", TO, "En annan text", "RegionDemo")
+    elks.history.append(other_text)
+    ledger.attempt(message().key, datetime.now(UTC) - timedelta(minutes=6))  # lost, 6 minutes ago
+    with gateway(elks, ledger) as sms:
+        assert sms.send(message()).provider_id == "s0a1b2c3d4"
+    assert len(elks.requests) == 1 and len(elks.gets) == 1
 
 
 def test_elks_history_match_claimed_by_another_key_does_not_count(
@@ -262,14 +278,12 @@ def test_elks_history_match_claimed_by_another_key_does_not_count(
 ) -> None:
     """Two keys with the same number and text (siblings, one guardian): each gets its own SMS."""
     elks.body = json.dumps({"id": "s-sibling", "status": "created", "direction": "outgoing"})
-    with gateway(elks, ledger) as sms:
+    with gateway(elks, ledger, history_wait=0) as sms:
         sms.send(message(key="sms-reminder-sibling:v1:guardian-1"))
-        elks.status, elks.body = 503, "error"
-        with pytest.raises(TransientSmsError):
-            sms.send(message())
-        elks.status, elks.body = 200, json.dumps({"id": "s-own", "status": "created"})
+        ledger.attempt(message().key, datetime.now(UTC) - timedelta(seconds=1))  # an attempt never answered
+        elks.body = json.dumps({"id": "s-own", "status": "created"})
         assert sms.send(message()).provider_id == "s-own"
-    assert len(elks.requests) == 3
+    assert len(elks.requests) == 2 and len(elks.gets) == 1
 
 
 def test_elks_unreadable_history_is_transient_and_sends_nothing(
@@ -291,12 +305,10 @@ def test_elks_history_before_the_first_attempt_is_not_a_match(elks: FakeProvider
     """A message with the same text sent an hour before our first attempt is another send."""
     old = FakeProvider.entry("s-old", TO, TEXT, "RegionDemo", created=datetime.now(UTC) - timedelta(hours=1))
     elks.history.append(old)
-    elks.scripted = [(503, "error")]
-    with gateway(elks, ledger) as sms:
-        with pytest.raises(TransientSmsError):
-            sms.send(message())
+    ledger.attempt(message().key, datetime.now(UTC) - timedelta(seconds=1))
+    with gateway(elks, ledger, history_wait=0) as sms:
         assert sms.send(message()).provider_id == "s0a1b2c3d4"
-    assert len(elks.requests) == 2
+    assert len(elks.requests) == 1 and len(elks.gets) == 1
 
 
 def test_elks_connection_refused_is_transient(sqlite_ledger: SentLedger) -> None:
@@ -569,7 +581,7 @@ def test_elks_with_a_rate_spaces_its_requests_across_threads(elks: FakeProvider,
 
 
 def test_elks_history_look_ups_count_against_the_rate(elks: FakeProvider, sqlite_ledger: SentLedger) -> None:
-    sqlite_ledger.attempt(message().key, datetime.now(UTC) - timedelta(seconds=1))  # an earlier attempt
+    sqlite_ledger.attempt(message().key, datetime.now(UTC) - timedelta(minutes=6))  # past the wait
     with ElksSmsGateway(elks.url, "u", "p", sqlite_ledger, timeout=5.0, rate=10) as sms:
         t0 = time.monotonic()
         sms.send(message())  # looks the attempt up in the history, then sends

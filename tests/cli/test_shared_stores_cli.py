@@ -53,6 +53,7 @@ def test_admin_migrate_then_directory_load_writes_the_shared_database(
             "0011",
             "0012",
             "0013",
+            "0014",
         ]
     }
     assert starter.main(["--json", "admin", "migrate"]) == 0
@@ -102,6 +103,6 @@ def test_the_worker_refuses_to_start_on_a_schema_without_migrations(shared: str,
     assert refusal["event"] == "worker_refused_to_start"
     assert (
         "starter.py admin migrate" in refusal["reason"]
-        and ", ".join(f"{n:04d}" for n in range(1, 14)) in refusal["reason"]
+        and ", ".join(f"{n:04d}" for n in range(1, 15)) in refusal["reason"]
     )
     assert shared.split("@")[0] not in done.stdout + done.stderr  # no URL (with its credentials) in the log

@@ -7,6 +7,7 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -207,6 +208,25 @@ async def test_a_report_before_its_send_is_recorded_is_503_so_46elks_retries(api
     answer = await report(api, {"id": "s-early", "status": "delivered"}, key="sms-reminder-X9/v1/patient")
     assert answer.status_code == 503 and answer.headers["retry-after"] == "30"
     assert api.stores.sms_ledger.delivery("s-early") is None
+
+
+async def test_S15_a_report_for_an_unanswered_attempt_records_the_keys_message(
+    api_with_elks: ElksApi,
+) -> None:
+    """Issue 29: the answer to the key's send was lost and its retry waits for 46elks' history; the
+    report at the key's own callback (its token) shows the attempt reached 46elks: the key is sent."""
+    api = api_with_elks
+    api.elks.reports = ()
+    await reminded(api)
+    key, ledger = "sms-reminder-X9/v1/patient", api.stores.sms_ledger
+    ledger.attempt(key, datetime.now(UTC))
+    answer = await report(api, {"id": "s-lost-answer", "status": "delivered"}, key=key)
+    assert answer.status_code == 204  # recorded; no reminder of that key to tell
+    receipt = ledger.get(key)
+    assert receipt is not None and receipt.provider_id == "s-lost-answer"
+    assert ledger.attempted(key) is None and ledger.delivery("s-lost-answer") == "delivered"
+    again = await report(api, {"id": "s-other", "status": "delivered"}, key=key)  # a second id: not it
+    assert again.status_code == 403 and ledger.get(key) == receipt
 
 
 async def test_a_malformed_report_is_422_and_records_nothing(api_with_elks: ElksApi) -> None:

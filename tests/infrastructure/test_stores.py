@@ -129,6 +129,7 @@ def test_with_a_database_url_every_store_is_in_postgresql_and_the_schema_must_be
             "0011",
             "0012",
             "0013",
+            "0014",
         ]
         stores.require_current_schema()
         assert stores.migrate() == []

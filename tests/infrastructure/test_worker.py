@@ -98,3 +98,18 @@ async def test_build_worker_passes_the_cache_and_runner_to_the_worker(
     assert config.get("max_cached_workflows") == 123
     runner = SandboxedWorkflowRunner if sandboxed else UnsandboxedWorkflowRunner
     assert type(config.get("workflow_runner")) is runner
+
+
+def test_the_sms_history_wait_and_clock_margin_are_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 29: seconds, defaults 300 and 900; negative refused, naming the setting."""
+    settings = Settings.from_env()
+    assert (settings.sms_history_wait, settings.sms_clock_margin) == (300, 900)
+    monkeypatch.setenv("PM_SMS_HISTORY_WAIT", "20")
+    monkeypatch.setenv("PM_SMS_CLOCK_MARGIN", "0")
+    settings = Settings.from_env()
+    assert (settings.sms_history_wait, settings.sms_clock_margin) == (20, 0)
+    monkeypatch.setenv("PM_SMS_HISTORY_WAIT", "-1")
+    with pytest.raises(ValidationError, match="sms_history_wait"):
+        Settings.from_env()
