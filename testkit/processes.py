@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -51,10 +52,28 @@ async def start_time_skipping(data_converter: DataConverter) -> WorkflowEnvironm
     )
 
 
+def _ephemeral_ports() -> range:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+    """A port free now on 127.0.0.1, outside the kernel's ephemeral range: a port the kernel hands out
+    (`bind(("127.0.0.1", 0))`) is one any process's next outgoing connection may take before the server
+    meant for it binds it (seen: a `dev.py run` of the tests refused with "address already in use")."""
+    ephemeral = _ephemeral_ports()
+    candidates = range(10_000, ephemeral.start) if ephemeral.start > 11_000 else range(ephemeral.stop, 65_536)
+    while True:
+        port = random.choice(candidates)
+        with socket.socket() as sock:
+            try:
+                sock.bind((HOST, port))
+            except OSError:
+                continue
+            return port
 
 
 class Child:

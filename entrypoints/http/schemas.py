@@ -73,7 +73,10 @@ OPERATION_OUTCOME_SCHEMA: dict[str, Any] = {
 FHIR_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.-]{0,63}$"
 """A booking id that is also a FHIR `id` (no `_`): the id of a PUT's URL and of its Appointment."""
 URI = {"type": "string"}  # a FHIR uri, as fhir.resources reads it
-TEXT = {"type": "string", "minLength": 1}  # a FHIR string: not empty
+FHIR_STRING_PATTERN = r"[ \r\n\t\S]"
+"""A FHIR string holds a character that is a space, a line end, a tab or no white space at all (its
+pattern in fhir.resources, searched): a vertical tab alone is not one."""
+TEXT = {"type": "string", "minLength": 1, "pattern": FHIR_STRING_PATTERN}  # a FHIR string: not empty
 
 
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +124,7 @@ OURS = [CHANNEL_EXTENSION, SMS_EXTENSION]
 OTHER_VALUES: dict[str, Any] = {  # another extension's value: at most one, null counting as absent
     "valueBoolean": {"type": ["boolean", "null"]},
     "valueCode": {"type": ["string", "null"], "pattern": r"^[^\s]+(\s[^\s]+)*$"},
-    "valueString": {"type": ["string", "null"], "minLength": 1},
+    "valueString": {"type": ["string", "null"], "minLength": 1, "pattern": FHIR_STRING_PATTERN},
 }
 
 

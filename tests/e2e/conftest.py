@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from testkit.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPORAL = Path(sys.executable).parent / "temporal"
 READY_TIMEOUT_S = 120.0
@@ -52,15 +54,11 @@ class DevRun:
 
 
 def free_ports(count: int) -> list[int]:
-    """Ports free right now on 127.0.0.1 (all held open together, so they differ)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    """`count` different ports free right now on 127.0.0.1 (outside the ephemeral range)."""
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return list(ports)
 
 
 def port_open(port: int) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from infrastructure.stores import Stores
 from security.codec import ENCODING, KEY_ID_KEY, EncryptionCodec
 from security.keyring import ENV_VAR, Keyring
 from testkit.fake_oidc import FakeOidc, fake_oidc
+from testkit.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 UI = "http://localhost:8233"
@@ -433,9 +433,3 @@ def test_the_codec_server_process_reads_for_a_signed_in_person_only(
         1,
     )
     assert '"event": "codec_request_refused"' in output and "Traceback" not in output
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
