@@ -37,6 +37,7 @@ import application as app
 from application import targets
 from bench.figures import write_json
 from bench.machine import load, machine
+from bench.provider_options import add_lost_answer_options
 from domain.status import Outcome, Reason
 from testkit.fake_provider import FakeProvider, LostMode, ProviderConfig, lost_answers
 from testkit.kill_phase import phase_kills
@@ -264,15 +265,7 @@ def main() -> None:
         default=True,
         help="a timed-out call was delivered all the same, only its answer was lost (default)",
     )
-    parser.add_argument(
-        "--lost-mode",
-        choices=["timeout", "reset", "both"],
-        default="timeout",
-        help="the lost answers (--timeouts) come after the client's timeout, or the connection is reset",
-    )
-    parser.add_argument(
-        "--history-lag", type=float, default=0.0, help="s before the provider's history shows a message"
-    )
+    add_lost_answer_options(parser)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the temporary data folder")
     parser.add_argument("--json")

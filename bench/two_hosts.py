@@ -26,6 +26,7 @@ from typing import Any
 
 from bench.figures import table, write_json
 from bench.machine import machine
+from bench.provider_options import add_lost_answer_options
 from testkit.population import MAX_PATIENTS
 from testkit.postgres import PostgresServer
 from testkit.two_hosts import TwoHostsConfig, TwoHostsResult, run_two_hosts
@@ -66,15 +67,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--kills", type=int, default=3)
     parser.add_argument("--lost", type=float, default=0.10, help="share of answers lost after accepting")
-    parser.add_argument(
-        "--lost-mode",
-        choices=["timeout", "reset", "both"],
-        default="timeout",
-        help="a lost answer comes after the client's timeout, or the connection is reset at once",
-    )
-    parser.add_argument(
-        "--history-lag", type=float, default=0.0, help="s before the provider's history shows a message"
-    )
+    add_lost_answer_options(parser)
     parser.add_argument(
         "--history-wait", type=float, help="the workers' PM_SMS_HISTORY_WAIT in s (default: theirs, 300)"
     )
