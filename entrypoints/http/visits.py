@@ -115,6 +115,17 @@ async def visit_sms_flag(
         return await application.set_sms_flag(ctx.client, target, change.sms_flag)
 
 
+@router.post("/visits/{booking_id}/reply-handled", response_model=ReminderStatus, responses=CHANGE)
+async def visit_reply_handled(
+    booking_id: SystemId, who: Who, ctx: With, clinic_id: Scope = None
+) -> application.Status:
+    """Issue 28: the clinic has handled the patient's SMS replies (AVBOKA, or one it could not read):
+    the reminder leaves the Uppföljning work list. 409 when the patient has not replied; the same
+    call again is harmless. No body."""
+    async with ctx.on_workflow(who, "visit.reply_handled", targets.visit(booking_id), clinic_id) as target:
+        return await application.reply_handled(ctx.client, target)
+
+
 @router.post(
     "/visits/{booking_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,

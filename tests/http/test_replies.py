@@ -265,3 +265,34 @@ async def test_issue28_staff_mark_an_unmatched_reply_handled_it_is_kept_and_leav
             ("staff:demo-olle", "refused:404"),
             ("staff:demo-sara", "refused:404"),
         }
+
+
+async def test_issue28_the_booking_system_marks_a_visits_replies_handled_over_rest(api: Api) -> None:
+    """`POST /v1/visits/{id}/reply-handled`, the staff page's button for a booking system: another
+    clinic's key finds no such visit and changes nothing; a visit nobody replied to is 409; a repeat is
+    harmless."""
+    start = await visit_start(api)
+    await reminded(api, booking("H1", start))
+    assert (await reply(api, form("sh1", ADULT, "AVBOKA"))).status_code == 204
+
+    async def replies() -> list[dict[str, Any]]:
+        return (await api.get("/v1/visits/H1")).json()["replies"]
+
+    [waiting] = await eventually(replies, bool)
+    assert (waiting["word"], waiting["handled"]) == ("avboka", False)
+    path = "/v1/visits/H1/reply-handled"
+    foreign = await api.http.post(path, headers=api.auth(api.other_token))
+    assert foreign.status_code == 404 and [r["handled"] for r in await replies()] == [False]
+
+    handled = await api.http.post(path, headers=api.auth())
+    assert handled.status_code == 200, handled.text
+    assert [(r["word"], r["handled"]) for r in handled.json()["replies"]] == [("avboka", True)]
+    again = await api.http.post(path, headers=api.auth())
+    assert again.status_code == 200 and again.json()["replies"] == handled.json()["replies"]
+
+    assert (await api.post("/v1/visits", booking("H2", start.replace("T10:", "T14:")))).status_code == 201
+    unanswered = await api.http.post("/v1/visits/H2/reply-handled", headers=api.auth())
+    assert unanswered.status_code == 409
+    assert "has not replied" in unanswered.json()["detail"]
+    actions = {r.action for r in api.stores.audit.records(workflow_id="sms-reminder:kir:H1")}
+    assert "visit.reply_handled" in actions
